@@ -1,0 +1,92 @@
+"""The application factory: lifespan (engine), middleware, routers, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from feedback_api import __version__
+from feedback_api.config import Settings, get_settings
+from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
+from feedback_api.errors import install_error_handlers, is_database_unavailable
+from feedback_api.feedback.router import router as feedback_router
+from feedback_api.interactions.router import router as interactions_router
+from feedback_api.limits import BodySizeLimit
+from feedback_api.migrations import current_revision, head_revision
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Starting the embedded server blocks for a second or two: keep the loop free.
+        url = await asyncio.to_thread(resolve_database_url, settings)
+        engine = create_engine(settings, url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.schema_head = head_revision()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="feedback-api",
+        version=__version__,
+        summary="Feedback on LLM answers, turned into analytics and fine-tuning data.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers and its schema is at the head revision",
+        responses={503: {"description": "Not ready; the body says why"}},
+    )
+    async def readyz() -> Any:
+        head = app.state.schema_head
+        try:
+            current = await asyncio.wait_for(current_revision(app.state.engine), timeout=5)
+        except Exception as exc:
+            if not (is_database_unavailable(exc) or isinstance(exc, TimeoutError)):
+                raise
+            return JSONResponse(
+                {"status": "unavailable", "detail": "the database does not answer"}, 503
+            )
+        if current != head:
+            return JSONResponse(
+                {
+                    "status": "migrations_pending",
+                    "detail": f"schema is at {current}, expected {head}: run `feedback-api db upgrade`",
+                },
+                503,
+            )
+        return {"status": "ready", "schema": current}
+
+    app.include_router(interactions_router)
+    app.include_router(feedback_router)
+    return app

@@ -1,0 +1,73 @@
+"""Settings, read from `FEEDBACK_*` environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ASYNC_DRIVER = "postgresql+asyncpg"
+
+
+def normalize_database_url(url: str) -> str:
+    """Return `url` with the asyncpg driver, whatever PostgreSQL scheme it was given with.
+
+    People copy URLs from psql, Heroku or docker-compose files (`postgres://`,
+    `postgresql://`, `postgresql+psycopg://`); all of them mean the same server to us.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL (expected postgresql://...): {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base not in ("postgres", "postgresql"):
+        raise ValueError(f"only PostgreSQL is supported, got scheme {scheme!r}")
+    return f"{ASYNC_DRIVER}://{rest}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDBACK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in data_dir.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("feedback-api"),
+        description="Where the embedded PostgreSQL keeps its data.",
+    )
+    pool_size: int = Field(default=10, ge=1, le=500)
+    max_overflow: int = Field(default=10, ge=0, le=500)
+    pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    refresh_interval_seconds: float = Field(default=30.0, gt=0)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_future_skew_seconds: float = Field(
+        default=300.0, ge=0, description="How far in the future a client's created_at may lie."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalize_database_url(value.strip())
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""Engine and session factories, and the one-session-per-request dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from feedback_api.config import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started on demand) when none is set."""
+    if settings.database_url:
+        return settings.database_url
+    from feedback_api.embedded import start_embedded
+
+    return start_embedded(settings.data_dir)
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url or resolve_database_url(settings),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        # A connection that died with a database restart is replaced, not handed out.
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.connect_timeout_seconds,
+            "command_timeout": settings.statement_timeout_seconds,
+            "server_settings": {
+                "application_name": "feedback-api",
+                "statement_timeout": str(int(settings.statement_timeout_seconds * 1000)),
+            },
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the handler returns, rolled back on error.
+
+    Used with `scope="function"`, so the commit happens before the response is sent:
+    a 2xx always means the rows are committed.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,168 @@
+"""One error hierarchy for the whole service, and the handlers that turn it into JSON.
+
+Services raise `AppError` subclasses; nothing below the router knows HTTP status codes
+beyond the one each error class carries. Every error response has the same shape:
+`{"detail": "<a sentence a person can act on>", "code": "<machine code>", "errors": [...]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+def error_body(code: str, message: str, errors: list[Any] | None = None) -> dict[str, Any]:
+    return {"detail": message, "code": code, "errors": errors or []}
+
+
+def _json(status_code: int, code: str, message: str, errors: list[Any] | None = None) -> JSONResponse:
+    headers = {"Retry-After": "2"} if status_code == 503 else None
+    return JSONResponse(error_body(code, message, errors), status_code, headers=headers)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation_errors(raw: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Turn pydantic's error list into one readable sentence plus a clean, JSON-safe list."""
+    errors = []
+    for err in raw:
+        loc = err.get("loc", ())
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        errors.append({"field": _location(loc), "message": msg, "type": err.get("type", "")})
+    if not errors:
+        return "the request is invalid", []
+    first = errors[0]
+    message = first["message"] if first["field"] == "body" else f"{first['field']}: {first['message']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return message, errors
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for failures that mean 'PostgreSQL cannot be reached now', not a bug of ours."""
+    if isinstance(exc, sa_exc.TimeoutError):  # pool exhausted for pool_timeout seconds
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.InterfaceError | sa_exc.OperationalError):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError | TimeoutError | ConnectionError):
+            return True
+        name = type(cur).__name__
+        if name in {
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "ConnectionFailureError",
+            "TooManyConnectionsError",
+            "AdminShutdownError",
+            "CrashShutdownError",
+        }:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _json(exc.status_code, exc.code, exc.message, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, errors = describe_validation_errors(list(exc.errors()))
+        return _json(422, "invalid_input", message, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return _json(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(sa_exc.IntegrityError)
+    async def _integrity(_: Request, exc: sa_exc.IntegrityError) -> JSONResponse:
+        logger.warning("integrity error: %s", type(exc.orig).__name__)
+        return _json(409, "conflict", "the request conflicts with data already stored")
+
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            logger.warning("database unavailable: %s", type(exc).__name__)
+            return _json(
+                503,
+                "database_unavailable",
+                "the database is unavailable right now; retry in a few seconds",
+            )
+        if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None and "QueryCanceled" in type(
+            exc.orig
+        ).__name__:
+            return _json(503, "query_timeout", "the database took too long to answer; retry later")
+        logger.exception("unexpected database error")
+        return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+    # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
+    # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
+    for exc_class in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(exc_class, _database)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from feedback_api.models import Base, created_at_column, uuid_pk
+
+
+class Feedback(Base):
+    """A person's vote on one interaction: the thumb, optional stars and a comment."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        # One vote per user per interaction; anonymous votes (NULL user) count as one voter,
+        # so a second anonymous vote on the same interaction replaces the first.
+        UniqueConstraint(
+            "interaction_id", "user_id", name="uq_feedback_interaction_user",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_feedback_created_at", "created_at"),
+        Index("ix_feedback_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    interaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE")
+    )
+    is_helpful: Mapped[bool]
+    stars: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)

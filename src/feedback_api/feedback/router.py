@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from feedback_api.db import SessionDep
+from feedback_api.deps import SettingsDep
+from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
+from feedback_api.feedback.schemas import (
+    BatchResult,
+    FeedbackBatch,
+    FeedbackCreate,
+    FeedbackOut,
+    FeedbackPage,
+    FeedbackUpdate,
+)
+from feedback_api.feedback.service import FeedbackService
+from feedback_api.fields import Timestamp
+from feedback_api.interactions.repository import InteractionRepository
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+
+def get_service(session: SessionDep, settings: SettingsDep) -> FeedbackService:
+    return FeedbackService(
+        FeedbackRepository(session),
+        InteractionRepository(session),
+        max_future_skew_seconds=settings.max_future_skew_seconds,
+    )
+
+
+ServiceDep = Annotated[FeedbackService, Depends(get_service)]
+
+NOT_FOUND = {404: {"description": "No such feedback"}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackOut,
+    responses={
+        200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
+        404: {"description": "request_id of no logged interaction"},
+    },
+    summary="Submit a vote (thumb, optional stars and comment)",
+)
+async def submit_feedback(
+    payload: FeedbackCreate, service: ServiceDep, response: Response
+) -> FeedbackOut:
+    feedback, created = await service.submit(payload)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return feedback
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    summary="Submit up to 1,000 votes in one round trip; one result per item",
+)
+async def submit_batch(payload: FeedbackBatch, service: ServiceDep) -> BatchResult:
+    return await service.submit_batch(payload.items)
+
+
+@router.get("", response_model=FeedbackPage, summary="List feedback, newest first")
+async def list_feedback(
+    service: ServiceDep,
+    model: str | None = None,
+    intent: str | None = None,
+    project: str | None = None,
+    user_id: str | None = None,
+    is_helpful: bool | None = None,
+    since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> FeedbackPage:
+    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until)
+    return await service.list(where, limit, cursor)
+
+
+@router.get("/{feedback_id}", response_model=FeedbackOut, responses=NOT_FOUND)
+async def get_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> FeedbackOut:
+    return await service.get(feedback_id)
+
+
+@router.put("/{feedback_id}", response_model=FeedbackOut, responses=NOT_FOUND)
+async def update_feedback(
+    feedback_id: uuid.UUID, payload: FeedbackUpdate, service: ServiceDep
+) -> FeedbackOut:
+    return await service.update(feedback_id, payload)
+
+
+@router.delete(
+    "/{feedback_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=NOT_FOUND
+)
+async def delete_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> Response:
+    await service.delete(feedback_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+

@@ -1,0 +1,218 @@
+"""Feedback bodies in both of the seeds' shapes, and the one representation we answer with.
+
+The rating rule both seeds share: with `is_helpful` present, `rating` means 1-5 stars;
+without it, `rating` is the thumb itself, +1 or -1.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+from feedback_api.fields import (
+    Comment,
+    Identifier,
+    JsonObject,
+    JsonValue,
+    Label,
+    LongText,
+    NonNegativeFloat,
+    NonNegativeInt,
+    RequestId,
+    Timestamp,
+)
+
+Stars = Annotated[StrictInt, Field(ge=1, le=5)]
+
+THUMB_RULE = (
+    "rating must be +1 (thumbs up) or -1 (thumbs down); "
+    "to send 1-5 stars, send is_helpful as well"
+)
+
+
+def resolve_vote(
+    rating: int | None, is_helpful: bool | None, stars: int | None
+) -> tuple[bool | None, int | None]:
+    """Apply the rating rule; return (is_helpful, stars). Raises ValueError with the rule."""
+    if is_helpful is not None:
+        if rating is not None:
+            if not 1 <= rating <= 5:
+                raise ValueError("with is_helpful present, rating means stars and must be 1-5")
+            if stars is not None and stars != rating:
+                raise ValueError("rating and stars disagree; send only one of them")
+            stars = rating
+        return is_helpful, stars
+    if rating is not None:
+        if rating not in (1, -1):
+            raise ValueError(THUMB_RULE)
+        return rating == 1, stars
+    return None, stars
+
+
+# Fields that describe the exchange, not the vote; in the by-reference shape they belong
+# to the interaction already logged, so sending them there is a mistake worth reporting.
+CONTEXT_ONLY = (
+    "response",
+    "model",
+    "intent",
+    "project",
+    "session_id",
+    "response_time_ms",
+    "sources_used",
+    "tools_called",
+    "memory_used",
+)
+
+
+class FeedbackCreate(BaseModel):
+    """Either shape of the seeds.
+
+    * with context: `query`, `response`, `model`, `rating` (+1/-1) and optional details;
+      the interaction is created (or reused by `request_id`).
+    * by reference: `request_id` of a logged interaction, `is_helpful`, optional `rating`
+      (1-5 stars) and `comment`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId | None = None
+    query: LongText | None = None
+    response: LongText | None = None
+    model: Label | None = None
+    intent: Label | None = None
+    project: Label | None = None
+    user_id: Identifier | None = Field(default=None, description="Who voted.")
+    session_id: Identifier | None = None
+    response_time_ms: NonNegativeInt | None = None
+    sources_used: JsonValue | None = None
+    tools_called: list[Label] | None = None
+    memory_used: NonNegativeFloat | None = None
+    metadata: JsonObject | None = None
+    rating: StrictInt | None = Field(
+        default=None, description="+1/-1 (thumb); 1-5 (stars) when is_helpful is present."
+    )
+    is_helpful: StrictBool | None = None
+    stars: Stars | None = None
+    comment: Comment | None = None
+    created_at: Timestamp | None = Field(default=None, description="ISO 8601, for backfills.")
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> FeedbackCreate:
+        if self.query is not None or self.response is not None or self.model is not None:
+            missing = [f for f in ("query", "response", "model") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(
+                    "feedback with its context needs query, response and model; "
+                    f"missing: {', '.join(missing)}"
+                )
+        elif self.request_id is None:
+            raise ValueError(
+                "send either request_id (feedback on a logged interaction) "
+                "or query, response and model (feedback with its context)"
+            )
+        else:
+            extra = [f for f in CONTEXT_ONLY if getattr(self, f) is not None]
+            if extra:
+                raise ValueError(
+                    f"{', '.join(extra)} describe the exchange; log them with the interaction "
+                    "(POST /v1/interactions) or send query, response and model too"
+                )
+        is_helpful, _ = resolve_vote(self.rating, self.is_helpful, self.stars)
+        if is_helpful is None:
+            raise ValueError("a vote needs rating (+1 or -1) or is_helpful (true or false)")
+        return self
+
+    @property
+    def has_context(self) -> bool:
+        return self.query is not None
+
+    def vote(self) -> tuple[bool, int | None]:
+        is_helpful, stars = resolve_vote(self.rating, self.is_helpful, self.stars)
+        assert is_helpful is not None  # guaranteed by _check_shape
+        return is_helpful, stars
+
+
+class FeedbackUpdate(BaseModel):
+    """Changes to a vote; fields left out stay as they are, `null` clears stars/comment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: StrictInt | None = None
+    is_helpful: StrictBool | None = None
+    stars: Stars | None = None
+    comment: Comment | None = None
+    metadata: JsonObject | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FeedbackUpdate:
+        if not self.model_fields_set:
+            raise ValueError(
+                "nothing to update: send rating, is_helpful, stars, comment or metadata"
+            )
+        resolve_vote(self.rating, self.is_helpful, self.stars)
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        is_helpful, stars = resolve_vote(self.rating, self.is_helpful, self.stars)
+        changes: dict[str, Any] = {}
+        if is_helpful is not None:
+            changes["is_helpful"] = is_helpful
+        if stars is not None or "stars" in self.model_fields_set:
+            changes["stars"] = stars
+        if "comment" in self.model_fields_set:
+            changes["comment"] = self.comment
+        if "metadata" in self.model_fields_set:
+            changes["meta"] = self.metadata or {}
+        return changes
+
+
+class FeedbackOut(BaseModel):
+    id: uuid.UUID
+    interaction_id: uuid.UUID
+    request_id: str
+    rating: Literal[1, -1] = Field(description="The thumb: +1 or -1.")
+    is_helpful: bool
+    stars: int | None
+    comment: str | None
+    query: str
+    response: str
+    model: str
+    intent: str | None
+    project: str | None
+    user_id: str | None
+    session_id: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeedbackPage(BaseModel):
+    items: list[FeedbackOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Up to 1,000 feedback bodies, each in either shape of POST /v1/feedback.",
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="201 created, 200 replaced a vote, 404 or 422 refused.")
+    feedback: FeedbackOut | None = None
+    error: str | None = None
+
+
+class BatchResult(BaseModel):
+    created: int
+    replaced: int
+    failed: int
+    results: list[BatchItemResult]

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from feedback_api.errors import AppError, BadRequest, NotFound, describe_validation_errors
+from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
+from feedback_api.feedback.schemas import (
+    BatchItemResult,
+    BatchResult,
+    FeedbackCreate,
+    FeedbackOut,
+    FeedbackPage,
+    FeedbackUpdate,
+)
+from feedback_api.interactions.repository import InteractionRepository
+from feedback_api.interactions.schemas import InteractionContext
+from feedback_api.interactions.service import check_not_in_future, interaction_values
+
+
+def feedback_out(row: Any) -> FeedbackOut:
+    return FeedbackOut(
+        id=row.id,
+        interaction_id=row.interaction_id,
+        request_id=row.request_id,
+        rating=1 if row.is_helpful else -1,
+        is_helpful=row.is_helpful,
+        stars=row.stars,
+        comment=row.comment,
+        query=row.query,
+        response=row.response,
+        model=row.model,
+        intent=row.intent,
+        project=row.project,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        metadata=row.meta,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def encode_cursor(created_at: datetime, feedback_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(feedback_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, ident = json.loads(raw)
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise BadRequest(
+            "cursor is not one this API returned; pass next_cursor from the previous page"
+        ) from None
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        feedback: FeedbackRepository,
+        interactions: InteractionRepository,
+        *,
+        max_future_skew_seconds: float,
+    ) -> None:
+        self.feedback = feedback
+        self.interactions = interactions
+        self.max_future_skew_seconds = max_future_skew_seconds
+
+    async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
+        """Record a vote; returns it and whether it is new (False: it replaced one)."""
+        check_not_in_future(payload.created_at, self.max_future_skew_seconds)
+        if payload.has_context:
+            context = InteractionContext.model_validate(
+                payload.model_dump(include=set(InteractionContext.model_fields))
+            )
+            values = interaction_values(context, payload.request_id, payload.created_at)
+            interaction_id, _, _ = await self.interactions.insert_or_get(values)
+        else:
+            assert payload.request_id is not None
+            found = await self.interactions.id_by_request_id(payload.request_id)
+            if found is None:
+                raise NotFound(
+                    f"no interaction with request_id {payload.request_id!r}: log it first with "
+                    "POST /v1/interactions, or send the feedback with query, response and model"
+                )
+            interaction_id = found
+        is_helpful, stars = payload.vote()
+        values: dict[str, Any] = {
+            "interaction_id": interaction_id,
+            "is_helpful": is_helpful,
+            "stars": stars,
+            "comment": payload.comment,
+            "user_id": payload.user_id,
+            "meta": payload.metadata or {},
+        }
+        if payload.created_at is not None:
+            values["created_at"] = payload.created_at
+        feedback_id, created = await self.feedback.upsert(values)
+        return await self.get(feedback_id), created
+
+    async def submit_batch(self, items: list[dict[str, Any]]) -> BatchResult:
+        results: list[BatchItemResult] = []
+        for index, raw in enumerate(items):
+            try:
+                payload = FeedbackCreate.model_validate(raw)
+                feedback, created = await self.submit(payload)
+            except ValidationError as exc:
+                message, _ = describe_validation_errors(list(exc.errors()))
+                results.append(BatchItemResult(index=index, status=422, error=message))
+            except AppError as exc:
+                if exc.status_code >= 500:
+                    raise
+                results.append(BatchItemResult(index=index, status=exc.status_code, error=exc.message))
+            else:
+                results.append(
+                    BatchItemResult(index=index, status=201 if created else 200, feedback=feedback)
+                )
+        return BatchResult(
+            created=sum(r.status == 201 for r in results),
+            replaced=sum(r.status == 200 for r in results),
+            failed=sum(r.status >= 400 for r in results),
+            results=results,
+        )
+
+    async def get(self, feedback_id: uuid.UUID) -> FeedbackOut:
+        row = await self.feedback.get_view(feedback_id)
+        if row is None:
+            raise NotFound(f"no feedback with id {feedback_id}")
+        return feedback_out(row)
+
+    async def update(self, feedback_id: uuid.UUID, payload: FeedbackUpdate) -> FeedbackOut:
+        changes = payload.changes()
+        if changes and not await self.feedback.update(feedback_id, changes):
+            raise NotFound(f"no feedback with id {feedback_id}")
+        return await self.get(feedback_id)
+
+    async def delete(self, feedback_id: uuid.UUID) -> None:
+        if not await self.feedback.delete(feedback_id):
+            raise NotFound(f"no feedback with id {feedback_id}")
+
+    async def list(self, where: FeedbackFilter, limit: int, cursor: str | None) -> FeedbackPage:
+        after = decode_cursor(cursor) if cursor else None
+        rows = await self.feedback.list(where, limit + 1, after)
+        items = [feedback_out(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last.created_at, last.id)
+        return FeedbackPage(items=items, next_cursor=next_cursor)

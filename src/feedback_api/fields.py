@@ -1,0 +1,58 @@
+"""Field types shared by the request schemas: text PostgreSQL will accept, bounded labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+NUL = "\x00"
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL refuses NUL in text and jsonb; say so before the database does.
+    if NUL in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+def _json_without_nul(value: Any) -> Any:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _no_nul(item)
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                _no_nul(str(key))
+                stack.append(sub)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+def _assume_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+LongText = Annotated[str, StringConstraints(max_length=1_000_000), AfterValidator(_no_nul)]
+Comment = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+Label = Annotated[
+    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)
+]
+Identifier = Annotated[
+    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)
+]
+RequestId = Annotated[
+    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul)
+]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
+JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]

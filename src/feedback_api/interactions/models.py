@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from feedback_api.models import Base, created_at_column, uuid_pk
+
+
+class Interaction(Base):
+    """One exchange of the chat product (the seeds' `queries` table)."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        CheckConstraint("response_time_ms >= 0", name="response_time_non_negative"),
+        # Analysts filter by model, then intent and project, over a time window.
+        Index("ix_interactions_model_intent_project", "model", "intent", "project"),
+        Index("ix_interactions_created_at", "created_at"),
+        Index("ix_interactions_user_id", "user_id"),
+        Index("ix_interactions_session_id", "session_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    query: Mapped[str] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    session_id: Mapped[str | None] = mapped_column(String(255))
+    response_time_ms: Mapped[int | None]
+    sources_used: Mapped[Any | None] = mapped_column(JSONB)
+    tools_called: Mapped[list[str]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb"), default=list
+    )
+    memory_used: Mapped[float | None]
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
+    )
+    created_at: Mapped[datetime] = created_at_column()

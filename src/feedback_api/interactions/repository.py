@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_api.interactions.models import Interaction
+from feedback_api.models import was_inserted
+
+
+class InteractionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_or_get(self, values: dict[str, Any]) -> tuple[uuid.UUID, datetime, bool]:
+        """Insert unless the request_id exists; return (id, created_at, created).
+
+        The no-op update makes PostgreSQL return the existing row in the same statement,
+        so two concurrent inserts of one request_id never fail or duplicate.
+        """
+        stmt = (
+            insert(Interaction)
+            .values(id=uuid.uuid4(), **values)
+            .on_conflict_do_update(
+                index_elements=[Interaction.request_id],
+                set_={"request_id": insert(Interaction).excluded.request_id},
+            )
+            .returning(Interaction.id, Interaction.created_at, was_inserted())
+        )
+        row = (await self.session.execute(stmt)).one()
+        return row[0], row[1], bool(row[2])
+
+    async def id_by_request_id(self, request_id: str) -> uuid.UUID | None:
+        stmt = select(Interaction.id).where(Interaction.request_id == request_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, interaction_id: uuid.UUID) -> Interaction | None:
+        return await self.session.get(Interaction, interaction_id)
+
+    async def get_by_request_id(self, request_id: str) -> Interaction | None:
+        stmt = select(Interaction).where(Interaction.request_id == request_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from feedback_api.fields import (
+    Identifier,
+    JsonObject,
+    JsonValue,
+    Label,
+    LongText,
+    NonNegativeFloat,
+    NonNegativeInt,
+    RequestId,
+    Timestamp,
+)
+
+
+class InteractionContext(BaseModel):
+    """What the chat backend knows about one exchange."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: LongText = Field(description="The user's message.")
+    response: LongText = Field(description="The assistant's answer.")
+    model: Label = Field(description="The model that answered.")
+    intent: Label | None = Field(default=None, description="The router's intent, e.g. code.")
+    project: Label | None = None
+    user_id: Identifier | None = None
+    session_id: Identifier | None = None
+    response_time_ms: NonNegativeInt | None = None
+    sources_used: JsonValue | None = Field(default=None, description="Any JSON: RAG sources.")
+    tools_called: list[Label] | None = Field(default=None, description="Names of tools called.")
+    memory_used: NonNegativeFloat | None = None
+    metadata: JsonObject | None = Field(
+        default=None, description="Free-form object; a `system_prompt` key is kept in exports."
+    )
+
+
+class InteractionCreate(InteractionContext):
+    request_id: RequestId | None = Field(
+        default=None, description="The chat backend's id for the exchange; generated if absent."
+    )
+    created_at: Timestamp | None = Field(
+        default=None, description="ISO 8601; for backfilling history. Defaults to now."
+    )
+
+
+class InteractionOut(BaseModel):
+    id: uuid.UUID
+    request_id: str
+    query: str
+    response: str
+    model: str
+    intent: str | None
+    project: str | None
+    user_id: str | None
+    session_id: str | None
+    response_time_ms: int | None
+    sources_used: Any | None
+    tools_called: list[str]
+    memory_used: float | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class InteractionCreated(BaseModel):
+    id: uuid.UUID
+    request_id: str
+    created: bool = Field(description="False when the request_id was already logged.")
+    created_at: datetime

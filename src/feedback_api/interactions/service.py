@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from feedback_api.errors import InvalidInput, NotFound
+from feedback_api.interactions.repository import InteractionRepository
+from feedback_api.interactions.schemas import (
+    InteractionContext,
+    InteractionCreate,
+    InteractionCreated,
+    InteractionOut,
+)
+from feedback_api.interactions.models import Interaction
+
+
+def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
+    if created_at is None:
+        return
+    limit = datetime.now(UTC) + timedelta(seconds=max_skew_seconds)
+    if created_at > limit:
+        raise InvalidInput(
+            f"created_at {created_at.isoformat()} lies in the future; "
+            "send the time the exchange happened (or leave it out for now)",
+            errors=[{"field": "created_at", "message": "in the future", "type": "future"}],
+        )
+
+
+def interaction_values(
+    context: InteractionContext, request_id: str | None, created_at: datetime | None
+) -> dict[str, Any]:
+    """Column values for a new interaction, from either the interaction or feedback body."""
+    values: dict[str, Any] = {
+        "request_id": request_id or str(uuid.uuid4()),
+        "query": context.query,
+        "response": context.response,
+        "model": context.model,
+        "intent": context.intent,
+        "project": context.project,
+        "user_id": context.user_id,
+        "session_id": context.session_id,
+        "response_time_ms": context.response_time_ms,
+        "sources_used": context.sources_used,
+        "tools_called": context.tools_called or [],
+        "memory_used": context.memory_used,
+        "meta": context.metadata or {},
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    return values
+
+
+def interaction_out(row: Interaction) -> InteractionOut:
+    return InteractionOut(
+        id=row.id,
+        request_id=row.request_id,
+        query=row.query,
+        response=row.response,
+        model=row.model,
+        intent=row.intent,
+        project=row.project,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        response_time_ms=row.response_time_ms,
+        sources_used=row.sources_used,
+        tools_called=row.tools_called,
+        memory_used=row.memory_used,
+        metadata=row.meta,
+        created_at=row.created_at,
+    )
+
+
+class InteractionService:
+    def __init__(self, repository: InteractionRepository, *, max_future_skew_seconds: float) -> None:
+        self.repository = repository
+        self.max_future_skew_seconds = max_future_skew_seconds
+
+    async def log(self, payload: InteractionCreate) -> InteractionCreated:
+        check_not_in_future(payload.created_at, self.max_future_skew_seconds)
+        values = interaction_values(payload, payload.request_id, payload.created_at)
+        interaction_id, created_at, created = await self.repository.insert_or_get(values)
+        return InteractionCreated(
+            id=interaction_id, request_id=values["request_id"], created=created, created_at=created_at
+        )
+
+    async def get(self, interaction_id: uuid.UUID) -> InteractionOut:
+        row = await self.repository.get(interaction_id)
+        if row is None:
+            raise NotFound(f"no interaction with id {interaction_id}")
+        return interaction_out(row)

@@ -1,0 +1,55 @@
+"""The declarative base with a naming convention, and the import of every model.
+
+Alembic autogenerate and `alembic check` read `Base.metadata`, so every model module is
+imported here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, func, literal_column
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now(), nullable=False)
+
+
+def _import_models() -> None:
+    from feedback_api.feedback import models as _feedback  # noqa: F401
+    from feedback_api.interactions import models as _interactions  # noqa: F401
+
+
+
+def was_inserted() -> ColumnElement[bool]:
+    """For `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`: true when the row is new.
+
+    A row written by this statement's insert has no deleting transaction (xmax = 0); one it
+    updated carries our transaction id in xmax. The documented way to tell the two apart in
+    one round trip.
+    """
+    return literal_column("xmax = 0", type_=Boolean).label("inserted")
+
+
+_import_models()

