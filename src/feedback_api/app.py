@@ -20,8 +20,14 @@ from feedback_api.feedback.router import router as feedback_router
 from feedback_api.interactions.router import router as interactions_router
 from feedback_api.limits import BodySizeLimit
 from feedback_api.migrations import current_revision, head_revision
+from feedback_api.scheduler import PeriodicJob
 
 logger = logging.getLogger(__name__)
+
+
+def build_jobs(app: FastAPI) -> list[PeriodicJob]:
+    """The background jobs of this app (each leader-elected across replicas)."""
+    return []
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,9 +41,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.schema_head = head_revision()
+        jobs = build_jobs(app)
+        for job in jobs:
+            job.start()
         try:
             yield
         finally:
+            for job in jobs:
+                await job.stop()
             await engine.dispose()
 
     app = FastAPI(
