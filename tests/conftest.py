@@ -54,7 +54,11 @@ def _provision() -> tuple[str, str, Callable[[], None]]:
     from feedback_api.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="fbt-"))
-    return start_embedded(data_dir, cleanup="delete"), f"embedded PostgreSQL in {data_dir}", lambda: None
+    return (
+        start_embedded(data_dir, cleanup="delete"),
+        f"embedded PostgreSQL in {data_dir}",
+        lambda: None,
+    )
 
 
 def _ensure_database() -> str:

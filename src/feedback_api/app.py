@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse(
                 {
                     "status": "migrations_pending",
-                    "detail": f"schema is at {current}, expected {head}: run `feedback-api db upgrade`",
+                    "detail": f"schema is at {current}, expected {head}: "
+                    "run `feedback-api db upgrade`",
                 },
                 503,
             )

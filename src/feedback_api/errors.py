@@ -73,13 +73,17 @@ def error_body(code: str, message: str, errors: list[Any] | None = None) -> dict
     return {"detail": message, "code": code, "errors": errors or []}
 
 
-def _json(status_code: int, code: str, message: str, errors: list[Any] | None = None) -> JSONResponse:
+def _json(
+    status_code: int, code: str, message: str, errors: list[Any] | None = None
+) -> JSONResponse:
     headers = {"Retry-After": "2"} if status_code == 503 else None
     return JSONResponse(error_body(code, message, errors), status_code, headers=headers)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]  # where it came from is clear from the request; the name is not
     return ".".join(parts) or "body"
 
 
@@ -93,7 +97,9 @@ def describe_validation_errors(raw: list[Any]) -> tuple[str, list[dict[str, Any]
     if not errors:
         return "the request is invalid", []
     first = errors[0]
-    message = first["message"] if first["field"] == "body" else f"{first['field']}: {first['message']}"
+    message = (
+        first["message"] if first["field"] == "body" else f"{first['field']}: {first['message']}"
+    )
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return message, errors
@@ -139,7 +145,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return _json(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(sa_exc.IntegrityError)
@@ -155,9 +163,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 "database_unavailable",
                 "the database is unavailable right now; retry in a few seconds",
             )
-        if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None and "QueryCanceled" in type(
-            exc.orig
-        ).__name__:
+        if (
+            isinstance(exc, sa_exc.DBAPIError)
+            and exc.orig is not None
+            and "QueryCanceled" in type(exc.orig).__name__
+        ):
             return _json(503, "query_timeout", "the database took too long to answer; retry later")
         logger.exception("unexpected database error")
         return _json(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -43,13 +43,22 @@ def _strip(value: Any) -> Any:
 LongText = Annotated[str, StringConstraints(max_length=1_000_000), AfterValidator(_no_nul)]
 Comment = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 Label = Annotated[
-    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_no_nul),
 ]
 Identifier = Annotated[
-    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_no_nul),
 ]
 RequestId = Annotated[
-    str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul)
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(_no_nul),
 ]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
 JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, func, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,7 +25,10 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSONB,
+        datetime: DateTime(timezone=True),
+    }
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:
@@ -39,7 +42,6 @@ def created_at_column() -> Mapped[datetime]:
 def _import_models() -> None:
     from feedback_api.feedback import models as _feedback  # noqa: F401
     from feedback_api.interactions import models as _interactions  # noqa: F401
-
 
 
 def was_inserted() -> ColumnElement[bool]:

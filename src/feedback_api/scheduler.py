@@ -8,6 +8,7 @@ lock is released by the database itself if that replica dies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -58,10 +59,8 @@ class PeriodicJob:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:
@@ -72,5 +71,7 @@ class PeriodicJob:
                 raise
             except Exception:
                 # The database may be down or a refresh slow; the next tick tries again.
-                logger.exception("periodic job %s failed; retrying in %.0fs", self.name, self.interval)
+                logger.exception(
+                    "periodic job %s failed; retrying in %.0fs", self.name, self.interval
+                )
             await asyncio.sleep(self.interval)

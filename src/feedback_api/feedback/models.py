@@ -30,7 +30,9 @@ class Feedback(Base):
         # One vote per user per interaction; anonymous votes (NULL user) count as one voter,
         # so a second anonymous vote on the same interaction replaces the first.
         UniqueConstraint(
-            "interaction_id", "user_id", name="uq_feedback_interaction_user",
+            "interaction_id",
+            "user_id",
+            name="uq_feedback_interaction_user",
             postgresql_nulls_not_distinct=True,
         ),
         Index("ix_feedback_created_at", "created_at"),

@@ -55,14 +55,14 @@ class FeedbackRepository:
         One statement, so concurrent votes of one user leave exactly one row (the unique
         constraint arbitrates) instead of racing a read against a write.
         """
-        stmt = insert(Feedback).values(id=uuid.uuid4(), **values)
-        stmt = stmt.on_conflict_do_update(
+        insert_stmt = insert(Feedback).values(id=uuid.uuid4(), **values)
+        stmt = insert_stmt.on_conflict_do_update(
             constraint="uq_feedback_interaction_user",
             set_={
-                "is_helpful": stmt.excluded.is_helpful,
-                "stars": stmt.excluded.stars,
-                "comment": stmt.excluded.comment,
-                "metadata": stmt.excluded.metadata,
+                "is_helpful": insert_stmt.excluded.is_helpful,
+                "stars": insert_stmt.excluded.stars,
+                "comment": insert_stmt.excluded.comment,
+                "metadata": insert_stmt.excluded.metadata,
                 "updated_at": func.now(),
             },
         ).returning(Feedback.id, was_inserted())

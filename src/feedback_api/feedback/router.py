@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -33,7 +33,7 @@ def get_service(session: SessionDep, settings: SettingsDep) -> FeedbackService:
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
 
-NOT_FOUND = {404: {"description": "No such feedback"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feedback"}}
 
 
 @router.post(
@@ -94,10 +94,11 @@ async def update_feedback(
 
 
 @router.delete(
-    "/{feedback_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=NOT_FOUND
+    "/{feedback_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=NOT_FOUND,
 )
 async def delete_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> Response:
     await service.delete(feedback_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-

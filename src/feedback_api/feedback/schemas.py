@@ -28,8 +28,7 @@ from feedback_api.fields import (
 Stars = Annotated[StrictInt, Field(ge=1, le=5)]
 
 THUMB_RULE = (
-    "rating must be +1 (thumbs up) or -1 (thumbs down); "
-    "to send 1-5 stars, send is_helpful as well"
+    "rating must be +1 (thumbs up) or -1 (thumbs down); to send 1-5 stars, send is_helpful as well"
 )
 
 
@@ -117,8 +116,8 @@ class FeedbackCreate(BaseModel):
             extra = [f for f in CONTEXT_ONLY if getattr(self, f) is not None]
             if extra:
                 raise ValueError(
-                    f"{', '.join(extra)} describe the exchange; log them with the interaction "
-                    "(POST /v1/interactions) or send query, response and model too"
+                    f"{', '.join(extra)}: these fields describe the exchange; log them with the "
+                    "interaction (POST /v1/interactions) or send query, response and model too"
                 )
         is_helpful, _ = resolve_vote(self.rating, self.is_helpful, self.stars)
         if is_helpful is None:
@@ -191,13 +190,15 @@ class FeedbackOut(BaseModel):
 
 class FeedbackPage(BaseModel):
     items: list[FeedbackOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class FeedbackBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[dict[str, Any]] = Field(
+    items: list[Any] = Field(
         min_length=1,
         max_length=1000,
         description="Up to 1,000 feedback bodies, each in either shape of POST /v1/feedback.",

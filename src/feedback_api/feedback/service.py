@@ -81,8 +81,9 @@ class FeedbackService:
             context = InteractionContext.model_validate(
                 payload.model_dump(include=set(InteractionContext.model_fields))
             )
-            values = interaction_values(context, payload.request_id, payload.created_at)
-            interaction_id, _, _ = await self.interactions.insert_or_get(values)
+            interaction_id, _, _ = await self.interactions.insert_or_get(
+                interaction_values(context, payload.request_id, payload.created_at)
+            )
         else:
             assert payload.request_id is not None
             found = await self.interactions.id_by_request_id(payload.request_id)
@@ -93,7 +94,7 @@ class FeedbackService:
                 )
             interaction_id = found
         is_helpful, stars = payload.vote()
-        values: dict[str, Any] = {
+        values = {
             "interaction_id": interaction_id,
             "is_helpful": is_helpful,
             "stars": stars,
@@ -106,7 +107,7 @@ class FeedbackService:
         feedback_id, created = await self.feedback.upsert(values)
         return await self.get(feedback_id), created
 
-    async def submit_batch(self, items: list[dict[str, Any]]) -> BatchResult:
+    async def submit_batch(self, items: list[Any]) -> BatchResult:
         results: list[BatchItemResult] = []
         for index, raw in enumerate(items):
             try:
@@ -118,7 +119,9 @@ class FeedbackService:
             except AppError as exc:
                 if exc.status_code >= 500:
                     raise
-                results.append(BatchItemResult(index=index, status=exc.status_code, error=exc.message))
+                results.append(
+                    BatchItemResult(index=index, status=exc.status_code, error=exc.message)
+                )
             else:
                 results.append(
                     BatchItemResult(index=index, status=201 if created else 200, feedback=feedback)

@@ -42,5 +42,3 @@ async def log_interaction(
 @router.get("/{interaction_id}", response_model=InteractionOut, summary="One logged exchange")
 async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> InteractionOut:
     return await service.get(interaction_id)
-
-

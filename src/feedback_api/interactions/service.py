@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feedback_api.errors import InvalidInput, NotFound
+from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     InteractionContext,
@@ -12,7 +13,6 @@ from feedback_api.interactions.schemas import (
     InteractionCreated,
     InteractionOut,
 )
-from feedback_api.interactions.models import Interaction
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -72,7 +72,9 @@ def interaction_out(row: Interaction) -> InteractionOut:
 
 
 class InteractionService:
-    def __init__(self, repository: InteractionRepository, *, max_future_skew_seconds: float) -> None:
+    def __init__(
+        self, repository: InteractionRepository, *, max_future_skew_seconds: float
+    ) -> None:
         self.repository = repository
         self.max_future_skew_seconds = max_future_skew_seconds
 
@@ -81,7 +83,10 @@ class InteractionService:
         values = interaction_values(payload, payload.request_id, payload.created_at)
         interaction_id, created_at, created = await self.repository.insert_or_get(values)
         return InteractionCreated(
-            id=interaction_id, request_id=values["request_id"], created=created, created_at=created_at
+            id=interaction_id,
+            request_id=values["request_id"],
+            created=created,
+            created_at=created_at,
         )
 
     async def get(self, interaction_id: uuid.UUID) -> InteractionOut:
