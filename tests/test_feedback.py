@@ -362,3 +362,29 @@ async def test_seed_task8_client_flow(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 201
     assert r.json()["stars"] == 5
+
+
+async def test_batch_repeats_follow_request_order(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Within one batch, a later vote of a user on an interaction replaces the earlier one."""
+    await log(client, "same")
+    items = [
+        {"request_id": "same", "is_helpful": True, "user_id": "eve"},
+        {"request_id": "same", "is_helpful": False, "rating": 2, "user_id": "eve"},
+        exchange(request_id="ctx", rating=1, user_id="eve"),
+        exchange(request_id="ctx", rating=-1, user_id="frank"),
+        exchange(rating=1, created_at="2026-02-01T12:00:00Z"),
+    ]
+    data = (await client.post("/v1/feedback/batch", json={"items": items})).json()
+    assert [r["status"] for r in data["results"]] == [201, 200, 201, 201, 201]
+    assert data["results"][0]["feedback"]["is_helpful"] is False  # the batch's final state
+    assert data["results"][1]["feedback"]["stars"] == 2
+    assert data["results"][2]["feedback"]["interaction_id"] == (
+        data["results"][3]["feedback"]["interaction_id"]
+    )
+    assert data["results"][4]["feedback"]["created_at"].startswith("2026-02-01T12:00:00")
+    assert await count(engine, "feedback") == 4
+    assert await count(engine, "interactions") == 3
+    again = (await client.post("/v1/feedback/batch", json={"items": items[:1]})).json()
+    assert again["results"][0]["status"] == 200

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from feedback_api.errors import AppError, BadRequest, NotFound, describe_validation_errors
-from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
+from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository, VoteEntry
 from feedback_api.feedback.schemas import (
     BatchItemResult,
     BatchResult,
@@ -46,6 +46,13 @@ def feedback_out(row: Any) -> FeedbackOut:
     )
 
 
+def _unknown_request_id(request_id: str | None) -> str:
+    return (
+        f"no interaction with request_id {request_id!r}: log it first with "
+        "POST /v1/interactions, or send the feedback with query, response and model"
+    )
+
+
 def encode_cursor(created_at: datetime, feedback_id: uuid.UUID) -> str:
     raw = json.dumps([created_at.isoformat(), str(feedback_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -76,26 +83,16 @@ class FeedbackService:
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote; returns it and whether it is new (False: it replaced one)."""
+        written = await self.feedback.submit(self._entry(payload))
+        if written is None:
+            raise NotFound(_unknown_request_id(payload.request_id))
+        row, created = written
+        return feedback_out(row), created
+
+    def _entry(self, payload: FeedbackCreate) -> VoteEntry:
         check_not_in_future(payload.created_at, self.max_future_skew_seconds)
-        if payload.has_context:
-            context = InteractionContext.model_validate(
-                payload.model_dump(include=set(InteractionContext.model_fields))
-            )
-            interaction_id, _, _ = await self.interactions.insert_or_get(
-                interaction_values(context, payload.request_id, payload.created_at)
-            )
-        else:
-            assert payload.request_id is not None
-            found = await self.interactions.id_by_request_id(payload.request_id)
-            if found is None:
-                raise NotFound(
-                    f"no interaction with request_id {payload.request_id!r}: log it first with "
-                    "POST /v1/interactions, or send the feedback with query, response and model"
-                )
-            interaction_id = found
         is_helpful, stars = payload.vote()
-        values = {
-            "interaction_id": interaction_id,
+        vote: dict[str, Any] = {
             "is_helpful": is_helpful,
             "stars": stars,
             "comment": payload.comment,
@@ -103,34 +100,47 @@ class FeedbackService:
             "meta": payload.metadata or {},
         }
         if payload.created_at is not None:
-            values["created_at"] = payload.created_at
-        feedback_id, created = await self.feedback.upsert(values)
-        return await self.get(feedback_id), created
+            vote["created_at"] = payload.created_at
+        if not payload.has_context:
+            return VoteEntry(vote, request_id=payload.request_id)
+        context = InteractionContext.model_validate(
+            payload.model_dump(include=set(InteractionContext.model_fields))
+        )
+        return VoteEntry(
+            vote, interaction=interaction_values(context, payload.request_id, payload.created_at)
+        )
 
     async def submit_batch(self, items: list[Any]) -> BatchResult:
-        results: list[BatchItemResult] = []
+        """Validate every item on its own, then record the valid ones set-wise."""
+        results: dict[int, BatchItemResult] = {}
+        accepted: list[tuple[int, VoteEntry]] = []
         for index, raw in enumerate(items):
             try:
-                payload = FeedbackCreate.model_validate(raw)
-                feedback, created = await self.submit(payload)
+                accepted.append((index, self._entry(FeedbackCreate.model_validate(raw))))
             except ValidationError as exc:
                 message, _ = describe_validation_errors(list(exc.errors()))
-                results.append(BatchItemResult(index=index, status=422, error=message))
+                results[index] = BatchItemResult(index=index, status=422, error=message)
             except AppError as exc:
-                if exc.status_code >= 500:
-                    raise
-                results.append(
-                    BatchItemResult(index=index, status=exc.status_code, error=exc.message)
+                results[index] = BatchItemResult(
+                    index=index, status=exc.status_code, error=exc.message
+                )
+        written = await self.feedback.submit_many([entry for _, entry in accepted])
+        for (index, entry), outcome in zip(accepted, written, strict=True):
+            if outcome is None:
+                results[index] = BatchItemResult(
+                    index=index, status=404, error=_unknown_request_id(entry.request_id)
                 )
             else:
-                results.append(
-                    BatchItemResult(index=index, status=201 if created else 200, feedback=feedback)
+                row, created = outcome
+                results[index] = BatchItemResult(
+                    index=index, status=201 if created else 200, feedback=feedback_out(row)
                 )
+        ordered = [results[i] for i in range(len(items))]
         return BatchResult(
-            created=sum(r.status == 201 for r in results),
-            replaced=sum(r.status == 200 for r in results),
-            failed=sum(r.status >= 400 for r in results),
-            results=results,
+            created=sum(r.status == 201 for r in ordered),
+            replaced=sum(r.status == 200 for r in ordered),
+            failed=sum(r.status >= 400 for r in ordered),
+            results=ordered,
         )
 
     async def get(self, feedback_id: uuid.UUID) -> FeedbackOut:
