@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -171,7 +171,7 @@ class FeedbackRepository:
             written.c.updated_at,
             written.c.inserted,
         ).join_from(written, context, context.c.id == written.c.interaction_id)
-        row: Row[Any] | None = (await self.session.execute(stmt)).one_or_none()
+        row = cast("Row[Any] | None", (await self.session.execute(stmt)).one_or_none())
         return None if row is None else (row, bool(row.inserted))
 
     async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[Row[Any], bool] | None]:
