@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from feedback_api.config import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+# async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, literal, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Row,
+    Select,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +73,79 @@ _VOTE_COLUMNS = (
 )
 
 
+_INTERACTION_KEYS = (
+    "request_id", "query", "response", "model", "intent", "project", "user_id", "session_id",
+    "response_time_ms", "sources_used", "tools_called", "memory_used", "meta",
+)  # fmt: skip
+_VOTE_KEYS = ("is_helpful", "stars", "comment", "user_id", "meta", "created_at")
+
+
+def _param(prefix: str, model: Any, key: str) -> Any:
+    value = bindparam(f"{prefix}_{key}", type_=model.__mapper__.c[key].type)
+    # An absent created_at means "now", decided by the database in both tables.
+    return func.coalesce(value, func.now()) if key == "created_at" else value
+
+
+@cache
+def _submit_statement(*, with_context: bool) -> Select[Any]:
+    """The single-vote statement, built once: constructing SQLAlchemy CTEs per request
+    costs more CPU than PostgreSQL spends executing them."""
+    if with_context:
+        keys = (*_INTERACTION_KEYS, "created_at")
+        values = {key: _param("i", Interaction, key) for key in keys}
+        new = insert(Interaction).values(id=bindparam("i_id", type_=Interaction.id.type), **values)
+        context = (
+            new.on_conflict_do_update(
+                index_elements=[Interaction.request_id],
+                # A no-op update, so that RETURNING yields the row in both cases.
+                set_={"request_id": new.excluded.request_id},
+            )
+            .returning(Interaction.id, *_CONTEXT_COLUMNS)
+            .cte("i")
+        )
+    else:
+        context = (
+            select(Interaction.id, *_CONTEXT_COLUMNS)
+            .where(Interaction.request_id == bindparam("i_request_id"))
+            .cte("i")
+        )
+    columns = [Feedback.__mapper__.c[key] for key in _VOTE_KEYS]
+    source = select(
+        bindparam("v_id", type_=Feedback.id.type),
+        context.c.id,
+        *(_param("v", Feedback, key) for key in _VOTE_KEYS),
+    )
+    upsert = insert(Feedback).from_select(
+        [Feedback.__table__.c.id, Feedback.__table__.c.interaction_id, *columns], source
+    )
+    written = (
+        upsert.on_conflict_do_update(
+            constraint="uq_feedback_interaction_user", set_=_replace_vote(upsert)
+        )
+        .returning(*_VOTE_COLUMNS, was_inserted())
+        .cte("f")
+    )
+    return select(
+        written.c.id,
+        written.c.interaction_id,
+        context.c.request_id,
+        written.c.is_helpful,
+        written.c.stars,
+        written.c.comment,
+        context.c.query,
+        context.c.response,
+        context.c.model,
+        context.c.intent,
+        context.c.project,
+        written.c.user_id,
+        context.c.session_id,
+        written.c.meta,
+        written.c.created_at,
+        written.c.updated_at,
+        written.c.inserted,
+    ).join_from(written, context, context.c.id == written.c.interaction_id)
+
+
 @dataclass(frozen=True)
 class VoteEntry:
     """One vote to record: its column values and where its interaction comes from."""
@@ -70,13 +159,54 @@ class VoteEntry:
         return self.interaction["request_id"] if self.interaction is not None else self.request_id
 
 
-def _uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A multi-row VALUES needs the same keys in every row: absent created_at means now()."""
-    keys = {key for row in rows for key in row}
-    if "created_at" in keys:
-        for row in rows:
-            row.setdefault("created_at", func.now())
-    return rows
+def _columns(
+    rows: list[dict[str, Any]], names: Sequence[str], *, json_columns: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Rows to one array per column, for the `unnest` statements below."""
+    params = {name: [row.get(name) for row in rows] for name in names}
+    for name in json_columns:
+        params[name] = [None if v is None else json.dumps(v) for v in params[name]]
+    return params
+
+
+# Set-wise writes for batches: one statement however many rows, with one array parameter
+# per column, so the SQL text (and its prepared plan) is the same for every batch size.
+_BULK_INTERACTION_COLUMNS = ("id", *_INTERACTION_KEYS, "created_at")
+_INTERACTION_JSON = ("sources_used", "tools_called", "meta")
+_BULK_INTERACTIONS = text("""
+INSERT INTO interactions (id, request_id, query, response, model, intent, project, user_id,
+    session_id, response_time_ms, sources_used, tools_called, memory_used, metadata, created_at)
+SELECT id, request_id, query, response, model, intent, project, user_id, session_id,
+    response_time_ms, sources_used::jsonb, coalesce(tools_called::jsonb, '[]'),
+    memory_used, coalesce(meta::jsonb, '{}'), coalesce(created_at, now())
+FROM unnest(
+    CAST(:id AS uuid[]), CAST(:request_id AS text[]), CAST(:query AS text[]),
+    CAST(:response AS text[]), CAST(:model AS text[]), CAST(:intent AS text[]),
+    CAST(:project AS text[]), CAST(:user_id AS text[]), CAST(:session_id AS text[]),
+    CAST(:response_time_ms AS integer[]), CAST(:sources_used AS text[]),
+    CAST(:tools_called AS text[]), CAST(:memory_used AS float8[]), CAST(:meta AS text[]),
+    CAST(:created_at AS timestamptz[])
+) AS u(id, request_id, query, response, model, intent, project, user_id, session_id,
+       response_time_ms, sources_used, tools_called, memory_used, meta, created_at)
+ON CONFLICT (request_id) DO UPDATE SET request_id = excluded.request_id
+RETURNING id, request_id
+""")
+_BULK_VOTE_COLUMNS = ("id", "interaction_id", *_VOTE_KEYS)
+_BULK_VOTES = text("""
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, comment, user_id, metadata,
+    created_at)
+SELECT id, interaction_id, is_helpful, stars, comment, user_id, coalesce(meta::jsonb, '{}'),
+    coalesce(created_at, now())
+FROM unnest(
+    CAST(:id AS uuid[]), CAST(:interaction_id AS uuid[]), CAST(:is_helpful AS boolean[]),
+    CAST(:stars AS smallint[]), CAST(:comment AS text[]), CAST(:user_id AS text[]),
+    CAST(:meta AS text[]), CAST(:created_at AS timestamptz[])
+) AS u(id, interaction_id, is_helpful, stars, comment, user_id, meta, created_at)
+ON CONFLICT ON CONSTRAINT uq_feedback_interaction_user DO UPDATE SET
+    is_helpful = excluded.is_helpful, stars = excluded.stars, comment = excluded.comment,
+    metadata = excluded.metadata, updated_at = now()
+RETURNING id, interaction_id, user_id, xmax = 0 AS inserted
+""")
 
 
 def _replace_vote(new: Any) -> dict[str, Any]:
@@ -110,68 +240,21 @@ class FeedbackRepository:
 
         With `entry.interaction` (column values) that interaction is inserted, or reused
         when its request_id is already logged; with `entry.request_id` the vote goes to the
-        logged interaction, and None means there is none. A second vote of the same user on the
-        same interaction replaces the first: the unique constraint arbitrates inside the
+        logged interaction, and None means there is none. A second vote of the same user on
+        the same interaction replaces the first: the unique constraint arbitrates inside the
         statement, so concurrent votes never race a read against a write. One round trip
         instead of three keeps ingestion close to PostgreSQL's own insert rate.
         """
-        vote = entry.vote
+        params = {f"v_{key}": entry.vote.get(key) for key in _VOTE_KEYS}
         if entry.interaction is not None:
-            new = insert(Interaction).values(id=uuid.uuid4(), **entry.interaction)
-            context = (
-                new.on_conflict_do_update(
-                    index_elements=[Interaction.request_id],
-                    # A no-op update, so that RETURNING yields the row in both cases.
-                    set_={"request_id": new.excluded.request_id},
-                )
-                .returning(Interaction.id, *_CONTEXT_COLUMNS)
-                .cte("i")
-            )
+            keys = (*_INTERACTION_KEYS, "created_at")
+            params.update({f"i_{key}": entry.interaction.get(key) for key in keys})
+            params["i_id"] = uuid.uuid4()
         else:
-            context = (
-                select(Interaction.id, *_CONTEXT_COLUMNS)
-                .where(Interaction.request_id == entry.request_id)
-                .cte("i")
-            )
-        # `vote` is keyed like the ORM (`meta` is the column "metadata").
-        columns = {key: Feedback.__mapper__.c[key] for key in vote}
-        source = select(
-            literal(uuid.uuid4(), Feedback.id.type),
-            context.c.id,
-            *(literal(vote[key], column.type) for key, column in columns.items()),
-        )
-        upsert = insert(Feedback).from_select(
-            [Feedback.__table__.c.id, Feedback.__table__.c.interaction_id, *columns.values()],
-            source,
-        )
-        written = (
-            upsert.on_conflict_do_update(
-                constraint="uq_feedback_interaction_user",
-                set_=_replace_vote(upsert),
-            )
-            .returning(*_VOTE_COLUMNS, was_inserted())
-            .cte("f")
-        )
-        stmt = select(
-            written.c.id,
-            written.c.interaction_id,
-            context.c.request_id,
-            written.c.is_helpful,
-            written.c.stars,
-            written.c.comment,
-            context.c.query,
-            context.c.response,
-            context.c.model,
-            context.c.intent,
-            context.c.project,
-            written.c.user_id,
-            context.c.session_id,
-            written.c.meta,
-            written.c.created_at,
-            written.c.updated_at,
-            written.c.inserted,
-        ).join_from(written, context, context.c.id == written.c.interaction_id)
-        row = cast("Row[Any] | None", (await self.session.execute(stmt)).one_or_none())
+            params["i_request_id"] = entry.request_id
+        params["v_id"] = uuid.uuid4()
+        stmt = _submit_statement(with_context=entry.interaction is not None)
+        row = cast("Row[Any] | None", (await self.session.execute(stmt, params)).one_or_none())
         return None if row is None else (row, bool(row.inserted))
 
     async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[Row[Any], bool] | None]:
@@ -187,20 +270,18 @@ class FeedbackRepository:
                 new_interactions.setdefault(entry.interaction["request_id"], entry.interaction)
         ids: dict[str | None, uuid.UUID] = {}
         if new_interactions:
-            values = [{"id": uuid.uuid4(), **v} for v in new_interactions.values()]
-            new = insert(Interaction).values(_uniform(values))
-            logged = new.on_conflict_do_update(
-                index_elements=[Interaction.request_id],
-                set_={"request_id": new.excluded.request_id},
-            ).returning(Interaction.id, Interaction.request_id)
-            ids.update({r.request_id: r.id for r in await self.session.execute(logged)})
+            rows = [{"id": uuid.uuid4(), **v} for v in new_interactions.values()]
+            params = _columns(rows, _BULK_INTERACTION_COLUMNS, json_columns=_INTERACTION_JSON)
+            result = await self.session.execute(_BULK_INTERACTIONS, params)
+            ids.update({r.request_id: r.id for r in result})
         # 2. Interactions named by reference.
-        wanted = {e.request_id for e in entries if e.interaction is None and e.request_id}
+        wanted = list({e.request_id for e in entries if e.interaction is None and e.request_id})
         if wanted:
             known = select(Interaction.id, Interaction.request_id).where(
-                Interaction.request_id.in_(wanted)
+                Interaction.request_id == any_(bindparam("wanted", type_=ARRAY(String)))
             )
-            ids.update({r.request_id: r.id for r in await self.session.execute(known)})
+            result = await self.session.execute(known, {"wanted": wanted})
+            ids.update({r.request_id: r.id for r in result})
         # 3. The votes; the last one per (interaction, user) is the one that stays.
         targets: list[tuple[uuid.UUID, str | None] | None] = []
         last: dict[tuple[uuid.UUID, str | None], dict[str, Any]] = {}
@@ -214,13 +295,9 @@ class FeedbackRepository:
             last[key] = {"interaction_id": interaction_id, **entry.vote}
         written: dict[tuple[uuid.UUID, str | None], tuple[uuid.UUID, bool]] = {}
         if last:
-            values = [{"id": uuid.uuid4(), **v} for v in last.values()]
-            votes = insert(Feedback).values(_uniform(values))
-            upserted = votes.on_conflict_do_update(
-                constraint="uq_feedback_interaction_user",
-                set_=_replace_vote(votes),
-            ).returning(Feedback.id, Feedback.interaction_id, Feedback.user_id, was_inserted())
-            for r in await self.session.execute(upserted):
+            rows = [{"id": uuid.uuid4(), **v} for v in last.values()]
+            params = _columns(rows, _BULK_VOTE_COLUMNS, json_columns=("meta",))
+            for r in await self.session.execute(_BULK_VOTES, params):
                 written[(r.interaction_id, r.user_id)] = (r.id, bool(r.inserted))
         # 4. Their representations.
         views: dict[uuid.UUID, Row[Any]] = {}
@@ -228,9 +305,10 @@ class FeedbackRepository:
             shown = (
                 select(*VIEW_COLUMNS)
                 .join(Interaction)
-                .where(Feedback.id.in_([fid for fid, _ in written.values()]))
+                .where(Feedback.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
             )
-            views = {r.id: r for r in await self.session.execute(shown)}
+            result = await self.session.execute(shown, {"ids": [i for i, _ in written.values()]})
+            views = {r.id: r for r in result}
         results: list[tuple[Row[Any], bool] | None] = []
         reported: set[tuple[uuid.UUID, str | None]] = set()
         for target in targets:

@@ -23,7 +23,8 @@ from feedback_api.interactions.repository import InteractionRepository
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> FeedbackService:
+# async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
+async def get_service(session: SessionDep, settings: SettingsDep) -> FeedbackService:
     return FeedbackService(
         FeedbackRepository(session),
         InteractionRepository(session),

@@ -34,7 +34,7 @@ class Interaction(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     session_id: Mapped[str | None] = mapped_column(String(255))
     response_time_ms: Mapped[int | None]
-    sources_used: Mapped[Any | None] = mapped_column(JSONB)
+    sources_used: Mapped[Any | None] = mapped_column(JSONB(none_as_null=True))
     tools_called: Mapped[list[str]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb"), default=list
     )

@@ -14,7 +14,8 @@ from feedback_api.interactions.service import InteractionService
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 
 
-def get_service(session: SessionDep, settings: SettingsDep) -> InteractionService:
+# async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
+async def get_service(session: SessionDep, settings: SettingsDep) -> InteractionService:
     return InteractionService(
         InteractionRepository(session), max_future_skew_seconds=settings.max_future_skew_seconds
     )

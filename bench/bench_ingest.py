@@ -1,0 +1,220 @@
+"""Ingest benchmark: the real server against PostgreSQL's own insert+commit ceiling.
+
+    python bench/bench_ingest.py [--quick] [--database-url URL]
+
+Side by side in one run, on one database:
+  ceiling  raw asyncpg, 32 connections, one autocommitted statement writing the same
+           interaction + feedback row that POST /v1/feedback writes;
+  ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections;
+  latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
+           from when a request was due, so a stalled server cannot hide its queue);
+  batch    POST /v1/feedback/batch with 1,000 items a request, items/s;
+  growth   the ingest rate again with 1,000,000 rows already stored (--quick: 100,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Connection, asyncpg_dsn, database, percentile, server  # noqa: E402
+
+BODY = {
+    "query": "How do I reverse a list in Python?",
+    "response": "Use reversed(xs) or xs[::-1].",
+    "model": "qwen-2.5-coder-7b",
+    "intent": "code",
+    "project": "bench",
+    "rating": 1,
+}
+
+RAW = """
+WITH i AS (
+  INSERT INTO interactions (id, request_id, query, response, model, intent, project)
+  VALUES (gen_random_uuid(), gen_random_uuid()::text, $1, $2, $3, $4, $5) RETURNING id)
+INSERT INTO feedback (id, interaction_id, is_helpful) SELECT gen_random_uuid(), id, true FROM i
+"""
+
+FILL = """
+WITH i AS (
+  INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
+  SELECT gen_random_uuid(), 'fill-' || g, 'question ' || (g % 5000), 'answer ' || g,
+         'model-' || (g % 5), 'intent-' || (g % 7), 'project-' || (g % 3),
+         now() - (g % 90) * interval '1 day'
+  FROM generate_series($1::bigint, $2::bigint) AS g RETURNING id, created_at)
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
+SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
+       'user-' || (random() * 10000)::int, created_at
+FROM i
+"""
+
+
+async def ceiling(dsn: str, seconds: float, connections: int = 32) -> float:
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    args = (BODY["query"], BODY["response"], BODY["model"], BODY["intent"], BODY["project"])
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with pool.acquire() as conn:
+            while time.monotonic() < deadline:
+                await conn.execute(RAW, *args)
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    await pool.close()
+    return done / elapsed
+
+
+def wrk(base: str, seconds: float, connections: int = 32) -> tuple[float, int]:
+    """Requests/s of POST /v1/feedback and the number of non-2xx answers."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [[{json.dumps(BODY)}]]\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script),
+         f"{base}/v1/feedback"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    script.unlink()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
+    failures = int(bad.group(1)) if bad else 0
+    if errors:
+        failures += sum(int(g) for g in errors.groups())
+    return rate, failures
+
+
+async def fixed_rate(base: str, rate: float, seconds: float) -> tuple[float, float, int]:
+    """p50 and p99 latency (ms) at a fixed arrival rate, and the number of non-2xx."""
+    parts = urlsplit(base)
+    body = json.dumps(BODY).encode()
+    idle: list[Connection] = []
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(due: float) -> None:
+        nonlocal failures
+        conn = idle.pop() if idle else Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        status, _ = await conn.request("POST", "/v1/feedback", body)
+        latencies.append((time.monotonic() - due) * 1000)
+        if not 200 <= status < 300:
+            failures += 1
+        idle.append(conn)
+
+    tasks = []
+    start = time.monotonic() + 0.1
+    total = int(rate * seconds)
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.close()
+    return percentile(latencies, 0.5), percentile(latencies, 0.99), failures
+
+
+async def batch_rate(base: str, seconds: float, clients: int = 4, size: int = 1000) -> float:
+    parts = urlsplit(base)
+    items = [{**BODY, "rating": 1 if i % 4 else -1, "user_id": f"u{i}"} for i in range(size)]
+    body = json.dumps({"items": items}).encode()
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def client() -> None:
+        nonlocal done
+        conn = Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        while time.monotonic() < deadline:
+            status, _ = await conn.request("POST", "/v1/feedback/batch", body)
+            if status != 200:
+                raise RuntimeError(f"batch answered {status}")
+            done += size
+        conn.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return done / (time.monotonic() - started)
+
+
+async def fill(dsn: str, rows: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    chunk = 100_000
+    for low in range(1, rows + 1, chunk):
+        await conn.execute(FILL, low, min(rows, low + chunk - 1))
+    await conn.execute("VACUUM ANALYZE interactions")
+    await conn.execute("VACUUM ANALYZE feedback")
+    await conn.close()
+
+
+async def stored(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    n = int(await conn.fetchval("SELECT count(*) FROM feedback"))
+    await conn.close()
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, 100k rows for growth")
+    parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    seconds = 3.0 if args.quick else 10.0
+    growth_rows = 100_000 if args.quick else 1_000_000
+    url = database(args.database_url)
+    dsn = asyncpg_dsn(url)
+
+    raw = asyncio.run(ceiling(dsn, seconds))
+    with server(url) as base:
+        wrk(base, 1)  # warm up: connections, pools, caches
+        api, api_failures = wrk(base, seconds)
+        p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
+        batch = asyncio.run(batch_rate(base, seconds))
+    before = asyncio.run(stored(dsn))
+    asyncio.run(fill(dsn, growth_rows))
+    after = asyncio.run(stored(dsn))
+    raw_full = asyncio.run(ceiling(dsn, seconds))
+    with server(url) as base:
+        wrk(base, 1)
+        api_full, full_failures = wrk(base, seconds)
+
+    print(f"feedback rows before growth: {before:,}; after: {after:,}")
+    print(f"{'measure':<44}{'value':>14}{'ratio':>10}")
+    print(f"{'raw asyncpg insert+commit, 32 conns (rows/s)':<44}{raw:>14,.0f}")
+    print(f"{'POST /v1/feedback, wrk 32 conns (req/s)':<44}{api:>14,.0f}{api / raw:>9.2f}x")
+    print(f"{'  non-2xx responses':<44}{api_failures:>14}")
+    print(f"{'POST /v1/feedback at 500 req/s: p50 (ms)':<44}{p50:>14.1f}")
+    print(f"{'POST /v1/feedback at 500 req/s: p99 (ms)':<44}{p99:>14.1f}")
+    print(f"{'  non-2xx responses':<44}{latency_failures:>14}")
+    print(f"{'POST /v1/feedback/batch (items/s)':<44}{batch:>14,.0f}")
+    print(f"{'raw ceiling with rows stored (rows/s)':<44}{raw_full:>14,.0f}{raw_full / raw:>9.2f}x")
+    print(f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"
+          f"{api_full / api:>9.2f}x")
+    print(f"{'  non-2xx responses':<44}{full_failures:>14}")
+
+
+if __name__ == "__main__":
+    main()
