@@ -40,6 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings, url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        read_engine = (
+            create_engine(settings, settings.read_database_url)
+            if settings.read_database_url
+            else engine
+        )
+        app.state.read_engine = read_engine
+        app.state.read_sessionmaker = create_sessionmaker(read_engine)
         app.state.schema_head = head_revision()
         jobs = build_jobs(app)
         for job in jobs:
@@ -50,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for job in jobs:
                 await job.stop()
             await engine.dispose()
+            if read_engine is not engine:
+                await read_engine.dispose()
 
     app = FastAPI(
         title="feedback-api",

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in data_dir.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica for metrics, exports and reports; writes stay on "
+        "database_url.",
+    )
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("feedback-api"),
         description="Where the embedded PostgreSQL keeps its data.",
@@ -53,7 +58,7 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="How far in the future a client's created_at may lie."
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _normalize_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
