@@ -30,7 +30,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Connection, asyncpg_dsn, database, percentile, server  # noqa: E402
+from bench.common import Connection, asyncpg_dsn, database, percentile, server
+from feedback_api.models import new_id
 
 BODY = {
     "query": "How do I reverse a list in Python?",
@@ -44,8 +45,8 @@ BODY = {
 RAW = """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project)
-  VALUES (gen_random_uuid(), gen_random_uuid()::text, $1, $2, $3, $4, $5) RETURNING id)
-INSERT INTO feedback (id, interaction_id, is_helpful) SELECT gen_random_uuid(), id, true FROM i
+  VALUES ($6, $6::text, $1, $2, $3, $4, $5) RETURNING id)
+INSERT INTO feedback (id, interaction_id, is_helpful) SELECT $7, id, true FROM i
 """
 
 FILL = """
@@ -72,7 +73,8 @@ async def ceiling(dsn: str, seconds: float, connections: int = 32) -> float:
         nonlocal done
         async with pool.acquire() as conn:
             while time.monotonic() < deadline:
-                await conn.execute(RAW, *args)
+                # The same time-ordered ids the service generates (feedback_api.models.new_id).
+                await conn.execute(RAW, *args, new_id(), new_id())
                 done += 1
 
     started = time.monotonic()

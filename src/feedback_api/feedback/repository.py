@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import was_inserted
+from feedback_api.models import new_id, was_inserted
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (
@@ -249,10 +249,10 @@ class FeedbackRepository:
         if entry.interaction is not None:
             keys = (*_INTERACTION_KEYS, "created_at")
             params.update({f"i_{key}": entry.interaction.get(key) for key in keys})
-            params["i_id"] = uuid.uuid4()
+            params["i_id"] = new_id()
         else:
             params["i_request_id"] = entry.request_id
-        params["v_id"] = uuid.uuid4()
+        params["v_id"] = new_id()
         stmt = _submit_statement(with_context=entry.interaction is not None)
         row = cast("Row[Any] | None", (await self.session.execute(stmt, params)).one_or_none())
         return None if row is None else (row, bool(row.inserted))
@@ -270,7 +270,7 @@ class FeedbackRepository:
                 new_interactions.setdefault(entry.interaction["request_id"], entry.interaction)
         ids: dict[str | None, uuid.UUID] = {}
         if new_interactions:
-            rows = [{"id": uuid.uuid4(), **v} for v in new_interactions.values()]
+            rows = [{"id": new_id(), **v} for v in new_interactions.values()]
             params = _columns(rows, _BULK_INTERACTION_COLUMNS, json_columns=_INTERACTION_JSON)
             result = await self.session.execute(_BULK_INTERACTIONS, params)
             ids.update({r.request_id: r.id for r in result})
@@ -295,7 +295,7 @@ class FeedbackRepository:
             last[key] = {"interaction_id": interaction_id, **entry.vote}
         written: dict[tuple[uuid.UUID, str | None], tuple[uuid.UUID, bool]] = {}
         if last:
-            rows = [{"id": uuid.uuid4(), **v} for v in last.values()]
+            rows = [{"id": new_id(), **v} for v in last.values()]
             params = _columns(rows, _BULK_VOTE_COLUMNS, json_columns=("meta",))
             for r in await self.session.execute(_BULK_VOTES, params):
                 written[(r.interaction_id, r.user_id)] = (r.id, bool(r.inserted))

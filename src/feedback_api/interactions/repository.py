@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import was_inserted
+from feedback_api.models import new_id, was_inserted
 
 
 class InteractionRepository:
@@ -24,7 +24,7 @@ class InteractionRepository:
         """
         stmt = (
             insert(Interaction)
-            .values(id=uuid.uuid4(), **values)
+            .values(id=new_id(), **values)
             .on_conflict_do_update(
                 index_elements=[Interaction.request_id],
                 set_={"request_id": insert(Interaction).excluded.request_id},

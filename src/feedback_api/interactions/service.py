@@ -13,6 +13,7 @@ from feedback_api.interactions.schemas import (
     InteractionCreated,
     InteractionOut,
 )
+from feedback_api.models import new_id
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -32,7 +33,7 @@ def interaction_values(
 ) -> dict[str, Any]:
     """Column values for a new interaction, from either the interaction or feedback body."""
     values: dict[str, Any] = {
-        "request_id": request_id or str(uuid.uuid4()),
+        "request_id": request_id or str(new_id()),
         "query": context.query,
         "response": context.response,
         "model": context.model,
