@@ -45,7 +45,7 @@ BODY = {
 RAW = """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project)
-  VALUES ($6, $6::text, $1, $2, $3, $4, $5) RETURNING id)
+  VALUES ($6::uuid, $6::uuid::text, $1, $2, $3, $4, $5) RETURNING id)
 INSERT INTO feedback (id, interaction_id, is_helpful) SELECT $7, id, true FROM i
 """
 
