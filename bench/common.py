@@ -97,6 +97,15 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        try:
+            return await self._request(method, path, body)
+        except (ConnectionError, IndexError, asyncio.IncompleteReadError):
+            # The server closed an idle keep-alive connection before reading the request.
+            self.close()
+            self.writer = None
+            return await self._request(method, path, body)
+
+    async def _request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
