@@ -104,7 +104,8 @@ async def _clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    # The refresher is off unless a test turns it on: tests refresh when they mean to.
+    return Settings(database_url=database_url, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -380,8 +380,9 @@ async def test_batch_repeats_follow_request_order(
     assert [r["status"] for r in data["results"]] == [201, 200, 201, 201, 201]
     assert data["results"][0]["feedback"]["is_helpful"] is False  # the batch's final state
     assert data["results"][1]["feedback"]["stars"] == 2
-    assert data["results"][2]["feedback"]["interaction_id"] == (
-        data["results"][3]["feedback"]["interaction_id"]
+    assert (
+        data["results"][2]["feedback"]["interaction_id"]
+        == (data["results"][3]["feedback"]["interaction_id"])
     )
     assert data["results"][4]["feedback"]["created_at"].startswith("2026-02-01T12:00:00")
     assert await count(engine, "feedback") == 4

@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from feedback_api import __version__
+from feedback_api.analytics import router as analytics
+from feedback_api.analytics.refresher import refresher
 from feedback_api.config import Settings, get_settings
 from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
 from feedback_api.errors import install_error_handlers, is_database_unavailable
@@ -27,7 +29,11 @@ logger = logging.getLogger(__name__)
 
 def build_jobs(app: FastAPI) -> list[PeriodicJob]:
     """The background jobs of this app (each leader-elected across replicas)."""
-    return []
+    settings: Settings = app.state.settings
+    jobs = []
+    if settings.refresh_enabled:
+        jobs.append(refresher(app.state.sessionmaker, settings))
+    return jobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,5 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ready", "schema": current}
 
     app.include_router(interactions_router)
+    # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
+    app.include_router(analytics.feedback_analytics)
+    app.include_router(analytics.metrics)
+    app.include_router(analytics.admin)
     app.include_router(feedback_router)
     return app

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     statement_timeout_seconds: float = Field(default=30.0, gt=0)
     refresh_interval_seconds: float = Field(default=30.0, gt=0)
+    refresh_enabled: bool = Field(
+        default=True, description="Run the analytics refresher in this process's lifespan."
+    )
+    rollup_recent_days: int = Field(
+        default=3, ge=1, le=366, description="Days of the daily rollup redone at each refresh."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(

@@ -10,11 +10,14 @@ import os
 import time
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, func, literal_column
+from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# A result row of any shape (SQLAlchemy 2.1's Row is variadic in its column types).
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +58,7 @@ def created_at_column() -> Mapped[datetime]:
 
 
 def _import_models() -> None:
+    from feedback_api.analytics import models as _analytics  # noqa: F401
     from feedback_api.feedback import models as _feedback  # noqa: F401
     from feedback_api.interactions import models as _interactions  # noqa: F401
 

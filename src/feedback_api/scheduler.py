@@ -27,6 +27,14 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+async def take_lock(session: AsyncSession, name: str, *, wait: bool) -> bool:
+    """Take the job's transaction-scoped advisory lock; without `wait`, only if it is free."""
+    if wait:
+        await session.execute(select(func.pg_advisory_xact_lock(lock_key(name))))
+        return True
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name)))))
+
+
 async def run_as_leader(
     sessionmaker: async_sessionmaker[AsyncSession],
     name: str,
@@ -38,8 +46,7 @@ async def run_as_leader(
     The job's writes commit with the transaction that held the lock.
     """
     async with sessionmaker() as session, session.begin():
-        won = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
-        if not won:
+        if not await take_lock(session, name, wait=False):
             return False, None
         return True, await job(session)
 

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
-    Row,
     Select,
     String,
     Uuid,
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import new_id, was_inserted
+from feedback_api.models import AnyRow, new_id, was_inserted
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (
@@ -235,7 +234,7 @@ class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def submit(self, entry: VoteEntry) -> tuple[Row[Any], bool] | None:
+    async def submit(self, entry: VoteEntry) -> tuple[AnyRow, bool] | None:
         """Record a vote in one statement; return (its view row, whether it is new).
 
         With `entry.interaction` (column values) that interaction is inserted, or reused
@@ -254,10 +253,10 @@ class FeedbackRepository:
             params["i_request_id"] = entry.request_id
         params["v_id"] = new_id()
         stmt = _submit_statement(with_context=entry.interaction is not None)
-        row = cast("Row[Any] | None", (await self.session.execute(stmt, params)).one_or_none())
+        row = cast("AnyRow | None", (await self.session.execute(stmt, params)).one_or_none())
         return None if row is None else (row, bool(row.inserted))
 
-    async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[Row[Any], bool] | None]:
+    async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[AnyRow, bool] | None]:
         """Record many votes in four statements, whatever their number; one result per entry.
 
         The same rules as `submit`, applied in the order given: within one batch, a later
@@ -300,7 +299,7 @@ class FeedbackRepository:
             for r in await self.session.execute(_BULK_VOTES, params):
                 written[(r.interaction_id, r.user_id)] = (r.id, bool(r.inserted))
         # 4. Their representations.
-        views: dict[uuid.UUID, Row[Any]] = {}
+        views: dict[uuid.UUID, AnyRow] = {}
         if written:
             shown = (
                 select(*VIEW_COLUMNS)
@@ -309,7 +308,7 @@ class FeedbackRepository:
             )
             result = await self.session.execute(shown, {"ids": [i for i, _ in written.values()]})
             views = {r.id: r for r in result}
-        results: list[tuple[Row[Any], bool] | None] = []
+        results: list[tuple[AnyRow, bool] | None] = []
         reported: set[tuple[uuid.UUID, str | None]] = set()
         for target in targets:
             if target is None:
@@ -320,7 +319,7 @@ class FeedbackRepository:
             reported.add(target)
         return results
 
-    async def get_view(self, feedback_id: uuid.UUID) -> Row[Any] | None:
+    async def get_view(self, feedback_id: uuid.UUID) -> AnyRow | None:
         stmt = select(*VIEW_COLUMNS).join(Interaction).where(Feedback.id == feedback_id)
         return (await self.session.execute(stmt)).one_or_none()
 
@@ -342,7 +341,7 @@ class FeedbackRepository:
         where: FeedbackFilter,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
-    ) -> list[Row[Any]]:
+    ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
         stmt = select(*VIEW_COLUMNS).join(Interaction)
         conditions = {

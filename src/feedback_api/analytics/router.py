@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from feedback_api.analytics.refresher import refresh_now
+from feedback_api.analytics.repository import AnalyticsRepository, Slice
+from feedback_api.analytics.schemas import (
+    AccuracyReport,
+    Comparison,
+    DailyMetrics,
+    FeedbackStats,
+    RefreshResult,
+    TopQueries,
+)
+from feedback_api.analytics.service import MAX_DAYS, AnalyticsService
+from feedback_api.db import ReadSessionDep, SessionDep
+from feedback_api.deps import SettingsDep
+from feedback_api.fields import Timestamp
+
+feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
+metrics = APIRouter(prefix="/v1/metrics", tags=["analytics"])
+admin = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+async def get_service(session: ReadSessionDep) -> AnalyticsService:
+    return AnalyticsService(AnalyticsRepository(session))
+
+
+ServiceDep = Annotated[AnalyticsService, Depends(get_service)]
+Label = Annotated[str | None, Query(max_length=200)]
+
+
+def get_slice(model: Label = None, intent: Label = None, project: Label = None) -> Slice:
+    return Slice(model, intent, project)
+
+
+SliceDep = Annotated[Slice, Depends(get_slice)]
+
+
+@feedback_analytics.get(
+    "/accuracy",
+    response_model=AccuracyReport,
+    response_model_exclude_unset=True,
+    summary="Accuracy per model x intent x project, with 95 % Wilson intervals",
+)
+async def accuracy(
+    service: ServiceDep,
+    where: SliceDep,
+    group_by: Annotated[
+        str | None,
+        Query(description="Comma list of model, intent, project (default: all three)."),
+    ] = None,
+    min_total: Annotated[int, Query(ge=0, description="Hide groups with fewer votes.")] = 0,
+) -> AccuracyReport:
+    return await service.accuracy(where, group_by, min_total)
+
+
+@feedback_analytics.get("/stats", response_model=FeedbackStats, summary="Feedback statistics")
+async def stats(
+    service: ServiceDep,
+    where: SliceDep,
+    days: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_DAYS, description="Last N days (7, 30, 90 are precomputed)."),
+    ] = None,
+    since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive.")] = None,
+    until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive.")] = None,
+) -> FeedbackStats:
+    return await service.stats(where, days, since, until)
+
+
+@metrics.get("/daily", response_model=DailyMetrics, summary="Daily metrics (UTC days)")
+async def daily(
+    service: ServiceDep,
+    where: SliceDep,
+    since: Annotated[date | None, Query(description="First day (default: 29 days ago).")] = None,
+    until: Annotated[
+        date | None, Query(description="Last day, inclusive (default: today).")
+    ] = None,
+) -> DailyMetrics:
+    return await service.daily(where, since, until)
+
+
+@metrics.get("/top-queries", response_model=TopQueries, summary="The most frequent questions")
+async def top_queries(
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30,
+) -> TopQueries:
+    return await service.top_queries(days, limit)
+
+
+@metrics.get(
+    "/compare",
+    response_model=Comparison,
+    responses={404: {"description": "A model has no votes in the slice"}},
+    summary="Two models' accuracy and whether the difference is significant",
+)
+async def compare(
+    service: ServiceDep,
+    model_a: Annotated[str, Query(min_length=1, max_length=200)],
+    model_b: Annotated[str, Query(min_length=1, max_length=200)],
+    intent: Label = None,
+    project: Label = None,
+) -> Comparison:
+    return await service.compare(model_a, model_b, intent, project)
+
+
+@admin.post("/refresh", response_model=RefreshResult, summary="Refresh the analytics now")
+async def refresh(
+    session: SessionDep,
+    settings: SettingsDep,
+    full: Annotated[
+        bool, Query(description="Rebuild the daily rollup from its first day.")
+    ] = False,
+) -> RefreshResult:
+    return await refresh_now(session, settings, full=full)

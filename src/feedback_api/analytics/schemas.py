@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class AccuracyItem(BaseModel):
+    model: str | None = None
+    intent: str | None = None
+    project: str | None = None
+    total: int = Field(description="Votes in the group.")
+    positive: int
+    negative: int
+    accuracy: float = Field(description="positive / total.")
+    accuracy_ci_low: float = Field(description="Wilson score interval at 95 %, lower bound.")
+    accuracy_ci_high: float
+    avg_stars: float | None
+    last_feedback_at: datetime | None
+
+
+class AccuracyReport(BaseModel):
+    as_of: datetime | None = Field(description="When the figures were refreshed.")
+    group_by: list[str]
+    min_total: int
+    items: list[AccuracyItem]
+
+
+class Window(BaseModel):
+    since: datetime
+    until: datetime
+    days: float
+
+
+class FeedbackStats(BaseModel):
+    as_of: datetime | None
+    window: Window
+    model: str | None
+    intent: str | None
+    project: str | None
+    total_feedback: int
+    positive: int
+    negative: int
+    positive_pct: float | None = Field(description="0-100; null without feedback.")
+    negative_pct: float | None
+    unique_users: int
+    unique_sessions: int
+    avg_memory_used: float | None
+    avg_response_time_ms: float | None
+    avg_stars: float | None
+
+
+class DailyItem(BaseModel):
+    date: date
+    total_queries: int
+    feedback_count: int
+    feedback_rate: float | None = Field(
+        description="Share of the day's interactions with at least one vote (0-1)."
+    )
+    positive: int
+    negative: int
+    positive_ratio: float | None = Field(description="positive / (positive + negative).")
+    avg_response_time_ms: float | None
+    p95_response_time_ms: float | None
+    unique_users: int
+
+
+class DailyMetrics(BaseModel):
+    as_of: datetime | None
+    since: date
+    until: date
+    items: list[DailyItem]
+
+
+class TopQuery(BaseModel):
+    query: str
+    count: int
+
+
+class TopQueries(BaseModel):
+    as_of: datetime | None
+    days: int
+    items: list[TopQuery]
+
+
+class ModelFigures(BaseModel):
+    model: str
+    total: int
+    positive: int
+    negative: int
+    accuracy: float
+    accuracy_ci_low: float
+    accuracy_ci_high: float
+
+
+class Comparison(BaseModel):
+    as_of: datetime | None
+    intent: str | None
+    project: str | None
+    model_a: ModelFigures
+    model_b: ModelFigures
+    difference: float = Field(description="accuracy of model_a minus that of model_b.")
+    z: float | None
+    p_value: float | None = Field(
+        description="Two-sided two-proportion z-test; null when undefined (no variance)."
+    )
+    significant: bool = Field(description="p_value < alpha.")
+    alpha: float
+
+
+class RefreshResult(BaseModel):
+    as_of: datetime
+    duration_ms: float
+    full: bool = Field(description="Whether the daily rollup was rebuilt from the start.")

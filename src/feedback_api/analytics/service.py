@@ -1,0 +1,255 @@
+"""Analytics rules: windows, ratios, intervals, the comparison, and the refresh itself."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from feedback_api.analytics.repository import (
+    DIMENSIONS,
+    STANDARD_WINDOWS,
+    AnalyticsRepository,
+    Slice,
+)
+from feedback_api.analytics.schemas import (
+    AccuracyItem,
+    AccuracyReport,
+    Comparison,
+    DailyItem,
+    DailyMetrics,
+    FeedbackStats,
+    ModelFigures,
+    RefreshResult,
+    TopQueries,
+    TopQuery,
+    Window,
+)
+from feedback_api.analytics.stats import two_proportion_test, wilson_interval
+from feedback_api.errors import InvalidInput, NotFound
+
+ALPHA = 0.05
+MAX_DAYS = 3660
+# How often the daily rollup is rebuilt from its first day, so that backfilled history
+# (created_at in the past) is counted; between rebuilds only the recent days are redone.
+FULL_REBUILD_EVERY = timedelta(hours=24)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def parse_group_by(raw: str | None) -> list[str]:
+    if raw is None:
+        return list(DIMENSIONS)
+    wanted = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = [part for part in wanted if part not in DIMENSIONS]
+    if unknown:
+        raise InvalidInput(
+            f"group_by: unknown dimension {unknown[0]!r}; use a comma list of "
+            "model, intent, project (or an empty value for one overall figure)"
+        )
+    return [d for d in DIMENSIONS if d in wanted]
+
+
+class AnalyticsService:
+    def __init__(self, repository: AnalyticsRepository, *, recent_days: int = 3) -> None:
+        self.repository = repository
+        self.recent_days = recent_days
+
+    async def refresh(self, *, full: bool = False) -> RefreshResult:
+        """Refresh the view and the rollups inside the caller's transaction."""
+        started = time.perf_counter()
+        now = await self.repository.transaction_time()
+        state = await self.repository.refresh_state()
+        full = (
+            full
+            or state is None
+            or state.full_rebuild_at is None
+            or now - state.full_rebuild_at > FULL_REBUILD_EVERY
+        )
+        await self.repository.refresh_accuracy_view()
+        since = None if full else (now.astimezone(UTC).date() - timedelta(days=self.recent_days))
+        await self.repository.rebuild_daily(since)
+        await self.repository.rebuild_windows()
+        await self.repository.rebuild_top_queries()
+        duration_ms = (time.perf_counter() - started) * 1000
+        await self.repository.record_refresh(duration_ms, full)
+        return RefreshResult(as_of=now, duration_ms=round(duration_ms, 1), full=full)
+
+    async def as_of(self) -> datetime | None:
+        state = await self.repository.refresh_state()
+        return state.refreshed_at if state else None
+
+    async def accuracy(self, where: Slice, group_by: str | None, min_total: int) -> AccuracyReport:
+        dims = parse_group_by(group_by)
+        rows = await self.repository.accuracy(where, dims, min_total)
+        items = []
+        for row in rows:
+            interval = wilson_interval(int(row.positive), int(row.total))
+            assert interval is not None  # groups have at least one vote
+            fields = {d: getattr(row, d) for d in dims}
+            items.append(
+                AccuracyItem(
+                    **fields,
+                    total=row.total,
+                    positive=row.positive,
+                    negative=row.negative,
+                    accuracy=row.positive / row.total,
+                    accuracy_ci_low=interval[0],
+                    accuracy_ci_high=interval[1],
+                    avg_stars=row.stars_sum / row.stars_count if row.stars_count else None,
+                    last_feedback_at=row.last_feedback_at,
+                )
+            )
+        return AccuracyReport(
+            as_of=await self.as_of(), group_by=dims, min_total=min_total, items=items
+        )
+
+    async def stats(
+        self,
+        where: Slice,
+        days: int | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> FeedbackStats:
+        if days is not None and (since is not None or until is not None):
+            raise InvalidInput("give either days or since/until, not both")
+        as_of = await self.as_of()
+        if since is None and until is None:
+            days = 7 if days is None else days
+            if days in STANDARD_WINDOWS and as_of is not None:
+                stored = await self.repository.window_stats(days, where)
+                window = Window(since=as_of - timedelta(days=days), until=as_of, days=days)
+                return self._stats(as_of, window, where, stored)
+            until = await self.repository.transaction_time()
+            since = until - timedelta(days=days)
+        else:
+            until = until or await self.repository.transaction_time()
+            since = since or until - timedelta(days=7)
+            if since >= until:
+                raise InvalidInput("since must be earlier than until")
+        row = await self.repository.live_stats(since, until, where)
+        days_ = (until - since).total_seconds() / 86400
+        # Computed from the tables just now: as fresh as the request itself.
+        return self._stats(until, Window(since=since, until=until, days=days_), where, row)
+
+    @staticmethod
+    def _stats(as_of: datetime, window: Window, where: Slice, row: Any) -> FeedbackStats:
+        total = int(row.total_feedback) if row else 0
+        positive = int(row.positive) if row else 0
+        negative = int(row.negative) if row else 0
+        return FeedbackStats(
+            as_of=as_of,
+            window=window,
+            model=where.model,
+            intent=where.intent,
+            project=where.project,
+            total_feedback=total,
+            positive=positive,
+            negative=negative,
+            positive_pct=100 * positive / total if total else None,
+            negative_pct=100 * negative / total if total else None,
+            unique_users=int(row.unique_users) if row else 0,
+            unique_sessions=int(row.unique_sessions) if row else 0,
+            avg_memory_used=_float(row.avg_memory_used) if row else None,
+            avg_response_time_ms=_float(row.avg_response_time_ms) if row else None,
+            avg_stars=_float(row.avg_stars) if row else None,
+        )
+
+    async def daily(self, where: Slice, since: date | None, until: date | None) -> DailyMetrics:
+        until = until or datetime.now(UTC).date()
+        since = since or until - timedelta(days=29)
+        if since > until:
+            raise InvalidInput("since must not be later than until")
+        if (until - since).days >= MAX_DAYS:
+            raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
+        stored = {row.day: row for row in await self.repository.daily(since, until, where)}
+        items = []
+        day = since
+        # Every day of the range, zeros included, so a chart's x-axis has no silent gaps.
+        while day <= until:
+            row = stored.get(day)
+            if row is None:
+                items.append(
+                    DailyItem(
+                        date=day, total_queries=0, feedback_count=0, feedback_rate=None,
+                        positive=0, negative=0, positive_ratio=None, avg_response_time_ms=None,
+                        p95_response_time_ms=None, unique_users=0,
+                    )
+                )  # fmt: skip
+            else:
+                items.append(
+                    DailyItem(
+                        date=day,
+                        total_queries=row.total_queries,
+                        feedback_count=row.feedback_count,
+                        feedback_rate=_ratio(row.interactions_with_feedback, row.total_queries),
+                        positive=row.positive,
+                        negative=row.negative,
+                        positive_ratio=_ratio(row.positive, row.positive + row.negative),
+                        avg_response_time_ms=row.avg_response_time_ms,
+                        p95_response_time_ms=row.p95_response_time_ms,
+                        unique_users=row.unique_users,
+                    )
+                )
+            day += timedelta(days=1)
+        return DailyMetrics(as_of=await self.as_of(), since=since, until=until, items=items)
+
+    async def top_queries(self, days: int, limit: int) -> TopQueries:
+        as_of = await self.as_of()
+        if days in STANDARD_WINDOWS and as_of is not None:
+            rows = await self.repository.top_queries(days, limit)
+        else:
+            as_of = await self.repository.transaction_time()
+            rows = await self.repository.live_top_queries(as_of - timedelta(days=days), limit)
+        items = [TopQuery(query=row.query, count=row.count) for row in rows]
+        return TopQueries(as_of=as_of, days=days, items=items)
+
+    async def compare(
+        self, model_a: str, model_b: str, intent: str | None, project: str | None
+    ) -> Comparison:
+        if model_a == model_b:
+            raise InvalidInput("model_a and model_b must be two different models")
+        figures = [await self._model_figures(m, intent, project) for m in (model_a, model_b)]
+        a, b = figures
+        test = two_proportion_test(a.positive, a.total, b.positive, b.total)
+        return Comparison(
+            as_of=await self.as_of(),
+            intent=intent,
+            project=project,
+            model_a=a,
+            model_b=b,
+            difference=a.accuracy - b.accuracy,
+            z=test.z if test else None,
+            p_value=test.p_value if test else None,
+            significant=bool(test and test.p_value < ALPHA),
+            alpha=ALPHA,
+        )
+
+    async def _model_figures(
+        self, model: str, intent: str | None, project: str | None
+    ) -> ModelFigures:
+        rows = await self.repository.accuracy(Slice(model, intent, project), [], 1)
+        if not rows:
+            scope = "".join(
+                f", {name}={value!r}"
+                for name, value in (("intent", intent), ("project", project))
+                if value
+            )
+            raise NotFound(f"no votes for model {model!r}{scope} (as of the last refresh)")
+        row = rows[0]
+        low, high = wilson_interval(int(row.positive), int(row.total)) or (0.0, 0.0)
+        return ModelFigures(
+            model=model,
+            total=row.total,
+            positive=row.positive,
+            negative=row.negative,
+            accuracy=row.positive / row.total,
+            accuracy_ci_low=low,
+            accuracy_ci_high=high,
+        )
