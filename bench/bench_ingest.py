@@ -15,8 +15,8 @@ Side by side in one run, on one database:
 from __future__ import annotations
 
 import argparse
-import collections
 import asyncio
+import collections
 import json
 import re
 import shutil
@@ -93,9 +93,18 @@ def wrk(base: str, seconds: float, connections: int = 32) -> tuple[float, int]:
         f"wrk.body = [[{json.dumps(BODY)}]]\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script),
-         f"{base}/v1/feedback"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "-s",
+            str(script),
+            f"{base}/v1/feedback",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     script.unlink()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -117,7 +126,9 @@ async def fixed_rate(base: str, rate: float, seconds: float) -> tuple[float, flo
 
     async def one(due: float) -> None:
         nonlocal failures
-        conn = idle.popleft() if idle else Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        conn = (
+            idle.popleft() if idle else Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        )
         status, _ = await conn.request("POST", "/v1/feedback", body)
         latencies.append((time.monotonic() - due) * 1000)
         if not 200 <= status < 300:
@@ -214,8 +225,10 @@ def main() -> None:
     print(f"{'  non-2xx responses':<44}{latency_failures:>14}")
     print(f"{'POST /v1/feedback/batch (items/s)':<44}{batch:>14,.0f}")
     print(f"{'raw ceiling with rows stored (rows/s)':<44}{raw_full:>14,.0f}{raw_full / raw:>9.2f}x")
-    print(f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"
-          f"{api_full / api:>9.2f}x")
+    print(
+        f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"
+        f"{api_full / api:>9.2f}x"
+    )
     print(f"{'  non-2xx responses':<44}{full_failures:>14}")
 
 

@@ -100,6 +100,10 @@ async def _clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {_tables()} CASCADE"))
+        # Materialized views are no tables: empty them by refreshing over the empty tables.
+        views = await conn.scalars(text("SELECT matviewname FROM pg_matviews"))
+        for view in list(views):
+            await conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
 
 
 @pytest.fixture
