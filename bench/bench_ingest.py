@@ -31,7 +31,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Connection, asyncpg_dsn, database, percentile, server
+from bench.common import Connection, asyncpg_dsn, database, fill, percentile, server
 from feedback_api.models import new_id
 
 BODY = {
@@ -48,19 +48,6 @@ WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project)
   VALUES ($6::uuid, $6::uuid::text, $1, $2, $3, $4, $5) RETURNING id)
 INSERT INTO feedback (id, interaction_id, is_helpful) SELECT $7, id, true FROM i
-"""
-
-FILL = """
-WITH i AS (
-  INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
-  SELECT gen_random_uuid(), 'fill-' || g, 'question ' || (g % 5000), 'answer ' || g,
-         'model-' || (g % 5), 'intent-' || (g % 7), 'project-' || (g % 3),
-         now() - (g % 90) * interval '1 day'
-  FROM generate_series($1::bigint, $2::bigint) AS g RETURNING id, created_at)
-INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
-SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
-       'user-' || (random() * 10000)::int, created_at
-FROM i
 """
 
 
@@ -170,16 +157,6 @@ async def batch_rate(base: str, seconds: float, clients: int = 4, size: int = 10
     started = time.monotonic()
     await asyncio.gather(*(client() for _ in range(clients)))
     return done / (time.monotonic() - started)
-
-
-async def fill(dsn: str, rows: int) -> None:
-    conn = await asyncpg.connect(dsn)
-    chunk = 100_000
-    for low in range(1, rows + 1, chunk):
-        await conn.execute(FILL, low, min(rows, low + chunk - 1))
-    await conn.execute("VACUUM ANALYZE interactions")
-    await conn.execute("VACUUM ANALYZE feedback")
-    await conn.close()
 
 
 async def stored(dsn: str) -> int:

@@ -18,10 +18,27 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
+
 from feedback_api import migrations
 from feedback_api.config import normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Synthetic history generated inside PostgreSQL: 5 models, 7 intents, 3 projects, 90 days,
+# 5,000 distinct questions, 10,000 users, one vote per interaction, 70 % thumbs up.
+FILL = """
+WITH i AS (
+  INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
+  SELECT gen_random_uuid(), 'fill-' || g, 'question ' || (g % 5000), 'answer ' || g,
+         'model-' || (g % 5), 'intent-' || (g % 7), 'project-' || (g % 3),
+         now() - (g % 90) * interval '1 day'
+  FROM generate_series($1::bigint, $2::bigint) AS g RETURNING id, created_at)
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
+SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
+       'user-' || (random() * 10000)::int, created_at
+FROM i
+"""
 
 
 def database(url: str | None) -> str:
@@ -130,3 +147,15 @@ class Connection:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+async def fill(dsn: str, rows: int, *, start: int = 1) -> None:
+    """Add `rows` interactions, each with one vote, numbered from `start`."""
+    conn = await asyncpg.connect(dsn)
+    chunk = 100_000
+    last = start + rows - 1
+    for low in range(start, last + 1, chunk):
+        await conn.execute(FILL, low, min(last, low + chunk - 1))
+    await conn.execute("VACUUM ANALYZE interactions")
+    await conn.execute("VACUUM ANALYZE feedback")
+    await conn.close()

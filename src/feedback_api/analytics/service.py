@@ -93,8 +93,9 @@ class AnalyticsService:
             interval = wilson_interval(int(row.positive), int(row.total))
             assert interval is not None  # groups have at least one vote
             fields = {d: getattr(row, d) for d in dims}
+            # model_construct: the figures come from our own query, already of the right types.
             items.append(
-                AccuracyItem(
+                AccuracyItem.model_construct(
                     **fields,
                     total=row.total,
                     positive=row.positive,
@@ -106,9 +107,8 @@ class AnalyticsService:
                     last_feedback_at=row.last_feedback_at,
                 )
             )
-        return AccuracyReport(
-            as_of=await self.as_of(), group_by=dims, min_total=min_total, items=items
-        )
+        as_of = rows[0].as_of if rows else await self.as_of()
+        return AccuracyReport(as_of=as_of, group_by=dims, min_total=min_total, items=items)
 
     async def stats(
         self,
