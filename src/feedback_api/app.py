@@ -18,6 +18,8 @@ from feedback_api.analytics.refresher import refresher
 from feedback_api.config import Settings, get_settings
 from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
 from feedback_api.errors import install_error_handlers, is_database_unavailable
+from feedback_api.exports import router as exports
+from feedback_api.exports.job import weekly_export
 from feedback_api.feedback.router import router as feedback_router
 from feedback_api.interactions.router import router as interactions_router
 from feedback_api.limits import BodySizeLimit
@@ -33,6 +35,8 @@ def build_jobs(app: FastAPI) -> list[PeriodicJob]:
     jobs = []
     if settings.refresh_enabled:
         jobs.append(refresher(app.state.sessionmaker, settings))
+    if settings.export_schedule_enabled:
+        jobs.append(weekly_export(app.state.sessionmaker, settings))
     return jobs
 
 
@@ -119,5 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.feedback_analytics)
     app.include_router(analytics.metrics)
     app.include_router(analytics.admin)
+    app.include_router(exports.finetuning)
+    app.include_router(exports.exports)
     app.include_router(feedback_router)
     return app

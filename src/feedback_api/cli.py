@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from feedback_api.config import Settings, get_settings
+from feedback_api.errors import AppError, is_database_unavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="feedback-api: feedback on LLM answers, analytics and fine-tuning exports.",
@@ -97,8 +107,6 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision the database is at, and the latest one."""
-    import asyncio
-
     from feedback_api import migrations
     from feedback_api.db import create_engine
 
@@ -116,3 +124,177 @@ def db_current() -> None:
     head = migrations.head_revision()
     state = "up to date" if current == head else "run `feedback-api db upgrade`"
     typer.echo(f"current: {current or 'none (empty database)'}\nhead:    {head}\n{state}")
+
+
+export_app = typer.Typer(help="Export datasets to local files.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on the configured (or embedded) database."""
+    from feedback_api.db import create_engine, create_sessionmaker
+
+    url = _database_url(settings)
+
+    async def run() -> T:
+        engine = create_engine(settings, url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        typer.secho(exc.message, fg="red", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            typer.secho(f"the database is unavailable: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        raise
+
+
+@db_app.command("refresh")
+def db_refresh(
+    full: Annotated[
+        bool, typer.Option(help="Rebuild the daily rollup from its first day (after backfills).")
+    ] = False,
+) -> None:
+    """Refresh the analytics now (what the background refresher does every interval)."""
+    from feedback_api.analytics.refresher import refresh_now
+
+    settings = _settings()
+    result = _run_with_session(settings, lambda s: refresh_now(s, settings, full=full))
+    typer.echo(f"refreshed in {result.duration_ms:.0f} ms, as of {result.as_of.isoformat()}")
+
+
+@export_app.command("finetuning")
+def export_finetuning(
+    days: Annotated[int | None, typer.Option(min=1, help="Votes of the last N days.")] = None,
+    start_date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")
+    ] = None,
+    end_date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")
+    ] = None,
+    week: Annotated[str | None, typer.Option(help="An ISO week instead, e.g. 2026-W47.")] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="weighted, openai, kto, dpo or openai-dpo.")
+    ] = "weighted",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Default: feedback-<ISO week>-<format>.jsonl"),
+    ] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    intent: Annotated[str | None, typer.Option()] = None,
+    project: Annotated[str | None, typer.Option()] = None,
+    positive_weight: Annotated[float | None, typer.Option(help="weighted: thumbs up.")] = None,
+    negative_weight: Annotated[float | None, typer.Option(help="weighted: thumbs down.")] = None,
+    include_negative: Annotated[
+        bool, typer.Option(help="openai: keep thumbs-down answers with weight 0.")
+    ] = False,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Share of sessions (or users) held out.")
+    ] = 0.0,
+    split_by: Annotated[str, typer.Option(help="session or user.")] = "session",
+    manifest: Annotated[bool, typer.Option(help="Write FILE.manifest.json beside it.")] = True,
+) -> None:
+    """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted)."""
+    from rich.progress import Progress
+
+    from feedback_api.exports.repository import FORMATS, ExportRepository, Selection, Shape
+    from feedback_api.exports.service import (
+        ExportService,
+        iso_week_of,
+        iso_week_window,
+        resolve_window,
+    )
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    if split_by not in ("session", "user"):
+        raise typer.BadParameter("use session or user", param_hint="--split-by")
+    settings = _settings()
+    try:
+        if week:
+            since, until = iso_week_window(week)
+        else:
+            since, until = resolve_window(
+                days,
+                start_date.date() if start_date else None,
+                end_date.date() if end_date else None,
+            )
+    except AppError as exc:
+        raise typer.BadParameter(exc.message) from None
+    shape = Shape(
+        format=format,  # type: ignore[arg-type]
+        positive_weight=positive_weight or settings.export_positive_weight,
+        negative_weight=(
+            negative_weight if negative_weight is not None else settings.export_negative_weight
+        ),
+        include_negative=include_negative,
+        split_by=split_by,  # type: ignore[arg-type]
+    )
+    selection = Selection(since, until, model, intent, project)
+    path = output or Path(f"feedback-{iso_week_of(since)}-{format}.jsonl")
+
+    async def work(session: AsyncSession) -> Any:
+        service = ExportService(ExportRepository(session))
+        summary = await service.summary(selection, shape)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("exporting", total=summary.examples or None)
+            return await service.write(
+                selection, shape, path, test_fraction=test_fraction, manifest=manifest,
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+
+    written = _run_with_session(settings, work)
+    s = written.summary
+    typer.echo(f"window: {s.since.isoformat()} .. {s.until.isoformat()}")
+    for f in written.files:
+        typer.echo(f"wrote {f.path} ({f.examples} examples, {f.size} bytes, sha256 {f.sha256})")
+    if written.manifest:
+        typer.echo(f"manifest: {written.manifest}")
+    typer.echo(
+        f"examples: {sum(f.examples for f in written.files)}  positives: {s.positives}  "
+        f"negatives: {s.negatives}  pairs: {s.pairs}  ties left out: {s.skipped_ties}"
+    )
+    if s.desirable_weight is not None:
+        typer.echo(
+            f"KTO: desirable_weight={s.desirable_weight} undesirable_weight={s.undesirable_weight}"
+        )
+
+
+@export_app.command("interactions")
+def export_interactions(
+    format: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl or parquet.")] = "csv",
+    days: Annotated[int | None, typer.Option(min=1)] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO 8601, inclusive.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="ISO 8601, exclusive.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Interactions with their latest vote, for offline analysis."""
+    from feedback_api.exports.repository import ExportRepository
+    from feedback_api.exports.service import OfflineExport, resolve_window
+
+    if format not in OfflineExport.media_types:
+        raise typer.BadParameter("use csv, jsonl or parquet", param_hint="--format")
+    settings = _settings()
+    try:
+        start, end = resolve_window(days, since, until)
+    except AppError as exc:
+        raise typer.BadParameter(exc.message) from None
+    path = output or Path(f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}")
+
+    async def work(session: AsyncSession) -> int:
+        size = 0
+        with path.open("wb") as handle:
+            async for chunk in OfflineExport(ExportRepository(session)).stream(format, start, end):
+                handle.write(chunk)
+                size += len(chunk)
+        return size
+
+    size = _run_with_session(settings, work)
+    typer.echo(f"wrote {path} ({size} bytes)")

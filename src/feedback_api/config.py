@@ -58,11 +58,35 @@ class Settings(BaseSettings):
     rollup_recent_days: int = Field(
         default=3, ge=1, le=366, description="Days of the daily rollup redone at each refresh."
     )
+    export_positive_weight: float = Field(default=2.0, gt=0, description="weighted format")
+    export_negative_weight: float = Field(default=0.5, ge=0, description="weighted format")
+    export_schedule_enabled: bool = Field(
+        default=False, description="Write last ISO week's datasets once a week."
+    )
+    export_dir: Path | None = Field(
+        default=None, description="Where scheduled exports go (default: data_dir/exports)."
+    )
+    export_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["weighted"])
+    export_check_interval_seconds: float = Field(default=3600.0, gt=0)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(
         default=300.0, ge=0, description="How far in the future a client's created_at may lie."
     )
+
+    @field_validator("export_formats")
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        from feedback_api.exports.repository import FORMATS
+
+        unknown = [f for f in value if f not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown export format {unknown[0]!r}; use {', '.join(FORMATS)}")
+        return value
+
+    @property
+    def exports_path(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     @field_validator("database_url", "read_database_url")
     @classmethod
@@ -71,7 +95,7 @@ class Settings(BaseSettings):
             return None
         return normalize_database_url(value.strip())
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "export_formats", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -78,3 +78,5 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+# For streaming responses: the session must outlive the handler, until the last byte is sent.
+StreamSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="request")]

@@ -1,0 +1,57 @@
+"""The weekly export: once per ISO week, last week's datasets in FEEDBACK_EXPORT_DIR.
+
+Leader-elected like the refresher; the (iso_week, format) unique index makes a second
+writer of the same week impossible even if two replicas raced past the check.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_api.config import Settings
+from feedback_api.exports.repository import ExportRepository, Selection, Shape
+from feedback_api.exports.service import (
+    ExportService,
+    iso_week_of,
+    iso_week_window,
+    run_values,
+)
+from feedback_api.scheduler import PeriodicJob, run_as_leader
+
+logger = logging.getLogger(__name__)
+
+
+async def export_week(session: AsyncSession, settings: Settings, fmt: str, week: str) -> bool:
+    """Write `week`'s dataset in `fmt` unless it was written already; True if written."""
+    repository = ExportRepository(session)
+    if await repository.scheduled_run_exists(week, fmt):
+        return False
+    since, until = iso_week_window(week)
+    shape = Shape(
+        format=fmt,  # type: ignore[arg-type]
+        positive_weight=settings.export_positive_weight,
+        negative_weight=settings.export_negative_weight,
+    )
+    path = settings.exports_path / f"feedback-{week}-{fmt}.jsonl"
+    written = await ExportService(repository).write(Selection(since, until), shape, path)
+    await repository.record_run(run_values(written, trigger="schedule", iso_week=week))
+    logger.info("weekly export %s %s: %d examples", week, fmt, written.files[0].examples)
+    return True
+
+
+def weekly_export(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> PeriodicJob:
+    async def tick() -> None:
+        week = iso_week_of(datetime.now(UTC) - timedelta(days=7))  # the last finished week
+        for fmt in settings.export_formats:
+
+            async def job(session: AsyncSession, fmt: str = fmt) -> bool:
+                return await export_week(session, settings, fmt, week)
+
+            await run_as_leader(sessionmaker, f"weekly-export:{fmt}", job)
+
+    return PeriodicJob("weekly-export", settings.export_check_interval_seconds, tick)

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, StreamingResponse
+
+from feedback_api.db import ReadSessionDep, StreamSessionDep
+from feedback_api.deps import SettingsDep
+from feedback_api.errors import NotFound
+from feedback_api.exports.repository import ExportRepository, Selection, Shape
+from feedback_api.exports.schemas import (
+    ExportRunOut,
+    ExportRuns,
+    ExportSummary,
+    FinetuningExportRequest,
+)
+from feedback_api.exports.service import (
+    ExportService,
+    OfflineExport,
+    iso_week_of,
+    resolve_window,
+)
+from feedback_api.fields import Timestamp
+
+finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
+exports = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+JSONL = "application/x-ndjson"
+
+
+def _selection_and_shape(
+    body: FinetuningExportRequest, settings: SettingsDep
+) -> tuple[Selection, Shape]:
+    since, until = resolve_window(body.days, body.start_date, body.end_date)
+    shape = Shape(
+        format=body.format,
+        positive_weight=body.positive_weight or settings.export_positive_weight,
+        negative_weight=(
+            body.negative_weight
+            if body.negative_weight is not None
+            else settings.export_negative_weight
+        ),
+        include_negative=body.include_negative,
+    )
+    return Selection(since, until, body.model, body.intent, body.project), shape
+
+
+Request = Annotated[tuple[Selection, Shape], Depends(_selection_and_shape)]
+
+
+@finetuning.post(
+    "/finetuning",
+    response_class=StreamingResponse,
+    responses={200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"}},
+    summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
+)
+async def export_finetuning(request: Request, session: StreamSessionDep) -> StreamingResponse:
+    selection, shape = request
+    name = f"feedback-{iso_week_of(selection.until)}-{shape.format}.jsonl"
+    service = ExportService(ExportRepository(session))
+    return StreamingResponse(
+        service.stream_jsonl(selection, shape),
+        media_type=JSONL,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Export-Since": selection.since.isoformat(),
+            "X-Export-Until": selection.until.isoformat(),
+        },
+    )
+
+
+@finetuning.post(
+    "/finetuning/summary",
+    response_model=ExportSummary,
+    summary="What the same export would contain: counts per class and KTO weights",
+)
+async def export_summary(request: Request, session: ReadSessionDep) -> ExportSummary:
+    selection, shape = request
+    summary = await ExportService(ExportRepository(session)).summary(selection, shape)
+    return ExportSummary(**summary.as_dict())
+
+
+@exports.get(
+    "/interactions",
+    response_class=StreamingResponse,
+    summary="Interactions with their latest vote, for pandas, polars, DuckDB or a spreadsheet",
+)
+async def export_interactions(
+    session: StreamSessionDep,
+    format: Literal["csv", "jsonl", "parquet"] = "csv",
+    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+) -> StreamingResponse:
+    start, end = resolve_window(days, since, until)
+    offline = OfflineExport(ExportRepository(session))
+    name = f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}"
+    return StreamingResponse(
+        offline.stream(format, start, end),
+        media_type=OfflineExport.media_types[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@exports.get("", response_model=ExportRuns, summary="Datasets written by the weekly job")
+async def list_runs(
+    session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> ExportRuns:
+    runs = await ExportRepository(session).runs(limit)
+    return ExportRuns(items=[ExportRunOut.model_validate(run) for run in runs])
+
+
+@exports.get(
+    "/{run_id}/download",
+    response_class=FileResponse,
+    responses={404: {"description": "No such run, or its file is gone"}},
+    summary="Download the file of an export run",
+)
+async def download(
+    run_id: uuid.UUID, session: ReadSessionDep, settings: SettingsDep
+) -> FileResponse:
+    run = await ExportRepository(session).run(run_id)
+    if run is None:
+        raise NotFound(f"no export run with id {run_id}")
+    path = settings.exports_path / run.file_name
+    if not path.is_file():
+        raise NotFound(f"the file of export run {run_id} ({run.file_name}) is no longer there")
+    return FileResponse(path, media_type=JSONL, filename=run.file_name)

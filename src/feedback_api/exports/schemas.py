@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from feedback_api.exports.repository import Format
+from feedback_api.fields import Label
+
+
+class FinetuningExportRequest(BaseModel):
+    """A window (`days`, or `start_date`/`end_date`), a format, optional filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(default=None, ge=1, le=3660, description="Votes of the last N days.")
+    start_date: datetime | date | None = Field(default=None, description="Inclusive.")
+    end_date: datetime | date | None = Field(
+        default=None, description="A date is inclusive (the whole day); a time is exclusive."
+    )
+    format: Format = "weighted"
+    model: Label | None = None
+    intent: Label | None = None
+    project: Label | None = None
+    positive_weight: float | None = Field(default=None, gt=0, le=1000, description="weighted")
+    negative_weight: float | None = Field(default=None, ge=0, le=1000, description="weighted")
+    include_negative: bool = Field(
+        default=False, description="openai: keep thumbs-down answers with assistant weight 0."
+    )
+    output_path: str | None = Field(
+        default=None, description="Not supported: the server streams the file to you."
+    )
+
+    @field_validator("output_path")
+    @classmethod
+    def _no_server_paths(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "the server never writes to a path you choose; it streams the dataset in the "
+                "response: save the body (or use `feedback-api export finetuning -o FILE`)"
+            )
+        return None
+
+
+class ExportSummary(BaseModel):
+    format: str
+    since: datetime
+    until: datetime
+    filters: dict[str, str]
+    examples: int
+    positives: int = Field(description="Examples whose votes are mostly thumbs up.")
+    negatives: int
+    pairs: int = Field(description="dpo / openai-dpo: chosen-rejected pairs.")
+    skipped_ties: int = Field(description="Examples with as many up as down votes, left out.")
+    desirable_weight: float | None = Field(description="For TRL's KTOTrainer.")
+    undesirable_weight: float | None
+
+
+class ExportRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    trigger: str
+    format: str
+    iso_week: str | None
+    window_start: datetime
+    window_end: datetime
+    filters: dict[str, Any]
+    examples: int
+    positives: int
+    negatives: int
+    pairs: int
+    skipped_ties: int
+    desirable_weight: float | None
+    undesirable_weight: float | None
+    size_bytes: int
+    sha256: str
+    file_name: str
+    created_at: datetime
+
+
+class ExportRuns(BaseModel):
+    items: list[ExportRunOut]

@@ -1,0 +1,377 @@
+"""Export rules: windows, summaries, KTO weights, manifests, train/test splits, file output."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from feedback_api import __version__
+from feedback_api.errors import InvalidInput
+from feedback_api.exports.repository import (
+    PAIRED,
+    ExportRepository,
+    Selection,
+    Shape,
+    interactions_query,
+)
+
+MAX_DAYS = 3660
+
+
+def resolve_window(
+    days: int | None,
+    start: date | datetime | None,
+    end: date | datetime | None,
+    now: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """[since, until) from `days` back from now, or from start/end (a date end is inclusive)."""
+    now = now or datetime.now(UTC)
+    if days is not None and (start is not None or end is not None):
+        raise InvalidInput("give either days or start_date/end_date, not both")
+    if start is None and end is None:
+        days = 7 if days is None else days
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidInput(f"days must be between 1 and {MAX_DAYS}")
+        return now - timedelta(days=days), now
+    until = _instant(end, end_of_day=True) if end is not None else now
+    since = _instant(start, end_of_day=False) if start is not None else until - timedelta(days=7)
+    if since >= until:
+        raise InvalidInput("start_date must be earlier than end_date")
+    return since, until
+
+
+def _instant(value: date | datetime, *, end_of_day: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    start = datetime.combine(value, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if end_of_day else start
+
+
+def iso_week_window(week: str) -> tuple[datetime, datetime]:
+    """'2026-W47' -> [Monday 00:00 UTC, next Monday 00:00 UTC)."""
+    try:
+        year, number = week.upper().split("-W")
+        monday = date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise InvalidInput(f"week must look like 2026-W47, got {week!r}") from None
+    start = datetime.combine(monday, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=7)
+
+
+def iso_week_of(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def kto_weights(desirable: int, undesirable: int) -> tuple[float | None, float | None]:
+    """`desirable_weight`, `undesirable_weight` for TRL's KTOTrainer.
+
+    TRL asks that desirable_weight * n_desirable / (undesirable_weight * n_undesirable)
+    lie between 1 and 4/3. The larger class keeps weight 1 and the smaller is up-weighted
+    to a ratio of 1 (rounded so the ratio stays inside the range).
+    """
+    if desirable == 0 or undesirable == 0:
+        return None, None
+    if desirable >= undesirable:
+        return 1.0, math.floor(desirable / undesirable * 10_000) / 10_000
+    return math.ceil(undesirable / desirable * 10_000) / 10_000, 1.0
+
+
+@dataclass
+class Summary:
+    format: str
+    since: datetime
+    until: datetime
+    filters: dict[str, str]
+    examples: int
+    positives: int
+    negatives: int
+    pairs: int
+    skipped_ties: int
+    desirable_weight: float | None
+    undesirable_weight: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "filters": self.filters,
+            "examples": self.examples,
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "pairs": self.pairs,
+            "skipped_ties": self.skipped_ties,
+            "desirable_weight": self.desirable_weight,
+            "undesirable_weight": self.undesirable_weight,
+        }
+
+
+@dataclass
+class WrittenFile:
+    path: Path
+    examples: int = 0
+    size: int = 0
+    sha256: str = ""
+
+
+@dataclass
+class Written:
+    summary: Summary
+    files: list[WrittenFile] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+def _in_test_split(key: str | None, fraction: float) -> bool:
+    """Deterministic: the same session (or user) always lands on the same side."""
+    if fraction <= 0 or key is None:
+        return False
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest) / 2**64 < fraction
+
+
+class ExportService:
+    def __init__(self, repository: ExportRepository) -> None:
+        self.repository = repository
+
+    async def summary(self, selection: Selection, shape: Shape) -> Summary:
+        counts = await self.repository.counts(selection, shape)
+        if shape.format in PAIRED:
+            examples = counts.pairs
+        elif shape.format == "openai" and not shape.include_negative:
+            examples = counts.positives
+        else:
+            examples = counts.positives + counts.negatives
+        desirable, undesirable = kto_weights(counts.positives, counts.negatives)
+        return Summary(
+            format=shape.format, since=selection.since, until=selection.until,
+            filters=selection.filters(), examples=examples, positives=counts.positives,
+            negatives=counts.negatives, pairs=counts.pairs, skipped_ties=counts.ties,
+            desirable_weight=desirable, undesirable_weight=undesirable,
+        )  # fmt: skip
+
+    async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
+        """The dataset as JSON Lines, in chunks of a few thousand examples."""
+        async for rows in self.repository.stream_lines(selection, shape, with_ids=False):
+            yield ("\n".join(row[0] for row in rows) + "\n").encode()
+
+    async def write(
+        self,
+        selection: Selection,
+        shape: Shape,
+        path: Path,
+        *,
+        test_fraction: float = 0.0,
+        manifest: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> Written:
+        """Write the dataset to `path` (or path.train/.test with a split), atomically."""
+        if not 0 <= test_fraction < 1:
+            raise InvalidInput("test_fraction must be at least 0 and below 1")
+        summary = await self.summary(selection, shape)
+        if test_fraction > 0:
+            stem = path.name.removesuffix(".jsonl")
+            targets = [path.with_name(f"{stem}.train.jsonl"), path.with_name(f"{stem}.test.jsonl")]
+        else:
+            targets = [path]
+        files = [WrittenFile(t) for t in targets]
+        hashes = [hashlib.sha256() for _ in targets]
+        feedback_ids: list[str] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = [t.with_name(t.name + ".partial") for t in targets]
+        handles = [p.open("wb") for p in partial]
+        try:
+            async for rows in self.repository.stream_lines(selection, shape, with_ids=manifest):
+                for row in rows:
+                    side = 1 if test_fraction and _in_test_split(row[3], test_fraction) else 0
+                    data = row[0].encode() + b"\n"
+                    handles[side].write(data)
+                    hashes[side].update(data)
+                    files[side].examples += 1
+                    files[side].size += len(data)
+                    if manifest:
+                        feedback_ids.extend(str(i) for i in row[4])
+                if progress:
+                    progress(len(rows))
+        finally:
+            for handle in handles:
+                handle.close()
+        for done, target, written, digest in zip(partial, targets, files, hashes, strict=True):
+            os.replace(done, target)
+            written.sha256 = digest.hexdigest()
+        result = Written(summary=summary, files=files)
+        if manifest:
+            result.manifest = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+            document = {
+                **summary.as_dict(),
+                "generated_at": datetime.now(UTC).isoformat(),
+                "generator": f"feedback-api {__version__}",
+                "test_fraction": test_fraction,
+                "split_by": shape.split_by,
+                "files": [
+                    {
+                        "name": f.path.name,
+                        "examples": f.examples,
+                        "bytes": f.size,
+                        "sha256": f.sha256,
+                    }
+                    for f in files
+                ],
+                "feedback_ids": sorted(set(feedback_ids)),
+            }
+            result.manifest.write_text(json.dumps(document, indent=2) + "\n")
+        return result
+
+
+# -- offline analysis ------------------------------------------------------------------
+
+OFFLINE_COLUMNS = (
+    "id", "request_id", "created_at", "model", "intent", "project", "user_id", "session_id",
+    "query", "response", "response_time_ms", "memory_used", "tools_called", "sources_used",
+    "metadata", "feedback_count", "is_helpful", "stars", "comment", "feedback_at",
+)  # fmt: skip
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    values = dict(zip(OFFLINE_COLUMNS, row, strict=True))
+    values["id"] = str(values["id"])
+    return values
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class OfflineExport:
+    """Interactions joined with their latest vote, as CSV, JSON Lines or Parquet."""
+
+    media_types: ClassVar[dict[str, str]] = {
+        "csv": "text/csv; charset=utf-8",
+        "jsonl": "application/x-ndjson",
+        "parquet": "application/vnd.apache.parquet",
+    }
+
+    def __init__(self, repository: ExportRepository) -> None:
+        self.repository = repository
+
+    async def stream(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[bytes]:
+        batches = self.repository.stream(interactions_query(since, until))
+        if fmt == "csv":
+            async for chunk in self._csv(batches):
+                yield chunk
+        elif fmt == "jsonl":
+            async for rows in batches:
+                yield "".join(
+                    json.dumps(_plain(r), default=str, ensure_ascii=False) + "\n" for r in rows
+                ).encode()
+        else:
+            async for chunk in self._parquet(batches):
+                yield chunk
+
+    @staticmethod
+    async def _csv(batches: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(OFFLINE_COLUMNS)
+        async for rows in batches:
+            for r in rows:
+                v = _plain(r)
+                v["tools_called"] = _json_text(v["tools_called"])
+                v["sources_used"] = _json_text(v["sources_used"])
+                v["metadata"] = _json_text(v["metadata"])
+                writer.writerow(v.values())
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode()
+
+    @staticmethod
+    async def _parquet(batches: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pa.schema(
+            [
+                ("id", pa.string()), ("request_id", pa.string()),
+                ("created_at", pa.timestamp("us", tz="UTC")), ("model", pa.string()),
+                ("intent", pa.string()), ("project", pa.string()), ("user_id", pa.string()),
+                ("session_id", pa.string()), ("query", pa.string()), ("response", pa.string()),
+                ("response_time_ms", pa.int32()), ("memory_used", pa.float64()),
+                ("tools_called", pa.list_(pa.string())), ("sources_used", pa.string()),
+                ("metadata", pa.string()), ("feedback_count", pa.int64()),
+                ("is_helpful", pa.bool_()), ("stars", pa.int16()), ("comment", pa.string()),
+                ("feedback_at", pa.timestamp("us", tz="UTC")),
+            ]
+        )  # fmt: skip
+        sink = _Chunks()
+        writer = pq.ParquetWriter(sink, schema)
+        async for rows in batches:
+            columns: dict[str, list[Any]] = {name: [] for name in OFFLINE_COLUMNS}
+            for r in rows:
+                for name, value in _plain(r).items():
+                    columns[name].append(value)
+            columns["sources_used"] = [_json_text(v) for v in columns["sources_used"]]
+            columns["metadata"] = [_json_text(v) for v in columns["metadata"]]
+            writer.write_table(pa.table(columns, schema=schema))  # one row group per batch
+            yield sink.take()
+        writer.close()
+        yield sink.take()
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only file whose contents are handed out as they are written."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def run_values(written: Written, *, trigger: str, iso_week: str | None) -> dict[str, Any]:
+    """The export_runs row for a written dataset (one row per file of a split)."""
+    summary = written.summary
+    first = written.files[0]
+    return {
+        "trigger": trigger,
+        "format": summary.format,
+        "iso_week": iso_week,
+        "window_start": summary.since,
+        "window_end": summary.until,
+        "filters": summary.filters,
+        "examples": sum(f.examples for f in written.files),
+        "positives": summary.positives,
+        "negatives": summary.negatives,
+        "pairs": summary.pairs,
+        "skipped_ties": summary.skipped_ties,
+        "desirable_weight": summary.desirable_weight,
+        "undesirable_weight": summary.undesirable_weight,
+        "size_bytes": first.size,
+        "sha256": first.sha256,
+        "file_name": first.path.name,
+    }
