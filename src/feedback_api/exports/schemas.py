@@ -2,12 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from feedback_api.exports.repository import Format
 from feedback_api.fields import Label
+
+
+def _day_or_instant(value: Any) -> Any:
+    # "2026-11-02" is a whole day; "2026-11-02T00:00:00Z" an instant. Pydantic alone would
+    # read both as midnight and lose the difference for an inclusive end_date.
+    if isinstance(value, str) and len(value.strip()) == 10:
+        return date.fromisoformat(value.strip())
+    return value
+
+
+DayOrInstant = Annotated[datetime | date, BeforeValidator(_day_or_instant)]
 
 
 class FinetuningExportRequest(BaseModel):
@@ -16,8 +27,8 @@ class FinetuningExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: int | None = Field(default=None, ge=1, le=3660, description="Votes of the last N days.")
-    start_date: datetime | date | None = Field(default=None, description="Inclusive.")
-    end_date: datetime | date | None = Field(
+    start_date: DayOrInstant | None = Field(default=None, description="Inclusive.")
+    end_date: DayOrInstant | None = Field(
         default=None, description="A date is inclusive (the whole day); a time is exclusive."
     )
     format: Format = "weighted"
