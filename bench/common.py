@@ -76,6 +76,7 @@ def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    server.last_pid = proc.pid  # type: ignore[attr-defined]  # for memory measurements
     try:
         deadline = time.monotonic() + 30
         while True:

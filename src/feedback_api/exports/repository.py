@@ -257,6 +257,16 @@ class ExportRepository:
         async for partition in result.partitions():
             yield partition
 
+    async def stream_text(
+        self, selection: Selection, shape: Shape, batch: int = 10_000
+    ) -> AsyncIterator[Sequence[str]]:
+        """Just the JSON lines, as plain strings: the lightest path from cursor to socket."""
+        stmt = lines_query(selection, shape, with_ids=False)
+        stmt = stmt.with_only_columns(stmt.selected_columns[0]).execution_options(yield_per=batch)
+        result = await self.session.stream_scalars(stmt)
+        async for partition in result.partitions():
+            yield partition
+
     async def stream(
         self, stmt: Select[*tuple[Any, ...]], batch: int = 5000
     ) -> AsyncIterator[Sequence[AnyRow]]:

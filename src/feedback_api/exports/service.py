@@ -161,8 +161,8 @@ class ExportService:
 
     async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
         """The dataset as JSON Lines, in chunks of a few thousand examples."""
-        async for rows in self.repository.stream_lines(selection, shape, with_ids=False):
-            yield ("\n".join(row[0] for row in rows) + "\n").encode()
+        async for lines in self.repository.stream_text(selection, shape):
+            yield ("\n".join(lines) + "\n").encode()
 
     async def write(
         self,
