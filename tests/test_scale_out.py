@@ -32,3 +32,38 @@ async def test_two_instances_on_one_database_count_exactly(
     assert codes[:200].count(201) == 40  # one new vote per distinct user, the rest replaced
     assert await count(engine, "feedback") == 40 + 50
     assert await count(engine, "interactions") == 1 + 50
+
+
+async def test_reads_go_to_the_read_database_and_writes_to_the_primary(
+    make_client: Any, engine: AsyncEngine, database_url: str
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from feedback_api import migrations
+
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("DROP DATABASE IF EXISTS feedback_replica"))
+        await autocommit.execute(text("CREATE DATABASE feedback_replica"))
+    replica_url = (
+        make_url(database_url)
+        .set(database="feedback_replica")
+        .render_as_string(hide_password=False)
+    )
+    await asyncio.to_thread(migrations.upgrade, replica_url)
+
+    # The "replica" holds a vote the primary does not have.
+    async with make_client(database_url=replica_url) as replica:
+        await replica.post("/v1/feedback", json=exchange(model="only-on-replica", rating=1))
+        await replica.post("/v1/admin/refresh")
+
+    async with make_client(read_database_url=replica_url) as client:
+        r = await client.post("/v1/feedback", json=exchange(model="written-to-primary", rating=1))
+        assert r.status_code == 201
+        models = {i["model"] for i in (await client.get("/v1/feedback/accuracy")).json()["items"]}
+        assert models == {"only-on-replica"}
+        daily = (await client.get("/v1/metrics/daily")).json()["items"]
+        assert sum(day["total_queries"] for day in daily) == 1
+    assert await count(engine, "interactions", "model = 'written-to-primary'") == 1
+    assert await count(engine, "interactions", "model = 'only-on-replica'") == 0
