@@ -22,9 +22,12 @@ from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback.router import router as feedback_router
 from feedback_api.interactions.router import router as interactions_router
+from feedback_api.interactions.service import IngestRules
 from feedback_api.limits import BodySizeLimit
 from feedback_api.migrations import current_revision, head_revision
+from feedback_api.privacy.router import router as privacy_router
 from feedback_api.scheduler import PeriodicJob
+from feedback_api.security import Scope, require
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.ingest_rules = IngestRules.from_settings(settings)
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -120,10 +124,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(interactions_router)
     # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
-    app.include_router(analytics.feedback_analytics)
-    app.include_router(analytics.metrics)
-    app.include_router(analytics.admin)
-    app.include_router(exports.finetuning)
-    app.include_router(exports.exports)
+    read, admin = [require(Scope.READ)], [require(Scope.ADMIN)]
+    app.include_router(analytics.feedback_analytics, dependencies=read)
+    app.include_router(analytics.metrics, dependencies=read)
+    app.include_router(analytics.admin, dependencies=admin)
+    app.include_router(exports.finetuning, dependencies=read)
+    app.include_router(exports.exports, dependencies=read)
     app.include_router(feedback_router)
+    app.include_router(privacy_router)
     return app

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ASYNC_DRIVER = "postgresql+asyncpg"
@@ -68,11 +68,67 @@ class Settings(BaseSettings):
     )
     export_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["weighted"])
     export_check_interval_seconds: float = Field(default=3600.0, gt=0)
+    api_keys: Annotated[list[tuple[str, str]], NoDecode] = Field(
+        default_factory=list,
+        description="Comma list of scope:key (scopes ingest, read, admin). None: open mode.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs feedback tokens and keys user pseudonyms."
+    )
+    token_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    pseudonymize_users: bool = Field(
+        default=False, description="Store user_id and session_id only as keyed HMAC pseudonyms."
+    )
+    metrics_public: bool = Field(
+        default=True, description="Serve /metrics without a key (else the read scope)."
+    )
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(
         default=300.0, ge=0, description="How far in the future a client's created_at may lie."
     )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        keys = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            scope, sep, key = item.partition(":")
+            if not sep or not key.strip():
+                raise ValueError("FEEDBACK_API_KEYS takes scope:key pairs, e.g. read:abc123")
+            if scope.strip() not in ("ingest", "read", "admin"):
+                raise ValueError(f"unknown scope {scope.strip()!r}: use ingest, read or admin")
+            keys.append((scope.strip(), key.strip()))
+        return keys
+
+    @field_validator("secret_key")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        placeholders = {"changeme", "change-me", "changethis", "secret", "password", "example"}
+        if secret.lower() in placeholders or len(secret) < 32:
+            raise ValueError(
+                "FEEDBACK_SECRET_KEY must be a real secret of at least 32 characters, e.g. "
+                "from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _pseudonyms_need_a_secret(self) -> Settings:
+        if self.pseudonymize_users and self.secret_key is None:
+            raise ValueError("FEEDBACK_PSEUDONYMIZE_USERS=true needs FEEDBACK_SECRET_KEY")
+        return self
+
+    @property
+    def secret(self) -> str | None:
+        return self.secret_key.get_secret_value() if self.secret_key else None
 
     @field_validator("export_formats")
     @classmethod

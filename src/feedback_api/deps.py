@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from feedback_api.config import Settings
+from feedback_api.interactions.service import IngestRules
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
@@ -16,3 +17,11 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_ingest_rules(request: Request) -> IngestRules:
+    rules: IngestRules = request.app.state.ingest_rules
+    return rules
+
+
+IngestRulesDep = Annotated[IngestRules, Depends(get_ingest_rules)]

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from feedback_api.db import SessionDep
-from feedback_api.deps import SettingsDep
+from feedback_api.deps import IngestRulesDep, SettingsDep
 from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
 from feedback_api.feedback.schemas import (
     BatchResult,
@@ -19,17 +19,14 @@ from feedback_api.feedback.schemas import (
 from feedback_api.feedback.service import FeedbackService
 from feedback_api.fields import Timestamp
 from feedback_api.interactions.repository import InteractionRepository
+from feedback_api.security import Principal, Scope, authenticate, authorize_vote, require
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
-async def get_service(session: SessionDep, settings: SettingsDep) -> FeedbackService:
-    return FeedbackService(
-        FeedbackRepository(session),
-        InteractionRepository(session),
-        max_future_skew_seconds=settings.max_future_skew_seconds,
-    )
+async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackService:
+    return FeedbackService(FeedbackRepository(session), InteractionRepository(session), rules)
 
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
@@ -48,8 +45,14 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feed
     summary="Submit a vote (thumb, optional stars and comment)",
 )
 async def submit_feedback(
-    payload: FeedbackCreate, service: ServiceDep, response: Response
+    payload: FeedbackCreate,
+    service: ServiceDep,
+    response: Response,
+    settings: SettingsDep,
+    principal: Annotated[Principal | None, Depends(authenticate)],
+    token: Annotated[str | None, Header(alias="X-Feedback-Token", max_length=200)] = None,
 ) -> FeedbackOut:
+    authorize_vote(settings, principal, token or payload.feedback_token, payload.request_id)
     feedback, created = await service.submit(payload)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -60,12 +63,18 @@ async def submit_feedback(
     "/batch",
     response_model=BatchResult,
     summary="Submit up to 1,000 votes in one round trip; one result per item",
+    dependencies=[require(Scope.INGEST)],
 )
 async def submit_batch(payload: FeedbackBatch, service: ServiceDep) -> BatchResult:
     return await service.submit_batch(payload.items)
 
 
-@router.get("", response_model=FeedbackPage, summary="List feedback, newest first")
+@router.get(
+    "",
+    response_model=FeedbackPage,
+    summary="List feedback, newest first",
+    dependencies=[require(Scope.READ)],
+)
 async def list_feedback(
     service: ServiceDep,
     model: str | None = None,
@@ -82,12 +91,22 @@ async def list_feedback(
     return await service.list(where, limit, cursor)
 
 
-@router.get("/{feedback_id}", response_model=FeedbackOut, responses=NOT_FOUND)
+@router.get(
+    "/{feedback_id}",
+    response_model=FeedbackOut,
+    responses=NOT_FOUND,
+    dependencies=[require(Scope.READ)],
+)
 async def get_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> FeedbackOut:
     return await service.get(feedback_id)
 
 
-@router.put("/{feedback_id}", response_model=FeedbackOut, responses=NOT_FOUND)
+@router.put(
+    "/{feedback_id}",
+    response_model=FeedbackOut,
+    responses=NOT_FOUND,
+    dependencies=[require(Scope.INGEST)],
+)
 async def update_feedback(
     feedback_id: uuid.UUID, payload: FeedbackUpdate, service: ServiceDep
 ) -> FeedbackOut:
@@ -99,6 +118,7 @@ async def update_feedback(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=NOT_FOUND,
+    dependencies=[require(Scope.INGEST)],
 )
 async def delete_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> Response:
     await service.delete(feedback_id)

@@ -97,6 +97,11 @@ class FeedbackCreate(BaseModel):
     stars: Stars | None = None
     comment: Comment | None = None
     created_at: Timestamp | None = Field(default=None, description="ISO 8601, for backfills.")
+    feedback_token: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="The token POST /v1/interactions returned, in place of an API key "
+        "(browsers); only with request_id.",
+    )
 
     @model_validator(mode="after")
     def _check_shape(self) -> FeedbackCreate:

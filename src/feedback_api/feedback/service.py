@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,11 @@ from feedback_api.feedback.schemas import (
 )
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import InteractionContext
-from feedback_api.interactions.service import check_not_in_future, interaction_values
+from feedback_api.interactions.service import (
+    IngestRules,
+    check_not_in_future,
+    interaction_values,
+)
 
 
 def feedback_out(row: Any) -> FeedbackOut:
@@ -74,12 +79,11 @@ class FeedbackService:
         self,
         feedback: FeedbackRepository,
         interactions: InteractionRepository,
-        *,
-        max_future_skew_seconds: float,
+        rules: IngestRules,
     ) -> None:
         self.feedback = feedback
         self.interactions = interactions
-        self.max_future_skew_seconds = max_future_skew_seconds
+        self.rules = rules
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote; returns it and whether it is new (False: it replaced one)."""
@@ -90,13 +94,13 @@ class FeedbackService:
         return feedback_out(row), created
 
     def _entry(self, payload: FeedbackCreate) -> VoteEntry:
-        check_not_in_future(payload.created_at, self.max_future_skew_seconds)
+        check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
         is_helpful, stars = payload.vote()
         vote: dict[str, Any] = {
             "is_helpful": is_helpful,
             "stars": stars,
             "comment": payload.comment,
-            "user_id": payload.user_id,
+            "user_id": self.rules.pseudonym(payload.user_id),
             "meta": payload.metadata or {},
         }
         if payload.created_at is not None:
@@ -107,7 +111,10 @@ class FeedbackService:
             payload.model_dump(include=set(InteractionContext.model_fields))
         )
         return VoteEntry(
-            vote, interaction=interaction_values(context, payload.request_id, payload.created_at)
+            vote,
+            interaction=interaction_values(
+                context, payload.request_id, payload.created_at, self.rules
+            ),
         )
 
     async def submit_batch(self, items: list[Any]) -> BatchResult:
@@ -161,6 +168,8 @@ class FeedbackService:
 
     async def list(self, where: FeedbackFilter, limit: int, cursor: str | None) -> FeedbackPage:
         after = decode_cursor(cursor) if cursor else None
+        if where.user_id is not None:
+            where = replace(where, user_id=self.rules.pseudonym(where.user_id))
         rows = await self.feedback.list(where, limit + 1, after)
         items = [feedback_out(row) for row in rows[:limit]]
         next_cursor = None

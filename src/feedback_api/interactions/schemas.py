@@ -72,3 +72,9 @@ class InteractionCreated(BaseModel):
     request_id: str
     created: bool = Field(description="False when the request_id was already logged.")
     created_at: datetime
+    feedback_token: str | None = Field(
+        default=None,
+        description="Lets a browser vote on this interaction without an API key "
+        "(X-Feedback-Token header or feedback_token field of POST /v1/feedback). "
+        "Null when the server has no FEEDBACK_SECRET_KEY.",
+    )

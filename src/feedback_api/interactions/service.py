@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from feedback_api.config import Settings
 from feedback_api.errors import InvalidInput, NotFound
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
@@ -14,6 +16,7 @@ from feedback_api.interactions.schemas import (
     InteractionOut,
 )
 from feedback_api.models import new_id
+from feedback_api.security import Pseudonymizer
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -28,8 +31,30 @@ def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) ->
         )
 
 
+@dataclass(frozen=True)
+class IngestRules:
+    """What ingestion applies to every write: time sanity, pseudonyms, feedback tokens."""
+
+    max_future_skew_seconds: float = 300.0
+    pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(None, False))
+    token_secret: str | None = None
+    token_ttl_seconds: int = 86_400
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestRules:
+        return cls(
+            max_future_skew_seconds=settings.max_future_skew_seconds,
+            pseudonym=Pseudonymizer(settings.secret, settings.pseudonymize_users),
+            token_secret=settings.secret,
+            token_ttl_seconds=settings.token_ttl_seconds,
+        )
+
+
 def interaction_values(
-    context: InteractionContext, request_id: str | None, created_at: datetime | None
+    context: InteractionContext,
+    request_id: str | None,
+    created_at: datetime | None,
+    rules: IngestRules,
 ) -> dict[str, Any]:
     """Column values for a new interaction, from either the interaction or feedback body."""
     values: dict[str, Any] = {
@@ -39,8 +64,8 @@ def interaction_values(
         "model": context.model,
         "intent": context.intent,
         "project": context.project,
-        "user_id": context.user_id,
-        "session_id": context.session_id,
+        "user_id": rules.pseudonym(context.user_id),
+        "session_id": rules.pseudonym(context.session_id),
         "response_time_ms": context.response_time_ms,
         "sources_used": context.sources_used,
         "tools_called": context.tools_called or [],
@@ -73,15 +98,13 @@ def interaction_out(row: Interaction) -> InteractionOut:
 
 
 class InteractionService:
-    def __init__(
-        self, repository: InteractionRepository, *, max_future_skew_seconds: float
-    ) -> None:
+    def __init__(self, repository: InteractionRepository, rules: IngestRules) -> None:
         self.repository = repository
-        self.max_future_skew_seconds = max_future_skew_seconds
+        self.rules = rules
 
     async def log(self, payload: InteractionCreate) -> InteractionCreated:
-        check_not_in_future(payload.created_at, self.max_future_skew_seconds)
-        values = interaction_values(payload, payload.request_id, payload.created_at)
+        check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
+        values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
         interaction_id, created_at, created = await self.repository.insert_or_get(values)
         return InteractionCreated(
             id=interaction_id,

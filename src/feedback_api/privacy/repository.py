@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_api.feedback.models import Feedback
+from feedback_api.interactions.models import Interaction
+
+
+class ErasureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def erase(self, user_id: str) -> tuple[int, int]:
+        """Delete the user's votes and the interactions they had; (interactions, votes)."""
+        own_votes = await self.session.scalar(
+            select(func.count())
+            .select_from(Feedback)
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where((Feedback.user_id == user_id) | (Interaction.user_id == user_id))
+        )
+        await self.session.execute(delete(Feedback).where(Feedback.user_id == user_id))
+        # Votes others cast on this user's interactions go with them (ON DELETE CASCADE).
+        interactions = await self.session.execute(
+            delete(Interaction).where(Interaction.user_id == user_id).returning(Interaction.id)
+        )
+        return len(interactions.all()), int(own_votes or 0)
