@@ -121,7 +121,9 @@ def make_client(
 
     @asynccontextmanager
     async def _make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings.model_copy(update=overrides))
+        # Validated like real configuration (keys parsed, secrets checked).
+        values = {**settings.model_dump(), **overrides}
+        app = create_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -61,6 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
         app.state.schema_head = head_revision()
+        if not settings.api_keys:
+            logger.warning(
+                "OPEN MODE: no FEEDBACK_API_KEYS configured; every caller may read, write and "
+                "erase. Fine on a laptop, never on a network."
+            )
         jobs = build_jobs(app)
         for job in jobs:
             job.start()

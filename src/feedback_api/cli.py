@@ -59,6 +59,10 @@ def serve(
     migrate: Annotated[
         bool, typer.Option(help="Upgrade the schema to the latest revision before serving.")
     ] = True,
+    allow_open: Annotated[
+        bool,
+        typer.Option(help="Listen beyond this machine with no API keys (anyone may do anything)."),
+    ] = False,
 ) -> None:
     """Run the HTTP API (on the embedded PostgreSQL unless FEEDBACK_DATABASE_URL is set)."""
     import uvicorn
@@ -66,6 +70,20 @@ def serve(
     from feedback_api import migrations
 
     settings = _settings()
+    if not settings.api_keys:
+        if not _is_loopback(host) and not (allow_open or settings.allow_open):
+            typer.secho(
+                f"refusing to listen on {host} in open mode: set FEEDBACK_API_KEYS "
+                "(e.g. ingest:<key>,read:<key>,admin:<key>) or pass --allow-open",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(2)
+        typer.secho(
+            "OPEN MODE: no FEEDBACK_API_KEYS set, every caller may read, write and erase.",
+            fg="yellow",
+            err=True,
+        )
     url = _database_url(settings)
     if migrate:
         migrations.upgrade(url)
@@ -82,6 +100,17 @@ def serve(
         workers=workers,
         log_level="info",
     )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @db_app.command("upgrade")

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     pseudonymize_users: bool = Field(
         default=False, description="Store user_id and session_id only as keyed HMAC pseudonyms."
     )
+    allow_open: bool = Field(
+        default=False, description="Allow open mode (no keys) on a non-loopback address."
+    )
     metrics_public: bool = Field(
         default=True, description="Serve /metrics without a key (else the read scope)."
     )

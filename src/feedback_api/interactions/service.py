@@ -16,7 +16,7 @@ from feedback_api.interactions.schemas import (
     InteractionOut,
 )
 from feedback_api.models import new_id
-from feedback_api.security import Pseudonymizer
+from feedback_api.security import Pseudonymizer, issue_token
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -106,11 +106,17 @@ class InteractionService:
         check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
         values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
         interaction_id, created_at, created = await self.repository.insert_or_get(values)
+        token = None
+        if self.rules.token_secret:
+            token = issue_token(
+                self.rules.token_secret, values["request_id"], self.rules.token_ttl_seconds
+            )
         return InteractionCreated(
             id=interaction_id,
             request_id=values["request_id"],
             created=created,
             created_at=created_at,
+            feedback_token=token,
         )
 
     async def get(self, interaction_id: uuid.UUID) -> InteractionOut:
