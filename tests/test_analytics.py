@@ -77,11 +77,18 @@ def build_dataset(now: datetime, seed: int = 7) -> list[Exchange]:
         for voter in rng.sample(range(15), k=rng.choice([0, 1, 1, 2])):
             ex.votes.append(
                 Vote(
-                    model, ex.intent, ex.project, rng.random() < quality[model],
-                    rng.choice([None, 1, 2, 3, 4, 5]), f"v{voter}", ex.session, memory,
-                    ex.latency, at + timedelta(minutes=rng.randint(1, 60)),
+                    model,
+                    ex.intent,
+                    ex.project,
+                    rng.random() < quality[model],
+                    rng.choice([None, 1, 2, 3, 4, 5]),
+                    f"v{voter}",
+                    ex.session,
+                    memory,
+                    ex.latency,
+                    at + timedelta(minutes=rng.randint(1, 60)),
                 )
-            )  # fmt: skip
+            )
         exchanges.append(ex)
     return exchanges
 
@@ -91,21 +98,29 @@ async def load(client: httpx.AsyncClient, exchanges: list[Exchange]) -> None:
     votes = []
     for ex in exchanges:
         body: dict[str, Any] = {
-            "request_id": ex.request_id, "query": ex.query, "response": "answer",
-            "model": ex.model, "user_id": ex.user, "created_at": ex.at.isoformat(),
-        }  # fmt: skip
+            "request_id": ex.request_id,
+            "query": ex.query,
+            "response": "answer",
+            "model": ex.model,
+            "user_id": ex.user,
+            "created_at": ex.at.isoformat(),
+        }
         optional = {
-            "intent": ex.intent, "project": ex.project, "session_id": ex.session,
+            "intent": ex.intent,
+            "project": ex.project,
+            "session_id": ex.session,
             "response_time_ms": ex.latency,
             "memory_used": ex.votes[0].memory if ex.votes else None,
-        }  # fmt: skip
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         interactions.append(body)
         for v in ex.votes:
             vote: dict[str, Any] = {
-                "request_id": ex.request_id, "is_helpful": v.helpful, "user_id": v.user,
+                "request_id": ex.request_id,
+                "is_helpful": v.helpful,
+                "user_id": v.user,
                 "created_at": v.at.isoformat(),
-            }  # fmt: skip
+            }
             if v.stars is not None:
                 vote["stars"] = v.stars
             votes.append(vote)
@@ -220,9 +235,10 @@ async def test_stats_over_windows(
         since = datetime.fromisoformat(data["window"]["since"])
         assert until - since == timedelta(days=days)
         votes = [
-            v for v in all_votes(exchanges)
+            v
+            for v in all_votes(exchanges)
             if since <= v.at < until and all(getattr(v, k) == val for k, val in where.items())
-        ]  # fmt: skip
+        ]
         positive = sum(v.helpful for v in votes)
         assert data["total_feedback"] == len(votes)
         assert (data["positive"], data["negative"]) == (positive, len(votes) - positive)
@@ -240,8 +256,14 @@ async def test_stats_window_edges_are_since_inclusive_until_exclusive(
 ) -> None:
     t0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
     for n, at in enumerate([t0 - timedelta(microseconds=1), t0, t0 + timedelta(hours=1)]):
-        body = {"query": "q", "response": "a", "model": "m", "rating": 1, "user_id": f"u{n}",
-                "created_at": at.isoformat()}  # fmt: skip
+        body = {
+            "query": "q",
+            "response": "a",
+            "model": "m",
+            "rating": 1,
+            "user_id": f"u{n}",
+            "created_at": at.isoformat(),
+        }
         assert (await client.post("/v1/feedback", json=body)).status_code == 201
     params = {"since": t0.isoformat(), "until": (t0 + timedelta(hours=1)).isoformat()}
     data = (await client.get("/v1/feedback/stats", params=params)).json()
@@ -386,8 +408,11 @@ async def test_empty_database_answers_cleanly(client: httpx.AsyncClient) -> None
 async def test_erased_votes_leave_the_aggregates_at_the_next_refresh(
     client: httpx.AsyncClient,
 ) -> None:
-    created = (await client.post("/v1/feedback", json={
-        "query": "q", "response": "a", "model": "m", "rating": 1})).json()  # fmt: skip
+    created = (
+        await client.post(
+            "/v1/feedback", json={"query": "q", "response": "a", "model": "m", "rating": 1}
+        )
+    ).json()
     await client.post("/v1/admin/refresh")
     assert (await client.get("/v1/feedback/accuracy")).json()["items"][0]["total"] == 1
     await client.delete(f"/v1/feedback/{created['id']}")
@@ -440,8 +465,9 @@ async def test_the_background_refresher_runs_and_survives_a_dead_database(
     make_client: Any,
 ) -> None:
     async with make_client(refresh_enabled=True, refresh_interval_seconds=0.2) as client:
-        await client.post("/v1/feedback", json={"query": "q", "response": "a", "model": "m",
-                                                "rating": -1})  # fmt: skip
+        await client.post(
+            "/v1/feedback", json={"query": "q", "response": "a", "model": "m", "rating": -1}
+        )
         for _ in range(50):
             items = (await client.get("/v1/feedback/accuracy")).json()["items"]
             if items:

@@ -41,8 +41,15 @@ async def vote(
 async def log(
     client: httpx.AsyncClient, request_id: str, query: str, response: str, **extra: Any
 ) -> None:
-    body = {"request_id": request_id, "query": query, "response": response, "model": "m1",
-            "intent": "code", "project": "p", **extra}  # fmt: skip
+    body = {
+        "request_id": request_id,
+        "query": query,
+        "response": response,
+        "model": "m1",
+        "intent": "code",
+        "project": "p",
+        **extra,
+    }
     assert (await client.post("/v1/interactions", json=body)).status_code == 201
 
 
@@ -134,8 +141,12 @@ async def test_kto_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path)
     lines = await export(client, format="kto")
     assert all(set(line) == {"prompt", "completion", "label"} for line in lines)
     labels = {line["completion"][0]["content"]: line["label"] for line in lines}
-    assert labels == {"good answer": True, "bad answer": False, "dup answer": True,
-                      "other model answer": False}  # fmt: skip
+    assert labels == {
+        "good answer": True,
+        "bad answer": False,
+        "dup answer": True,
+        "other model answer": False,
+    }
     good = next(line for line in lines if line["label"] and line["prompt"][0]["role"] == "system")
     assert good["prompt"] == [
         {"role": "system", "content": SYSTEM},

@@ -83,26 +83,41 @@ async def test_feedback_token_lets_a_browser_vote_on_its_interaction_only(
     token = first["feedback_token"]
     assert token and other["feedback_token"] != token
 
-    by_header = await keyed.post("/v1/feedback", json={"request_id": "t1", "is_helpful": True},
-                                 headers={"X-Feedback-Token": token})  # fmt: skip
+    by_header = await keyed.post(
+        "/v1/feedback",
+        json={"request_id": "t1", "is_helpful": True},
+        headers={"X-Feedback-Token": token},
+    )
     assert by_header.status_code == 201, by_header.text
-    in_body = await keyed.post("/v1/feedback", json={"request_id": "t1", "is_helpful": False,
-                                                     "user_id": "b", "feedback_token": token})  # fmt: skip
+    in_body = await keyed.post(
+        "/v1/feedback",
+        json={"request_id": "t1", "is_helpful": False, "user_id": "b", "feedback_token": token},
+    )
     assert in_body.status_code == 201
-    elsewhere = await keyed.post("/v1/feedback", json={"request_id": "t2", "is_helpful": True},
-                                 headers={"X-Feedback-Token": token})  # fmt: skip
+    elsewhere = await keyed.post(
+        "/v1/feedback",
+        json={"request_id": "t2", "is_helpful": True},
+        headers={"X-Feedback-Token": token},
+    )
     assert elsewhere.status_code == 403 and "another interaction" in elsewhere.json()["detail"]
-    forged = await keyed.post("/v1/feedback", json={"request_id": "t1", "is_helpful": True},
-                              headers={"X-Feedback-Token": "9999999999.forged"})  # fmt: skip
+    forged = await keyed.post(
+        "/v1/feedback",
+        json={"request_id": "t1", "is_helpful": True},
+        headers={"X-Feedback-Token": "9999999999.forged"},
+    )
     assert forged.status_code == 403
     expired = issue_token(SECRET, "t1", 60, now=time.time() - 3600)
-    late = await keyed.post("/v1/feedback", json={"request_id": "t1", "is_helpful": True},
-                            headers={"X-Feedback-Token": expired})  # fmt: skip
+    late = await keyed.post(
+        "/v1/feedback",
+        json={"request_id": "t1", "is_helpful": True},
+        headers={"X-Feedback-Token": expired},
+    )
     assert late.status_code == 401 and "expired" in late.json()["detail"]
     nothing = await keyed.post("/v1/feedback", json={"request_id": "t1", "is_helpful": True})
     assert nothing.status_code == 401 and "feedback_token" in nothing.json()["detail"]
-    with_context = await keyed.post("/v1/feedback", json=exchange(rating=1),
-                                    headers={"X-Feedback-Token": token})  # fmt: skip
+    with_context = await keyed.post(
+        "/v1/feedback", json=exchange(rating=1), headers={"X-Feedback-Token": token}
+    )
     assert with_context.status_code == 403
     assert await count(engine, "feedback") == 2
 
@@ -184,8 +199,11 @@ async def test_erasure_removes_the_user_everywhere(
     assert before["items"][0]["total"] == 3
     r = await client.delete("/v1/users/carol")
     assert r.status_code == 200
-    assert r.json() == {"interactions_deleted": 2, "feedback_deleted": 2,
-                        "note": "aggregates forget the user at the next analytics refresh"}  # fmt: skip
+    assert r.json() == {
+        "interactions_deleted": 2,
+        "feedback_deleted": 2,
+        "note": "aggregates forget the user at the next analytics refresh",
+    }
     assert await count(engine, "interactions", "user_id = 'carol'") == 0
     assert await count(engine, "feedback", "user_id = 'carol'") == 0
     await client.post("/v1/admin/refresh")
