@@ -21,6 +21,7 @@ from feedback_api.errors import install_error_handlers, is_database_unavailable
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback.router import router as feedback_router
+from feedback_api.idempotency import idempotency_cleanup
 from feedback_api.interactions.router import router as interactions_router
 from feedback_api.interactions.service import IngestRules
 from feedback_api.limits import BodySizeLimit
@@ -40,6 +41,7 @@ def build_jobs(app: FastAPI) -> list[PeriodicJob]:
         jobs.append(refresher(app.state.sessionmaker, settings))
     if settings.export_schedule_enabled:
         jobs.append(weekly_export(app.state.sessionmaker, settings))
+    jobs.append(idempotency_cleanup(app.state.sessionmaker, settings.idempotency_ttl_hours))
     return jobs
 
 

@@ -165,8 +165,9 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         if (
             isinstance(exc, sa_exc.DBAPIError)
-            and exc.orig is not None
-            and "QueryCanceled" in type(exc.orig).__name__
+            # query_canceled: statement_timeout. The driver's exception arrives wrapped in
+            # SQLAlchemy's adapter class, so match the SQLSTATE, not a class name.
+            and getattr(exc.orig, "sqlstate", None) == "57014"
         ):
             return _json(503, "query_timeout", "the database took too long to answer; retry later")
         logger.exception("unexpected database error")

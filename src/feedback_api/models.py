@@ -58,6 +58,7 @@ def created_at_column() -> Mapped[datetime]:
 
 
 def _import_models() -> None:
+    from feedback_api import idempotency as _idempotency  # noqa: F401
     from feedback_api.analytics import models as _analytics  # noqa: F401
     from feedback_api.exports import models as _exports  # noqa: F401
     from feedback_api.feedback import models as _feedback  # noqa: F401

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep, SettingsDep
@@ -18,6 +19,7 @@ from feedback_api.feedback.schemas import (
 )
 from feedback_api.feedback.service import FeedbackService
 from feedback_api.fields import Timestamp
+from feedback_api.idempotency import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.security import Principal, Scope, authenticate, authorize_vote, require
 
@@ -47,16 +49,21 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feed
 async def submit_feedback(
     payload: FeedbackCreate,
     service: ServiceDep,
-    response: Response,
+    session: SessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal | None, Depends(authenticate)],
     token: Annotated[str | None, Header(alias="X-Feedback-Token", max_length=200)] = None,
-) -> FeedbackOut:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
     authorize_vote(settings, principal, token or payload.feedback_token, payload.request_id)
-    feedback, created = await service.submit(payload)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return feedback
+
+    async def vote() -> tuple[int, FeedbackOut]:
+        feedback, created = await service.submit(payload)
+        return (status.HTTP_201_CREATED if created else status.HTTP_200_OK), feedback
+
+    caller = principal.name if principal else "token"
+    request = "POST /v1/feedback " + payload.model_dump_json()
+    return await run_once(session, caller, idempotency_key, request, vote)
 
 
 @router.post(

@@ -3,14 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, status
+from fastapi.responses import JSONResponse
 
 from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep
+from feedback_api.idempotency import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import InteractionCreate, InteractionCreated, InteractionOut
 from feedback_api.interactions.service import InteractionService
-from feedback_api.security import Scope, require
+from feedback_api.security import Principal, Scope, require
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 
@@ -29,15 +31,20 @@ ServiceDep = Annotated[InteractionService, Depends(get_service)]
     response_model=InteractionCreated,
     responses={200: {"model": InteractionCreated, "description": "request_id already logged"}},
     summary="Log one exchange of the chat product",
-    dependencies=[require(Scope.INGEST)],
 )
 async def log_interaction(
-    payload: InteractionCreate, service: ServiceDep, response: Response
-) -> InteractionCreated:
-    result = await service.log(payload)
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return result
+    payload: InteractionCreate,
+    service: ServiceDep,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Scope.INGEST)],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    async def log() -> tuple[int, InteractionCreated]:
+        result = await service.log(payload)
+        return (status.HTTP_201_CREATED if result.created else status.HTTP_200_OK), result
+
+    request = "POST /v1/interactions " + payload.model_dump_json()
+    return await run_once(session, principal.name, idempotency_key, request, log)
 
 
 @router.get(
