@@ -94,7 +94,8 @@ async def test_old_idempotency_keys_are_forgotten(
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key = 'old'"
+                "UPDATE idempotency_keys SET created_at = now() - interval '2 days' "
+                "WHERE key = 'old'"
             )
         )
     async with async_sessionmaker(engine)() as session, session.begin():
