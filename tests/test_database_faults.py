@@ -36,3 +36,13 @@ async def test_readyz_says_when_migrations_are_pending(make_client: Any) -> None
         r = await client.get("/readyz")
     assert r.status_code == 503
     assert "feedback-api db upgrade" in r.json()["detail"]
+
+
+async def test_streamed_export_fails_cleanly_when_the_database_is_unreachable(
+    make_client: Any,
+) -> None:
+    async with make_client(database_url=DEAD_URL, connect_timeout_seconds=2) as client:
+        r = await client.post("/v1/feedback/export/finetuning", json={"days": 7})
+        assert r.status_code == 503
+        r = await client.get("/v1/feedback/accuracy")
+        assert r.status_code == 503

@@ -6,15 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge
 
 from feedback_api import __version__
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
+from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.config import Settings, get_settings
 from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
 from feedback_api.errors import install_error_handlers, is_database_unavailable
@@ -26,6 +29,7 @@ from feedback_api.interactions.router import router as interactions_router
 from feedback_api.interactions.service import IngestRules
 from feedback_api.limits import BodySizeLimit
 from feedback_api.migrations import current_revision, head_revision
+from feedback_api.observability import RequestContext, configure_logging, metrics_text
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.scheduler import PeriodicJob
 from feedback_api.security import Scope, require
@@ -97,6 +101,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: every answer has a request id
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        dependencies=[] if settings.metrics_public else [require(Scope.READ)],
+    )
+    async def metrics() -> Response:
+        lag = CollectorRegistry()
+        gauge = Gauge(
+            "feedback_api_analytics_lag_seconds",
+            "Seconds since the analytics were last refreshed",
+            registry=lag,
+        )
+        try:
+            async with app.state.read_sessionmaker() as session:
+                as_of = await AnalyticsRepository(session).refresh_state()
+            if as_of is not None:
+                gauge.set((datetime.now(UTC) - as_of.refreshed_at).total_seconds())
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+        body, content_type = metrics_text(lag)
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -140,3 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback_router)
     app.include_router(privacy_router)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app."""
+    configure_logging()
+    return create_app()

@@ -92,13 +92,19 @@ def serve(
     get_settings.cache_clear()
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
     typer.echo(f"API docs: http://{shown}:{port}/docs", err=True)
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # One /metrics for all workers: prometheus-client's multiprocess mode.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="feedback-api-metrics-")
     uvicorn.run(
-        "feedback_api.app:create_app",
+        "feedback_api.app:serve_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=None,  # JSON logs, configured by the app in each worker
+        access_log=False,  # the app logs requests without query strings
     )
 
 

@@ -14,6 +14,7 @@ from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.schemas import RefreshResult
 from feedback_api.analytics.service import AnalyticsService
 from feedback_api.config import Settings
+from feedback_api.observability import REFRESH_DURATION
 from feedback_api.scheduler import PeriodicJob, run_as_leader, take_lock
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 
         ran, result = await run_as_leader(sessionmaker, JOB_NAME, job)
         if ran and result is not None:
+            REFRESH_DURATION.observe(result.duration_ms / 1000)
             logger.info("analytics refreshed in %.0f ms (full=%s)", result.duration_ms, result.full)
 
     return PeriodicJob(JOB_NAME, settings.refresh_interval_seconds, tick)

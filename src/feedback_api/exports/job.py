@@ -19,6 +19,7 @@ from feedback_api.exports.service import (
     iso_week_window,
     run_values,
 )
+from feedback_api.observability import EXPORT_RUNS
 from feedback_api.scheduler import PeriodicJob, run_as_leader
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ async def export_week(session: AsyncSession, settings: Settings, fmt: str, week:
     path = settings.exports_path / f"feedback-{week}-{fmt}.jsonl"
     written = await ExportService(repository).write(Selection(since, until), shape, path)
     await repository.record_run(run_values(written, trigger="schedule", iso_week=week))
+    EXPORT_RUNS.labels(fmt).inc()
     logger.info("weekly export %s %s: %d examples", week, fmt, written.files[0].examples)
     return True
 

@@ -147,7 +147,10 @@ def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select
             "weight", case((positive, _number(shape.positive_weight)),
                            else_=_number(shape.negative_weight)),
             "metadata", func.json_build_object(
-                "model", ex.c.model, "intent", ex.c.intent, "project", ex.c.project,
+                # "" rather than null: a column that is null in a whole block of lines
+                # makes `datasets` infer the wrong type and fail on a later block.
+                "model", ex.c.model, "intent", func.coalesce(ex.c.intent, ""),
+                "project", func.coalesce(ex.c.project, ""),
                 "created_at", ex.c.created_at, "voted_at", ex.c.voted_at,
                 "up_votes", ex.c.up, "down_votes", ex.c.down,
             ),

@@ -61,7 +61,7 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
     name = f"feedback-{iso_week_of(selection.until)}-{shape.format}.jsonl"
     service = ExportService(ExportRepository(session))
     return StreamingResponse(
-        service.stream_jsonl(selection, shape),
+        await service.stream_jsonl(selection, shape),
         media_type=JSONL,
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

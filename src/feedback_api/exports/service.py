@@ -131,6 +131,13 @@ class Written:
     manifest: Path | None = None
 
 
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
 def _in_test_split(key: str | None, fraction: float) -> bool:
     """Deterministic: the same session (or user) always lands on the same side."""
     if fraction <= 0 or key is None:
@@ -160,7 +167,16 @@ class ExportService:
         )  # fmt: skip
 
     async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
-        """The dataset as JSON Lines, in chunks of a few thousand examples."""
+        """The dataset as JSON Lines, in chunks of a few thousand examples.
+
+        The first chunk is fetched before this returns, so that a failing query is an error
+        response (503, 422) rather than a stream cut after its 200 status line.
+        """
+        chunks = self._jsonl_chunks(selection, shape)
+        first = await anext(chunks, b"")
+        return _prepend(first, chunks)
+
+    async def _jsonl_chunks(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
         async for lines in self.repository.stream_text(selection, shape):
             yield ("\n".join(lines) + "\n").encode()
 
