@@ -133,6 +133,14 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _is_data_error(exc: sa_exc.DBAPIError) -> bool:
+    """A value PostgreSQL (SQLSTATE class 22) or the driver refused: bad input, not a bug."""
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return True
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return type(cause).__name__ == "DataError" or "invalid input for query argument" in str(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -170,8 +178,14 @@ def install_error_handlers(app: FastAPI) -> None:
             and getattr(exc.orig, "sqlstate", None) == "57014"
         ):
             return _json(503, "query_timeout", "the database took too long to answer; retry later")
+        if isinstance(exc, sa_exc.DBAPIError) and _is_data_error(exc):
+            return _json(422, "invalid_input", "a value is out of range for the database")
         logger.exception("unexpected database error")
         return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        return _json(422, "invalid_input", "a date or number is out of the supported range")
 
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.

@@ -65,3 +65,6 @@ JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
+
+# For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
+SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]

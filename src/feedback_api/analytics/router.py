@@ -18,7 +18,7 @@ from feedback_api.analytics.schemas import (
 from feedback_api.analytics.service import MAX_DAYS, AnalyticsService
 from feedback_api.db import ReadSessionDep, SessionDep
 from feedback_api.deps import SettingsDep
-from feedback_api.fields import Timestamp
+from feedback_api.fields import SearchText, Timestamp
 
 feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
 metrics = APIRouter(prefix="/v1/metrics", tags=["analytics"])
@@ -30,7 +30,7 @@ async def get_service(session: ReadSessionDep) -> AnalyticsService:
 
 
 ServiceDep = Annotated[AnalyticsService, Depends(get_service)]
-Label = Annotated[str | None, Query(max_length=200)]
+Label = Annotated[SearchText | None, Query(max_length=200)]
 
 
 def get_slice(model: Label = None, intent: Label = None, project: Label = None) -> Slice:
@@ -50,10 +50,12 @@ async def accuracy(
     service: ServiceDep,
     where: SliceDep,
     group_by: Annotated[
-        str | None,
+        SearchText | None,
         Query(description="Comma list of model, intent, project (default: all three)."),
     ] = None,
-    min_total: Annotated[int, Query(ge=0, description="Hide groups with fewer votes.")] = 0,
+    min_total: Annotated[
+        int, Query(ge=0, le=2**31, description="Hide groups with fewer votes.")
+    ] = 0,
 ) -> Response:
     report = await service.accuracy(where, group_by, min_total)
     # Serialized here, not re-validated by FastAPI item by item: the hottest analytics read.
@@ -104,8 +106,8 @@ async def top_queries(
 )
 async def compare(
     service: ServiceDep,
-    model_a: Annotated[str, Query(min_length=1, max_length=200)],
-    model_b: Annotated[str, Query(min_length=1, max_length=200)],
+    model_a: Annotated[SearchText, Query(min_length=1, max_length=200)],
+    model_b: Annotated[SearchText, Query(min_length=1, max_length=200)],
     intent: Label = None,
     project: Label = None,
 ) -> Comparison:

@@ -18,7 +18,7 @@ from feedback_api.feedback.schemas import (
     FeedbackUpdate,
 )
 from feedback_api.feedback.service import FeedbackService
-from feedback_api.fields import Timestamp
+from feedback_api.fields import SearchText, Timestamp
 from feedback_api.idempotency import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.security import Principal, Scope, authenticate, authorize_vote, require
@@ -84,15 +84,15 @@ async def submit_batch(payload: FeedbackBatch, service: ServiceDep) -> BatchResu
 )
 async def list_feedback(
     service: ServiceDep,
-    model: str | None = None,
-    intent: str | None = None,
-    project: str | None = None,
-    user_id: str | None = None,
+    model: SearchText | None = None,
+    intent: SearchText | None = None,
+    project: SearchText | None = None,
+    user_id: SearchText | None = None,
     is_helpful: bool | None = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
     where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until)
     return await service.list(where, limit, cursor)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep
+from feedback_api.fields import SearchText
 from feedback_api.privacy.repository import ErasureRepository
 from feedback_api.security import Scope, require
 
@@ -27,7 +28,7 @@ class Erasure(BaseModel):
     summary="Erase everything of one user (right to erasure)",
 )
 async def erase_user(
-    user_id: Annotated[str, Path(min_length=1, max_length=255)],
+    user_id: Annotated[SearchText, Path(min_length=1, max_length=255)],
     session: SessionDep,
     rules: IngestRulesDep,
 ) -> Erasure:
