@@ -161,11 +161,11 @@ def test_wilson_interval_matches_the_published_example() -> None:
 def test_two_proportion_test_by_hand() -> None:
     # 45/100 against 30/100: pooled p = 0.375, se = sqrt(.375 * .625 * .02), z = 2.1909
     test = two_proportion_test(45, 100, 30, 100)
-    assert test is not None
     assert round(test.z, 4) == 2.1909
     assert round(test.p_value, 4) == 0.0285
-    assert two_proportion_test(5, 5, 3, 3) is None  # no variance, no test
-    assert two_proportion_test(1, 0, 1, 2) is None
+    assert two_proportion_test(5, 5, 3, 3).p_value == 1.0  # unanimous on both sides
+    with pytest.raises(ValueError):
+        two_proportion_test(1, 0, 1, 2)
 
 
 async def test_accuracy_at_every_grouping(
@@ -370,8 +370,8 @@ async def test_compare_two_models(
     assert (data["model_a"]["total"], data["model_a"]["positive"]) == (len(a), pa)
     assert (data["model_b"]["total"], data["model_b"]["positive"]) == (len(b), pb)
     test = two_proportion_test(pa, len(a), pb, len(b))
-    assert test is not None
     assert close(data["difference"], pa / len(a) - pb / len(b))
+    assert data["difference_ci_low"] < data["difference"] < data["difference_ci_high"]
     assert close(data["p_value"], test.p_value)
     assert data["significant"] is (test.p_value < 0.05)
     assert data["significant"] is True  # 0.8 against 0.4 on ~100 votes each

@@ -19,6 +19,7 @@ from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
 from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.config import Settings, get_settings
+from feedback_api.dashboard.router import router as dashboard_router
 from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
 from feedback_api.errors import install_error_handlers, is_database_unavailable
 from feedback_api.exports import router as exports
@@ -31,6 +32,8 @@ from feedback_api.limits import BodySizeLimit
 from feedback_api.migrations import current_revision, head_revision
 from feedback_api.observability import RequestContext, configure_logging, metrics_text
 from feedback_api.privacy.router import router as privacy_router
+from feedback_api.reports.job import build_report_job
+from feedback_api.reports.router import router as reports_router
 from feedback_api.scheduler import PeriodicJob
 from feedback_api.security import Scope, require
 
@@ -45,6 +48,8 @@ def build_jobs(app: FastAPI) -> list[PeriodicJob]:
         jobs.append(refresher(app.state.sessionmaker, settings))
     if settings.export_schedule_enabled:
         jobs.append(weekly_export(app.state.sessionmaker, settings))
+    if settings.report_schedule_enabled:
+        jobs.append(build_report_job(app))
     jobs.append(idempotency_cleanup(app.state.sessionmaker, settings.idempotency_ttl_hours))
     return jobs
 
@@ -169,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exports.exports, dependencies=read)
     app.include_router(feedback_router)
     app.include_router(privacy_router)
+    app.include_router(reports_router, dependencies=read)
+    app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     return app
 
 

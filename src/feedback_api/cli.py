@@ -333,3 +333,126 @@ def export_interactions(
 
     size = _run_with_session(settings, work)
     typer.echo(f"wrote {path} ({size} bytes)")
+
+
+report_app = typer.Typer(help="Model-performance reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("weekly")
+def report_weekly(
+    week: Annotated[
+        str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: the current week).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, html or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Per model: volume, accuracy with interval, change vs last week, worst intents, p50/p95."""
+    import asyncio
+
+    from feedback_api.db import create_engine, create_sessionmaker
+    from feedback_api.errors import AppError
+    from feedback_api.reports.job import write_atomically
+    from feedback_api.reports.render import ReportFormat, render
+    from feedback_api.reports.repository import ReportRepository
+    from feedback_api.reports.service import ReportService
+
+    try:
+        fmt = ReportFormat(format)
+    except ValueError:
+        typer.secho(f"--format must be md, html or json, not {format!r}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings()
+    url = _database_url(settings)
+
+    async def _build() -> str:
+        engine = create_engine(settings, url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                service = ReportService(ReportRepository(session))
+                return render(await service.weekly(await service.resolve_week(week)), fmt)
+        finally:
+            await engine.dispose()
+
+    try:
+        text = asyncio.run(_build())
+    except AppError as exc:
+        typer.secho(exc.message, fg="red", err=True)
+        raise typer.Exit(2) from None
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+        typer.echo(f"report written to {output}", err=True)
+
+
+@app.command()
+def top(
+    url: Annotated[str, typer.Option(help="Base URL of the API.")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="FEEDBACK_API_KEY", help="A key with read access.")
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+) -> None:
+    """Live terminal dashboard: last 7 days, accuracy by model and intent, refresh status."""
+    from feedback_api.dashboard.top import TopError, run
+
+    try:
+        run(url, api_key, interval, once)
+    except TopError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("demo-data")
+def demo_data(
+    interactions: Annotated[int, typer.Option(min=1, help="How many exchanges to create.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data (and no duplicates).")] = 42,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Spread over this many days.")] = 90,
+    refresh: Annotated[
+        bool, typer.Option(help="Refresh the analytics afterwards so they show at once.")
+    ] = True,
+) -> None:
+    """Fill the database with realistic synthetic traffic (through the service layer)."""
+    import asyncio
+    import time
+
+    from feedback_api import demo, migrations
+    from feedback_api.analytics.refresher import refresh_now
+    from feedback_api.db import create_engine, create_sessionmaker
+
+    settings = _settings()
+    url = _database_url(settings)
+    migrations.upgrade(url)
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        typer.echo(f"\r{done:,} / {interactions:,} interactions", nl=False, err=True)
+
+    async def _load() -> demo.DemoSummary:
+        engine = create_engine(settings, url)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            summary = await demo.load(
+                sessionmaker, settings, interactions, seed=seed, days=days, progress=progress
+            )
+            if refresh:
+                async with sessionmaker() as session, session.begin():
+                    await refresh_now(session, settings, full=True)
+            return summary
+        finally:
+            await engine.dispose()
+
+    summary = asyncio.run(_load())
+    elapsed = time.perf_counter() - started
+    typer.echo("", err=True)
+    typer.echo(
+        f"{summary.interactions:,} interactions and {summary.feedback:,} votes from "
+        f"{summary.first:%Y-%m-%d} to {summary.last:%Y-%m-%d} in {elapsed:.1f} s"
+        f" ({summary.interactions / elapsed:,.0f} interactions/s)"
+    )

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     )
     export_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["weighted"])
     export_check_interval_seconds: float = Field(default=3600.0, gt=0)
+    report_schedule_enabled: bool = Field(
+        default=False,
+        description="Write each finished week's report to report_dir (leader-elected job).",
+    )
+    report_dir: Path | None = Field(
+        default=None, description="Where scheduled weekly reports go (default data_dir/reports)."
+    )
+    report_check_interval_seconds: float = Field(default=3600.0, gt=0)
     api_keys: Annotated[list[tuple[str, str]], NoDecode] = Field(
         default_factory=list,
         description="Comma list of scope:key (scopes ingest, read, admin). None: open mode.",
@@ -142,6 +150,10 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown export format {unknown[0]!r}; use {', '.join(FORMATS)}")
         return value
+
+    @property
+    def reports_path(self) -> Path:
+        return self.report_dir or self.data_dir / "reports"
 
     @property
     def exports_path(self) -> Path:

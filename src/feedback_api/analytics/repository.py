@@ -79,8 +79,12 @@ def _grouping() -> Any:
     return func.grouping(Interaction.model, Interaction.intent, Interaction.project)
 
 
-def _utc_day(ts: Any) -> Any:
-    return cast(func.timezone("UTC", ts), Date)
+def utc_day(ts: Any) -> ColumnElement[date]:
+    """The UTC calendar day of a timestamptz.
+
+    A literal, not a bound parameter, so the expression in SELECT and in GROUP BY is one.
+    """
+    return cast(func.timezone(literal_column("'UTC'"), ts), Date)
 
 
 def _feedback_aggregates() -> list[Any]:
@@ -131,7 +135,7 @@ class AnalyticsRepository:
             .group_by(Feedback.interaction_id)
             .subquery("v")
         )
-        day = _utc_day(Interaction.created_at)
+        day = utc_day(Interaction.created_at)
         rows = (
             select(
                 day,

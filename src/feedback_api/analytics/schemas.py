@@ -100,9 +100,11 @@ class Comparison(BaseModel):
     model_a: ModelFigures
     model_b: ModelFigures
     difference: float = Field(description="accuracy of model_a minus that of model_b.")
-    z: float | None
-    p_value: float | None = Field(
-        description="Two-sided two-proportion z-test; null when undefined (no variance)."
+    difference_ci_low: float = Field(description="95 % interval of the difference (Newcombe).")
+    difference_ci_high: float
+    z: float
+    p_value: float = Field(
+        description="Two-sided pooled two-proportion z-test (1.0 when both sides are unanimous)."
     )
     significant: bool = Field(description="p_value < alpha.")
     alpha: float

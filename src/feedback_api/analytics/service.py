@@ -224,10 +224,12 @@ class AnalyticsService:
             project=project,
             model_a=a,
             model_b=b,
-            difference=a.accuracy - b.accuracy,
-            z=test.z if test else None,
-            p_value=test.p_value if test else None,
-            significant=bool(test and test.p_value < ALPHA),
+            difference=test.difference,
+            difference_ci_low=test.difference_ci_low,
+            difference_ci_high=test.difference_ci_high,
+            z=test.z,
+            p_value=test.p_value,
+            significant=test.p_value < ALPHA,
             alpha=ALPHA,
         )
 

@@ -1,0 +1,1 @@
+"""What people look at: the web dashboard (`GET /dashboard`) and `feedback-api top`."""

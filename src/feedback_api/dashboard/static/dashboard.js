@@ -1,0 +1,393 @@
+// The feedback-api dashboard: reads only the public JSON API, draws with the bundled Plotly.
+"use strict";
+
+(function () {
+  const KEY_STORAGE = "feedback-api-key";
+  const INTERVAL_STORAGE = "feedback-api-dashboard-interval";
+  const DIMENSIONS = ["model", "intent", "project"];
+  const PLOT_CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
+  const BASE_LAYOUT = {
+    margin: { l: 50, r: 20, t: 10, b: 40 },
+    font: { family: "system-ui, sans-serif", size: 12, color: "#1f2430" },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    legend: { orientation: "h", y: -0.18 },
+    hovermode: "x unified",
+  };
+  const $ = (id) => document.getElementById(id);
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // --- API access, with the key asked for once when the server answers 401 -------------
+
+  let pendingKey = null;
+
+  function askForKey(reason) {
+    // Several requests may get a 401 at once: they all wait for the same dialog.
+    if (pendingKey) return pendingKey;
+    pendingKey = new Promise((resolve) => {
+      const dialog = $("key-dialog");
+      const input = $("key-input");
+      $("key-reason").textContent = reason;
+      input.value = "";
+      const finish = (key) => {
+        dialog.close();
+        $("key-form").onsubmit = null;
+        $("key-cancel").onclick = null;
+        resolve(key);
+      };
+      $("key-form").onsubmit = (event) => {
+        event.preventDefault();
+        finish(input.value.trim() || null);
+      };
+      $("key-cancel").onclick = () => finish(null);
+      dialog.showModal();
+      input.focus();
+    }).finally(() => {
+      pendingKey = null;
+    });
+    return pendingKey;
+  }
+
+  async function api(path, params) {
+    const url = new URL(path, window.location.origin);
+    for (const [name, value] of Object.entries(params || {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+    }
+    for (;;) {
+      const key = sessionStorage.getItem(KEY_STORAGE);
+      const headers = { Accept: "application/json" };
+      if (key) headers.Authorization = "Bearer " + key;
+      const response = await fetch(url, { headers });
+      if (response.status === 401) {
+        if (key) sessionStorage.removeItem(KEY_STORAGE);
+        const entered = await askForKey(
+          key ? "That key was not accepted; try another." : "This server asks for an API key with read access."
+        );
+        if (!entered) throw new ApiError(401, "an API key is needed to read the figures");
+        sessionStorage.setItem(KEY_STORAGE, entered);
+        continue;
+      }
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new ApiError(response.status, body.detail || response.statusText);
+      }
+      return response.json();
+    }
+  }
+
+  // --- filters ---------------------------------------------------------------------------
+
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
+  function addDays(day, n) {
+    const date = new Date(day + "T00:00:00Z");
+    date.setUTCDate(date.getUTCDate() + n);
+    return isoDay(date);
+  }
+
+  function daysBetween(a, b) {
+    return Math.round((Date.parse(b + "T00:00:00Z") - Date.parse(a + "T00:00:00Z")) / 86400000);
+  }
+
+  function readFilters() {
+    const until = $("until").value || isoDay(new Date());
+    let since = $("since").value || addDays(until, -29);
+    if (since > until) since = until;
+    const filters = { since, until };
+    for (const name of DIMENSIONS) filters[name] = $(name).value || null;
+    return filters;
+  }
+
+  function restoreFilters() {
+    const query = new URLSearchParams(window.location.search);
+    const today = isoDay(new Date());
+    $("until").value = query.get("until") || today;
+    $("since").value = query.get("since") || addDays($("until").value, -29);
+    for (const name of DIMENSIONS) {
+      const value = query.get(name);
+      if (value) ensureOption($(name), value).selected = true;
+    }
+    $("interval").value = localStorage.getItem(INTERVAL_STORAGE) || "60";
+  }
+
+  function saveFilters(filters) {
+    // The address bar keeps the selection, so a view can be bookmarked or shared.
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+    window.history.replaceState(null, "", "?" + query.toString());
+  }
+
+  function ensureOption(select, value) {
+    for (const option of select.options) if (option.value === value) return option;
+    const option = new Option(value, value);
+    select.add(option);
+    return option;
+  }
+
+  function fillOptions(items) {
+    for (const name of DIMENSIONS) {
+      const select = $(name);
+      const values = [...new Set(items.map((item) => item[name]).filter((v) => v))].sort();
+      for (const value of values) ensureOption(select, value);
+    }
+  }
+
+  // --- charts ----------------------------------------------------------------------------
+
+  function chart(name) {
+    return document.querySelector(`[data-chart="${name}"]`);
+  }
+
+  async function draw(name, traces, layout, points) {
+    const box = chart(name);
+    let message = box.querySelector(".no-data");
+    if (points === 0) {
+      if (box.querySelector(".plot-container")) window.Plotly.purge(box);
+      if (!message) {
+        message = document.createElement("div");
+        message.className = "no-data";
+        message.textContent = "No data for this selection";
+        box.appendChild(message);
+      }
+    } else {
+      if (message) message.remove();
+      await window.Plotly.react(box, traces, Object.assign({}, BASE_LAYOUT, layout), PLOT_CONFIG);
+    }
+    box.dataset.points = String(points);
+  }
+
+  function count(values) {
+    return values.filter((v) => v !== null && v !== undefined).length;
+  }
+
+  function drawDaily(daily) {
+    const items = daily.items;
+    const x = items.map((d) => d.date);
+    const volume = items.map((d) => d.total_queries);
+    const anyTraffic = volume.some((v) => v > 0);
+    chart("daily-volume").dataset.total = String(volume.reduce((a, b) => a + b, 0));
+    const jobs = [
+      draw(
+        "daily-volume",
+        [{ type: "bar", x, y: volume, name: "queries", marker: { color: "#4f7cff" } }],
+        { yaxis: { title: { text: "queries" }, rangemode: "tozero" }, showlegend: false },
+        anyTraffic ? items.length : 0
+      ),
+    ];
+    const avg = items.map((d) => d.avg_response_time_ms);
+    const p95 = items.map((d) => d.p95_response_time_ms);
+    jobs.push(
+      draw(
+        "response-time",
+        [
+          { type: "scatter", mode: "lines+markers", x, y: avg, name: "average", line: { color: "#4f7cff" } },
+          { type: "scatter", mode: "lines+markers", x, y: p95, name: "p95", line: { color: "#f79009" } },
+        ],
+        { yaxis: { title: { text: "ms" }, rangemode: "tozero" } },
+        count(avg) + count(p95)
+      )
+    );
+    const ratio = items.map((d) => (d.positive_ratio === null ? null : 100 * d.positive_ratio));
+    jobs.push(
+      draw(
+        "positive-ratio",
+        [
+          {
+            type: "bar", x, y: items.map((d) => d.feedback_count), name: "votes", yaxis: "y2",
+            marker: { color: "#d0d8f5" },
+          },
+          { type: "scatter", mode: "lines+markers", x, y: ratio, name: "positive %", line: { color: "#12b76a" } },
+        ],
+        {
+          yaxis: { title: { text: "positive %" }, range: [0, 100] },
+          yaxis2: {
+            overlaying: "y", side: "right", showgrid: false, rangemode: "tozero",
+            tickformat: ",d", title: { text: "votes" },
+          },
+          margin: { l: 50, r: 50, t: 10, b: 40 },
+        },
+        count(ratio)
+      )
+    );
+    return jobs;
+  }
+
+  function shorten(text, n) {
+    const flat = text.replace(/\s+/g, " ").trim();
+    return flat.length > n ? flat.slice(0, n - 1) + "…" : flat;
+  }
+
+  function drawTop(top, days) {
+    $("top-window").textContent = `last ${days} day${days === 1 ? "" : "s"}`;
+    const items = top.items.slice().reverse();
+    return draw(
+      "top-queries",
+      [
+        {
+          type: "bar", orientation: "h", x: items.map((q) => q.count),
+          y: items.map((q, i) => `${items.length - i}. ${shorten(q.query, 48)}`),
+          text: items.map((q) => q.query), hovertemplate: "%{text}<br>%{x} times<extra></extra>",
+          textposition: "none", marker: { color: "#4f7cff" },
+        },
+      ],
+      { margin: { l: 320, r: 20, t: 10, b: 30 }, hovermode: "closest", showlegend: false },
+      top.items.length
+    );
+  }
+
+  function drawAccuracy(accuracy) {
+    const items = accuracy.items;
+    const models = [...new Set(items.map((i) => i.model))].sort();
+    const traces = models.map((model) => {
+      const rows = items.filter((i) => i.model === model);
+      return {
+        type: "bar",
+        name: model,
+        x: rows.map((i) => i.intent || "(none)"),
+        y: rows.map((i) => 100 * i.accuracy),
+        customdata: rows.map((i) => [i.total, 100 * i.accuracy_ci_low, 100 * i.accuracy_ci_high]),
+        hovertemplate:
+          "%{fullData.name} / %{x}: %{y:.1f} % [%{customdata[1]:.1f}, %{customdata[2]:.1f}] of %{customdata[0]} votes<extra></extra>",
+        error_y: {
+          type: "data",
+          symmetric: false,
+          array: rows.map((i) => 100 * (i.accuracy_ci_high - i.accuracy)),
+          arrayminus: rows.map((i) => 100 * (i.accuracy - i.accuracy_ci_low)),
+          color: "#1f2430",
+          thickness: 1.2,
+          width: 3,
+        },
+      };
+    });
+    return draw(
+      "accuracy",
+      traces,
+      { barmode: "group", yaxis: { title: { text: "positive %" }, range: [0, 100] }, hovermode: "closest" },
+      items.length
+    );
+  }
+
+  function formatNumber(value, digits) {
+    if (value === null || value === undefined) return "–";
+    return value.toLocaleString(undefined, { maximumFractionDigits: digits || 0 });
+  }
+
+  function showStats(stats) {
+    $("kpi-votes").textContent = formatNumber(stats.total_feedback);
+    $("kpi-positive").textContent = stats.positive_pct === null ? "–" : formatNumber(stats.positive_pct, 1) + " %";
+    $("kpi-users").textContent = formatNumber(stats.unique_users);
+    $("kpi-sessions").textContent = formatNumber(stats.unique_sessions);
+    $("kpi-latency").textContent =
+      stats.avg_response_time_ms === null ? "–" : formatNumber(stats.avg_response_time_ms) + " ms";
+  }
+
+  function showAsOf(asOf) {
+    const label = $("as-of");
+    label.dataset.asOf = asOf || "";
+    label.textContent = asOf
+      ? `figures as of ${new Date(asOf).toLocaleString()}`
+      : "figures not refreshed yet";
+  }
+
+  // --- the refresh loop ------------------------------------------------------------------
+
+  let timer = null;
+  let loading = null;
+  let again = false;
+
+  async function load() {
+    const filters = readFilters();
+    saveFilters(filters);
+    const dims = {};
+    for (const name of DIMENSIONS) dims[name] = filters[name];
+    const today = isoDay(new Date());
+    const topDays = Math.min(366, Math.max(1, daysBetween(filters.since, today) + 1));
+    const [all, daily, top, accuracy, stats] = await Promise.all([
+      api("/v1/feedback/accuracy", { group_by: "model,intent,project" }),
+      api("/v1/metrics/daily", { since: filters.since, until: filters.until, ...dims }),
+      api("/v1/metrics/top-queries", { limit: 10, days: topDays, ...dims }),
+      api("/v1/feedback/accuracy", { group_by: "model,intent", ...dims }),
+      api("/v1/feedback/stats", {
+        since: filters.since + "T00:00:00Z",
+        until: addDays(filters.until, 1) + "T00:00:00Z",
+        ...dims,
+      }),
+    ]);
+    fillOptions(all.items);
+    const empty = all.items.length === 0 && top.items.length === 0 &&
+      !daily.items.some((d) => d.total_queries > 0);
+    $("empty-state").hidden = !empty;
+    document.body.dataset.state = empty ? "empty" : "ready";
+    showAsOf(accuracy.as_of || daily.as_of);
+    showStats(stats);
+    await Promise.all([...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy)]);
+  }
+
+  function showError(error) {
+    const box = $("error");
+    box.textContent =
+      error instanceof ApiError
+        ? `The API answered ${error.status}: ${error.message}`
+        : `Could not load the figures: ${error.message}`;
+    box.hidden = false;
+  }
+
+  async function refresh() {
+    window.clearTimeout(timer);
+    if (loading) {
+      // A filter changed while loading: load once more with the new selection afterwards.
+      again = true;
+      return loading;
+    }
+    loading = (async () => {
+      do {
+        again = false;
+        try {
+          await load();
+          $("error").hidden = true;
+        } catch (error) {
+          showError(error);
+        }
+      } while (again);
+    })().finally(() => {
+      loading = null;
+      document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+      schedule();
+    });
+    return loading;
+  }
+
+  function schedule() {
+    window.clearTimeout(timer);
+    const seconds = Number($("interval").value);
+    if (seconds > 0) {
+      timer = window.setTimeout(() => {
+        if (document.hidden) schedule();
+        else refresh();
+      }, seconds * 1000);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    restoreFilters();
+    $("filters").addEventListener("change", (event) => {
+      if (event.target.id === "interval") {
+        localStorage.setItem(INTERVAL_STORAGE, event.target.value);
+        schedule();
+      } else {
+        refresh();
+      }
+    });
+    $("filters").addEventListener("submit", (event) => event.preventDefault());
+    $("reload").addEventListener("click", () => refresh());
+    refresh();
+  });
+})();

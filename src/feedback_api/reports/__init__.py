@@ -1,0 +1,1 @@
+"""The weekly model-performance report: JSON, Markdown and self-contained HTML."""

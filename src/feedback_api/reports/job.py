@@ -1,0 +1,74 @@
+"""The scheduled job that writes each finished week's report to FEEDBACK_REPORT_DIR.
+
+Leader-elected like the refresher: in a tick, only the replica holding the advisory lock
+looks for a missing report. A report is written once per week: the files' presence is the
+record, so the directory should be shared by the replicas (a volume), and a report written
+by hand is never overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_api.config import Settings
+from feedback_api.reports.render import ReportFormat, render
+from feedback_api.reports.repository import ReportRepository
+from feedback_api.reports.service import ReportService, Week, last_finished_week
+from feedback_api.scheduler import PeriodicJob, run_as_leader
+
+logger = logging.getLogger(__name__)
+
+NAME = "weekly-report"
+
+
+def report_paths(directory: Path, week: Week) -> dict[ReportFormat, Path]:
+    return {fmt: directory / f"weekly-{week}.{fmt.value}" for fmt in ReportFormat}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (a mailer, a web server) never see half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+async def write_finished_week(session: AsyncSession, directory: Path) -> list[Path]:
+    """Write last week's report in every format, unless it is there already."""
+    service = ReportService(ReportRepository(session))
+    week = last_finished_week(await service.repo.now())
+    missing = {fmt: p for fmt, p in report_paths(directory, week).items() if not p.exists()}
+    if not missing:
+        return []
+    report = await service.weekly(week)
+    for fmt, path in missing.items():
+        await asyncio.to_thread(write_atomically, path, render(report, fmt))
+    return list(missing.values())
+
+
+def build_report_job(app: FastAPI) -> PeriodicJob:
+    settings: Settings = app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    directory = settings.reports_path
+
+    async def job(session: AsyncSession) -> list[Path]:
+        return await write_finished_week(session, directory)
+
+    async def tick() -> None:
+        ran, written = await run_as_leader(sessionmaker, NAME, job)
+        if ran and written:
+            logger.info("weekly report written: %s", ", ".join(map(str, written)))
+
+    return PeriodicJob(NAME, settings.report_check_interval_seconds, tick)

@@ -1,0 +1,294 @@
+"""The weekly report as JSON, Markdown or self-contained HTML (inline CSS, inline SVG charts).
+
+The HTML loads nothing from anywhere, so it can be mailed or archived and still render.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import timedelta
+from enum import StrEnum
+
+from feedback_api.reports.schemas import Accuracy, Change, ModelWeek, WeeklyReport
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    md = "md"
+    html = "html"
+
+
+MEDIA_TYPES = {
+    ReportFormat.json: "application/json",
+    ReportFormat.md: "text/markdown; charset=utf-8",
+    ReportFormat.html: "text/html; charset=utf-8",
+}
+
+
+def render(report: WeeklyReport, fmt: ReportFormat) -> str:
+    renderers: dict[ReportFormat, Callable[[WeeklyReport], str]] = {
+        ReportFormat.json: lambda r: r.model_dump_json(indent=2) + "\n",
+        ReportFormat.md: render_markdown,
+        ReportFormat.html: render_html,
+    }
+    return renderers[fmt](report)
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} ms"
+
+
+def _accuracy(acc: Accuracy | None) -> str:
+    if acc is None:
+        return "no votes"
+    return (
+        f"{_pct(acc.accuracy)} [{_pct(acc.accuracy_ci_low)}, {_pct(acc.accuracy_ci_high)}]"
+        f" of {acc.votes:,}"
+    )
+
+
+def _change(change: Change | None) -> str:
+    if change is None:
+        return "n/a"
+    points = 100 * change.difference
+    verdict = "significant" if change.significant else "not significant"
+    return f"{points:+.1f} pp (p = {change.p_value:.3g}, {verdict})"
+
+
+def _period(report: WeeklyReport) -> str:
+    sunday = (report.end - timedelta(days=1)).date()
+    text = f"{report.start:%a %d %b %Y} to {sunday:%a %d %b %Y} (UTC)"
+    return text if report.complete else text + ", still running"
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(report: WeeklyReport) -> str:
+    overall = report.positive / report.votes if report.votes else None
+    lines = [
+        f"# Model performance, week {report.week}",
+        "",
+        f"{_period(report)}. Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"- Interactions: **{report.volume:,}**",
+        f"- Votes: **{report.votes:,}** (positive: {_pct(overall)})",
+        f"- Changes are against {report.previous_week}, two-proportion z-test at "
+        f"alpha = {report.alpha}; intervals are 95 % Wilson intervals.",
+        "",
+    ]
+    if not report.models:
+        lines += ["No interactions this week.", ""]
+        return "\n".join(lines)
+    lines += [
+        "| Model | Interactions | Votes/interaction | Accuracy [95 % CI] | Change | p50 | p95 |",
+        "|---|---:|---:|---|---|---:|---:|",
+    ]
+    for m in report.models:
+        lines.append(
+            f"| {_md_cell(m.model)} | {m.volume:,} | {_pct(m.feedback_rate)} | "
+            f"{_accuracy(m.accuracy)} | {_change(m.change)} | {_ms(m.response_time_p50_ms)} | "
+            f"{_ms(m.response_time_p95_ms)} |"
+        )
+    for m in report.models:
+        lines += ["", f"## {m.model}", ""]
+        if m.worst_intents:
+            lines += [f"Worst intents (at least {report.min_votes} votes):", ""]
+            lines += [
+                f"- {_md_cell(i.intent or '(none)')}: {_accuracy(i)}" for i in m.worst_intents
+            ]
+        else:
+            lines.append(f"No intent has {report.min_votes} votes yet.")
+        lines.append("")
+        if m.most_downvoted:
+            lines += ["Most down-voted questions:", ""]
+            for q in m.most_downvoted:
+                comment = f' - "{_md_cell(q.last_comment)}"' if q.last_comment else ""
+                lines.append(
+                    f"- {q.downvotes} of {q.votes} down: {_md_cell(q.query)[:200]}{comment}"
+                )
+        else:
+            lines.append("No down-votes.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2430;
+margin:0;background:#f5f6f8}
+main{max-width:980px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+.muted{color:#667085}.cards{display:flex;gap:12px;margin:16px 0;flex-wrap:wrap}
+.card{background:#fff;border:1px solid #e4e7ec;border-radius:8px;padding:12px 16px;min-width:150px}
+.card b{display:block;font-size:20px}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #e4e7ec}
+th,td{padding:6px 10px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
+th{background:#fafbfc;font-weight:600}td.num{text-align:right;white-space:nowrap}
+.sig-up{color:#067647;font-weight:600}.sig-down{color:#b42318;font-weight:600}
+.chart{background:#fff;border:1px solid #e4e7ec;border-radius:8px;padding:8px;margin:8px 0}
+blockquote{margin:2px 0 0;color:#667085;font-style:italic}
+table+table{margin-top:10px}.legend{color:#667085;font-size:12px;margin:0 0 4px}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _change_html(change: Change | None) -> str:
+    if change is None:
+        return '<span class="muted">n/a</span>'
+    cls = ""
+    if change.significant:
+        cls = ' class="sig-up"' if change.difference > 0 else ' class="sig-down"'
+    return f"<span{cls}>{_e(_change(change))}</span>"
+
+
+def accuracy_svg(models: list[ModelWeek]) -> str:
+    """Horizontal bars of accuracy with interval whiskers; a tick marks last week's value."""
+    rated = [m for m in models if m.accuracy is not None]
+    if not rated:
+        return ""
+    label_w, plot_w, row_h, top = 190, 560, 26, 22
+    height = top + row_h * len(rated) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 70}" '
+        f'height="{height}" role="img" aria-label="Accuracy per model" font-size="12">'
+    ]
+    for tick in range(0, 101, 25):
+        x = label_w + plot_w * tick / 100
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 6}" stroke="#e4e7ec"/>'
+            f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle" fill="#667085">{tick} %</text>'
+        )
+    for index, m in enumerate(rated):
+        assert m.accuracy is not None
+        y = top + index * row_h
+        acc = m.accuracy
+        width = plot_w * acc.accuracy
+        low = label_w + plot_w * acc.accuracy_ci_low
+        high = label_w + plot_w * acc.accuracy_ci_high
+        mid = y + row_h / 2
+        parts.append(
+            f'<text x="{label_w - 8}" y="{mid + 4:.1f}" text-anchor="end">{_e(m.model[:28])}</text>'
+            f'<rect x="{label_w}" y="{y + 5}" width="{width:.1f}" height="{row_h - 10}" '
+            f'fill="#4f7cff" opacity="0.8"><title>{_e(_accuracy(acc))}</title></rect>'
+            f'<line x1="{low:.1f}" y1="{mid:.1f}" x2="{high:.1f}" y2="{mid:.1f}" '
+            f'stroke="#1f2430" stroke-width="1.5"/>'
+            f'<line x1="{low:.1f}" y1="{mid - 5:.1f}" x2="{low:.1f}" y2="{mid + 5:.1f}" '
+            f'stroke="#1f2430"/><line x1="{high:.1f}" y1="{mid - 5:.1f}" x2="{high:.1f}" '
+            f'y2="{mid + 5:.1f}" stroke="#1f2430"/>'
+            f'<text x="{label_w + plot_w + 8}" y="{mid + 4:.1f}">{_pct(acc.accuracy)}</text>'
+        )
+        if m.change is not None:
+            px = label_w + plot_w * m.change.previous.accuracy
+            parts.append(
+                f'<line x1="{px:.1f}" y1="{y + 2}" x2="{px:.1f}" y2="{y + row_h - 2}" '
+                f'stroke="#f79009" stroke-width="3"><title>last week: '
+                f"{_e(_accuracy(m.change.previous))}</title></line>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def volume_svg(report: WeeklyReport) -> str:
+    """Interactions per day (bars) with the day's votes as the darker inner bar."""
+    peak = max((d.volume for d in report.days), default=0)
+    if peak == 0:
+        return ""
+    bar_w, gap, plot_h, bottom = 80, 24, 140, 36
+    width = len(report.days) * (bar_w + gap) + gap
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{plot_h + bottom + 16}"'
+        ' role="img" aria-label="Interactions and votes per day" font-size="12">'
+    ]
+    for index, day in enumerate(report.days):
+        x = gap + index * (bar_w + gap)
+        h = plot_h * day.volume / peak
+        hv = plot_h * day.votes / peak
+        base = plot_h + 16
+        parts.append(
+            f'<rect x="{x}" y="{base - h:.1f}" width="{bar_w}" height="{h:.1f}" fill="#b9c8ff">'
+            f"<title>{day.volume:,} interactions</title></rect>"
+            f'<rect x="{x + 20}" y="{base - hv:.1f}" width="{bar_w - 40}" height="{hv:.1f}" '
+            f'fill="#4f7cff"><title>{day.votes:,} votes</title></rect>'
+            f'<text x="{x + bar_w / 2}" y="{base - h - 4:.1f}" text-anchor="middle">'
+            f"{day.volume:,}</text>"
+            f'<text x="{x + bar_w / 2}" y="{base + 16}" text-anchor="middle" fill="#667085">'
+            f"{day.date:%a %d}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(report: WeeklyReport) -> str:
+    overall = report.positive / report.votes if report.votes else None
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Model performance {report.week}</title>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<style>{_CSS}</style></head><body><main>",
+        f"<h1>Model performance, week {_e(report.week)}</h1>",
+        f'<div class="muted">{_e(_period(report))}. Generated '
+        f"{report.generated_at:%Y-%m-%d %H:%M} UTC. Changes against {_e(report.previous_week)}"
+        f" (two-proportion z-test, alpha = {report.alpha}); intervals are 95 % Wilson.</div>",
+        '<div class="cards">',
+        f'<div class="card"><span class="muted">Interactions</span><b>{report.volume:,}</b></div>',
+        f'<div class="card"><span class="muted">Votes</span><b>{report.votes:,}</b></div>',
+        f'<div class="card"><span class="muted">Positive</span><b>{_pct(overall)}</b></div>',
+        f'<div class="card"><span class="muted">Models</span><b>{len(report.models)}</b></div>',
+        "</div>",
+    ]
+    if not report.models:
+        out.append("<p>No interactions this week.</p></main></body></html>")
+        return "\n".join(out)
+    out += [
+        "<h2>Accuracy per model</h2>",
+        '<p class="legend">Bars: accuracy; black whiskers: 95 % interval; orange tick: '
+        "last week.</p>",
+        f'<div class="chart">{accuracy_svg(report.models) or "No votes this week."}</div>',
+        "<h2>Traffic per day</h2>",
+        '<p class="legend">Light bars: interactions; dark bars: votes.</p>',
+        f'<div class="chart">{volume_svg(report)}</div>',
+        "<h2>Summary</h2>",
+        "<table><tr><th>Model</th><th>Interactions</th><th>Votes/interaction</th>"
+        "<th>Accuracy [95 % CI]</th><th>Change vs last week</th><th>p50</th><th>p95</th></tr>",
+    ]
+    for m in report.models:
+        out.append(
+            f"<tr><td>{_e(m.model)}</td><td class=num>{m.volume:,}</td>"
+            f"<td class=num>{_pct(m.feedback_rate)}</td><td>{_e(_accuracy(m.accuracy))}</td>"
+            f"<td>{_change_html(m.change)}</td><td class=num>{_ms(m.response_time_p50_ms)}</td>"
+            f"<td class=num>{_ms(m.response_time_p95_ms)}</td></tr>"
+        )
+    out.append("</table>")
+    for m in report.models:
+        out.append(f"<h2>{_e(m.model)}</h2>")
+        if m.worst_intents:
+            out.append(
+                f"<table><tr><th>Worst intents (at least {report.min_votes} votes)</th>"
+                "<th>Accuracy [95 % CI]</th></tr>"
+            )
+            out += [
+                f"<tr><td>{_e(i.intent or '(none)')}</td><td>{_e(_accuracy(i))}</td></tr>"
+                for i in m.worst_intents
+            ]
+            out.append("</table>")
+        if m.most_downvoted:
+            out.append("<table><tr><th>Most down-voted questions</th><th>Down / votes</th></tr>")
+            for q in m.most_downvoted:
+                quote = f"<blockquote>{_e(q.last_comment)}</blockquote>" if q.last_comment else ""
+                out.append(
+                    f"<tr><td>{_e(q.query[:300])}{quote}</td>"
+                    f"<td class=num>{q.downvotes} / {q.votes}</td></tr>"
+                )
+            out.append("</table>")
+    out.append("</main></body></html>")
+    return "\n".join(out)

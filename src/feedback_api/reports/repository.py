@@ -1,0 +1,133 @@
+"""All SQL of the weekly report: aggregates over one week of interactions and their votes.
+
+A vote counts in the week its answer was given (the interaction's `created_at`), like the
+daily rollup, so a week's figures describe the answers the models gave that week. A week
+is a bounded range on the `created_at` indexes; p50/p95 need the raw latencies, which is
+why the report reads the tables rather than the rollups.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from sqlalchemy import Double, Row, cast, func, not_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_api.analytics.repository import utc_day
+from feedback_api.feedback.models import Feedback
+from feedback_api.interactions.models import Interaction
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+
+def _in_week(start: datetime, end: datetime) -> Any:
+    return (Interaction.created_at >= start) & (Interaction.created_at < end)
+
+
+class ReportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def now(self) -> datetime:
+        value: datetime = (await self.session.execute(select(func.now()))).scalar_one()
+        return value
+
+    async def model_traffic(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """Per model: interactions and response-time percentiles of the week."""
+        latency = Interaction.response_time_ms
+        stmt = (
+            select(
+                Interaction.model,
+                func.count().label("volume"),
+                func.percentile_cont(0.5).within_group(latency).label("p50"),
+                func.percentile_cont(0.95).within_group(latency).label("p95"),
+            )
+            .where(_in_week(start, end))
+            .group_by(Interaction.model)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def votes(
+        self, start: datetime, end: datetime, *, by_intent: bool = False
+    ) -> list[AnyRow]:
+        """Votes on the week's answers per model (and intent): totals, positives, stars."""
+        dims: list[Any] = [Interaction.model]
+        if by_intent:
+            dims.append(Interaction.intent)
+        stmt = (
+            select(
+                *dims,
+                func.count().label("total"),
+                func.count().filter(Feedback.is_helpful).label("positive"),
+                cast(func.avg(Feedback.stars), Double).label("avg_stars"),
+            )
+            .select_from(Feedback)
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where(_in_week(start, end))
+            .group_by(*dims)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def most_downvoted(self, start: datetime, end: datetime, per_model: int) -> list[AnyRow]:
+        """Per model, the questions with the most down-votes, with the latest complaint."""
+        down = func.count().filter(not_(Feedback.is_helpful))
+        comments = func.array_agg(
+            aggregate_order_by(Feedback.comment, Feedback.created_at.desc())
+        ).filter(not_(Feedback.is_helpful), Feedback.comment.is_not(None), Feedback.comment != "")
+        grouped = (
+            select(
+                Interaction.model,
+                Interaction.query,
+                down.label("downvotes"),
+                func.count().label("votes"),
+                comments[1].label("last_comment"),
+                func.row_number()
+                .over(
+                    partition_by=Interaction.model,
+                    order_by=(down.desc(), func.count().desc(), Interaction.query),
+                )
+                .label("rank"),
+            )
+            .select_from(Feedback)
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where(_in_week(start, end))
+            .group_by(Interaction.model, Interaction.query)
+            .having(down > 0)
+            .subquery()
+        )
+        stmt = (
+            select(grouped)
+            .where(grouped.c.rank <= per_model)
+            .order_by(grouped.c.model, grouped.c.rank)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def daily(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """Per UTC day: interactions, votes and positive votes."""
+        day = utc_day(Interaction.created_at)
+        votes = (
+            select(
+                Feedback.interaction_id,
+                func.count().label("votes"),
+                func.count().filter(Feedback.is_helpful).label("up"),
+            )
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where(_in_week(start, end))
+            .group_by(Feedback.interaction_id)
+            .subquery()
+        )
+        stmt = (
+            select(
+                day.label("day"),
+                func.count().label("volume"),
+                func.coalesce(func.sum(votes.c.votes), 0).label("votes"),
+                func.coalesce(func.sum(votes.c.up), 0).label("positive"),
+            )
+            .outerjoin(votes, votes.c.interaction_id == Interaction.id)
+            .where(_in_week(start, end))
+            .group_by(day)
+            .order_by(day)
+        )
+        return list((await self.session.execute(stmt)).all())

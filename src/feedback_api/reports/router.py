@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from feedback_api.db import SessionDep
+from feedback_api.reports.render import MEDIA_TYPES, ReportFormat, render
+from feedback_api.reports.repository import ReportRepository
+from feedback_api.reports.schemas import WeeklyReport
+from feedback_api.reports.service import ReportService
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+async def get_service(session: SessionDep) -> ReportService:
+    return ReportService(ReportRepository(session))
+
+
+ServiceDep = Annotated[ReportService, Depends(get_service)]
+
+
+@router.get(
+    "/weekly",
+    response_model=WeeklyReport,
+    summary="Weekly model-performance report (JSON, Markdown or self-contained HTML)",
+    responses={
+        200: {
+            "content": {"text/markdown": {}, "text/html": {}},
+            "description": "The report in the format asked for",
+        }
+    },
+)
+async def weekly(
+    service: ServiceDep,
+    week: Annotated[
+        str | None,
+        Query(max_length=10, description="ISO week like 2026-W47 (default: the current week)"),
+    ] = None,
+    format: Annotated[ReportFormat, Query(description="json, md or html")] = ReportFormat.json,
+) -> Response:
+    report = await service.weekly(await service.resolve_week(week))
+    return Response(render(report, format), media_type=MEDIA_TYPES[format])

@@ -1,0 +1,75 @@
+"""The weekly model-performance report (its JSON form; markdown and HTML render the same)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class Accuracy(BaseModel):
+    votes: int
+    positive: int
+    accuracy: float = Field(description="positive / votes")
+    accuracy_ci_low: float = Field(description="Wilson score interval, 95 %")
+    accuracy_ci_high: float
+
+
+class Change(BaseModel):
+    """This week's accuracy against the previous week's, with the two-proportion test."""
+
+    previous: Accuracy
+    difference: float = Field(description="this week's accuracy minus last week's")
+    difference_ci_low: float
+    difference_ci_high: float
+    p_value: float
+    significant: bool = Field(description="p_value < alpha: a real change, not noise")
+
+
+class IntentAccuracy(Accuracy):
+    intent: str | None
+
+
+class DownvotedQuestion(BaseModel):
+    query: str
+    downvotes: int
+    votes: int
+    last_comment: str | None = Field(description="The latest comment left with a down-vote.")
+
+
+class ModelWeek(BaseModel):
+    model: str
+    volume: int = Field(description="Interactions answered by the model this week")
+    feedback_rate: float | None = Field(description="Votes per interaction")
+    accuracy: Accuracy | None = Field(description="Null when nobody voted")
+    avg_stars: float | None
+    change: Change | None = Field(description="Null when either week has no votes")
+    response_time_p50_ms: float | None
+    response_time_p95_ms: float | None
+    worst_intents: list[IntentAccuracy] = Field(
+        description="Lowest accuracy first, among intents with enough votes"
+    )
+    most_downvoted: list[DownvotedQuestion]
+
+
+class DayVolume(BaseModel):
+    date: date
+    volume: int
+    votes: int
+    positive: int
+
+
+class WeeklyReport(BaseModel):
+    week: str = Field(description="ISO week, e.g. 2026-W47")
+    previous_week: str
+    start: datetime = Field(description="Monday 00:00 UTC, inclusive")
+    end: datetime = Field(description="The next Monday 00:00 UTC, exclusive")
+    complete: bool = Field(description="False while the week is still running")
+    generated_at: datetime
+    alpha: float
+    min_votes: int = Field(description="Fewest votes for an intent to be ranked")
+    volume: int
+    votes: int
+    positive: int
+    models: list[ModelWeek] = Field(description="Busiest model first")
+    days: list[DayVolume]

@@ -1,0 +1,198 @@
+"""Weekly report rules: which week, per-model figures, intervals and the week-on-week test."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from feedback_api.analytics.service import ALPHA
+from feedback_api.analytics.stats import two_proportion_test, wilson_interval
+from feedback_api.errors import InvalidInput
+from feedback_api.reports.repository import ReportRepository
+from feedback_api.reports.schemas import (
+    Accuracy,
+    Change,
+    DayVolume,
+    DownvotedQuestion,
+    IntentAccuracy,
+    ModelWeek,
+    WeeklyReport,
+)
+
+MIN_VOTES = 5
+WORST_INTENTS = 3
+DOWNVOTED_PER_MODEL = 5
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Week:
+    year: int
+    number: int
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.monday, time.min, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=7)
+
+    @property
+    def previous(self) -> Week:
+        return Week.containing(self.monday - timedelta(days=7))
+
+    @classmethod
+    def containing(cls, day: date) -> Week:
+        year, number, _ = day.isocalendar()
+        return cls(year, number)
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
+
+
+def parse_week(raw: str) -> Week:
+    """`2026-W47` (or `2026W47`) -> Week; a clear 422 for anything else."""
+    match = _WEEK.match(raw.strip())
+    if match is None:
+        raise _invalid(f"{raw!r} is not an ISO week; write it like 2026-W47")
+    year, number = int(match[1]), int(match[2])
+    try:
+        date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise _invalid(f"{year} has no week {number}") from None
+    return Week(year, number)
+
+
+def last_finished_week(now: datetime) -> Week:
+    return Week.containing(now.astimezone(UTC).date()).previous
+
+
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput(
+        f"week: {message}", errors=[{"field": "week", "message": message, "type": "week"}]
+    )
+
+
+def _accuracy(positive: int, votes: int) -> Accuracy:
+    low, high = wilson_interval(positive, votes) or (0.0, 1.0)
+    return Accuracy(
+        votes=votes,
+        positive=positive,
+        accuracy=positive / votes,
+        accuracy_ci_low=low,
+        accuracy_ci_high=high,
+    )
+
+
+def _change(current: Accuracy, previous: Accuracy) -> Change:
+    test = two_proportion_test(current.positive, current.votes, previous.positive, previous.votes)
+    return Change(
+        previous=previous,
+        difference=test.difference,
+        difference_ci_low=test.difference_ci_low,
+        difference_ci_high=test.difference_ci_high,
+        p_value=test.p_value,
+        significant=test.p_value < ALPHA,
+    )
+
+
+class ReportService:
+    def __init__(self, repository: ReportRepository) -> None:
+        self.repo = repository
+
+    async def resolve_week(self, raw: str | None) -> Week:
+        """The week asked for, or the current one; a week that has not begun is refused."""
+        now = await self.repo.now()
+        if raw is None:
+            return Week.containing(now.astimezone(UTC).date())
+        week = parse_week(raw)
+        if week.start > now:
+            raise _invalid(f"{week} has not begun yet")
+        return week
+
+    async def weekly(self, week: Week) -> WeeklyReport:
+        now = await self.repo.now()
+        start, end = week.start, week.end
+        prev = week.previous
+        traffic = {row.model: row for row in await self.repo.model_traffic(start, end)}
+        votes = {row.model: row for row in await self.repo.votes(start, end)}
+        before = {row.model: row for row in await self.repo.votes(prev.start, prev.end)}
+        intents: dict[str, list[IntentAccuracy]] = defaultdict(list)
+        for row in await self.repo.votes(start, end, by_intent=True):
+            if row.total >= MIN_VOTES:
+                intents[row.model].append(
+                    IntentAccuracy(
+                        intent=row.intent, **_accuracy(row.positive, row.total).model_dump()
+                    )
+                )
+        downvoted: dict[str, list[DownvotedQuestion]] = defaultdict(list)
+        for row in await self.repo.most_downvoted(start, end, DOWNVOTED_PER_MODEL):
+            downvoted[row.model].append(
+                DownvotedQuestion(
+                    query=row.query,
+                    downvotes=row.downvotes,
+                    votes=row.votes,
+                    last_comment=row.last_comment,
+                )
+            )
+        models = []
+        for name in sorted(traffic, key=lambda m: (-traffic[m].volume, m)):
+            traffic_row, vote_row, prev_row = traffic[name], votes.get(name), before.get(name)
+            accuracy = _accuracy(vote_row.positive, vote_row.total) if vote_row else None
+            previous = _accuracy(prev_row.positive, prev_row.total) if prev_row else None
+            models.append(
+                ModelWeek(
+                    model=name,
+                    volume=traffic_row.volume,
+                    feedback_rate=(vote_row.total / traffic_row.volume) if vote_row else None,
+                    accuracy=accuracy,
+                    avg_stars=vote_row.avg_stars if vote_row else None,
+                    change=_change(accuracy, previous) if accuracy and previous else None,
+                    response_time_p50_ms=traffic_row.p50,
+                    response_time_p95_ms=traffic_row.p95,
+                    worst_intents=sorted(
+                        intents[name], key=lambda i: (i.accuracy, -i.votes, i.intent or "")
+                    )[:WORST_INTENTS],
+                    most_downvoted=downvoted[name],
+                )
+            )
+        return WeeklyReport(
+            week=str(week),
+            previous_week=str(prev),
+            start=start,
+            end=end,
+            complete=end <= now,
+            generated_at=now,
+            alpha=ALPHA,
+            min_votes=MIN_VOTES,
+            volume=sum(m.volume for m in models),
+            votes=sum(m.accuracy.votes for m in models if m.accuracy),
+            positive=sum(m.accuracy.positive for m in models if m.accuracy),
+            models=models,
+            days=_days(week, await self.repo.daily(start, end)),
+        )
+
+
+def _days(week: Week, rows: list[Any]) -> list[DayVolume]:
+    found = {row.day: row for row in rows}
+    days = []
+    for offset in range(7):
+        day = week.monday + timedelta(days=offset)
+        row = found.get(day)
+        days.append(
+            DayVolume(
+                date=day,
+                volume=row.volume if row else 0,
+                votes=int(row.votes) if row else 0,
+                positive=int(row.positive) if row else 0,
+            )
+        )
+    return days

@@ -1,0 +1,219 @@
+"""The web dashboard in a real headless Chromium against the real app on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.app import create_app
+from tests.dashboard.conftest import fill, refresh, server_settings
+from tests.live_server import LiveServer, RequireKey
+
+CHARTS = ("daily-volume", "response-time", "positive-ratio", "top-queries", "accuracy")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+
+
+class Watched:
+    """A page with its console errors and every URL it requested."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("request", lambda request: self.requests.append(request.url))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    async def loads(self) -> int:
+        return int(await self.page.get_attribute("body", "data-loads") or 0)
+
+    async def after_load(self, action: Callable[[], Awaitable[Any]]) -> None:
+        """Run `action` (a filter change) and wait until the page has drawn its result."""
+        before = await self.loads()
+        await action()
+        await self.page.wait_for_function(
+            "(before) => Number(document.body.dataset.loads || 0) > before && "
+            "!document.querySelector('#error:not([hidden])')",
+            arg=before,
+            timeout=20_000,
+        )
+
+    async def points(self) -> dict[str, int]:
+        result = {}
+        for name in CHARTS:
+            value = await self.page.get_attribute(f'[data-chart="{name}"]', "data-points")
+            assert value is not None, f"chart {name} was never drawn"
+            result[name] = int(value)
+        return result
+
+
+@pytest.fixture
+async def open_page(
+    browser: Browser,
+) -> AsyncIterator[Callable[[str], Awaitable[Watched]]]:
+    contexts = []
+
+    async def _open(url: str) -> Watched:
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        watched = Watched(await context.new_page())
+        await watched.page.goto(url + "/dashboard")
+        await watched.page.wait_for_function(
+            "() => Number(document.body.dataset.loads || 0) >= 1", timeout=30_000
+        )
+        return watched
+
+    yield _open
+    for context in contexts:
+        await context.close()
+
+
+async def test_every_chart_is_drawn_and_filters_change_it(
+    live_server: LiveServer,
+    open_page: Callable[[str], Awaitable[Watched]],
+    engine: AsyncEngine,
+    database_url: str,
+) -> None:
+    await fill(engine, database_url, 1500)
+    await refresh(live_server.url)
+    watched = await open_page(live_server.url)
+    page = watched.page
+
+    assert await page.is_hidden("[data-empty-state]")
+    assert await page.is_hidden("#error")
+    points = await watched.points()
+    assert all(n > 0 for n in points.values()), points
+    assert points["daily-volume"] == 30  # the default range: the last 30 days, one bar each
+    assert points["top-queries"] == 10
+    # Plotly drew an SVG with one error bar per model x intent group.
+    assert await page.locator('[data-chart="accuracy"] .errorbar').count() == points["accuracy"]
+    assert (await page.text_content("#as-of") or "").startswith("figures as of")
+    assert (await page.text_content("#kpi-votes") or "-").replace(",", "").isdigit()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # One model: fewer accuracy groups, less volume; the address bar keeps the choice.
+    total_before = int(await page.get_attribute('[data-chart="daily-volume"]', "data-total") or 0)
+    await watched.after_load(lambda: page.select_option("#model", "mistral-7b-instruct"))
+    one_model = await watched.points()
+    assert 0 < one_model["accuracy"] < points["accuracy"]
+    total_after = int(await page.get_attribute('[data-chart="daily-volume"]', "data-total") or 0)
+    assert 0 < total_after < total_before
+    assert "model=mistral-7b-instruct" in page.url
+
+    # A shorter date range: one bar per day of it.
+    today = datetime.now(UTC).date()
+    since = (today - timedelta(days=6)).isoformat()
+    await watched.after_load(lambda: page.fill("#since", since))
+    assert (await watched.points())["daily-volume"] == 7
+
+    # An intent with the model: the accuracy chart narrows to that one group.
+    await watched.after_load(lambda: page.select_option("#intent", "code"))
+    assert (await watched.points())["accuracy"] == 1
+
+    assert watched.errors == []
+    # Everything came from this server: no CDN, nothing from outside.
+    assert all(url.startswith(live_server.url) for url in watched.requests), watched.requests
+
+
+async def test_empty_database_shows_a_friendly_empty_state(
+    live_server: LiveServer, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    await refresh(live_server.url)
+    watched = await open_page(live_server.url)
+    assert await watched.page.is_visible("[data-empty-state]")
+    assert await watched.page.is_hidden("#error")
+    assert await watched.points() == dict.fromkeys(CHARTS, 0)
+    assert await watched.page.locator(".no-data").count() == len(CHARTS)
+    assert watched.errors == []
+
+
+async def test_auto_refresh_picks_up_new_data(
+    live_server: LiveServer,
+    open_page: Callable[[str], Awaitable[Watched]],
+    engine: AsyncEngine,
+    database_url: str,
+) -> None:
+    watched = await open_page(live_server.url)
+    assert await watched.page.is_visible("[data-empty-state]")
+    await fill(engine, database_url, 200)
+    await refresh(live_server.url)
+    # The shortest interval the page offers; the page then reloads by itself.
+    await watched.page.select_option("#interval", "5")
+    await watched.page.wait_for_function(
+        "() => document.body.dataset.state === 'ready'", timeout=30_000
+    )
+    assert (await watched.points())["daily-volume"] == 30
+    stored = "() => localStorage.getItem('feedback-api-dashboard-interval')"
+    assert await watched.page.evaluate(stored) == "5"
+    assert watched.errors == []
+
+
+async def test_asks_once_for_a_key_when_the_api_wants_one(
+    open_page: Callable[[str], Awaitable[Watched]],
+    engine: AsyncEngine,
+    database_url: str,
+    browser: Browser,
+) -> None:
+    app = create_app(server_settings(database_url))
+    app.add_middleware(RequireKey)
+    with LiveServer(app) as server:
+        await fill(engine, database_url, 100)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            response = await client.post(
+                "/v1/admin/refresh", headers={"Authorization": "Bearer secret"}
+            )
+            assert response.status_code == 200
+        context = await browser.new_context()
+        try:
+            watched = Watched(await context.new_page())
+            page = watched.page
+            await page.goto(server.url + "/dashboard")
+            dialog = page.locator("#key-dialog")
+            await dialog.wait_for(state="visible")
+            # A wrong key is refused and the dialog comes back, saying so.
+            await page.fill("#key-input", "wrong")
+            await page.click("#key-form button[type=submit]")
+            await page.wait_for_function(
+                "() => document.getElementById('key-reason').textContent.includes('not accepted')"
+            )
+            await page.fill("#key-input", "secret")
+            await page.click("#key-form button[type=submit]")
+            await page.wait_for_function("() => document.body.dataset.state === 'ready'")
+            assert all(n > 0 for n in (await watched.points()).values())
+            key = await page.evaluate("() => sessionStorage.getItem('feedback-api-key')")
+            assert key == "secret"
+            # Kept for the browser session: a reload asks nothing.
+            await page.reload()
+            await page.wait_for_function("() => document.body.dataset.state === 'ready'")
+            assert await dialog.is_hidden()
+            # The only console errors are the browser's notes about the 401 answers.
+            assert all("401" in error for error in watched.errors), watched.errors
+        finally:
+            await context.close()
+
+
+async def test_assets_are_served_from_the_package(client: httpx.AsyncClient) -> None:
+    page = await client.get("/dashboard")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert 'data-chart="accuracy"' in page.text
+    plotly = await client.get("/dashboard/static/plotly.min.js")
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    assert plotly.headers["content-type"].startswith("text/javascript")
+    script = await client.get("/dashboard/static/dashboard.js")
+    assert script.status_code == 200 and "data-points" not in script.headers
+    missing = await client.get("/dashboard/static/..%2Fapp.py")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
