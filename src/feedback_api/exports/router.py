@@ -78,8 +78,7 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
 )
 async def export_summary(request: Request, session: ReadSessionDep) -> ExportSummary:
     selection, shape = request
-    summary = await ExportService(ExportRepository(session)).summary(selection, shape)
-    return ExportSummary(**summary.as_dict())
+    return await ExportService(ExportRepository(session)).summary(selection, shape)
 
 
 @exports.get(

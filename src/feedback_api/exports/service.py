@@ -23,6 +23,7 @@ from feedback_api.exports.repository import (
     Shape,
     interactions_query,
 )
+from feedback_api.exports.schemas import ExportSummary
 
 MAX_DAYS = 3660
 
@@ -87,36 +88,6 @@ def kto_weights(desirable: int, undesirable: int) -> tuple[float | None, float |
 
 
 @dataclass
-class Summary:
-    format: str
-    since: datetime
-    until: datetime
-    filters: dict[str, str]
-    examples: int
-    positives: int
-    negatives: int
-    pairs: int
-    skipped_ties: int
-    desirable_weight: float | None
-    undesirable_weight: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
-            "filters": self.filters,
-            "examples": self.examples,
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "pairs": self.pairs,
-            "skipped_ties": self.skipped_ties,
-            "desirable_weight": self.desirable_weight,
-            "undesirable_weight": self.undesirable_weight,
-        }
-
-
-@dataclass
 class WrittenFile:
     path: Path
     examples: int = 0
@@ -126,7 +97,7 @@ class WrittenFile:
 
 @dataclass
 class Written:
-    summary: Summary
+    summary: ExportSummary
     files: list[WrittenFile] = field(default_factory=list)
     manifest: Path | None = None
 
@@ -150,7 +121,7 @@ class ExportService:
     def __init__(self, repository: ExportRepository) -> None:
         self.repository = repository
 
-    async def summary(self, selection: Selection, shape: Shape) -> Summary:
+    async def summary(self, selection: Selection, shape: Shape) -> ExportSummary:
         counts = await self.repository.counts(selection, shape)
         if shape.format in PAIRED:
             examples = counts.pairs
@@ -159,7 +130,7 @@ class ExportService:
         else:
             examples = counts.positives + counts.negatives
         desirable, undesirable = kto_weights(counts.positives, counts.negatives)
-        return Summary(
+        return ExportSummary(
             format=shape.format, since=selection.since, until=selection.until,
             filters=selection.filters(), examples=examples, positives=counts.positives,
             negatives=counts.negatives, pairs=counts.pairs, skipped_ties=counts.ties,
@@ -228,7 +199,7 @@ class ExportService:
         if manifest:
             result.manifest = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
             document = {
-                **summary.as_dict(),
+                **summary.model_dump(mode="json"),
                 "generated_at": datetime.now(UTC).isoformat(),
                 "generator": f"feedback-api {__version__}",
                 "test_fraction": test_fraction,
