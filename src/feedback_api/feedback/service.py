@@ -21,7 +21,6 @@ from feedback_api.feedback.schemas import (
     FeedbackUpdate,
 )
 from feedback_api.interactions.repository import InteractionRepository
-from feedback_api.interactions.schemas import InteractionContext
 from feedback_api.interactions.service import (
     IngestRules,
     check_not_in_future,
@@ -109,13 +108,11 @@ class FeedbackService:
             vote["created_at"] = payload.created_at
         if not payload.has_context:
             return VoteEntry(vote, request_id=payload.request_id)
-        context = InteractionContext.model_validate(
-            payload.model_dump(include=set(InteractionContext.model_fields))
-        )
+        # The body was validated once already: its context fields are read as they are.
         return VoteEntry(
             vote,
             interaction=interaction_values(
-                context, payload.request_id, payload.created_at, self.rules
+                payload, payload.request_id, payload.created_at, self.rules
             ),
         )
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from feedback_api.config import Settings
 from feedback_api.errors import InvalidInput, NotFound
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
-    InteractionContext,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
@@ -50,8 +49,37 @@ class IngestRules:
         )
 
 
+class ExchangeFields(Protocol):
+    """What describes an exchange: an interaction body, or a feedback body with context."""
+
+    @property
+    def query(self) -> str | None: ...
+    @property
+    def response(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def intent(self) -> str | None: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def response_time_ms(self) -> int | None: ...
+    @property
+    def sources_used(self) -> Any: ...
+    @property
+    def tools_called(self) -> list[str] | None: ...
+    @property
+    def memory_used(self) -> float | None: ...
+    @property
+    def metadata(self) -> dict[str, Any] | None: ...
+
+
 def interaction_values(
-    context: InteractionContext,
+    context: ExchangeFields,
     request_id: str | None,
     created_at: datetime | None,
     rules: IngestRules,
