@@ -211,3 +211,62 @@ async def test_erasure_removes_the_user_everywhere(
     assert after["items"][0]["total"] == 1  # only dan's own vote on his own question
     unknown = await client.delete("/v1/users/nobody")
     assert unknown.json()["interactions_deleted"] == 0
+
+
+async def test_a_pseudonym_is_never_a_feedback_token(make_client: Any) -> None:
+    """One secret, two uses: each must get its own key, or a chosen user id forges tokens."""
+    import base64
+
+    async with make_client(api_keys=KEYS, secret_key=SECRET, pseudonymize_users=True) as client:
+        await client.post("/v1/interactions", json=exchange(request_id="victim"), headers=INGEST)
+        expiry = int(time.time()) + 3600
+        crafted = f"feedback:victim:{expiry}"
+        r = await client.post(
+            "/v1/feedback", json=exchange(rating=1, user_id=crafted), headers=INGEST
+        )
+        pseudonym = r.json()["user_id"]
+        signature = base64.urlsafe_b64encode(bytes.fromhex(pseudonym)).decode().rstrip("=")
+        forged = await client.post(
+            "/v1/feedback",
+            json={"request_id": "victim", "is_helpful": False},
+            headers={"X-Feedback-Token": f"{expiry}.{signature}"},
+        )
+        assert forged.status_code == 403
+
+
+def test_configuration_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_API_KEYS", "bogus:supersecretvalue-123456")
+    with pytest.raises(ValueError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "supersecretvalue" not in str(caught.value)
+    monkeypatch.setenv("FEEDBACK_API_KEYS", "read:short")
+    with pytest.raises(ValueError, match="too short"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+async def test_unauthorized_answers_say_how_to_authenticate(keyed: httpx.AsyncClient) -> None:
+    r = await keyed.get("/v1/feedback")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_erasure_also_forgets_stored_answers_and_old_days(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    old = "2026-01-10T12:00:00Z"
+    await client.post(
+        "/v1/feedback",
+        json=exchange(rating=1, user_id="erin", created_at=old),
+        headers={"Idempotency-Key": "erin-1"},
+    )
+    await client.post("/v1/admin/refresh", params={"full": "true"})
+    daily = await client.get(
+        "/v1/metrics/daily", params={"since": "2026-01-10", "until": "2026-01-10"}
+    )
+    assert daily.json()["items"][0]["total_queries"] == 1
+    await client.delete("/v1/users/erin")
+    assert await count(engine, "idempotency_keys") == 0
+    await client.post("/v1/admin/refresh")  # not --full: erasure asked for a full rebuild
+    daily = await client.get(
+        "/v1/metrics/daily", params={"since": "2026-01-10", "until": "2026-01-10"}
+    )
+    assert daily.json()["items"][0]["total_queries"] == 0

@@ -30,7 +30,12 @@ def normalize_database_url(url: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FEEDBACK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="FEEDBACK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Configuration errors must not echo keys or secrets back to a terminal or log.
+        hide_input_in_errors=True,
     )
 
     database_url: str | None = Field(
@@ -114,6 +119,10 @@ class Settings(BaseSettings):
                 raise ValueError("FEEDBACK_API_KEYS takes scope:key pairs, e.g. read:abc123")
             if scope.strip() not in ("ingest", "read", "admin"):
                 raise ValueError(f"unknown scope {scope.strip()!r}: use ingest, read or admin")
+            if len(key.strip()) < 16:
+                raise ValueError(
+                    f"the {scope.strip()} key is too short: use 16 or more random characters"
+                )
             keys.append((scope.strip(), key.strip()))
         return keys
 

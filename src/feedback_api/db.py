@@ -33,6 +33,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.pool_timeout_seconds,
         # A connection that died with a database restart is replaced, not handed out.
         pool_pre_ping=True,
+        # Statement errors in logs must not carry user ids or question text.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.connect_timeout_seconds,
             "command_timeout": settings.statement_timeout_seconds,

@@ -77,6 +77,8 @@ def _json(
     status_code: int, code: str, message: str, errors: list[Any] | None = None
 ) -> JSONResponse:
     headers = {"Retry-After": "2"} if status_code == 503 else None
+    if status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(error_body(code, message, errors), status_code, headers=headers)
 
 

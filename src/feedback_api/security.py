@@ -53,9 +53,10 @@ def key_name(key: str) -> str:
 
 def match_key(settings: Settings, presented: str) -> Principal | None:
     found = None
+    # Digests of equal length: compare_digest leaks no length, and every key is checked.
+    offered = hashlib.sha256(presented.encode()).digest()
     for scope, key in settings.api_keys:
-        # Check every key (no early exit) in constant time per key.
-        if hmac.compare_digest(key.encode(), presented.encode()):
+        if hmac.compare_digest(hashlib.sha256(key.encode()).digest(), offered):
             found = Principal(Scope(scope), key_name(key))
     return found
 
@@ -100,6 +101,16 @@ def require(scope: Scope) -> params.Depends:
 # -- feedback tokens ---------------------------------------------------------------------
 
 
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A key of its own for each use of the one secret.
+
+    With one key for both, a pseudonym (HMAC of a user id the caller chooses) could be made
+    to equal a token signature: a user id of "feedback:<request_id>:<expiry>" would come back
+    as a valid token for someone else's interaction.
+    """
+    return hmac.new(secret.encode(), f"feedback-api/{purpose}".encode(), hashlib.sha256).digest()
+
+
 def issue_token(secret: str, request_id: str, ttl_seconds: int, now: float | None = None) -> str:
     """`<expiry>.<signature>`: valid for votes on that one request_id until expiry."""
     expiry = int((now or time.time()) + ttl_seconds)
@@ -122,7 +133,8 @@ def check_token(secret: str, token: str, request_id: str, now: float | None = No
 
 
 def _sign(secret: str, request_id: str, expiry: int) -> str:
-    mac = hmac.new(secret.encode(), f"feedback:{request_id}:{expiry}".encode(), hashlib.sha256)
+    key = derive_key(secret, "feedback-token")
+    mac = hmac.new(key, f"feedback:{request_id}:{expiry}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
@@ -138,7 +150,7 @@ class Pseudonymizer:
     """
 
     def __init__(self, secret: str | None, enabled: bool) -> None:
-        self._key = secret.encode() if (enabled and secret) else None
+        self._key = derive_key(secret, "pseudonym") if (enabled and secret) else None
 
     @property
     def enabled(self) -> bool:

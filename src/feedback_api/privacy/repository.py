@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.analytics.models import RefreshState
 from feedback_api.feedback.models import Feedback
+from feedback_api.idempotency import IdempotencyKey
 from feedback_api.interactions.models import Interaction
 
 
@@ -24,4 +26,11 @@ class ErasureRepository:
         interactions = await self.session.execute(
             delete(Interaction).where(Interaction.user_id == user_id).returning(Interaction.id)
         )
+        # Stored answers to idempotent retries hold the vote, with its user id and text.
+        await self.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.response["user_id"].astext == user_id)
+        )
+        # Old days of the daily rollup are only redone by a full rebuild: ask for one, so
+        # the user is forgotten everywhere at the next refresh.
+        await self.session.execute(update(RefreshState).values(full_rebuild_at=None))
         return len(interactions.all()), int(own_votes or 0)
