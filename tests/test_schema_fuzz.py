@@ -17,6 +17,11 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from feedback_api.app import create_app
 from feedback_api.config import Settings
@@ -59,7 +64,15 @@ def test_no_request_yields_a_server_error(live_url: str) -> None:
         )
         def check(case: Any) -> None:
             response = case.call(base_url=live_url)
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(
+                response,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
+            )
 
         try:
             check()

@@ -21,7 +21,11 @@ from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
 from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
-from feedback_api.errors import install_error_handlers, is_database_unavailable
+from feedback_api.errors import (
+    COMMON_RESPONSES,
+    install_error_handlers,
+    is_database_unavailable,
+)
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback.router import router as feedback_router
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Feedback on LLM answers, turned into analytics and fine-tuning data.",
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
     )
     app.state.settings = settings
     app.state.ingest_rules = IngestRules.from_settings(settings)

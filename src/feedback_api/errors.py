@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from pydantic import BaseModel, Field
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
@@ -67,6 +68,36 @@ class InvalidInput(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API."""
+
+    detail: str = Field(description="A sentence a person can act on.")
+    code: str = Field(description="A stable machine code, e.g. invalid_input.")
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Declared on every operation, so the OpenAPI schema says what clients can get back.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Bad request, e.g. a cursor this API did not return"),
+    401: _described("An API key (or feedback token) is required or invalid"),
+    403: _described("The key's scope does not allow this"),
+    404: _described("Not found"),
+    413: _described("The request body is over the size limit"),
+    422: _described("The request is invalid; `detail` says which rule was broken"),
+    503: _described("The database is unavailable; retry after Retry-After seconds"),
+}
 
 
 def error_body(code: str, message: str, errors: list[Any] | None = None) -> dict[str, Any]:
