@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from fastapi.responses import JSONResponse
 
 from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep, SettingsDep
@@ -54,7 +53,7 @@ async def submit_feedback(
     principal: Annotated[Principal | None, Depends(authenticate)],
     token: Annotated[str | None, Header(alias="X-Feedback-Token", max_length=200)] = None,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     authorize_vote(settings, principal, token or payload.feedback_token, payload.request_id)
 
     async def vote() -> tuple[int, FeedbackOut]:

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep
@@ -38,7 +38,7 @@ async def log_interaction(
     session: SessionDep,
     principal: Annotated[Principal, require(Scope.INGEST)],
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     async def log() -> tuple[int, InteractionCreated]:
         result = await service.log(payload)
         return (status.HTTP_201_CREATED if result.created else status.HTTP_200_OK), result
