@@ -179,7 +179,10 @@ def main() -> None:
     dsn = asyncpg_dsn(url)
 
     raw = asyncio.run(ceiling(dsn, seconds))
-    with server(url) as base:
+    # The analytics refresher is off here: this measures ingestion alone. What a refresh costs
+    # (and that it blocks no writer) is measured by bench_analytics.py.
+    quiet = {"FEEDBACK_REFRESH_ENABLED": "false"}
+    with server(url, env=quiet) as base:
         wrk(base, 1)  # warm up: connections, pools, caches
         api, api_failures = wrk(base, seconds)
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
@@ -188,7 +191,7 @@ def main() -> None:
     asyncio.run(fill(dsn, growth_rows))
     after = asyncio.run(stored(dsn))
     raw_full = asyncio.run(ceiling(dsn, seconds))
-    with server(url) as base:
+    with server(url, env=quiet) as base:
         wrk(base, 1)
         api_full, full_failures = wrk(base, seconds)
 

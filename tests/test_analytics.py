@@ -480,3 +480,34 @@ async def test_the_background_refresher_runs_and_survives_a_dead_database(
     ) as client:
         await asyncio.sleep(0.3)  # several failing ticks: logged, not fatal
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_slow_job_is_paused_in_proportion() -> None:
+    from feedback_api.scheduler import PeriodicJob
+
+    ticks = 0
+
+    async def slow_tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        await asyncio.sleep(0.1)
+
+    job = PeriodicJob("slow", 0.001, slow_tick, max_duty=0.5)
+    job.start()
+    await asyncio.sleep(0.55)
+    await job.stop()
+    # 0.1 s of work, then at least 0.1 s of pause: three ticks at most in 0.55 s.
+    assert 2 <= ticks <= 3
+
+
+async def test_fresh_figures_are_not_refreshed_again(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    from feedback_api.analytics.repository import AnalyticsRepository
+    from feedback_api.analytics.service import AnalyticsService
+
+    await client.post("/v1/admin/refresh")
+    async with async_sessionmaker(engine)() as session:
+        service = AnalyticsService(AnalyticsRepository(session))
+        assert await service.refresh_due(30) is False
+        assert await service.refresh_due(0) is True

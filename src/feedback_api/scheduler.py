@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -52,12 +53,25 @@ async def run_as_leader(
 
 
 class PeriodicJob:
-    """Calls `tick` every `interval` seconds until stopped; a failing tick is logged, not fatal."""
+    """Calls `tick` every `interval` seconds until stopped; a failing tick is logged, not fatal.
 
-    def __init__(self, name: str, interval: float, tick: Callable[[], Awaitable[object]]) -> None:
+    With `max_duty` set, the pause after a tick is at least (1 / max_duty - 1) times what the
+    tick took: a refresh that grows slow with the tables never takes more than that share of
+    the machine from the requests it shares it with.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        tick: Callable[[], Awaitable[object]],
+        *,
+        max_duty: float | None = None,
+    ) -> None:
         self.name = name
         self.interval = interval
         self.tick = tick
+        self.max_duty = max_duty
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -72,6 +86,7 @@ class PeriodicJob:
 
     async def _loop(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -81,4 +96,7 @@ class PeriodicJob:
                 logger.exception(
                     "periodic job %s failed; retrying in %.0fs", self.name, self.interval
                 )
-            await asyncio.sleep(self.interval)
+            pause = self.interval
+            if self.max_duty:
+                pause = max(pause, (time.monotonic() - started) * (1 / self.max_duty - 1))
+            await asyncio.sleep(pause)

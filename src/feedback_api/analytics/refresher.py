@@ -24,10 +24,14 @@ JOB_NAME = "analytics-refresh"
 
 def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> PeriodicJob:
     async def tick() -> None:
-        async def job(session: AsyncSession) -> RefreshResult:
+        async def job(session: AsyncSession) -> RefreshResult | None:
             service = AnalyticsService(
                 AnalyticsRepository(session), recent_days=settings.rollup_recent_days
             )
+            # A replica that just started, or one whose clock ticks right after another's,
+            # leaves alone figures that are still fresh.
+            if not await service.refresh_due(settings.refresh_interval_seconds * 0.9):
+                return None
             return await service.refresh()
 
         ran, result = await run_as_leader(sessionmaker, JOB_NAME, job)
@@ -35,7 +39,8 @@ def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
             REFRESH_DURATION.observe(result.duration_ms / 1000)
             logger.info("analytics refreshed in %.0f ms (full=%s)", result.duration_ms, result.full)
 
-    return PeriodicJob(JOB_NAME, settings.refresh_interval_seconds, tick)
+    # At most a fifth of the time refreshing, however long a refresh takes on large tables.
+    return PeriodicJob(JOB_NAME, settings.refresh_interval_seconds, tick, max_duty=0.2)
 
 
 async def refresh_now(session: AsyncSession, settings: Settings, *, full: bool) -> RefreshResult:

@@ -81,6 +81,13 @@ class AnalyticsService:
         await self.repository.record_refresh(duration_ms, full)
         return RefreshResult(as_of=now, duration_ms=round(duration_ms, 1), full=full)
 
+    async def refresh_due(self, min_age_seconds: float) -> bool:
+        state = await self.repository.refresh_state()
+        if state is None:
+            return True
+        age = await self.repository.transaction_time() - state.refreshed_at
+        return age.total_seconds() >= min_age_seconds
+
     async def as_of(self) -> datetime | None:
         state = await self.repository.refresh_state()
         return state.refreshed_at if state else None
