@@ -99,7 +99,6 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Explain the Monty Hall problem",
     ),
 }
-INTENT_WEIGHTS = {"code": 5, "chat": 3, "search": 3, "summarize": 2, "translate": 1.5, "math": 1}
 INTENT_DIFFICULTY = {"code": 0.0, "chat": 0.04, "search": -0.05, "summarize": 0.02,
                      "translate": 0.03, "math": -0.1}  # fmt: skip
 INTENT_LATENCY = {"code": 1.4, "chat": 0.8, "search": 1.1, "summarize": 1.6, "translate": 0.7,

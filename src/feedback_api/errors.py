@@ -50,24 +50,9 @@ class NotFound(AppError):
     code = "not_found"
 
 
-class Conflict(AppError):
-    status_code = 409
-    code = "conflict"
-
-
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class InvalidInput(AppError):
     status_code = 422
     code = "invalid_input"
-
-
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "service_unavailable"
 
 
 class ErrorItem(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic.config import Config
@@ -40,11 +39,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    # env.py calls asyncio.run, which cannot nest in a running loop: use a worker thread.
-    await asyncio.to_thread(upgrade, database_url, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -4,7 +4,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,25 +21,13 @@ class InteractionRepository:
         The no-op update makes PostgreSQL return the existing row in the same statement,
         so two concurrent inserts of one request_id never fail or duplicate.
         """
-        stmt = (
-            insert(Interaction)
-            .values(id=new_id(), **values)
-            .on_conflict_do_update(
-                index_elements=[Interaction.request_id],
-                set_={"request_id": insert(Interaction).excluded.request_id},
-            )
-            .returning(Interaction.id, Interaction.created_at, was_inserted())
-        )
+        new = insert(Interaction).values(id=new_id(), **values)
+        stmt = new.on_conflict_do_update(
+            index_elements=[Interaction.request_id],
+            set_={"request_id": new.excluded.request_id},
+        ).returning(Interaction.id, Interaction.created_at, was_inserted())
         row = (await self.session.execute(stmt)).one()
         return row[0], row[1], bool(row[2])
 
-    async def id_by_request_id(self, request_id: str) -> uuid.UUID | None:
-        stmt = select(Interaction.id).where(Interaction.request_id == request_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def get(self, interaction_id: uuid.UUID) -> Interaction | None:
         return await self.session.get(Interaction, interaction_id)
-
-    async def get_by_request_id(self, request_id: str) -> Interaction | None:
-        stmt = select(Interaction).where(Interaction.request_id == request_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
