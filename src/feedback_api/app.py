@@ -20,7 +20,12 @@ from feedback_api.analytics.refresher import refresher
 from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
-from feedback_api.db import create_engine, create_sessionmaker, resolve_database_url
+from feedback_api.db import (
+    create_engine,
+    create_raw_pool,
+    create_sessionmaker,
+    resolve_database_url,
+)
 from feedback_api.errors import (
     COMMON_RESPONSES,
     install_error_handlers,
@@ -28,7 +33,9 @@ from feedback_api.errors import (
 )
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
+from feedback_api.feedback.router import ingest as ingest_router
 from feedback_api.feedback.router import router as feedback_router
+from feedback_api.feedback.service import VoteIntake, vote_group
 from feedback_api.idempotency import idempotency_cleanup
 from feedback_api.interactions.router import router as interactions_router
 from feedback_api.interactions.service import IngestRules
@@ -75,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
+        # Group commit has at most two transactions in flight per process: two connections.
+        raw_pool = await create_raw_pool(settings, url, max_size=2)
+        app.state.vote_intake = VoteIntake(vote_group(raw_pool), app.state.ingest_rules)
         app.state.schema_head = head_revision()
         if not settings.api_keys:
             logger.warning(
@@ -89,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 await job.stop()
+            await app.state.vote_intake.group.close()
+            await raw_pool.close()
             await engine.dispose()
             if read_engine is not engine:
                 await read_engine.dispose()
@@ -169,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return {"status": "ready", "schema": current}
 
+    app.include_router(ingest_router)  # first: the hot path, matched before anything else
     app.include_router(interactions_router)
     # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
     read, admin = [require(Scope.READ)], [require(Scope.ADMIN)]

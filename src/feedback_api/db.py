@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -38,12 +40,39 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         connect_args={
             "timeout": settings.connect_timeout_seconds,
             "command_timeout": settings.statement_timeout_seconds,
-            "server_settings": {
-                "application_name": "feedback-api",
-                "statement_timeout": str(int(settings.statement_timeout_seconds * 1000)),
-            },
+            "server_settings": _server_settings(settings),
         },
     )
+
+
+def create_raw_pool(settings: Settings, url: str, *, max_size: int) -> asyncpg.Pool:
+    """A small asyncpg pool below SQLAlchemy, for the ingestion hot path (group commit).
+
+    The same timeouts and session settings as the engine's connections; jsonb decodes to
+    Python objects as it does through SQLAlchemy. Not opened until first used.
+    """
+
+    async def init(connection: asyncpg.Connection) -> None:
+        await connection.set_type_codec(
+            "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads
+        )
+
+    return asyncpg.create_pool(
+        url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        min_size=0,
+        max_size=max_size,
+        timeout=settings.connect_timeout_seconds,
+        command_timeout=settings.statement_timeout_seconds,
+        server_settings=_server_settings(settings),
+        init=init,
+    )
+
+
+def _server_settings(settings: Settings) -> dict[str, str]:
+    return {
+        "application_name": "feedback-api",
+        "statement_timeout": str(int(settings.statement_timeout_seconds * 1000)),
+    }
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -151,10 +152,19 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _is_data_error(exc: sa_exc.DBAPIError) -> bool:
+def _sqlstate(exc: Exception) -> str:
+    driver_error = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    return str(getattr(driver_error, "sqlstate", "") or "")
+
+
+def _is_data_error(exc: Exception) -> bool:
     """A value PostgreSQL (SQLSTATE class 22) or the driver refused: bad input, not a bug."""
-    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+    if _sqlstate(exc).startswith("22"):
         return True
+    if isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError):
+        return True  # asyncpg's own DataError: it refused a value before sending it
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
     cause = exc.orig.__cause__ if exc.orig is not None else None
     return type(cause).__name__ == "DataError" or "invalid input for query argument" in str(exc)
 
@@ -189,15 +199,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 "database_unavailable",
                 "the database is unavailable right now; retry in a few seconds",
             )
-        if (
-            isinstance(exc, sa_exc.DBAPIError)
-            # query_canceled: statement_timeout. The driver's exception arrives wrapped in
-            # SQLAlchemy's adapter class, so match the SQLSTATE, not a class name.
-            and getattr(exc.orig, "sqlstate", None) == "57014"
-        ):
+        # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
+        # wrapped in its adapter class, so match the SQLSTATE, not a class name.
+        if _sqlstate(exc) == "57014":
             return _json(503, "query_timeout", "the database took too long to answer; retry later")
-        if isinstance(exc, sa_exc.DBAPIError) and _is_data_error(exc):
+        if _is_data_error(exc):
             return _json(422, "invalid_input", "a value is out of range for the database")
+        if _sqlstate(exc).startswith("23"):
+            logger.warning("integrity error: %s", type(exc).__name__)
+            return _json(409, "conflict", "the request conflicts with data already stored")
         logger.exception("unexpected database error")
         return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
 
@@ -207,5 +217,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
-    for exc_class in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+    # asyncpg's own errors come from the ingestion hot path, which runs below SQLAlchemy.
+    for exc_class in (
+        sa_exc.DBAPIError,
+        sa_exc.TimeoutError,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ):
         app.add_exception_handler(exc_class, _database)

@@ -109,7 +109,6 @@ async def run_once(
     """Answer `produce()`'s (status, body), or the stored answer to an earlier use of `key`."""
     if key is None:
         status, body = await produce()
-        # pydantic's own serializer: the hot path of ingestion.
         return Response(body.model_dump_json(), status_code=status, media_type=JSON)
     once = Idempotency(session, principal, key, request)
     replayed = await once.replay()

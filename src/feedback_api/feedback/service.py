@@ -4,14 +4,22 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from pydantic import ValidationError
 
 from feedback_api.errors import AppError, BadRequest, NotFound, describe_validation_errors
-from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository, VoteEntry
+from feedback_api.feedback.repository import (
+    BulkVoteRepository,
+    FeedbackFilter,
+    FeedbackRepository,
+    VoteEntry,
+    VoteView,
+)
 from feedback_api.feedback.schemas import (
     BatchItemResult,
     BatchResult,
@@ -20,12 +28,26 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
+from feedback_api.group_commit import GroupCommit
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import (
     IngestRules,
     check_not_in_future,
     interaction_values,
 )
+from feedback_api.models import AnyRow
+
+VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
+
+
+def vote_group(pool: asyncpg.Pool) -> VoteGroup:
+    """Votes from concurrent requests, written together by the one batch statement."""
+
+    async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
+        async with pool.acquire() as connection:
+            return await BulkVoteRepository(connection).submit_many(entries)
+
+    return GroupCommit(write)
 
 
 def feedback_out(row: Any) -> FeedbackOut:
@@ -75,54 +97,59 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
-class FeedbackService:
-    def __init__(
-        self,
-        feedback: FeedbackRepository,
-        interactions: InteractionRepository,
-        rules: IngestRules,
-    ) -> None:
-        self.feedback = feedback
-        self.interactions = interactions
+def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
+    """The rows one vote writes, from a body validated once already."""
+    check_not_in_future(payload.created_at, rules.max_future_skew_seconds)
+    is_helpful, stars = payload.vote()
+    vote: dict[str, Any] = {
+        "is_helpful": is_helpful,
+        "stars": stars,
+        "comment": payload.comment,
+        "user_id": rules.pseudonym(payload.user_id),
+        "meta": payload.metadata or {},
+    }
+    if payload.created_at is not None:
+        vote["created_at"] = payload.created_at
+    if not payload.has_context:
+        return VoteEntry(vote, request_id=payload.request_id)
+    return VoteEntry(
+        vote,
+        interaction=interaction_values(payload, payload.request_id, payload.created_at, rules),
+    )
+
+
+def _vote_outcome(
+    payload: FeedbackCreate, written: tuple[AnyRow | VoteView, bool] | None
+) -> tuple[FeedbackOut, bool]:
+    if written is None:
+        raise NotFound(_unknown_request_id(payload.request_id))
+    row, created = written
+    return feedback_out(row), created
+
+
+class VoteIntake:
+    """Votes from many requests, committed together (group commit).
+
+    Each call returns once the transaction holding its votes has committed; the votes of one
+    call are always in one transaction.
+    """
+
+    def __init__(self, group: VoteGroup, rules: IngestRules) -> None:
+        self.group = group
         self.rules = rules
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote; returns it and whether it is new (False: it replaced one)."""
-        written = await self.feedback.submit(self._entry(payload))
-        if written is None:
-            raise NotFound(_unknown_request_id(payload.request_id))
-        row, created = written
-        return feedback_out(row), created
-
-    def _entry(self, payload: FeedbackCreate) -> VoteEntry:
-        check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
-        is_helpful, stars = payload.vote()
-        vote: dict[str, Any] = {
-            "is_helpful": is_helpful,
-            "stars": stars,
-            "comment": payload.comment,
-            "user_id": self.rules.pseudonym(payload.user_id),
-            "meta": payload.metadata or {},
-        }
-        if payload.created_at is not None:
-            vote["created_at"] = payload.created_at
-        if not payload.has_context:
-            return VoteEntry(vote, request_id=payload.request_id)
-        # The body was validated once already: its context fields are read as they are.
-        return VoteEntry(
-            vote,
-            interaction=interaction_values(
-                payload, payload.request_id, payload.created_at, self.rules
-            ),
-        )
+        [written] = await self.group.write([vote_entry(payload, self.rules)])
+        return _vote_outcome(payload, written)
 
     async def submit_batch(self, items: list[Any]) -> BatchResult:
-        """Validate every item on its own, then record the valid ones set-wise."""
+        """Validate every item on its own, then record the valid ones in one transaction."""
         results: dict[int, BatchItemResult] = {}
         accepted: list[tuple[int, VoteEntry]] = []
         for index, raw in enumerate(items):
             try:
-                accepted.append((index, self._entry(FeedbackCreate.model_validate(raw))))
+                accepted.append((index, vote_entry(FeedbackCreate.model_validate(raw), self.rules)))
             except ValidationError as exc:
                 message, _ = describe_validation_errors(list(exc.errors()))
                 results[index] = BatchItemResult(index=index, status=422, error=message)
@@ -130,7 +157,7 @@ class FeedbackService:
                 results[index] = BatchItemResult(
                     index=index, status=exc.status_code, error=exc.message
                 )
-        written = await self.feedback.submit_many([entry for _, entry in accepted])
+        written = await self.group.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
             if outcome is None:
                 results[index] = BatchItemResult(
@@ -148,6 +175,24 @@ class FeedbackService:
             failed=sum(r.status >= 400 for r in ordered),
             results=ordered,
         )
+
+
+class FeedbackService:
+    """Feedback in one session: the caller's transaction decides when it commits."""
+
+    def __init__(
+        self,
+        feedback: FeedbackRepository,
+        interactions: InteractionRepository,
+        rules: IngestRules,
+    ) -> None:
+        self.feedback = feedback
+        self.interactions = interactions
+        self.rules = rules
+
+    async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
+        """Record a vote in this session; returns it and whether it is new."""
+        return _vote_outcome(payload, await self.feedback.submit(vote_entry(payload, self.rules)))
 
     async def get(self, feedback_id: uuid.UUID) -> FeedbackOut:
         row = await self.feedback.get_view(feedback_id)
