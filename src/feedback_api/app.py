@@ -33,6 +33,7 @@ from feedback_api.errors import (
 )
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
+from feedback_api.feedback.hot_path import IngestHotPath
 from feedback_api.feedback.router import ingest as ingest_router
 from feedback_api.feedback.router import router as feedback_router
 from feedback_api.feedback.service import VoteIntake, vote_group
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ingest_rules = IngestRules.from_settings(settings)
     install_error_handlers(app)
+    # Innermost: inside CORS, the body limit, the request id and the access log, like a route.
+    app.add_middleware(IngestHotPath)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -169,10 +169,47 @@ def _is_data_error(exc: Exception) -> bool:
     return type(cause).__name__ == "DataError" or "invalid input for query argument" in str(exc)
 
 
+def database_error_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception of one of DATABASE_ERRORS."""
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return _json(
+            503,
+            "database_unavailable",
+            "the database is unavailable right now; retry in a few seconds",
+        )
+    # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
+    # wrapped in its adapter class, so match the SQLSTATE, not a class name.
+    if _sqlstate(exc) == "57014":
+        return _json(503, "query_timeout", "the database took too long to answer; retry later")
+    if _is_data_error(exc):
+        return _json(422, "invalid_input", "a value is out of range for the database")
+    if _sqlstate(exc).startswith("23"):
+        logger.warning("integrity error: %s", type(exc).__name__)
+        return _json(409, "conflict", "the request conflicts with data already stored")
+    logger.exception("unexpected database error")
+    return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def app_error_response(exc: AppError) -> JSONResponse:
+    return _json(exc.status_code, exc.code, exc.message, exc.errors)
+
+
+# What the database layer raises that is not a bug of ours. asyncpg's own errors come from
+# the ingestion hot path, which runs below SQLAlchemy.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _json(exc.status_code, exc.code, exc.message, exc.errors)
+        return app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -192,24 +229,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(409, "conflict", "the request conflicts with data already stored")
 
     async def _database(_: Request, exc: Exception) -> JSONResponse:
-        if is_database_unavailable(exc):
-            logger.warning("database unavailable: %s", type(exc).__name__)
-            return _json(
-                503,
-                "database_unavailable",
-                "the database is unavailable right now; retry in a few seconds",
-            )
-        # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
-        # wrapped in its adapter class, so match the SQLSTATE, not a class name.
-        if _sqlstate(exc) == "57014":
-            return _json(503, "query_timeout", "the database took too long to answer; retry later")
-        if _is_data_error(exc):
-            return _json(422, "invalid_input", "a value is out of range for the database")
-        if _sqlstate(exc).startswith("23"):
-            logger.warning("integrity error: %s", type(exc).__name__)
-            return _json(409, "conflict", "the request conflicts with data already stored")
-        logger.exception("unexpected database error")
-        return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return database_error_response(exc)
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
@@ -217,12 +237,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
-    # asyncpg's own errors come from the ingestion hot path, which runs below SQLAlchemy.
-    for exc_class in (
-        sa_exc.DBAPIError,
-        sa_exc.TimeoutError,
-        OSError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-    ):
+    for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, _database)

@@ -67,11 +67,16 @@ async def authenticate(
     header_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal | None:
     """The caller's principal; None when a key is required and none was sent."""
-    settings: Settings = request.app.state.settings
+    return principal_for(
+        request.app.state.settings, header_key or (bearer.credentials if bearer else None)
+    )
+
+
+def principal_for(settings: Settings, presented: str | None) -> Principal | None:
+    """The principal of the key a caller presented (None: no key where one is required)."""
     if not settings.api_keys:
         return OPEN
-    presented = header_key or (bearer.credentials if bearer else None)
-    if presented is None:
+    if not presented:
         return None
     principal = match_key(settings, presented)
     if principal is None:

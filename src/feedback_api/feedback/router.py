@@ -67,7 +67,7 @@ async def submit_feedback(
     authorize_vote(state.settings, principal, token or payload.feedback_token, payload.request_id)
     if idempotency_key is None:
         intake: VoteIntake = state.vote_intake
-        code, body = _answer(*await intake.submit(payload))
+        code, body = vote_answer(*await intake.submit(payload))
         return Response(body.model_dump_json(), status_code=code, media_type="application/json")
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
@@ -77,12 +77,12 @@ async def submit_feedback(
         )
 
         async def vote() -> tuple[int, FeedbackOut]:
-            return _answer(*await service.submit(payload))
+            return vote_answer(*await service.submit(payload))
 
         return await run_once(session, caller, idempotency_key, fingerprint, vote)
 
 
-def _answer(feedback: FeedbackOut, created: bool) -> tuple[int, FeedbackOut]:
+def vote_answer(feedback: FeedbackOut, created: bool) -> tuple[int, FeedbackOut]:
     return (status.HTTP_201_CREATED if created else status.HTTP_200_OK), feedback
 
 
