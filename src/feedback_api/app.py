@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
         # Group commit has at most two transactions in flight per process: two connections.
-        raw_pool = await create_raw_pool(settings, url, max_size=2)
+        raw_pool = app.state.raw_pool = await create_raw_pool(settings, url, max_size=2)
         app.state.vote_intake = VoteIntake(vote_group(raw_pool), app.state.ingest_rules)
         app.state.schema_head = head_revision()
         if not settings.api_keys:
@@ -126,7 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)  # outermost: every answer has a request id
+    # Outermost: every answer has a request id.
+    app.add_middleware(RequestContext, access_log=settings.access_log)
 
     @app.get(
         "/metrics",

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=True, description="Serve /metrics without a key (else the read scope)."
     )
+    access_log: bool = Field(
+        default=True,
+        description="One JSON line per request on stderr (the metrics count requests anyway).",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
