@@ -1,0 +1,154 @@
+"""Group commit: concurrent writes share a transaction, and each answer waits for its commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.config import Settings
+from feedback_api.db import create_raw_pool
+from feedback_api.feedback.repository import VoteEntry
+from feedback_api.feedback.service import vote_group
+from feedback_api.group_commit import GroupCommit
+from tests.helpers import count, exchange
+
+
+class Recorder:
+    """A write function that keeps the groups it was given; fails for items named 'bad'."""
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.groups: list[list[str]] = []
+        self.delay = delay
+
+    async def __call__(self, items: Sequence[str]) -> list[str]:
+        self.groups.append(list(items))
+        await asyncio.sleep(self.delay)  # a commit takes time: others queue meanwhile
+        if "bad" in items:
+            raise ValueError("refused")
+        return [item.upper() for item in items]
+
+
+async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result() -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    results = await asyncio.gather(*(group.write([f"v{i}"]) for i in range(20)))
+    assert [list(r) for r in results] == [[f"V{i}"] for i in range(20)]
+    # All twenty were waiting when the writer started: one transaction for all.
+    assert recorder.groups == [[f"v{i}" for i in range(20)]]
+
+
+async def test_one_failing_write_does_not_fail_the_others() -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    results = await asyncio.gather(
+        *(group.write(["bad" if i == 3 else f"v{i}"]) for i in range(6)), return_exceptions=True
+    )
+    assert isinstance(results[3], ValueError)
+    assert [list(r) for i, r in enumerate(results) if i != 3] == [  # type: ignore[call-overload]
+        ["V0"],
+        ["V1"],
+        ["V2"],
+        ["V4"],
+        ["V5"],
+    ]
+    # After the shared attempt failed, each write was retried alone.
+    assert ["v1"] in recorder.groups and ["bad"] in recorder.groups
+
+
+async def test_the_items_of_one_write_are_never_split() -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1, max_items=5)
+    first = asyncio.create_task(group.write(["a"]))
+    await asyncio.sleep(0)  # "a" is being written: the batches below queue behind it
+    batches = [[f"b{i}-{j}" for j in range(4)] for i in range(3)] + [[f"c{j}" for j in range(7)]]
+    results = await asyncio.gather(*(group.write(b) for b in batches))
+    await first
+    assert [list(r) for r in results] == [[x.upper() for x in b] for b in batches]
+    # Two batches of 4 would exceed 5 items: each goes alone; one of 7 goes whole.
+    assert recorder.groups == [["a"], *batches]
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write() -> None:
+    recorder = Recorder(delay=0.05)
+    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    leaving = asyncio.create_task(group.write(["leaves"]))
+    staying = asyncio.create_task(group.write(["stays"]))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    assert list(await staying) == ["STAYS"]
+    await group.close()
+    assert recorder.groups == [["leaves", "stays"]]
+
+
+async def test_concurrent_votes_commit_together(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post("/v1/feedback", json=exchange(rating=1, user_id=f"u{i}")) for i in range(40))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert await count(engine, "feedback") == 40
+    async with engine.connect() as conn:
+        # Rows written by one transaction carry its id in xmin.
+        transactions = await conn.scalar(text("SELECT count(DISTINCT xmin::text) FROM feedback"))
+    assert transactions is not None and transactions < 40
+
+
+async def test_a_vote_the_database_refuses_fails_alone(
+    settings: Settings, database_url: str, engine: AsyncEngine
+) -> None:
+    pool = await create_raw_pool(settings, database_url, max_size=2)
+    try:
+        group = vote_group(pool)
+
+        def entry(n: int, stars: int | None = None) -> VoteEntry:
+            interaction = {**exchange(), "request_id": f"r{n}", "meta": {}}
+            return VoteEntry({"is_helpful": True, "stars": stars, "meta": {}}, interaction)
+
+        # 40,000 stars passes no schema here (the API refuses it before) and overflows
+        # the smallint column: the one statement of a shared group fails.
+        results = await asyncio.gather(
+            *(group.write([entry(n, 40_000 if n == 2 else None)]) for n in range(6)),
+            return_exceptions=True,
+        )
+    finally:
+        await pool.close()
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1
+    assert await count(engine, "feedback") == 5
+    assert await count(engine, "interactions") == 5
+
+
+@pytest.mark.parametrize("writers", [1, 2])
+async def test_votes_on_shared_interactions_from_many_groups_never_deadlock(
+    make_client: Any, engine: AsyncEngine, writers: int
+) -> None:
+    """Groups that touch the same interactions in different orders wait, never deadlock."""
+    async with make_client() as first, make_client() as second:
+        for n in range(5):
+            await first.post("/v1/interactions", json=exchange(request_id=f"shared-{n}"))
+
+        async def votes(client: httpx.AsyncClient, order: list[int], user: str) -> list[int]:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/feedback",
+                        json={"request_id": f"shared-{n}", "rating": 1, "user_id": user},
+                    )
+                    for n in order
+                )
+            )
+            return [a.status_code for a in answers]
+
+        statuses = await asyncio.gather(
+            *(votes(first, [0, 1, 2, 3, 4], f"u{i}") for i in range(writers * 4)),
+            *(votes(second, [4, 3, 2, 1, 0], f"u{i}") for i in range(writers * 4)),
+        )
+    assert {s for answers in statuses for s in answers} <= {200, 201}
+    assert await count(engine, "feedback") == 5 * writers * 4

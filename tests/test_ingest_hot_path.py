@@ -1,0 +1,107 @@
+"""POST /v1/feedback answered by the hot path and by the FastAPI route: the same answers.
+
+Requests with an Idempotency-Key always go to the route, so a pair of requests, one with a
+key and one without, compares the two paths on the same input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import exchange
+
+KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
+VOLATILE = {"id", "interaction_id", "request_id", "created_at", "updated_at"}
+
+
+def stable(answer: httpx.Response) -> tuple[int, str, dict[str, Any]]:
+    body = answer.json()
+    return (
+        answer.status_code,
+        answer.headers["content-type"],
+        {k: v for k, v in body.items() if k not in VOLATILE},
+    )
+
+
+async def test_a_vote_gets_the_same_answer_on_both_paths(client: httpx.AsyncClient) -> None:
+    body = exchange(rating=1, stars=4, comment="good", user_id="u1", metadata={"ui": "web"})
+    hot = await client.post("/v1/feedback", json=body)
+    route = await client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k1"})
+    assert hot.status_code == 201
+    assert stable(hot) == stable(route)
+    assert hot.headers["x-request-id"] and route.headers["x-request-id"]
+
+    # A second vote of the same user on the same interaction replaces the first: 200.
+    again = {"request_id": hot.json()["request_id"], "rating": -1, "user_id": "u1"}
+    replaced_hot = await client.post("/v1/feedback", json=again)
+    replaced_route = await client.post(
+        "/v1/feedback", json=again, headers={"Idempotency-Key": "k2"}
+    )
+    assert replaced_hot.status_code == replaced_route.status_code == 200
+    assert replaced_hot.json()["id"] == replaced_route.json()["id"] == hot.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "words"),
+    [
+        ("{not json", {"content-type": "application/json"}, 422, "JSON"),
+        ('{"rating": 1}', {"content-type": "application/json"}, 422, "request_id"),
+        ('{"request_id": "r", "rating": 7}', {"content-type": "application/json"}, 422, "rating"),
+        ('{"request_id": "r", "rating": 1}', {"content-type": "text/plain"}, 422, ""),
+        (
+            '{"request_id": "r", "rating": 1}',
+            {"content-type": "application/json", "x-feedback-token": "t" * 201},
+            422,
+            "X-Feedback-Token",
+        ),
+        ('{"request_id": "nobody", "rating": 1}', {"content-type": "application/json"}, 404, "log"),
+    ],
+)
+async def test_refused_votes_get_the_routes_answers(
+    client: httpx.AsyncClient, content: str, headers: dict[str, str], status: int, words: str
+) -> None:
+    hot = await client.post("/v1/feedback", content=content, headers=headers)
+    route = await client.post(
+        "/v1/feedback", content=content, headers={**headers, "Idempotency-Key": "same"}
+    )
+    assert hot.status_code == route.status_code == status
+    assert hot.json() == route.json()
+    assert words in hot.json()["detail"]
+
+
+async def test_keys_are_checked_on_the_hot_path(make_client: Any) -> None:
+    vote = exchange(rating=1)
+    async with make_client(api_keys=KEYS) as client:
+        missing = await client.post("/v1/feedback", json=vote)
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        wrong = await client.post("/v1/feedback", json=vote, headers={"X-API-Key": "nope" * 5})
+        assert wrong.status_code == 401 and "not valid" in wrong.json()["detail"]
+        reader = await client.post(
+            "/v1/feedback", json=vote, headers={"X-API-Key": "read-key-0123456789"}
+        )
+        assert reader.status_code == 403 and "ingest" in reader.json()["detail"]
+        for auth in ("Bearer ingest-key-0123456789", "bearer ingest-key-0123456789"):
+            ok = await client.post("/v1/feedback", json=vote, headers={"Authorization": auth})
+            assert ok.status_code in (200, 201), ok.text
+        other_scheme = await client.post(
+            "/v1/feedback", json=vote, headers={"Authorization": "Basic ingest-key-0123456789"}
+        )
+        assert other_scheme.status_code == 401
+
+
+async def test_cors_headers_on_the_hot_path(make_client: Any) -> None:
+    async with make_client(cors_origins=["https://chat.example"]) as client:
+        answer = await client.post(
+            "/v1/feedback", json=exchange(rating=1), headers={"Origin": "https://chat.example"}
+        )
+    assert answer.status_code == 201
+    assert answer.headers["access-control-allow-origin"] == "https://chat.example"
+
+
+async def test_the_hot_path_still_honours_the_body_limit(make_client: Any) -> None:
+    async with make_client(max_body_bytes=2048) as client:
+        answer = await client.post("/v1/feedback", json=exchange(rating=1, comment="x" * 4000))
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
