@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import AnyRow, new_id, was_inserted
+from feedback_api.models import AnyRow, new_id, new_ids, was_inserted
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (
@@ -271,8 +271,11 @@ class BulkVoteRepository:
         for entry in entries:
             key = (entry.request_key, entry.vote.get("user_id"))
             last[key] = {"request_key": entry.request_key, **entry.vote}
-        interactions = [{"id": new_id(), **values} for values in new.values()]
-        votes = [{"id": new_id(), **values} for values in last.values()]
+        ids = new_ids(len(new) + len(last))
+        interactions = [{"id": i, **values} for i, values in zip(ids, new.values(), strict=False)]
+        votes = [
+            {"id": i, **values} for i, values in zip(ids[len(new) :], last.values(), strict=True)
+        ]
         records = await self.connection.fetch(
             BULK_SUBMIT,
             *_arrays(interactions, _BULK_INTERACTION_COLUMNS),
