@@ -238,6 +238,8 @@ class AnalyticsRepository:
     # -- reads ---------------------------------------------------------------------------
 
     async def accuracy(self, where: Slice, group_by: Sequence[str], min_total: int) -> list[AnyRow]:
+        """Per group: the `group_by` labels in order, then total, positive, negative,
+        stars_sum, stars_count, last_feedback_at and the refresh time (as_of)."""
         dims = [model_accuracy.c[d] for d in group_by]
 
         def total_of(column: Any) -> Any:

@@ -13,7 +13,6 @@ from feedback_api.analytics.repository import (
     Slice,
 )
 from feedback_api.analytics.schemas import (
-    AccuracyItem,
     AccuracyReport,
     Comparison,
     DailyItem,
@@ -97,25 +96,28 @@ class AnalyticsService:
         rows = await self.repository.accuracy(where, dims, min_total)
         items = []
         for row in rows:
-            interval = wilson_interval(int(row.positive), int(row.total))
+            # Unpacked, not read by name: a hundred groups make attribute lookups add up.
+            *labels, total, positive, negative, stars_sum, stars_count, last_at, _ = row
+            interval = wilson_interval(positive, total)
             assert interval is not None  # groups have at least one vote
-            fields = {d: getattr(row, d) for d in dims}
-            # model_construct: the figures come from our own query, already of the right types.
-            items.append(
-                AccuracyItem.model_construct(
-                    **fields,
-                    total=row.total,
-                    positive=row.positive,
-                    negative=row.negative,
-                    accuracy=row.positive / row.total,
-                    accuracy_ci_low=interval[0],
-                    accuracy_ci_high=interval[1],
-                    avg_stars=row.stars_sum / row.stars_count if row.stars_count else None,
-                    last_feedback_at=row.last_feedback_at,
-                )
+            item = dict(zip(dims, labels, strict=True))
+            item.update(
+                total=total,
+                positive=positive,
+                negative=negative,
+                accuracy=positive / total,
+                accuracy_ci_low=interval[0],
+                accuracy_ci_high=interval[1],
+                avg_stars=stars_sum / stars_count if stars_count else None,
+                last_feedback_at=last_at,
             )
+            items.append(item)
         as_of = rows[0].as_of if rows else await self.as_of()
-        return AccuracyReport(as_of=as_of, group_by=dims, min_total=min_total, items=items)
+        # Validated in one call (pydantic's core, not Python, walks the list): cheaper than
+        # constructing a hundred models one by one. Dimensions not grouped by stay unset.
+        return AccuracyReport.model_validate(
+            {"as_of": as_of, "group_by": dims, "min_total": min_total, "items": items}
+        )
 
     async def stats(
         self,
