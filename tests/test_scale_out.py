@@ -67,3 +67,27 @@ async def test_reads_go_to_the_read_database_and_writes_to_the_primary(
         assert sum(day["total_queries"] for day in daily) == 1
     assert await count(engine, "interactions", "model = 'written-to-primary'") == 1
     assert await count(engine, "interactions", "model = 'only-on-replica'") == 0
+
+
+async def test_two_instances_refresh_once_per_tick(make_client: Any, caplog: Any) -> None:
+    """Each replica runs the refresher; in a tick both reach, exactly one refreshes."""
+    import logging
+
+    from feedback_api.analytics.refresher import refresher
+
+    async with (
+        make_client(refresh_interval_seconds=0.3) as first,
+        make_client(refresh_interval_seconds=0.3) as second,
+    ):
+        await first.post("/v1/feedback", json=exchange(rating=1))
+        apps = [c._transport.app for c in (first, second)]  # type: ignore[attr-defined]
+        jobs = [refresher(app.state.sessionmaker, app.state.settings) for app in apps]
+        caplog.set_level(logging.INFO, logger="feedback_api.analytics.refresher")
+        for _ in range(3):
+            caplog.clear()
+            await asyncio.gather(*(job.tick() for job in jobs))
+            refreshed = [r for r in caplog.records if "analytics refreshed" in r.getMessage()]
+            assert len(refreshed) == 1
+            await asyncio.sleep(0.3)  # the figures are due again
+        items = (await second.get("/v1/feedback/accuracy")).json()["items"]
+    assert items[0]["total"] == 1
