@@ -21,7 +21,6 @@ from feedback_api.feedback.repository import (
     VoteView,
 )
 from feedback_api.feedback.schemas import (
-    BatchItemResult,
     BatchResult,
     FeedbackCreate,
     FeedbackOut,
@@ -50,28 +49,32 @@ def vote_group(pool: asyncpg.Pool) -> VoteGroup:
     return GroupCommit(write)
 
 
+def feedback_fields(row: Any) -> dict[str, Any]:
+    """The representation of one stored vote, as FeedbackOut's fields."""
+    return {
+        "id": row.id,
+        "interaction_id": row.interaction_id,
+        "request_id": row.request_id,
+        "rating": 1 if row.is_helpful else -1,
+        "is_helpful": row.is_helpful,
+        "stars": row.stars,
+        "comment": row.comment,
+        "query": row.query,
+        "response": row.response,
+        "model": row.model,
+        "intent": row.intent,
+        "project": row.project,
+        "user_id": row.user_id,
+        "session_id": row.session_id,
+        "metadata": row.meta,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
 def feedback_out(row: Any) -> FeedbackOut:
-    # model_construct: the row comes from our own query with the right types; validating
-    # it again costs more than the query on the batch path (1,000 of these per request).
-    return FeedbackOut.model_construct(
-        id=row.id,
-        interaction_id=row.interaction_id,
-        request_id=row.request_id,
-        rating=1 if row.is_helpful else -1,
-        is_helpful=row.is_helpful,
-        stars=row.stars,
-        comment=row.comment,
-        query=row.query,
-        response=row.response,
-        model=row.model,
-        intent=row.intent,
-        project=row.project,
-        user_id=row.user_id,
-        session_id=row.session_id,
-        metadata=row.meta,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    # Validating a dict (in pydantic's core) costs less than model_construct's Python.
+    return FeedbackOut.model_validate(feedback_fields(row))
 
 
 def _unknown_request_id(request_id: str | None) -> str:
@@ -145,35 +148,38 @@ class VoteIntake:
 
     async def submit_batch(self, items: list[Any]) -> BatchResult:
         """Validate every item on its own, then record the valid ones in one transaction."""
-        results: dict[int, BatchItemResult] = {}
+        results: dict[int, dict[str, Any]] = {}
         accepted: list[tuple[int, VoteEntry]] = []
         for index, raw in enumerate(items):
             try:
                 accepted.append((index, vote_entry(FeedbackCreate.model_validate(raw), self.rules)))
             except ValidationError as exc:
                 message, _ = describe_validation_errors(list(exc.errors()))
-                results[index] = BatchItemResult(index=index, status=422, error=message)
+                results[index] = {"index": index, "status": 422, "error": message}
             except AppError as exc:
-                results[index] = BatchItemResult(
-                    index=index, status=exc.status_code, error=exc.message
-                )
+                results[index] = {"index": index, "status": exc.status_code, "error": exc.message}
         written = await self.group.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
             if outcome is None:
-                results[index] = BatchItemResult(
-                    index=index, status=404, error=_unknown_request_id(entry.request_id)
-                )
+                error = _unknown_request_id(entry.request_id)
+                results[index] = {"index": index, "status": 404, "error": error}
             else:
                 row, created = outcome
-                results[index] = BatchItemResult.model_construct(
-                    index=index, status=201 if created else 200, feedback=feedback_out(row)
-                )
+                status = 201 if created else 200
+                results[index] = {
+                    "index": index,
+                    "status": status,
+                    "feedback": feedback_fields(row),
+                }
         ordered = [results[i] for i in range(len(items))]
-        return BatchResult(
-            created=sum(r.status == 201 for r in ordered),
-            replaced=sum(r.status == 200 for r in ordered),
-            failed=sum(r.status >= 400 for r in ordered),
-            results=ordered,
+        # One validation of the whole answer (in pydantic's core) instead of 2,000 models.
+        return BatchResult.model_validate(
+            {
+                "created": sum(r["status"] == 201 for r in ordered),
+                "replaced": sum(r["status"] == 200 for r in ordered),
+                "failed": sum(r["status"] >= 400 for r in ordered),
+                "results": ordered,
+            }
         )
 
 
