@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.config import Settings
 from feedback_api.db import create_raw_pool
-from feedback_api.feedback.repository import VoteEntry
+from feedback_api.feedback.repository import BulkVoteRepository, VoteEntry
 from feedback_api.feedback.service import vote_group
 from feedback_api.group_commit import GroupCommit
 from tests.helpers import count, exchange
@@ -34,9 +34,13 @@ class Recorder:
         return [item.upper() for item in items]
 
 
+def everything(exc: Exception) -> bool:
+    return True
+
+
 async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result() -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(*(group.write([f"v{i}"]) for i in range(20)))
     assert [list(r) for r in results] == [[f"V{i}"] for i in range(20)]
     # All twenty were waiting when the writer started: one transaction for all.
@@ -45,7 +49,7 @@ async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result() -> N
 
 async def test_one_failing_write_does_not_fail_the_others() -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(
         *(group.write(["bad" if i == 3 else f"v{i}"]) for i in range(6)), return_exceptions=True
     )
@@ -63,7 +67,9 @@ async def test_one_failing_write_does_not_fail_the_others() -> None:
 
 async def test_the_items_of_one_write_are_never_split() -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1, max_items=5)
+    group: GroupCommit[str, str] = GroupCommit(
+        recorder, retry_alone=everything, writers=1, max_items=5
+    )
     first = asyncio.create_task(group.write(["a"]))
     await asyncio.sleep(0)  # "a" is being written: the batches below queue behind it
     batches = [[f"b{i}-{j}" for j in range(4)] for i in range(3)] + [[f"c{j}" for j in range(7)]]
@@ -76,7 +82,7 @@ async def test_the_items_of_one_write_are_never_split() -> None:
 
 async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write() -> None:
     recorder = Recorder(delay=0.05)
-    group: GroupCommit[str, str] = GroupCommit(recorder, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
     leaving = asyncio.create_task(group.write(["leaves"]))
     staying = asyncio.create_task(group.write(["stays"]))
     await asyncio.sleep(0.01)
@@ -84,6 +90,52 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write() -> Non
     assert list(await staying) == ["STAYS"]
     await group.close()
     assert recorder.groups == [["leaves", "stays"]]
+
+
+async def test_an_error_of_the_whole_database_is_everyone_s_answer_at_once() -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=lambda exc: False)
+    results = await asyncio.gather(
+        *(group.write(["bad" if i == 0 else f"v{i}"]) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results)
+    assert len(recorder.groups) == 1  # no retries one by one (a timeout would take N times)
+
+
+@pytest.mark.parametrize("writers", [1, 2])
+@pytest.mark.parametrize("delay", range(6))
+async def test_a_write_arriving_as_a_writer_finishes_is_written(writers: int, delay: int) -> None:
+    async def write(items: Sequence[str]) -> list[str]:
+        await asyncio.sleep(0)
+        return [item.upper() for item in items]
+
+    group: GroupCommit[str, str] = GroupCommit(write, retry_alone=everything, writers=writers)
+
+    async def late() -> Sequence[str]:
+        for _ in range(delay):  # land at each step of the first writer's way out
+            await asyncio.sleep(0)
+        return await group.write(["b"])
+
+    first, second = await asyncio.wait_for(asyncio.gather(group.write(["a"]), late()), 2)
+    assert (list(first), list(second)) == (["A"], ["B"])
+
+
+async def test_cancelled_writers_leave_nobody_waiting() -> None:
+    recorder = Recorder(delay=0.05)
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
+    writes = [asyncio.create_task(group.write(["bad" if i == 1 else f"v{i}"])) for i in range(3)]
+    await asyncio.sleep(0.07)  # the group failed; the writes are being retried one by one
+    for task in list(group._running):
+        task.cancel()  # the event loop shutting down
+    _, pending = await asyncio.wait(writes, timeout=1)
+    assert not pending
+
+
+async def test_an_empty_write_writes_nothing() -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything)
+    assert list(await group.write([])) == []
+    assert recorder.groups == []
 
 
 async def test_concurrent_votes_commit_together(
@@ -105,7 +157,7 @@ async def test_a_vote_the_database_refuses_fails_alone(
 ) -> None:
     pool = await create_raw_pool(settings, database_url, max_size=2)
     try:
-        group = vote_group(pool)
+        group = vote_group(pool, acquire_timeout=5)
 
         def entry(n: int, stars: int | None = None) -> VoteEntry:
             interaction = {**exchange(), "request_id": f"r{n}", "meta": {}}
@@ -152,3 +204,65 @@ async def test_votes_on_shared_interactions_from_many_groups_never_deadlock(
         )
     assert {s for answers in statuses for s in answers} <= {200, 201}
     assert await count(engine, "feedback") == 5 * writers * 4
+
+
+async def test_groups_mixing_context_and_references_never_deadlock(
+    settings: Settings, database_url: str, engine: AsyncEngine
+) -> None:
+    """Group A brings R1 and votes on R2 by reference, group B the other way round.
+
+    Reusing an interaction must not lock it against the foreign-key checks of the other
+    group's votes (see interactions.models.REUSE_INTERACTION).
+    """
+    pool = await create_raw_pool(settings, database_url, max_size=2)
+
+    def vote(request_id: str, user: str, *, context: bool) -> VoteEntry:
+        values = {"is_helpful": True, "meta": {}, "user_id": user}
+        if context:
+            return VoteEntry(values, {**exchange(), "request_id": request_id, "meta": {}})
+        return VoteEntry(values, request_id=request_id)
+
+    async def run(entries: list[VoteEntry]) -> list[Any]:
+        async with pool.acquire() as connection:
+            return await BulkVoteRepository(connection).submit_many(entries)
+
+    try:
+        await run([vote("R1", "seed", context=True), vote("R2", "seed", context=True)])
+        for n in range(20):
+            a = [vote("R1", f"a{n}-{i}", context=True) for i in range(20)]
+            a += [vote("R2", f"a{n}-{i}", context=False) for i in range(20)]
+            b = [vote("R2", f"b{n}-{i}", context=True) for i in range(20)]
+            b += [vote("R1", f"b{n}-{i}", context=False) for i in range(20)]
+            await asyncio.gather(run(a), run(b))  # a deadlock would raise here
+    finally:
+        await pool.close()
+    assert await count(engine, "feedback") == 2 + 20 * 80
+
+
+async def test_a_statement_timeout_is_answered_at_once_not_one_by_one(
+    make_client: Any, database_url: str
+) -> None:
+    import asyncpg
+
+    async with make_client(statement_timeout_seconds=1) as client:
+        await client.post("/v1/interactions", json=exchange(request_id="locked"))
+        blocker = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+        try:
+            async with blocker.transaction():
+                await blocker.execute("LOCK TABLE feedback IN EXCLUSIVE MODE")
+                started = asyncio.get_running_loop().time()
+                answers = await asyncio.gather(
+                    *(
+                        client.post(
+                            "/v1/feedback",
+                            json={"request_id": "locked", "rating": 1, "user_id": f"u{i}"},
+                        )
+                        for i in range(8)
+                    )
+                )
+                elapsed = asyncio.get_running_loop().time() - started
+        finally:
+            await blocker.close()
+    assert {a.status_code for a in answers} == {503}
+    assert {a.json()["code"] for a in answers} == {"query_timeout"}
+    assert elapsed < 4  # every group's one timeout, not one per vote

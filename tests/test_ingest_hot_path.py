@@ -6,6 +6,8 @@ key and one without, compares the two paths on the same input.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from tests.helpers import exchange
 
 KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
+SECRET = "s3cr3t-" + "x" * 40
 VOLATILE = {"id", "interaction_id", "request_id", "created_at", "updated_at"}
 
 
@@ -105,3 +108,63 @@ async def test_the_hot_path_still_honours_the_body_limit(make_client: Any) -> No
     async with make_client(max_body_bytes=2048) as client:
         answer = await client.post("/v1/feedback", json=exchange(rating=1, comment="x" * 4000))
     assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+
+
+async def test_repeated_headers_count_as_the_route_reads_them(make_client: Any) -> None:
+    """The first of repeated headers, as Starlette reads them; an empty one counts as none."""
+    body = json.dumps(exchange(rating=1))
+    json_type = ("content-type", "application/json")
+    async with make_client(api_keys=KEYS, secret_key=SECRET) as client:
+        cases = [
+            [("x-api-key", "wrong-key-0123456789"), ("x-api-key", "ingest-key-0123456789")],
+            [("x-api-key", "ingest-key-0123456789"), ("x-api-key", "wrong-key-0123456789")],
+            [("x-api-key", "ingest-key-0123456789"), ("content-type", "text/plain"), json_type],
+        ]
+        for n, headers in enumerate(cases):
+            if all(name != "content-type" for name, _ in headers):
+                headers = [*headers, json_type]
+            hot = await client.post("/v1/feedback", content=body, headers=headers)
+            route = await client.post(
+                "/v1/feedback", content=body, headers=[*headers, ("idempotency-key", f"h{n}")]
+            )
+            assert hot.status_code == route.status_code, headers
+
+        logged = await client.post(
+            "/v1/interactions",
+            json=exchange(request_id="t1"),
+            headers={"x-api-key": "ingest-key-0123456789"},
+        )
+        token = logged.json()["feedback_token"]
+        vote = {"request_id": "t1", "rating": 1, "feedback_token": token}
+        hot = await client.post("/v1/feedback", json=vote, headers={"x-feedback-token": ""})
+        assert hot.status_code == 201, hot.text
+
+
+async def test_one_user_voting_twice_at_once_gets_two_consistent_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/v1/interactions", json=exchange(request_id="twice"))
+    first, second = await asyncio.gather(
+        client.post(
+            "/v1/feedback",
+            json={"request_id": "twice", "rating": 1, "stars": 5, "comment": "A", "user_id": "u"},
+        ),
+        client.post(
+            "/v1/feedback",
+            json={"request_id": "twice", "rating": -1, "comment": "B", "user_id": "u"},
+        ),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 201]
+    # Each answer shows the vote it sent; the one stored is the later one.
+    assert (first.json()["comment"], first.json()["stars"]) == ("A", 5)
+    assert (second.json()["comment"], second.json()["is_helpful"]) == ("B", False)
+    stored = (await client.get("/v1/feedback", params={"user_id": "u"})).json()["items"]
+    assert [v["comment"] for v in stored] == ["B"]
+
+
+async def test_a_batch_of_refused_items_needs_no_database(make_client: Any) -> None:
+    dead = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
+    async with make_client(database_url=dead, connect_timeout_seconds=2) as client:
+        answer = await client.post("/v1/feedback/batch", json={"items": [{"rating": 7}, {}]})
+    assert answer.status_code == 200
+    assert [r["status"] for r in answer.json()["results"]] == [422, 422]

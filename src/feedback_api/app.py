@@ -83,9 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
-        # Group commit has at most two transactions in flight per process: two connections.
+        # Group commit: two writers per process, one connection each. Two, so that a group
+        # forms while the previous one commits; more would only make groups smaller.
         raw_pool = app.state.raw_pool = await create_raw_pool(settings, url, max_size=2)
-        app.state.vote_intake = VoteIntake(vote_group(raw_pool), app.state.ingest_rules)
+        app.state.vote_intake = VoteIntake(
+            vote_group(raw_pool, acquire_timeout=settings.pool_timeout_seconds),
+            app.state.ingest_rules,
+        )
         app.state.schema_head = head_revision()
         if not settings.api_keys:
             logger.warning(

@@ -182,6 +182,9 @@ def database_error_response(exc: Exception) -> JSONResponse:
     # wrapped in its adapter class, so match the SQLSTATE, not a class name.
     if _sqlstate(exc) == "57014":
         return _json(503, "query_timeout", "the database took too long to answer; retry later")
+    if _sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
+        logger.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
+        return _json(503, "write_conflict", "a concurrent write got in the way; retry")
     if _is_data_error(exc):
         return _json(422, "invalid_input", "a value is out of range for the database")
     if _sqlstate(exc).startswith("23"):
@@ -191,12 +194,22 @@ def database_error_response(exc: Exception) -> JSONResponse:
     return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
+def concerns_one_write(exc: Exception) -> bool:
+    """Whether `exc` may come from one write's own values or its race with another write
+    (a refused value, a constraint, a deadlock), rather than from the database as a whole."""
+    return _sqlstate(exc)[:2] in ("22", "23", "40") or _is_data_error(exc)
+
+
+def overflow_response() -> JSONResponse:
+    return _json(422, "invalid_input", "a date or number is out of the supported range")
+
+
 def app_error_response(exc: AppError) -> JSONResponse:
     return _json(exc.status_code, exc.code, exc.message, exc.errors)
 
 
 # What the database layer raises that is not a bug of ours. asyncpg's own errors come from
-# the ingestion hot path, which runs below SQLAlchemy.
+# vote ingestion (POST /v1/feedback and its batch), which writes below SQLAlchemy.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.DBAPIError,
     sa_exc.TimeoutError,
@@ -233,7 +246,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
-        return _json(422, "invalid_input", "a date or number is out of the supported range")
+        return overflow_response()
 
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.

@@ -19,8 +19,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from feedback_api.errors import is_database_unavailable
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -32,17 +30,22 @@ class GroupCommit(Generic[T, R]):
 
     `write(items)` must write all items atomically (one transaction), return one result per
     item in order, and treat the items as if written one after another in that order. The
-    items of one call are never split across transactions.
+    items of one call are never split across transactions. When a shared write fails with an
+    error for which `retry_alone(error)` is true (a value one request sent, a deadlock), each
+    request is written again on its own, so that it alone gets that error; any other error
+    (the database is down, a statement timed out) is every request's answer at once.
     """
 
     def __init__(
         self,
         write: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
         *,
+        retry_alone: Callable[[Exception], bool],
         max_items: int = 1000,
         writers: int = 2,
     ) -> None:
         self._write = write
+        self._retry_alone = retry_alone
         self._max_items = max_items
         # More than one writer: a group forms and is sent while the previous one commits,
         # so PostgreSQL's commit latency overlaps with our own work.
@@ -52,49 +55,55 @@ class GroupCommit(Generic[T, R]):
 
     async def write(self, items: Sequence[T]) -> Sequence[R]:
         """The results of `items`, once the transaction that wrote them has committed."""
+        if not items:
+            return []
         future: asyncio.Future[Sequence[R]] = asyncio.get_running_loop().create_future()
         self._waiting.append((items, future))
         if len(self._running) < self._writers:
-            task = asyncio.create_task(self._drain())
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._running.add(asyncio.create_task(self._drain()))
         # shield: a caller that goes away must not cancel a write shared with others.
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
-        while self._waiting:
-            size, count = 0, 0
-            for items, _ in self._waiting:
-                if count and size + len(items) > self._max_items:
-                    break
-                size += len(items)
-                count += 1
-            group = self._waiting[:count]
-            del self._waiting[:count]
-            await self._commit(group)
+        try:
+            while self._waiting:
+                size, count = 0, 0
+                for items, _ in self._waiting:
+                    if count and size + len(items) > self._max_items:
+                        break
+                    size += len(items)
+                    count += 1
+                group = self._waiting[:count]
+                del self._waiting[:count]
+                await self._commit(group)
+        finally:
+            # Here, with no await between the last look at `_waiting` and this: a write that
+            # arrives now sees a free writer and starts one. (A done-callback would run a loop
+            # iteration later, and a write arriving in between would wait for nobody.)
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
 
     async def _commit(self, group: list[tuple[Sequence[T], asyncio.Future[Sequence[R]]]]) -> None:
         try:
-            results = await self._write([item for items, _ in group for item in items])
-        except Exception as exc:
-            if len(group) == 1 or is_database_unavailable(exc):
-                for _, future in group:
-                    _fail(future, exc)
+            try:
+                results = await self._write([item for items, _ in group for item in items])
+            except Exception as exc:
+                if len(group) == 1 or not self._retry_alone(exc):
+                    for _, future in group:
+                        _fail(future, exc)
+                    return
+                logger.warning("a group of %d writes failed (%s); each goes alone", len(group), exc)
+                for request in group:
+                    await self._commit([request])
                 return
-            # One request's failure (a value PostgreSQL refuses, a deadlock with another
-            # replica) must not fail the others: each is written alone, with its own answer.
-            logger.warning("a group of %d writes failed (%s); retrying each alone", len(group), exc)
-            for request in group:
-                await self._commit([request])
-            return
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
             for _, future in group:
                 _fail(future, exc)
             raise
         start = 0
         for items, future in group:
-            if not future.done():  # done: its caller was cancelled
-                future.set_result(results[start : start + len(items)])
+            future.set_result(results[start : start + len(items)])
             start += len(items)
 
     async def close(self) -> None:
@@ -104,5 +113,9 @@ class GroupCommit(Generic[T, R]):
 
 
 def _fail(future: asyncio.Future[R], exc: BaseException) -> None:
-    if not future.done():
+    if future.done():  # already answered: by a retry alone, before a cancellation
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+    else:
         future.set_exception(exc)

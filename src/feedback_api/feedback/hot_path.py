@@ -21,6 +21,7 @@ from feedback_api.errors import (
     AppError,
     app_error_response,
     database_error_response,
+    overflow_response,
 )
 from feedback_api.feedback.router import ingest, vote_answer
 from feedback_api.feedback.schemas import FeedbackCreate
@@ -42,7 +43,9 @@ class IngestHotPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)  # the first of repeated headers, as Starlette reads
         token = headers.get(b"x-feedback-token")
         if (
             b"idempotency-key" in headers
@@ -64,7 +67,8 @@ class IngestHotPath:
             authorize_vote(
                 state.settings,
                 principal,
-                token.decode("latin-1") if token is not None else payload.feedback_token,
+                # As the route: an empty header counts as none.
+                (token.decode("latin-1") if token else None) or payload.feedback_token,
                 payload.request_id,
             )
             intake: VoteIntake = state.vote_intake
@@ -74,6 +78,9 @@ class IngestHotPath:
             return
         except DATABASE_ERRORS as exc:
             await database_error_response(exc)(scope, receive, send)
+            return
+        except OverflowError:
+            await overflow_response()(scope, receive, send)
             return
         content = answer.model_dump_json().encode()
         await send(

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
-from feedback_api.interactions.models import Interaction
+from feedback_api.interactions.models import REUSE_INTERACTION, REUSE_INTERACTION_SQL, Interaction
 from feedback_api.models import AnyRow, new_id, new_ids, was_inserted
 
 # The columns of one feedback with its interaction's context: what GET answers with.
@@ -92,8 +92,7 @@ def _submit_statement(*, with_context: bool) -> Select[Any]:
         context = (
             new.on_conflict_do_update(
                 index_elements=[Interaction.request_id],
-                # A no-op update, so that RETURNING yields the row in both cases.
-                set_={"request_id": new.excluded.request_id},
+                set_=REUSE_INTERACTION,
             )
             .returning(Interaction.id, *_CONTEXT_COLUMNS)
             .cte("i")
@@ -159,9 +158,11 @@ class VoteEntry:
 # atomic without BEGIN/COMMIT round trips. Interactions that come with their context are
 # inserted or reused by request_id (`new`); those named by reference are looked up (`known`);
 # the votes go to either, and a user's second vote on an interaction replaces the first.
-# Rows are written in a fixed order (request_id; interaction, user) so that two concurrent
-# groups touching the same rows wait for each other instead of deadlocking.
-BULK_SUBMIT = """
+# Rows are written in a fixed order (request_id; interaction, user), and a reused interaction
+# is locked FOR NO KEY UPDATE only (see REUSE_INTERACTION), so that two concurrent groups
+# touching the same rows wait for each other instead of deadlocking.
+BULK_SUBMIT = (
+    """
 WITH new AS (
     INSERT INTO interactions (id, request_id, query, response, model, intent, project,
         user_id, session_id, response_time_ms, sources_used, tools_called, memory_used,
@@ -175,7 +176,9 @@ WITH new AS (
         AS u(id, request_id, query, response, model, intent, project, user_id, session_id,
              response_time_ms, sources_used, tools_called, memory_used, meta, created_at)
     ORDER BY request_id
-    ON CONFLICT (request_id) DO UPDATE SET request_id = excluded.request_id
+    ON CONFLICT (request_id) DO UPDATE SET """
+    + REUSE_INTERACTION_SQL
+    + """
     RETURNING id, request_id, query, response, model, intent, project, session_id
 ), known AS (
     SELECT id, request_id, query, response, model, intent, project, session_id
@@ -203,6 +206,7 @@ SELECT w.id, w.interaction_id, t.request_id, w.is_helpful, w.stars, w.comment, t
     w.created_at, w.updated_at, w.inserted
 FROM written w JOIN target t ON t.id = w.interaction_id
 """
+)
 _BULK_INTERACTION_COLUMNS = ("id", *_INTERACTION_KEYS, "created_at")
 _BULK_VOTE_COLUMNS = ("id", "request_key", *_VOTE_KEYS)
 _JSON_COLUMNS = frozenset({"sources_used", "tools_called", "meta"})
@@ -255,8 +259,10 @@ class BulkVoteRepository:
 
         The rules of `FeedbackRepository.submit`, applied in the order given: within one
         call, a later vote of the same user on the same interaction replaces the earlier one
-        (the first is reported as created, the later ones as replacing it). None: the entry
-        names a request_id of no logged interaction.
+        (the first is reported as created, the later ones as replacing it). A vote by
+        reference finds an interaction that another entry of the call brings with its
+        context, wherever that entry stands. None: the entry names a request_id of no
+        logged interaction.
         """
         new: dict[str, dict[str, Any]] = {}
         for entry in entries:
@@ -266,16 +272,19 @@ class BulkVoteRepository:
             {e.request_id for e in entries if e.interaction is None and e.request_id} - set(new)
         )
         # The last vote per (interaction, user) is the one that stays; request_id names the
-        # interaction as well as its id does.
+        # interaction as well as its id does. It keeps the first one's creation time, as a
+        # replacing vote written after it would.
         last: dict[tuple[str | None, str | None], dict[str, Any]] = {}
-        for entry in entries:
+        final: dict[tuple[str | None, str | None], int] = {}
+        for index, entry in enumerate(entries):
             key = (entry.request_key, entry.vote.get("user_id"))
-            last[key] = {"request_key": entry.request_key, **entry.vote}
-        ids = new_ids(len(new) + len(last))
-        interactions = [{"id": i, **values} for i, values in zip(ids, new.values(), strict=False)]
-        votes = [
-            {"id": i, **values} for i, values in zip(ids[len(new) :], last.values(), strict=True)
-        ]
+            vote = {"request_key": entry.request_key, **entry.vote}
+            if key in last:
+                vote["created_at"] = last[key].get("created_at")
+            last[key], final[key] = vote, index
+        ids = iter(new_ids(len(new) + len(last)))
+        interactions = [{"id": next(ids), **values} for values in new.values()]
+        votes = [{"id": next(ids), **values} for values in last.values()]
         records = await self.connection.fetch(
             BULK_SUBMIT,
             *_arrays(interactions, _BULK_INTERACTION_COLUMNS),
@@ -288,13 +297,20 @@ class BulkVoteRepository:
         }
         results: list[tuple[VoteView, bool] | None] = []
         reported: set[tuple[str | None, str | None]] = set()
-        for entry in entries:
+        for index, entry in enumerate(entries):
             key = (entry.request_key, entry.vote.get("user_id"))
             outcome = written.get(key)
             if outcome is None:
                 results.append(None)
                 continue
             view, inserted = outcome
+            if index != final[key]:  # replaced within this call: its answer shows its own vote
+                view = view._replace(
+                    is_helpful=entry.vote["is_helpful"],
+                    stars=entry.vote.get("stars"),
+                    comment=entry.vote.get("comment"),
+                    meta=entry.vote.get("meta") or {},
+                )
             results.append((view, inserted and key not in reported))
             reported.add(key)
         return results

@@ -22,8 +22,6 @@ from feedback_api.idempotency import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.security import Principal, Scope, authenticate, authorize_vote, require
 
-router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
-
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
 async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackService:

@@ -12,7 +12,13 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from feedback_api.errors import AppError, BadRequest, NotFound, describe_validation_errors
+from feedback_api.errors import (
+    AppError,
+    BadRequest,
+    NotFound,
+    concerns_one_write,
+    describe_validation_errors,
+)
 from feedback_api.feedback.repository import (
     BulkVoteRepository,
     FeedbackFilter,
@@ -39,14 +45,18 @@ from feedback_api.models import AnyRow
 VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
 
 
-def vote_group(pool: asyncpg.Pool) -> VoteGroup:
-    """Votes from concurrent requests, written together by the one batch statement."""
+def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
+    """Votes from concurrent requests, written together by the one batch statement.
+
+    One writer per connection of `pool`, so a writer never waits for a connection but when
+    the database does not give one (then `acquire_timeout` makes it a 503, not a hang).
+    """
 
     async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        async with pool.acquire() as connection:
+        async with pool.acquire(timeout=acquire_timeout) as connection:
             return await BulkVoteRepository(connection).submit_many(entries)
 
-    return GroupCommit(write)
+    return GroupCommit(write, retry_alone=concerns_one_write, writers=pool.get_max_size())
 
 
 def feedback_fields(row: Any) -> dict[str, Any]:

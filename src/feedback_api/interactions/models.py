@@ -43,3 +43,12 @@ class Interaction(Base):
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
     )
     created_at: Mapped[datetime] = created_at_column()
+
+
+# What `INSERT ... ON CONFLICT (request_id) DO UPDATE` sets when the interaction exists: a
+# no-op, so that RETURNING yields the stored row. It must not name a column of any unique
+# index (request_id, id): that would lock the row FOR UPDATE, which conflicts with the
+# FOR KEY SHARE lock every vote's foreign-key check takes, and two concurrent writers each
+# holding one of those locks deadlock. Updating an unindexed column locks FOR NO KEY UPDATE.
+REUSE_INTERACTION = {"response_time_ms": Interaction.__table__.c.response_time_ms}
+REUSE_INTERACTION_SQL = "response_time_ms = interactions.response_time_ms"

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_api.interactions.models import Interaction
+from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.models import new_id, was_inserted
 
 
@@ -24,7 +24,7 @@ class InteractionRepository:
         new = insert(Interaction).values(id=new_id(), **values)
         stmt = new.on_conflict_do_update(
             index_elements=[Interaction.request_id],
-            set_={"request_id": new.excluded.request_id},
+            set_=REUSE_INTERACTION,
         ).returning(Interaction.id, Interaction.created_at, was_inserted())
         row = (await self.session.execute(stmt)).one()
         return row[0], row[1], bool(row[2])
