@@ -378,8 +378,11 @@ async def test_batch_repeats_follow_request_order(
     ]
     data = (await client.post("/v1/feedback/batch", json={"items": items})).json()
     assert [r["status"] for r in data["results"]] == [201, 200, 201, 201, 201]
-    assert data["results"][0]["feedback"]["is_helpful"] is False  # the batch's final state
+    # As if written one after another: each result shows its own vote; the later one stays.
+    assert data["results"][0]["feedback"]["is_helpful"] is True
     assert data["results"][1]["feedback"]["stars"] == 2
+    stored = (await client.get(f"/v1/feedback/{data['results'][0]['feedback']['id']}")).json()
+    assert stored["is_helpful"] is False and stored["stars"] == 2
     assert (
         data["results"][2]["feedback"]["interaction_id"]
         == (data["results"][3]["feedback"]["interaction_id"])
