@@ -65,6 +65,11 @@ async def test_reads_go_to_the_read_database_and_writes_to_the_primary(
         assert models == {"only-on-replica"}
         daily = (await client.get("/v1/metrics/daily")).json()["items"]
         assert sum(day["total_queries"] for day in daily) == 1
+        report = (await client.get("/v1/reports/weekly")).json()
+        assert [m["model"] for m in report["models"]] == ["only-on-replica"]
+        export = await client.post("/v1/feedback/export/finetuning", json={"format": "weighted"})
+        assert export.status_code == 200
+        assert "only-on-replica" in export.text and "written-to-primary" not in export.text
     assert await count(engine, "interactions", "model = 'written-to-primary'") == 1
     assert await count(engine, "interactions", "model = 'only-on-replica'") == 0
 

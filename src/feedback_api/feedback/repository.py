@@ -2,28 +2,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, NamedTuple, cast
 
 import asyncpg
-from sqlalchemy import (
-    Select,
-    bindparam,
-    delete,
-    func,
-    select,
-    tuple_,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
-from feedback_api.interactions.models import REUSE_INTERACTION, REUSE_INTERACTION_SQL, Interaction
-from feedback_api.models import AnyRow, new_id, new_ids, was_inserted
+from feedback_api.interactions.models import REUSE_INTERACTION_SQL, Interaction
+from feedback_api.models import AnyRow, new_ids
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (
@@ -46,98 +37,11 @@ VIEW_COLUMNS = (
 )
 
 
-_CONTEXT_COLUMNS = (
-    Interaction.request_id,
-    Interaction.query,
-    Interaction.response,
-    Interaction.model,
-    Interaction.intent,
-    Interaction.project,
-    Interaction.session_id,
-)
-_VOTE_COLUMNS = (
-    Feedback.id,
-    Feedback.interaction_id,
-    Feedback.is_helpful,
-    Feedback.stars,
-    Feedback.comment,
-    Feedback.user_id,
-    Feedback.meta,
-    Feedback.created_at,
-    Feedback.updated_at,
-)
-
-
 _INTERACTION_KEYS = (
     "request_id", "query", "response", "model", "intent", "project", "user_id", "session_id",
     "response_time_ms", "sources_used", "tools_called", "memory_used", "meta",
 )  # fmt: skip
 _VOTE_KEYS = ("is_helpful", "stars", "comment", "user_id", "meta", "created_at")
-
-
-def _param(prefix: str, model: Any, key: str) -> Any:
-    value = bindparam(f"{prefix}_{key}", type_=model.__mapper__.c[key].type)
-    # An absent created_at means "now", decided by the database in both tables.
-    return func.coalesce(value, func.now()) if key == "created_at" else value
-
-
-@cache
-def _submit_statement(*, with_context: bool) -> Select[Any]:
-    """The single-vote statement, built once: constructing SQLAlchemy CTEs per request
-    costs more CPU than PostgreSQL spends executing them."""
-    if with_context:
-        keys = (*_INTERACTION_KEYS, "created_at")
-        values = {key: _param("i", Interaction, key) for key in keys}
-        new = insert(Interaction).values(id=bindparam("i_id", type_=Interaction.id.type), **values)
-        context = (
-            new.on_conflict_do_update(
-                index_elements=[Interaction.request_id],
-                set_=REUSE_INTERACTION,
-            )
-            .returning(Interaction.id, *_CONTEXT_COLUMNS)
-            .cte("i")
-        )
-    else:
-        context = (
-            select(Interaction.id, *_CONTEXT_COLUMNS)
-            .where(Interaction.request_id == bindparam("i_request_id"))
-            .cte("i")
-        )
-    columns = [Feedback.__mapper__.c[key] for key in _VOTE_KEYS]
-    source = select(
-        bindparam("v_id", type_=Feedback.id.type),
-        context.c.id,
-        *(_param("v", Feedback, key) for key in _VOTE_KEYS),
-    )
-    upsert = insert(Feedback).from_select(
-        [Feedback.__table__.c.id, Feedback.__table__.c.interaction_id, *columns], source
-    )
-    written = (
-        upsert.on_conflict_do_update(
-            constraint="uq_feedback_interaction_user", set_=_replace_vote(upsert)
-        )
-        .returning(*_VOTE_COLUMNS, was_inserted())
-        .cte("f")
-    )
-    return select(
-        written.c.id,
-        written.c.interaction_id,
-        context.c.request_id,
-        written.c.is_helpful,
-        written.c.stars,
-        written.c.comment,
-        context.c.query,
-        context.c.response,
-        context.c.model,
-        context.c.intent,
-        context.c.project,
-        written.c.user_id,
-        context.c.session_id,
-        written.c.meta,
-        written.c.created_at,
-        written.c.updated_at,
-        written.c.inserted,
-    ).join_from(written, context, context.c.id == written.c.interaction_id)
 
 
 @dataclass(frozen=True)
@@ -161,7 +65,7 @@ class VoteEntry:
 # Rows are written in a fixed order (request_id; interaction, user), and a reused interaction
 # is locked FOR NO KEY UPDATE only (see REUSE_INTERACTION), so that two concurrent groups
 # touching the same rows wait for each other instead of deadlocking.
-BULK_SUBMIT = (
+SUBMIT_VOTES = text(
     """
 WITH new AS (
     INSERT INTO interactions (id, request_id, query, response, model, intent, project,
@@ -170,9 +74,13 @@ WITH new AS (
     SELECT id, request_id, query, response, model, intent, project, user_id, session_id,
         response_time_ms, sources_used::jsonb, coalesce(tools_called::jsonb, '[]'),
         memory_used, coalesce(meta::jsonb, '{}'), coalesce(created_at, now())
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-        $7::text[], $8::text[], $9::text[], $10::integer[], $11::text[], $12::text[],
-        $13::float8[], $14::text[], $15::timestamptz[])
+    FROM unnest(CAST(:i_id AS uuid[]), CAST(:i_request_id AS text[]),
+        CAST(:i_query AS text[]), CAST(:i_response AS text[]), CAST(:i_model AS text[]),
+        CAST(:i_intent AS text[]), CAST(:i_project AS text[]), CAST(:i_user_id AS text[]),
+        CAST(:i_session_id AS text[]), CAST(:i_response_time_ms AS integer[]),
+        CAST(:i_sources_used AS text[]), CAST(:i_tools_called AS text[]),
+        CAST(:i_memory_used AS float8[]), CAST(:i_meta AS text[]),
+        CAST(:i_created_at AS timestamptz[]))
         AS u(id, request_id, query, response, model, intent, project, user_id, session_id,
              response_time_ms, sources_used, tools_called, memory_used, meta, created_at)
     ORDER BY request_id
@@ -182,7 +90,7 @@ WITH new AS (
     RETURNING id, request_id, query, response, model, intent, project, session_id
 ), known AS (
     SELECT id, request_id, query, response, model, intent, project, session_id
-    FROM interactions WHERE request_id = ANY($16::text[])
+    FROM interactions WHERE request_id = ANY(CAST(:wanted AS text[]))
 ), target AS (
     SELECT * FROM new UNION ALL SELECT * FROM known
 ), written AS (
@@ -190,8 +98,10 @@ WITH new AS (
         created_at)
     SELECT v.id, t.id, v.is_helpful, v.stars, v.comment, v.user_id,
         coalesce(v.meta::jsonb, '{}'), coalesce(v.created_at, now())
-    FROM unnest($17::uuid[], $18::text[], $19::boolean[], $20::smallint[], $21::text[],
-        $22::text[], $23::text[], $24::timestamptz[])
+    FROM unnest(CAST(:v_id AS uuid[]), CAST(:v_request_key AS text[]),
+        CAST(:v_is_helpful AS boolean[]), CAST(:v_stars AS smallint[]),
+        CAST(:v_comment AS text[]), CAST(:v_user_id AS text[]), CAST(:v_meta AS text[]),
+        CAST(:v_created_at AS timestamptz[]))
         AS v(id, request_key, is_helpful, stars, comment, user_id, meta, created_at)
     JOIN target t ON t.request_id = v.request_key
     ORDER BY t.id, v.user_id NULLS LAST
@@ -207,8 +117,11 @@ SELECT w.id, w.interaction_id, t.request_id, w.is_helpful, w.stars, w.comment, t
 FROM written w JOIN target t ON t.id = w.interaction_id
 """
 )
-_BULK_INTERACTION_COLUMNS = ("id", *_INTERACTION_KEYS, "created_at")
-_BULK_VOTE_COLUMNS = ("id", "request_key", *_VOTE_KEYS)
+# The same statement for asyncpg itself: $1, $2, ... and the parameter names in that order.
+_SUBMIT_VOTES_ASYNCPG = SUBMIT_VOTES.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+_SUBMIT_VOTES_NAMES = tuple(_SUBMIT_VOTES_ASYNCPG.positiontup or ())
+_INTERACTION_COLUMNS = ("id", *_INTERACTION_KEYS, "created_at")
+_VOTE_COLUMNS = ("id", "request_key", *_VOTE_KEYS)
 _JSON_COLUMNS = frozenset({"sources_used", "tools_called", "meta"})
 
 
@@ -233,98 +146,110 @@ class VoteView(NamedTuple):
     updated_at: datetime | None
 
 
-def _arrays(rows: list[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
-    """Rows to one array per column (JSON columns as text), for the `unnest` above."""
-    arrays = []
+def _arrays(prefix: str, rows: list[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """Rows to one array per column (JSON columns as text), for the `unnest`s above."""
+    arrays = {}
     for name in names:
         values = [row.get(name) for row in rows]
         if name in _JSON_COLUMNS:
             values = [None if v is None else json.dumps(v) for v in values]
-        arrays.append(values)
+        arrays[f"{prefix}_{name}"] = values
     return arrays
 
 
+Fetch = Callable[[dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
+
+
+async def submit_votes(
+    fetch: Fetch, entries: Sequence[VoteEntry]
+) -> list[tuple[VoteView, bool] | None]:
+    """Record votes in one statement, whatever their number; one result per entry.
+
+    `fetch(parameters)` runs SUBMIT_VOTES and returns its rows. With `entry.interaction`
+    (column values) that interaction is inserted, or reused when its request_id is already
+    logged; with `entry.request_id` the vote goes to the logged interaction, and None means
+    there is none. A second vote of the same user on the same interaction replaces the first:
+    the unique constraint arbitrates inside the statement, so concurrent votes never race a
+    read against a write. Entries count as written one after another in the order given:
+    within one call, a later vote of the same user on the same interaction replaces the
+    earlier one (the first is reported as created, the later ones as replacing it). A vote
+    by reference finds an interaction that another entry of the call brings with its
+    context, wherever that entry stands.
+    """
+    new: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.interaction is not None:
+            new.setdefault(entry.interaction["request_id"], entry.interaction)
+    wanted = sorted(
+        {e.request_id for e in entries if e.interaction is None and e.request_id} - set(new)
+    )
+    # The last vote per (interaction, user) is the one that stays; request_id names the
+    # interaction as well as its id does. It keeps the first one's creation time, as a
+    # replacing vote written after it would.
+    last: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    final: dict[tuple[str | None, str | None], int] = {}
+    for index, entry in enumerate(entries):
+        key = (entry.request_key, entry.vote.get("user_id"))
+        vote = {"request_key": entry.request_key, **entry.vote}
+        if key in last:
+            vote["created_at"] = last[key].get("created_at")
+        last[key], final[key] = vote, index
+    ids = iter(new_ids(len(new) + len(last)))
+    interactions = [{"id": next(ids), **values} for values in new.values()]
+    votes = [{"id": next(ids), **values} for values in last.values()]
+    records = await fetch(
+        {
+            **_arrays("i", interactions, _INTERACTION_COLUMNS),
+            "wanted": wanted,
+            **_arrays("v", votes, _VOTE_COLUMNS),
+        }
+    )
+    written: dict[tuple[str | None, str | None], tuple[VoteView, bool]] = {}
+    for record in records:
+        *fields, inserted = tuple(record)
+        view = VoteView(*fields)
+        written[(view.request_id, view.user_id)] = (view, bool(inserted))
+    results: list[tuple[VoteView, bool] | None] = []
+    reported: set[tuple[str | None, str | None]] = set()
+    for index, entry in enumerate(entries):
+        key = (entry.request_key, entry.vote.get("user_id"))
+        outcome = written.get(key)
+        if outcome is None:
+            results.append(None)
+            continue
+        view, inserted = outcome
+        if index != final[key]:  # replaced within this call: its answer shows its own vote
+            view = view._replace(
+                is_helpful=entry.vote["is_helpful"],
+                stars=entry.vote.get("stars"),
+                comment=entry.vote.get("comment"),
+                meta=entry.vote.get("meta") or {},
+            )
+        results.append((view, inserted and key not in reported))
+        reported.add(key)
+    return results
+
+
 class BulkVoteRepository:
-    """Votes written set-wise on a raw asyncpg connection: the ingestion hot path.
+    """Votes written on a raw asyncpg connection: the ingestion hot path (group commit).
 
     Below SQLAlchemy on purpose: its session, pool checkout and statement execution cost
     about 1.5 ms of CPU per transaction, several times what PostgreSQL spends on a group.
+    The one statement is atomic by itself: no BEGIN/COMMIT round trips.
     """
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
 
     async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        """Record many votes in one statement, whatever their number; one result per entry.
+        """`submit_votes` on this connection."""
 
-        The rules of `FeedbackRepository.submit`, applied in the order given: within one
-        call, a later vote of the same user on the same interaction replaces the earlier one
-        (the first is reported as created, the later ones as replacing it). A vote by
-        reference finds an interaction that another entry of the call brings with its
-        context, wherever that entry stands. None: the entry names a request_id of no
-        logged interaction.
-        """
-        new: dict[str, dict[str, Any]] = {}
-        for entry in entries:
-            if entry.interaction is not None:
-                new.setdefault(entry.interaction["request_id"], entry.interaction)
-        wanted = sorted(
-            {e.request_id for e in entries if e.interaction is None and e.request_id} - set(new)
-        )
-        # The last vote per (interaction, user) is the one that stays; request_id names the
-        # interaction as well as its id does. It keeps the first one's creation time, as a
-        # replacing vote written after it would.
-        last: dict[tuple[str | None, str | None], dict[str, Any]] = {}
-        final: dict[tuple[str | None, str | None], int] = {}
-        for index, entry in enumerate(entries):
-            key = (entry.request_key, entry.vote.get("user_id"))
-            vote = {"request_key": entry.request_key, **entry.vote}
-            if key in last:
-                vote["created_at"] = last[key].get("created_at")
-            last[key], final[key] = vote, index
-        ids = iter(new_ids(len(new) + len(last)))
-        interactions = [{"id": next(ids), **values} for values in new.values()]
-        votes = [{"id": next(ids), **values} for values in last.values()]
-        records = await self.connection.fetch(
-            BULK_SUBMIT,
-            *_arrays(interactions, _BULK_INTERACTION_COLUMNS),
-            wanted,
-            *_arrays(votes, _BULK_VOTE_COLUMNS),
-        )
-        written = {
-            (r["request_id"], r["user_id"]): (VoteView(*tuple(r)[:-1]), bool(r["inserted"]))
-            for r in records
-        }
-        results: list[tuple[VoteView, bool] | None] = []
-        reported: set[tuple[str | None, str | None]] = set()
-        for index, entry in enumerate(entries):
-            key = (entry.request_key, entry.vote.get("user_id"))
-            outcome = written.get(key)
-            if outcome is None:
-                results.append(None)
-                continue
-            view, inserted = outcome
-            if index != final[key]:  # replaced within this call: its answer shows its own vote
-                view = view._replace(
-                    is_helpful=entry.vote["is_helpful"],
-                    stars=entry.vote.get("stars"),
-                    comment=entry.vote.get("comment"),
-                    meta=entry.vote.get("meta") or {},
-                )
-            results.append((view, inserted and key not in reported))
-            reported.add(key)
-        return results
+        async def fetch(parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+            sql = _SUBMIT_VOTES_ASYNCPG.string
+            rows = await self.connection.fetch(sql, *(parameters[n] for n in _SUBMIT_VOTES_NAMES))
+            return cast("Sequence[Sequence[Any]]", rows)
 
-
-def _replace_vote(new: Any) -> dict[str, Any]:
-    """What a user's new vote replaces in their stored one."""
-    return {
-        "is_helpful": new.excluded.is_helpful,
-        "stars": new.excluded.stars,
-        "comment": new.excluded.comment,
-        "metadata": new.excluded.metadata,
-        "updated_at": func.now(),
-    }
+        return await submit_votes(fetch, entries)
 
 
 @dataclass(frozen=True)
@@ -342,27 +267,15 @@ class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def submit(self, entry: VoteEntry) -> tuple[AnyRow, bool] | None:
-        """Record a vote in one statement; return (its view row, whether it is new).
+    async def submit(self, entry: VoteEntry) -> tuple[VoteView, bool] | None:
+        """`submit_votes` for one vote, in this session's transaction (which the caller
+        commits: an Idempotency-Key claim commits with it)."""
 
-        With `entry.interaction` (column values) that interaction is inserted, or reused
-        when its request_id is already logged; with `entry.request_id` the vote goes to the
-        logged interaction, and None means there is none. A second vote of the same user on
-        the same interaction replaces the first: the unique constraint arbitrates inside the
-        statement, so concurrent votes never race a read against a write. One round trip
-        instead of three keeps ingestion close to PostgreSQL's own insert rate.
-        """
-        params = {f"v_{key}": entry.vote.get(key) for key in _VOTE_KEYS}
-        if entry.interaction is not None:
-            keys = (*_INTERACTION_KEYS, "created_at")
-            params.update({f"i_{key}": entry.interaction.get(key) for key in keys})
-            params["i_id"] = new_id()
-        else:
-            params["i_request_id"] = entry.request_id
-        params["v_id"] = new_id()
-        stmt = _submit_statement(with_context=entry.interaction is not None)
-        row = cast("AnyRow | None", (await self.session.execute(stmt, params)).one_or_none())
-        return None if row is None else (row, bool(row.inserted))
+        async def fetch(parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+            return (await self.session.execute(SUBMIT_VOTES, parameters)).all()
+
+        [written] = await submit_votes(fetch, [entry])
+        return written
 
     async def get_view(self, feedback_id: uuid.UUID) -> AnyRow | None:
         stmt = select(*VIEW_COLUMNS).join(Interaction).where(Feedback.id == feedback_id)

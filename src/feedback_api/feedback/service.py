@@ -40,7 +40,6 @@ from feedback_api.interactions.service import (
     check_not_in_future,
     interaction_values,
 )
-from feedback_api.models import AnyRow
 
 VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
 
@@ -132,7 +131,7 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
 
 
 def _vote_outcome(
-    payload: FeedbackCreate, written: tuple[AnyRow | VoteView, bool] | None
+    payload: FeedbackCreate, written: tuple[VoteView, bool] | None
 ) -> tuple[FeedbackOut, bool]:
     if written is None:
         raise NotFound(_unknown_request_id(payload.request_id))

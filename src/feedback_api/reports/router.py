@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from feedback_api.db import SessionDep
+from feedback_api.db import ReadSessionDep
 from feedback_api.reports.render import MEDIA_TYPES, ReportFormat, render
 from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import WeeklyReport
@@ -13,7 +13,7 @@ from feedback_api.reports.service import ReportService
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-async def get_service(session: SessionDep) -> ReportService:
+async def get_service(session: ReadSessionDep) -> ReportService:
     return ReportService(ReportRepository(session))
 
 
