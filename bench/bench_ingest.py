@@ -5,7 +5,8 @@
 Side by side in one run, on one database:
   ceiling  raw asyncpg, 32 connections, one autocommitted statement writing the same
            interaction + feedback row that POST /v1/feedback writes;
-  ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections;
+  ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
+           with the CPU time the server's processes and PostgreSQL's spent per request;
   latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
            from when a request was due, so a stalled server cannot hide its queue);
   batch    POST /v1/feedback/batch with 1,000 items a request, items/s;
@@ -32,7 +33,15 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Connection, asyncpg_dsn, database, fill, percentile, server
+from bench.common import (
+    Connection,
+    asyncpg_dsn,
+    cpu_seconds,
+    database,
+    fill,
+    percentile,
+    server,
+)
 from feedback_api.models import new_id
 
 BODY = {
@@ -75,6 +84,12 @@ async def ceiling(dsn: str, seconds: float, connections: int = 32) -> float:
 
 def wrk(base: str, seconds: float, connections: int = 32) -> tuple[float, int]:
     """Requests/s of POST /v1/feedback and the number of non-2xx answers."""
+    rate, failures, _ = wrk_counted(base, seconds, connections)
+    return rate, failures
+
+
+def wrk_counted(base: str, seconds: float, connections: int = 32) -> tuple[float, int, int]:
+    """As `wrk`, and the number of requests answered."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -101,7 +116,8 @@ def wrk(base: str, seconds: float, connections: int = 32) -> tuple[float, int]:
     failures = int(bad.group(1)) if bad else 0
     if errors:
         failures += sum(int(g) for g in errors.groups())
-    return rate, failures
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rate, failures, done
 
 
 async def fixed_rate(base: str, rate: float, seconds: float) -> tuple[float, float, int]:
@@ -185,7 +201,11 @@ def main() -> None:
     quiet = {"FEEDBACK_REFRESH_ENABLED": "false"}
     with server(url, env=quiet) as base:
         wrk(base, 1)  # warm up: connections, pools, caches
-        api, api_failures = wrk(base, seconds)
+        group = server.last_pid  # type: ignore[attr-defined]
+        server_cpu, database_cpu = cpu_seconds(group=group), cpu_seconds(command="postgres")
+        api, api_failures, answered = wrk_counted(base, seconds)
+        server_cpu = (cpu_seconds(group=group) - server_cpu) / answered * 1000
+        database_cpu = (cpu_seconds(command="postgres") - database_cpu) / answered * 1000
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
         batch = asyncio.run(batch_rate(base, seconds))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
@@ -210,6 +230,8 @@ def main() -> None:
     print(f"{'  (before / after the server runs)':<44}{both:>14}")
     print(f"{'POST /v1/feedback, wrk 32 conns (req/s)':<44}{api:>14,.0f}{api / raw:>9.2f}x")
     print(f"{'  non-2xx responses':<44}{api_failures:>14}")
+    print(f"{'  server CPU per request (ms)':<44}{server_cpu:>14.3f}")
+    print(f"{'  PostgreSQL CPU per request (ms)':<44}{database_cpu:>14.3f}")
     print(
         f"{'  the same, FEEDBACK_ACCESS_LOG=false':<44}{api_unlogged:>14,.0f}"
         f"{api_unlogged / raw:>9.2f}x"
