@@ -57,10 +57,6 @@ def create_raw_pool(settings: Settings, url: str, *, max_size: int) -> asyncpg.P
             "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads
         )
 
-    async def keep(connection: asyncpg.Connection) -> None:
-        """asyncpg's default reset (unlock, close cursors, unlisten, RESET ALL) costs a round
-        trip per release; these connections never change any of that."""
-
     return asyncpg.create_pool(
         url.replace("postgresql+asyncpg://", "postgresql://", 1),
         min_size=0,
@@ -69,7 +65,9 @@ def create_raw_pool(settings: Settings, url: str, *, max_size: int) -> asyncpg.P
         command_timeout=_client_timeout(settings),
         server_settings=_server_settings(settings),
         init=init,
-        reset=keep,
+        # asyncpg's own reset on release stays, though it costs a round trip per group: it
+        # is also what finds a connection left mid-protocol by a database going down (a
+        # no-op reset put such connections back in the pool, and the next group failed).
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -41,6 +42,8 @@ from feedback_api.interactions.service import (
     interaction_values,
 )
 
+logger = logging.getLogger(__name__)
+
 VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
 
 
@@ -52,10 +55,25 @@ def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
     """
 
     async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        async with pool.acquire(timeout=acquire_timeout) as connection:
+        connection = await pool.acquire(timeout=acquire_timeout)
+        try:
             return await BulkVoteRepository(connection).submit_many(entries)
+        finally:
+            await _release(pool, connection)
 
     return GroupCommit(write, retry_alone=concerns_one_write, writers=pool.get_max_size())
+
+
+async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
+    """Back to the pool; a connection that fails its reset there is dropped by asyncpg.
+
+    That failure (a database that went down mid-protocol) comes after the statement, which
+    has committed or failed by then: it must not change the answer to the write.
+    """
+    try:
+        await pool.release(connection)
+    except Exception as exc:
+        logger.warning("dropped a database connection after a write: %s", type(exc).__name__)
 
 
 def feedback_fields(row: Any) -> dict[str, Any]:
