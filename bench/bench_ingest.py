@@ -6,7 +6,8 @@ Side by side in one run, on one database:
   ceiling  raw asyncpg, 32 connections, one autocommitted statement writing the same
            interaction + feedback row that POST /v1/feedback writes;
   ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
-           with the CPU time the server's processes and PostgreSQL's spent per request;
+           with the CPU time the server's processes and PostgreSQL's spent per request
+           (every `postgres` process on the machine counts: run it with no other busy);
   latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
            from when a request was due, so a stalled server cannot hide its queue);
   batch    POST /v1/feedback/batch with 1,000 items a request, items/s;

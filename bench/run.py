@@ -4,7 +4,7 @@
 
 Runs bench_ingest.py, bench_analytics.py and bench_export.py with the same options and prints
 their tables; each measures our code and PostgreSQL's own ceiling side by side in one run.
-`--quick` takes a few minutes in all instead of half an hour.
+`--quick` takes about a minute in all instead of about five.
 """
 
 from __future__ import annotations

@@ -146,8 +146,6 @@ def is_database_unavailable(exc: BaseException) -> bool:
             "TooManyConnectionsError",
             "AdminShutdownError",
             "CrashShutdownError",
-            # asyncpg's protocol left mid-operation by a server that went away
-            "InternalClientError",
         }:
             return True
         cur = cur.__cause__ or cur.__context__
@@ -218,7 +216,6 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
 )
 
 

@@ -233,8 +233,9 @@ async def submit_votes(
 class BulkVoteRepository:
     """Votes written on a raw asyncpg connection: the ingestion hot path (group commit).
 
-    Below SQLAlchemy on purpose: its session, pool checkout and statement execution cost
-    about 1.5 ms of CPU per transaction, several times what PostgreSQL spends on a group.
+    Below SQLAlchemy on purpose: its session, pool checkout, BEGIN and COMMIT cost about
+    0.5 ms of CPU per transaction and its execution 0.17 ms per statement, several times what
+    the same work costs on asyncpg itself.
     The one statement is atomic by itself: no BEGIN/COMMIT round trips.
     """
 

@@ -55,13 +55,28 @@ def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
     """
 
     async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        connection = await pool.acquire(timeout=acquire_timeout)
         try:
-            return await BulkVoteRepository(connection).submit_many(entries)
-        finally:
-            await _release(pool, connection)
+            return await _write_once(pool, acquire_timeout, entries)
+        except asyncpg.InternalClientError:
+            # An idle pooled connection that a server going away left mid-protocol: asyncpg
+            # refuses to send on it, so nothing was sent. One retry on a fresh connection
+            # either succeeds or meets the outage itself (a 503); a bug fails twice (a 500).
+            return await _write_once(pool, acquire_timeout, entries)
 
     return GroupCommit(write, retry_alone=concerns_one_write, writers=pool.get_max_size())
+
+
+async def _write_once(
+    pool: asyncpg.Pool, acquire_timeout: float, entries: Sequence[VoteEntry]
+) -> list[tuple[VoteView, bool] | None]:
+    connection = await pool.acquire(timeout=acquire_timeout)
+    try:
+        return await BulkVoteRepository(connection).submit_many(entries)
+    except asyncpg.InternalClientError:
+        connection.terminate()  # never back into the pool
+        raise
+    finally:
+        await _release(pool, connection)
 
 
 async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
@@ -72,8 +87,8 @@ async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
     """
     try:
         await pool.release(connection)
-    except Exception as exc:
-        logger.warning("dropped a database connection after a write: %s", type(exc).__name__)
+    except Exception:
+        logger.warning("dropped a database connection after a write", exc_info=True)
 
 
 def feedback_fields(row: Any) -> dict[str, Any]:
