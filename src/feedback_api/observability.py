@@ -53,8 +53,13 @@ EXPORT_RUNS = Counter(
 logger = logging.getLogger("feedback_api.access")
 
 
-# Attributes every LogRecord has: what is not among them came with `extra=`.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Attributes every LogRecord has: what is not among them came with `extra=`. (uvicorn's
+# color_message is the message again with terminal colour codes.)
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonLines(logging.Formatter):
