@@ -57,3 +57,17 @@ async def test_metrics_can_require_the_read_scope(make_client: Any) -> None:
         assert (await client.get("/metrics")).status_code == 401
         ok = await client.get("/metrics", headers={"X-API-Key": "read-key-0123456789"})
         assert ok.status_code == 200
+
+
+def test_errors_are_json_lines_with_their_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging()
+    try:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("feedback_api.test").exception("it failed: %s", "why", extra={"n": 1})
+    finally:
+        logging.getLogger().handlers.clear()
+    [line] = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    assert line["level"] == "ERROR" and line["message"] == "it failed: why" and line["n"] == 1
+    assert "RuntimeError: boom" in line["exc_info"] and line["request_id"] is None
