@@ -46,3 +46,37 @@ async def test_streamed_export_fails_cleanly_when_the_database_is_unreachable(
         assert r.status_code == 503
         r = await client.get("/v1/feedback/accuracy")
         assert r.status_code == 503
+
+
+async def test_constraint_violations_are_409_from_either_driver_layer(
+    engine: Any, database_url: str
+) -> None:
+    """SQLAlchemy's wrapped error and asyncpg's own (the vote writers') get one answer."""
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy import text
+
+    from feedback_api.errors import database_error_response
+
+    raised: list[Exception] = []
+    async with engine.connect() as conn:
+        await conn.execute(text("CREATE TEMP TABLE once (id int PRIMARY KEY)"))
+        await conn.execute(text("INSERT INTO once VALUES (1)"))
+        try:
+            await conn.execute(text("INSERT INTO once VALUES (1)"))
+        except sa_exc.IntegrityError as exc:
+            raised.append(exc)
+    raw = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        await raw.execute("CREATE TEMP TABLE once (id int PRIMARY KEY)")
+        await raw.execute("INSERT INTO once VALUES (1)")
+        try:
+            await raw.execute("INSERT INTO once VALUES (1)")
+        except asyncpg.UniqueViolationError as exc:
+            raised.append(exc)
+    finally:
+        await raw.close()
+    assert len(raised) == 2
+    for exc in raised:
+        answer = database_error_response(exc)
+        assert answer.status_code == 409 and b'"code":"conflict"' in answer.body

@@ -236,11 +236,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return _json(exc.status_code, code, str(exc.detail))
 
-    @app.exception_handler(sa_exc.IntegrityError)
-    async def _integrity(_: Request, exc: sa_exc.IntegrityError) -> JSONResponse:
-        logger.warning("integrity error: %s", type(exc.orig).__name__)
-        return _json(409, "conflict", "the request conflicts with data already stored")
-
     async def _database(_: Request, exc: Exception) -> JSONResponse:
         return database_error_response(exc)
 

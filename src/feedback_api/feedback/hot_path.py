@@ -24,7 +24,7 @@ from feedback_api.errors import (
     overflow_response,
 )
 from feedback_api.feedback.router import ingest, vote_answer
-from feedback_api.feedback.schemas import FeedbackCreate
+from feedback_api.feedback.schemas import TOKEN_MAX_LENGTH, FeedbackCreate
 from feedback_api.feedback.service import VoteIntake
 from feedback_api.security import authorize_vote, principal_for
 
@@ -32,7 +32,6 @@ PATH = "/v1/feedback"
 # For the access log and metrics, which label requests by their route.
 _ROUTE = next(r for r in ingest.routes if getattr(r, "path", None) == PATH)
 _JSON = b"application/json"
-_MAX_TOKEN = 200  # as declared for X-Feedback-Token on the route
 
 
 class IngestHotPath:
@@ -50,7 +49,7 @@ class IngestHotPath:
         if (
             b"idempotency-key" in headers
             or headers.get(b"content-type", b"").split(b";")[0].strip().lower() != _JSON
-            or (token is not None and len(token) > _MAX_TOKEN)
+            or (token is not None and len(token) > TOKEN_MAX_LENGTH)
         ):
             await self.app(scope, receive, send)
             return

@@ -9,6 +9,7 @@ from feedback_api.db import SessionDep
 from feedback_api.deps import IngestRulesDep
 from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
 from feedback_api.feedback.schemas import (
+    TOKEN_MAX_LENGTH,
     BatchResult,
     FeedbackBatch,
     FeedbackCreate,
@@ -52,7 +53,9 @@ async def submit_feedback(
     payload: FeedbackCreate,
     request: Request,
     principal: Annotated[Principal | None, Depends(authenticate)],
-    token: Annotated[str | None, Header(alias="X-Feedback-Token", max_length=200)] = None,
+    token: Annotated[
+        str | None, Header(alias="X-Feedback-Token", max_length=TOKEN_MAX_LENGTH)
+    ] = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Answered once the vote is committed.

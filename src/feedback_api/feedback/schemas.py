@@ -66,6 +66,10 @@ CONTEXT_ONLY = (
 )
 
 
+# The longest feedback token accepted, in the body or the X-Feedback-Token header.
+TOKEN_MAX_LENGTH = 200
+
+
 class FeedbackCreate(BaseModel):
     """Either shape of the seeds.
 
@@ -97,7 +101,7 @@ class FeedbackCreate(BaseModel):
     stars: Stars | None = None
     comment: Comment | None = None
     created_at: Timestamp | None = Field(default=None, description="ISO 8601, for backfills.")
-    feedback_token: Annotated[str, Field(max_length=200)] | None = Field(
+    feedback_token: Annotated[str, Field(max_length=TOKEN_MAX_LENGTH)] | None = Field(
         default=None,
         description="The token POST /v1/interactions returned, in place of an API key "
         "(browsers); only with request_id.",
