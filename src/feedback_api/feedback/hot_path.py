@@ -2,12 +2,12 @@
 
 In-process, a vote cost 0.36 ms of CPU through FastAPI's route matching, dependency
 resolution and body parsing, and 0.11 ms through this middleware (docs/benchmarks.md); the
-path runs thousands of times a second. This middleware answers the common case itself (a valid vote, allowed by an API key
-or a feedback token, without an Idempotency-Key) with the same service, the same security
-functions and the same answer as the FastAPI route in `router.py`, which stays the documented
-operation. Anything else (a body or header the route would refuse, an Idempotency-Key, a
-content type other than JSON) is handed to that route unchanged, body included: validation
-errors are worded in one place only.
+path runs thousands of times a second. This middleware answers the common case itself (a
+valid vote, allowed by an API key or a feedback token, without an Idempotency-Key) with the
+same service, the same security functions and the same answer as the FastAPI route in
+`router.py`, which stays the documented operation. Anything else (a body or header the
+route would refuse, an Idempotency-Key, a content type other than JSON) is handed to that
+route unchanged, body included: validation errors are worded in one place only.
 """
 
 from __future__ import annotations
