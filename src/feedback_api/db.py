@@ -65,10 +65,18 @@ def create_raw_pool(settings: Settings, url: str, *, max_size: int) -> asyncpg.P
         command_timeout=_client_timeout(settings),
         server_settings=_server_settings(settings),
         init=init,
-        # asyncpg's own reset on release stays, though it costs a round trip per group: it
-        # is also what finds a connection left mid-protocol by a database going down (a
-        # no-op reset put such connections back in the pool, and the next group failed).
+        # asyncpg's default reset (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL) is a
+        # round trip per group, about a tenth of a vote's CPU, that undoes nothing: the
+        # writers leave no session state (one autocommitted statement, no SET, LISTEN or
+        # cursor). asyncpg still rolls back a stray transaction and drops a closed
+        # connection before this is called; a connection broken while idle is found by the
+        # writer (feedback.service.vote_group).
+        reset=_keep_session,
     )
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    return None
 
 
 def _client_timeout(settings: Settings) -> float:

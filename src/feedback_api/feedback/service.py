@@ -54,14 +54,20 @@ def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
     the database does not give one (then `acquire_timeout` makes it a 503, not a hang).
     """
 
+    # Every pooled connection may be broken at once (after an outage), and each is dropped
+    # when found: one attempt more than there are connections reaches a fresh one.
+    attempts = pool.get_max_size() + 1
+
     async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        try:
-            return await _write_once(pool, acquire_timeout, entries)
-        except asyncpg.InternalClientError:
-            # An idle pooled connection that a server going away left mid-protocol: asyncpg
-            # refuses to send on it, so nothing was sent. One retry on a fresh connection
-            # either succeeds or meets the outage itself (a 503); a bug fails twice (a 500).
-            return await _write_once(pool, acquire_timeout, entries)
+        for _ in range(attempts - 1):
+            try:
+                return await _write_once(pool, acquire_timeout, entries)
+            except asyncpg.InternalClientError:
+                # A pooled connection that a server going away left mid-protocol: asyncpg
+                # refuses to send on it, so nothing was sent. A fresh connection either
+                # succeeds or meets the outage itself (a 503); a bug fails every time (a 500).
+                continue
+        return await _write_once(pool, acquire_timeout, entries)
 
     return GroupCommit(write, retry_alone=concerns_one_write, writers=pool.get_max_size())
 
