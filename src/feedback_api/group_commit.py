@@ -61,8 +61,9 @@ class GroupCommit(Generic[T, R]):
         self._waiting.append((items, future))
         if len(self._running) < self._writers:
             self._running.add(asyncio.create_task(self._drain()))
-        # shield: a caller that goes away must not cancel a write shared with others.
-        return await asyncio.shield(future)
+        # A caller that goes away cancels its own future only; the shared write goes on, and
+        # its result for that caller is dropped (see `_commit`).
+        return await future
 
     async def _drain(self) -> None:
         try:
@@ -103,7 +104,8 @@ class GroupCommit(Generic[T, R]):
             raise
         start = 0
         for items, future in group:
-            future.set_result(results[start : start + len(items)])
+            if not future.done():  # cancelled: its caller went away
+                future.set_result(results[start : start + len(items)])
             start += len(items)
 
     async def close(self) -> None:
