@@ -1,0 +1,138 @@
+"""The HTTP protocol `feedback-api serve` runs: each response in one write, HTTP intact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from feedback_api.app import create_app
+from feedback_api.config import Settings
+from feedback_api.serving import OneWritePerTurn
+from tests.helpers import exchange
+from tests.live_server import LiveServer
+
+
+class Recording(asyncio.Transport):
+    """A transport that keeps what it is asked to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, bytes]] = []
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.calls.append(("write", bytes(data)))
+
+    def close(self) -> None:
+        self.calls.append(("close", b""))
+        self.closing = True
+
+    def abort(self) -> None:
+        self.calls.append(("abort", b""))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 1)}.get(name, default)
+
+
+async def test_the_writes_of_one_turn_leave_as_one() -> None:
+    real = Recording()
+    transport = OneWritePerTurn(real, asyncio.get_running_loop())
+    transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n")
+    transport.writelines([b"{", b"}"])
+    assert real.calls == []  # nothing before the turn ends
+    await asyncio.sleep(0)
+    assert real.calls == [("write", b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")]
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is the real one's
+
+
+async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
+    real = Recording()
+    transport = OneWritePerTurn(real, asyncio.get_running_loop())
+    transport.write(b"last answer")
+    transport.close()
+    assert real.calls == [("write", b"last answer"), ("close", b"")]
+    await asyncio.sleep(0)  # the turn's end finds nothing left to send
+    assert real.calls == [("write", b"last answer"), ("close", b"")]
+    assert transport.is_closing()
+
+    real = Recording()
+    transport = OneWritePerTurn(real, asyncio.get_running_loop())
+    transport.write(b"never sent")
+    transport.abort()
+    await asyncio.sleep(0)
+    assert real.calls == [("abort", b"")]
+
+
+@pytest.fixture(scope="module")
+def served(database_url: str) -> Iterator[LiveServer]:
+    settings = Settings(database_url=database_url, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]
+    with LiveServer(create_app(settings)) as server:
+        yield server
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    status = int((await reader.readline()).split()[1])
+    headers = {}
+    while (line := await reader.readline()) != b"\r\n":
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, await reader.readexactly(int(headers["content-length"]))
+
+
+def _vote(request_id: str, *extra: str) -> bytes:
+    body = json.dumps(exchange(rating=1, request_id=request_id)).encode()
+    head = "".join(
+        f"{h}\r\n"
+        for h in (
+            "POST /v1/feedback HTTP/1.1",
+            "Host: test",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *extra,
+        )
+    )
+    return head.encode() + b"\r\n" + body
+
+
+async def test_pipelined_votes_are_answered_in_order(served: LiveServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"".join(_vote(f"pipelined-{i}") for i in range(3)))
+    answers = [await _read_response(reader) for _ in range(3)]
+    writer.close()
+    assert [status for status, _, _ in answers] == [201, 201, 201]
+    assert [json.loads(body)["request_id"] for _, _, body in answers] == [
+        "pipelined-0",
+        "pipelined-1",
+        "pipelined-2",
+    ]
+    assert all("x-request-id" in headers for _, headers, _ in answers)
+
+
+async def test_connection_close_ends_after_the_whole_answer(served: LiveServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(_vote("closing", "Connection: close"))
+    status, _, body = await _read_response(reader)
+    assert status == 201 and json.loads(body)["request_id"] == "closing"
+    assert await asyncio.wait_for(reader.read(), timeout=5) == b""  # then the server hangs up
+    writer.close()
+
+
+async def test_a_streamed_export_arrives_whole(served: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        for i in range(40):
+            vote = exchange(rating=1, request_id=f"streamed-{i}", query=f"Question {i} " * 50)
+            assert (await client.post("/v1/feedback", json=vote)).status_code == 201
+        response = await client.post("/v1/feedback/export/finetuning", json={"days": 7})
+    assert response.status_code == 200
+    assert response.headers.get("transfer-encoding") == "chunked"
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert len(lines) == 40
