@@ -42,13 +42,13 @@ class GroupCommit(Generic[T, R]):
         *,
         retry_alone: Callable[[Exception], bool],
         max_items: int = 1000,
-        writers: int = 2,
+        writers: int = 1,
     ) -> None:
         self._write = write
         self._retry_alone = retry_alone
         self._max_items = max_items
-        # More than one writer: a group forms and is sent while the previous one commits,
-        # so PostgreSQL's commit latency overlaps with our own work.
+        # More than one writer sends a group while the previous one commits, overlapping
+        # PostgreSQL's commit latency with our own work, at the price of smaller groups.
         self._writers = writers
         self._waiting: list[tuple[Sequence[T], asyncio.Future[Sequence[R]]]] = []
         self._running: set[asyncio.Task[None]] = set()

@@ -42,26 +42,26 @@ def new_id() -> uuid.UUID:
     Random v4 keys scatter inserts over the whole B-tree, and ingest slows down as the
     table outgrows memory; v7 keys keep it flat. (Python 3.14 has uuid.uuid7; we target 3.11.)
     """
-    return _uuid7(_stamp(), os.urandom(10))
+    return uuid.UUID(int=_uuid7s(1)[0])
+
+
+def new_id_texts(count: int) -> list[str]:
+    """`count` UUIDv7s as 32 hex digits each, which PostgreSQL's uuid input reads: for JSON."""
+    return [f"{value:032x}" for value in _uuid7s(count)]
 
 
 _VERSION_7 = 0x7 << 76 | 0x2 << 62  # version 7, variant 10
 _RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
 
 
-def new_ids(count: int) -> list[uuid.UUID]:
-    """`count` UUIDv7s with one read of the system's random source (a syscall) for all."""
-    stamp, random = _stamp(), os.urandom(10 * count)
-    return [_uuid7(stamp, random[i : i + 10]) for i in range(0, 10 * count, 10)]
-
-
-def _stamp() -> int:
-    """The current millisecond in the top 48 bits, with the version and variant bits set."""
-    return (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_7
-
-
-def _uuid7(stamp: int, random: bytes) -> uuid.UUID:
-    return uuid.UUID(int=stamp | int.from_bytes(random) & _RANDOM_BITS)
+def _uuid7s(count: int) -> list[int]:
+    """`count` UUIDv7s as integers, with one read of the system's random source (a syscall)."""
+    # The current millisecond in the top 48 bits, with the version and variant bits set.
+    stamp = (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_7
+    random = os.urandom(10 * count)
+    return [
+        stamp | int.from_bytes(random[i : i + 10]) & _RANDOM_BITS for i in range(0, 10 * count, 10)
+    ]
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

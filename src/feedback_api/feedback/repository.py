@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION_SQL, Interaction
-from feedback_api.models import AnyRow, new_ids
+from feedback_api.models import AnyRow, new_id_texts
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (
@@ -132,17 +132,19 @@ class VoteView(NamedTuple):
     updated_at: datetime | None
 
 
+def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:
+    row = {"id": id_text, **values}
+    if row.get("created_at") is not None:  # a time the client gave: ISO 8601, with its zone
+        row["created_at"] = row["created_at"].isoformat()
+    return row
+
+
 def _rows_json(rows: list[dict[str, Any]]) -> str:
-    """Rows as one JSON document, for `json_to_recordset` above."""
-    return json.dumps(rows, default=_json_scalar, separators=(",", ":"))
+    """Rows as one JSON document, for `json_to_recordset` above.
 
-
-def _json_scalar(value: Any) -> str:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a column value")
+    Every value is one JSON has (`_json_row`): plain `json.dumps` is the C encoder's fast path.
+    """
+    return json.dumps(rows)
 
 
 Fetch = Callable[[dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -182,9 +184,9 @@ async def submit_votes(
         if key in last:
             vote["created_at"] = last[key].get("created_at")
         last[key], final[key] = vote, index
-    ids = iter(new_ids(len(new) + len(last)))
-    interactions = [{"id": next(ids), **values} for values in new.values()]
-    votes = [{"id": next(ids), **values} for values in last.values()]
+    ids = iter(new_id_texts(len(new) + len(last)))
+    interactions = [_json_row(next(ids), values) for values in new.values()]
+    votes = [_json_row(next(ids), values) for values in last.values()]
     records = await fetch(
         {"interactions": _rows_json(interactions), "wanted": wanted, "votes": _rows_json(votes)}
     )
