@@ -157,7 +157,7 @@ async def test_a_vote_the_database_refuses_fails_alone(
 ) -> None:
     pool = await create_raw_pool(settings, database_url, max_size=2)
     try:
-        group = vote_group(pool, acquire_timeout=5)
+        group = vote_group(pool, acquire_timeout=5, writers=2)
 
         def entry(n: int, stars: int | None = None) -> VoteEntry:
             interaction = {**exchange(), "request_id": f"r{n}", "meta": {}}

@@ -123,13 +123,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
-        # Group commit: one writer per process, on a connection of its own. Groups form
-        # while it commits, and the other processes' writers overlap with it. Measured with
-        # wrk on two cores, two writers per process gave 15% fewer votes a second: smaller
-        # groups cost PostgreSQL more per vote (docs/benchmarks.md).
-        raw_pool = app.state.raw_pool = await create_raw_pool(settings, url, max_size=1)
+        # Group commit: single votes have one writer per process, on a connection of its
+        # own; groups form while it commits, and the other processes' writers overlap with
+        # it. Measured with wrk on two cores, two writers per process gave 15% fewer votes a
+        # second: smaller groups cost PostgreSQL more per vote. Batches are large groups by
+        # themselves and have two writers, so that two run side by side (docs/benchmarks.md).
+        raw_pool = app.state.raw_pool = await create_raw_pool(settings, url, max_size=3)
+        timeout = settings.pool_timeout_seconds
         app.state.vote_intake = VoteIntake(
-            vote_group(raw_pool, acquire_timeout=settings.pool_timeout_seconds),
+            vote_group(raw_pool, acquire_timeout=timeout, writers=1),
+            vote_group(raw_pool, acquire_timeout=timeout, writers=2),
             app.state.ingest_rules,
         )
         app.state.schema_head = head_revision()
@@ -146,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 await job.stop()
-            await app.state.vote_intake.group.close()
+            await app.state.vote_intake.close()
             await raw_pool.close()
             await engine.dispose()
             if read_engine is not engine:

@@ -47,11 +47,11 @@ logger = logging.getLogger(__name__)
 VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
 
 
-def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
+def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float, writers: int) -> VoteGroup:
     """Votes from concurrent requests, written together by the one batch statement.
 
-    One writer per connection of `pool`, so a writer never waits for a connection but when
-    the database does not give one (then `acquire_timeout` makes it a 503, not a hang).
+    `writers` at a time, each on a connection of `pool`; `acquire_timeout` makes a database
+    that gives no connection a 503, not a hang.
     """
 
     # Every pooled connection may be broken at once (after an outage), and each is dropped
@@ -69,7 +69,7 @@ def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float) -> VoteGroup:
                 continue
         return await _write_once(pool, acquire_timeout, entries)
 
-    return GroupCommit(write, retry_alone=concerns_one_write, writers=pool.get_max_size())
+    return GroupCommit(write, retry_alone=concerns_one_write, writers=writers)
 
 
 async def _write_once(
@@ -185,13 +185,21 @@ class VoteIntake:
     call are always in one transaction.
     """
 
-    def __init__(self, group: VoteGroup, rules: IngestRules) -> None:
-        self.group = group
+    def __init__(self, votes: VoteGroup, batches: VoteGroup, rules: IngestRules) -> None:
+        # Apart: single votes gain from large groups (one writer), batches are large
+        # already and gain from running side by side (docs/benchmarks.md).
+        self.votes = votes
+        self.batches = batches
         self.rules = rules
+
+    async def close(self) -> None:
+        """Wait until every vote handed in so far is written (at shutdown)."""
+        await self.votes.close()
+        await self.batches.close()
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote; returns it and whether it is new (False: it replaced one)."""
-        [written] = await self.group.write([vote_entry(payload, self.rules)])
+        [written] = await self.votes.write([vote_entry(payload, self.rules)])
         return _vote_outcome(payload, written)
 
     async def submit_batch(self, items: list[Any]) -> BatchResult:
@@ -206,7 +214,7 @@ class VoteIntake:
                 results[index] = {"index": index, "status": 422, "error": message}
             except AppError as exc:
                 results[index] = {"index": index, "status": exc.status_code, "error": exc.message}
-        written = await self.group.write([entry for _, entry in accepted])
+        written = await self.batches.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
             if outcome is None:
                 error = _unknown_request_id(entry.request_id)
