@@ -44,7 +44,7 @@ from feedback_api.interactions.router import router as interactions_router
 from feedback_api.interactions.service import IngestRules
 from feedback_api.limits import BodySizeLimit
 from feedback_api.migrations import current_revision, head_revision
-from feedback_api.observability import RequestContext, configure_logging, metrics_text
+from feedback_api.observability import AccessLog, RequestContext, configure_logging, metrics_text
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
@@ -101,7 +101,7 @@ def request_layers(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
             )
         app = BodySizeLimit(app, max_bytes=settings.max_body_bytes)
         # Outermost: every answer has a request id and an access log line.
-        return RequestContext(app, access_log=settings.access_log)
+        return RequestContext(app, access_log=AccessLog() if settings.access_log else None)
 
     return wrap
 

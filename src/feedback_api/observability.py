@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import re
+import sys
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -51,7 +52,6 @@ REFRESH_DURATION = Histogram(
 EXPORT_RUNS = Counter(
     "feedback_api_export_runs_total", "Dataset files written by the weekly job", ["format"]
 )
-logger = logging.getLogger("feedback_api.access")
 
 
 # Attributes every LogRecord has: what is not among them came with `extra=`. (uvicorn's
@@ -63,26 +63,25 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
+def log_time(created: float) -> str:
+    """A log line's time, as logging's default (`2026-12-01 09:31:09,123`, local time)."""
+    global _second
+    second, text = _second
+    if second != int(created):
+        second = int(created)
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+        _second = (second, text)  # one assignment: threads see a pair that matches
+    return f"{text},{int((created - second) * 1000):03d}"
+
+
+_second: tuple[int, str] = (-1, "")  # the last second formatted, as (second, text)
+
+
 class JsonLines(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, request_id, the `extra` fields.
-
-    Written for the one shape we log, because the access log writes a line per request: with
-    a generic JSON formatter (python-json-logger) a vote cost about 13 µs more CPU
-    in-process (0.162 against 0.149 ms, docs/benchmarks.md).
-    """
-
-    _second: tuple[int, str] = (-1, "")
+    """One JSON object a line: time, level, logger, message, request_id, the `extra` fields."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        """As logging's default (`2026-12-01 09:31:09,123`), formatting each second once."""
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
-        second, text = self._second
-        if second != int(record.created):
-            second = int(record.created)
-            text = time.strftime(self.default_time_format, self.converter(record.created))
-            self._second = (second, text)  # one assignment: threads see a pair that matches
-        return f"{text},{int(record.msecs):03d}"  # logging's default_msec_format
+        return super().formatTime(record, datefmt) if datefmt else log_time(record.created)
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -128,10 +127,28 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+class AccessLog:
+    """The access log: one JSON line per request on stderr, in the shape of the other lines.
+
+    Written here rather than through `logging`: a record, its handlers and a generic JSON
+    formatter cost 16% of a vote's instructions, this line 3% (callgrind, docs/benchmarks.md).
+    Every value in it is one this service chose or checked (a route template, a token-only
+    HTTP method, a request id of safe characters), so none needs JSON escaping.
+    """
+
+    def write(self, method: str, route: str, status: int, seconds: float, rid: str) -> None:
+        sys.stderr.write(
+            f'{{"time": "{log_time(time.time())}", "level": "INFO", '
+            f'"logger": "feedback_api.access", "message": "request", "method": "{method}", '
+            f'"route": "{route}", "status": {status}, "duration_ms": {round(seconds * 1000, 2)}, '
+            f'"request_id": "{rid}"}}\n'
+        )
+
+
 class RequestContext:
     """Request id in and out (X-Request-ID), one access log line, request metrics."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None = None) -> None:
         self.app = app
         self.access_log = access_log
         # The metrics' children per (method, route, status): a few dozen at most, and a
@@ -177,16 +194,8 @@ class RequestContext:
             if started >= self._pool_sampled + 0.1 and "app" in scope:
                 self._pool_sampled = started
                 _sample_pool(scope["app"].state)
-            if self.access_log:
-                logger.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            if self.access_log is not None:
+                self.access_log.write(method, route, status, elapsed, rid)
             request_id.reset(token)
 
 
