@@ -2,7 +2,8 @@
 
     python bench/bench_ingest.py [--quick] [--database-url URL]
 
-Side by side in one run, on one database:
+Side by side in one run, on one database, each measured run starting from a settled
+database (vacuumed and checkpointed, bench.common.settle):
   ceiling  raw asyncpg, 32 connections, one autocommitted statement writing the same
            interaction + feedback row that POST /v1/feedback writes;
   ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
@@ -42,6 +43,7 @@ from bench.common import (
     fill,
     percentile,
     server,
+    settle,
 )
 from feedback_api.models import new_id
 
@@ -196,10 +198,13 @@ def main() -> None:
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
 
+    # Each measured run starts from a settled database (vacuumed, checkpointed): see settle.
+    asyncio.run(settle(dsn))
     raw_before = asyncio.run(ceiling(dsn, seconds))
     # The analytics refresher is off here: this measures ingestion alone. What a refresh costs
     # (and that it blocks no writer) is measured by bench_analytics.py.
     quiet = {"FEEDBACK_REFRESH_ENABLED": "false"}
+    asyncio.run(settle(dsn))
     with server(url, env=quiet) as base:
         wrk(base, 1)  # warm up: connections, pools, caches
         group = server.last_pid  # type: ignore[attr-defined]
@@ -209,17 +214,21 @@ def main() -> None:
         database_cpu = (cpu_seconds(command="postgres") - database_cpu) / answered * 1000
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
         batch = asyncio.run(batch_rate(base, seconds))
+    asyncio.run(settle(dsn))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)
         api_unlogged, unlogged_failures = wrk(base, seconds)
     # The ceiling moves from run to run on a shared machine: measured before and after the
     # server, and the higher of the two is the one every ratio is taken against.
+    asyncio.run(settle(dsn))
     raw_after = asyncio.run(ceiling(dsn, seconds))
     raw = max(raw_before, raw_after)
     before = asyncio.run(stored(dsn))
     asyncio.run(fill(dsn, growth_rows))
     after = asyncio.run(stored(dsn))
+    asyncio.run(settle(dsn))
     raw_full = asyncio.run(ceiling(dsn, seconds))
+    asyncio.run(settle(dsn))
     with server(url, env=quiet) as base:
         wrk(base, 1)
         api_full, full_failures = wrk(base, seconds)
