@@ -3,7 +3,7 @@
     python bench/bench_ingest.py [--quick] [--database-url URL]
 
 Side by side in one run, on one database, each measured run starting from a settled
-database (vacuumed and checkpointed, bench.common.settle):
+database (vacuumed and analyzed, bench.common.settle):
   ceiling  raw asyncpg, 32 connections, one autocommitted statement writing the same
            interaction + feedback row that POST /v1/feedback writes;
   ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
@@ -198,7 +198,7 @@ def main() -> None:
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
 
-    # Each measured run starts from a settled database (vacuumed, checkpointed): see settle.
+    # Each measured run starts from a settled database (vacuumed, analyzed): see settle.
     asyncio.run(settle(dsn))
     raw_before = asyncio.run(ceiling(dsn, seconds))
     # The analytics refresher is off here: this measures ingestion alone. What a refresh costs
