@@ -30,7 +30,7 @@ exports = APIRouter(prefix="/v1/exports", tags=["exports"])
 JSONL = "application/x-ndjson"
 
 
-def _selection_and_shape(
+async def _selection_and_shape(  # async: no worker thread (see analytics.router.get_slice)
     body: FinetuningExportRequest, settings: SettingsDep
 ) -> tuple[Selection, Shape]:
     since, until = resolve_window(body.days, body.start_date, body.end_date)
