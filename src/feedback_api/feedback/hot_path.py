@@ -1,4 +1,4 @@
-"""POST /v1/feedback below FastAPI's request machinery: the one route whose speed matters most.
+"""POST /v1/feedback in front of FastAPI's request machinery: the route whose speed matters most.
 
 In-process, a vote cost 0.36 ms of CPU through FastAPI's route matching, dependency
 resolution and body parsing, and 0.11 ms through this middleware (docs/benchmarks.md); the
