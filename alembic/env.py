@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from feedback_api.config import Settings
-from feedback_api.db import resolve_database_url
-from feedback_api.models import Base
+from feedback_api.kit.db import resolve_database_url
+from feedback_api.kit.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

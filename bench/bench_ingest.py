@@ -45,7 +45,7 @@ from bench.common import (
     server,
     settle,
 )
-from feedback_api.models import new_id
+from feedback_api.kit.models import new_id
 
 BODY = {
     "query": "How do I reverse a list in Python?",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import asyncpg
 
-from feedback_api import migrations
 from feedback_api.config import normalize_database_url
+from feedback_api.kit import migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def database(url: str | None) -> str:
     if url:
         url = normalize_database_url(url)
     else:
-        from feedback_api.embedded import start_embedded
+        from feedback_api.kit.embedded import start_embedded
 
         url = start_embedded(Path(tempfile.mkdtemp(prefix="fb-bench-")), cleanup="delete")
     migrations.upgrade(url)

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from feedback_api import migrations
 from feedback_api.app import create_app
 from feedback_api.config import Settings, normalize_database_url
-from feedback_api.models import Base
+from feedback_api.kit import migrations
+from feedback_api.kit.models import Base
 
 _state: dict[str, Any] = {}
 
@@ -51,7 +51,7 @@ def _provision() -> tuple[str, str, Callable[[], None]]:
             "testcontainers PostgresContainer (postgres:17-alpine)",
             container.stop,
         )
-    from feedback_api.embedded import start_embedded
+    from feedback_api.kit.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="fbt-"))
     return (

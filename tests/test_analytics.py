@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from feedback_api.analytics.refresher import JOB_NAME, refresh_now
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.config import Settings
-from feedback_api.scheduler import run_as_leader, take_lock
+from feedback_api.kit.jobs import run_as_leader, take_lock
 
 MODELS = ["qwen-7b", "llama-8b", "mistral-7b"]
 INTENTS = ["code", "reasoning", "general", None]
@@ -483,7 +483,7 @@ async def test_the_background_refresher_runs_and_survives_a_dead_database(
 
 
 async def test_a_slow_job_is_paused_in_proportion() -> None:
-    from feedback_api.scheduler import PeriodicJob
+    from feedback_api.kit.jobs import PeriodicJob
 
     ticks = 0
 

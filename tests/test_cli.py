@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from feedback_api import migrations
-from feedback_api.cli import app
+from feedback_api.cli.commands import app
 from feedback_api.config import get_settings
+from feedback_api.kit import migrations
 
 runner = CliRunner()
 

@@ -56,7 +56,7 @@ async def test_constraint_violations_are_409_from_either_driver_layer(
     from sqlalchemy import exc as sa_exc
     from sqlalchemy import text
 
-    from feedback_api.errors import database_error_response
+    from feedback_api.exception_handlers import database_error_response
 
     raised: list[Exception] = []
     async with engine.connect() as conn:

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from feedback_api import demo
-from feedback_api.cli import app
+from feedback_api.cli import demo
+from feedback_api.cli.commands import app
 from feedback_api.config import Settings, get_settings
-from feedback_api.db import create_sessionmaker
+from feedback_api.kit.db import create_sessionmaker
 from tests.helpers import count
 
 ANCHOR = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from typer.testing import CliRunner
 
-from feedback_api.cli import app as cli
+from feedback_api.cli.commands import app as cli
 from feedback_api.config import Settings, get_settings
 from feedback_api.exports.job import export_week
 from feedback_api.exports.service import iso_week_of, kto_weights

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.config import Settings
-from feedback_api.db import create_raw_pool
 from feedback_api.feedback.repository import BulkVoteRepository, VoteEntry
 from feedback_api.feedback.service import vote_group
-from feedback_api.group_commit import GroupCommit
+from feedback_api.kit.db import create_raw_pool
+from feedback_api.kit.group_commit import GroupCommit
 from tests.helpers import count, exchange
 
 

@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api import migrations
+from feedback_api.kit import migrations
 
 
 async def _tables(engine: AsyncEngine) -> set[str]:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from feedback_api import migrations
-from feedback_api.embedded import start_embedded
+from feedback_api.kit import migrations
+from feedback_api.kit.embedded import start_embedded
 from tests.helpers import exchange
 
 

@@ -87,7 +87,7 @@ async def test_old_idempotency_keys_are_forgotten(
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from feedback_api.idempotency import forget_older_than
+    from feedback_api.idempotency.repository import forget_older_than
 
     await client.post("/v1/feedback", json=exchange(rating=1), headers={"Idempotency-Key": "old"})
     await client.post("/v1/feedback", json=exchange(rating=1), headers={"Idempotency-Key": "new"})

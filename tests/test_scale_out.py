@@ -40,7 +40,7 @@ async def test_reads_go_to_the_read_database_and_writes_to_the_primary(
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from feedback_api import migrations
+    from feedback_api.kit import migrations
 
     async with engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from feedback_api.cli import app as cli
+from feedback_api.auth.tokens import check_token, issue_token
+from feedback_api.cli.commands import app as cli
 from feedback_api.config import Settings, get_settings
-from feedback_api.security import check_token, issue_token
 from tests.helpers import count, exchange
 
 KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789,admin:admin-key-0123456789"

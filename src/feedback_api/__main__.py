@@ -1,3 +1,3 @@
-from feedback_api.cli import app
+from feedback_api.cli.commands import app
 
 app()

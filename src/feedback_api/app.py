@@ -20,36 +20,34 @@ from feedback_api import __version__
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
 from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.auth.keys import Scope, require
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
-from feedback_api.db import (
-    create_engine,
-    create_raw_pool,
-    create_sessionmaker,
-    resolve_database_url,
-)
-from feedback_api.errors import (
-    COMMON_RESPONSES,
-    install_error_handlers,
-    is_database_unavailable,
-)
+from feedback_api.exception_handlers import install_error_handlers
+from feedback_api.exceptions import COMMON_RESPONSES
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback.hot_path import IngestHotPath
 from feedback_api.feedback.router import ingest as ingest_router
 from feedback_api.feedback.router import router as feedback_router
 from feedback_api.feedback.service import VoteIntake, vote_group
-from feedback_api.idempotency import idempotency_cleanup
+from feedback_api.idempotency.job import idempotency_cleanup
 from feedback_api.interactions.router import router as interactions_router
 from feedback_api.interactions.service import IngestRules
-from feedback_api.limits import BodySizeLimit
-from feedback_api.migrations import current_revision, head_revision
-from feedback_api.observability import AccessLog, RequestContext, configure_logging, metrics_text
+from feedback_api.kit.db import (
+    create_engine,
+    create_raw_pool,
+    create_sessionmaker,
+    resolve_database_url,
+)
+from feedback_api.kit.driver_errors import is_database_unavailable
+from feedback_api.kit.jobs import PeriodicJob
+from feedback_api.kit.migrations import current_revision, head_revision
+from feedback_api.middlewares import BodySizeLimit, RequestContext
+from feedback_api.observability import AccessLog, configure_logging, metrics_text
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
-from feedback_api.scheduler import PeriodicJob
-from feedback_api.security import Scope, require
 
 logger = logging.getLogger(__name__)
 

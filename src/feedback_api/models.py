@@ -1,93 +1,22 @@
-"""The declarative base with a naming convention, and the import of every model.
-
-Alembic autogenerate and `alembic check` read `Base.metadata`, so every model module is
-imported here.
-"""
+"""Every model of the service: Alembic (autogenerate, `alembic check`) reads `Base.metadata`."""
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
-from datetime import datetime
-from typing import Any, ClassVar, TypeAlias
+from feedback_api.analytics.models import DailyMetric, RefreshState, TopQuery, WindowStat
+from feedback_api.exports.models import ExportRun
+from feedback_api.feedback.models import Feedback
+from feedback_api.idempotency.models import IdempotencyKey
+from feedback_api.interactions.models import Interaction
+from feedback_api.kit.models import Base
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-# A result row of any shape (SQLAlchemy 2.1's Row is variadic in its column types).
-AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSONB,
-        datetime: DateTime(timezone=True),
-    }
-
-
-def new_id() -> uuid.UUID:
-    """A UUIDv7 (RFC 9562): time-ordered, so new rows land at the right edge of the index.
-
-    Random v4 keys scatter inserts over the whole B-tree, and ingest slows down as the
-    table outgrows memory; v7 keys keep it flat. (Python 3.14 has uuid.uuid7; we target 3.11.)
-    """
-    return uuid.UUID(int=_uuid7s(1)[0])
-
-
-def new_id_texts(count: int) -> list[str]:
-    """`count` UUIDv7s as 32 hex digits each, which PostgreSQL's uuid input reads: for JSON."""
-    return [f"{value:032x}" for value in _uuid7s(count)]
-
-
-_VERSION_7 = 0x7 << 76 | 0x2 << 62  # version 7, variant 10
-_RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
-
-
-def _uuid7s(count: int) -> list[int]:
-    """`count` UUIDv7s as integers, with one read of the system's random source (a syscall)."""
-    # The current millisecond in the top 48 bits, with the version and variant bits set.
-    stamp = (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_7
-    random = os.urandom(10 * count)
-    return [
-        stamp | int.from_bytes(random[i : i + 10]) & _RANDOM_BITS for i in range(0, 10 * count, 10)
-    ]
-
-
-def uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(primary_key=True, default=new_id)
-
-
-def created_at_column() -> Mapped[datetime]:
-    return mapped_column(server_default=func.now(), nullable=False)
-
-
-def _import_models() -> None:
-    from feedback_api import idempotency as _idempotency  # noqa: F401
-    from feedback_api.analytics import models as _analytics  # noqa: F401
-    from feedback_api.exports import models as _exports  # noqa: F401
-    from feedback_api.feedback import models as _feedback  # noqa: F401
-    from feedback_api.interactions import models as _interactions  # noqa: F401
-
-
-def was_inserted() -> ColumnElement[bool]:
-    """For `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`: true when the row is new.
-
-    A row written by this statement's insert has no deleting transaction (xmax = 0); one it
-    updated carries our transaction id in xmax. The documented way to tell the two apart in
-    one round trip.
-    """
-    return literal_column("xmax = 0", type_=Boolean).label("inserted")
-
-
-_import_models()
+__all__ = [
+    "Base",
+    "DailyMetric",
+    "ExportRun",
+    "Feedback",
+    "IdempotencyKey",
+    "Interaction",
+    "RefreshState",
+    "TopQuery",
+    "WindowStat",
+]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import sys
 import time
@@ -25,30 +24,40 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
 
 REQUESTS = Counter(
     "feedback_api_http_requests_total", "HTTP requests", ["method", "route", "status"]
 )
+
+
 LATENCY = Histogram(
     "feedback_api_http_request_duration_seconds",
     "HTTP request duration",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
 POOL_CHECKED_OUT = Gauge(
     "feedback_api_db_pool_checked_out",
     "Database connections in use",
     multiprocess_mode="livesum",
 )
+
+
 REFRESH_DURATION = Histogram(
     "feedback_api_analytics_refresh_duration_seconds",
     "Analytics refresh duration",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+
+
 EXPORT_RUNS = Counter(
     "feedback_api_export_runs_total", "Dataset files written by the weekly job", ["format"]
 )
@@ -143,67 +152,6 @@ class AccessLog:
             f'"route": "{route}", "status": {status}, "duration_ms": {round(seconds * 1000, 2)}, '
             f'"request_id": "{rid}"}}\n'
         )
-
-
-class RequestContext:
-    """Request id in and out (X-Request-ID), one access log line, request metrics."""
-
-    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None = None) -> None:
-        self.app = app
-        self.access_log = access_log
-        # The metrics' children per (method, route, status): a few dozen at most, and a
-        # dict lookup instead of prometheus-client's label validation on every request.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._pool_sampled = -1.0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        # Not a secret, so Python's generator: os.urandom is a system call per request.
-        rid = given if given and _SAFE_ID.match(given) else f"{random.getrandbits(128):032x}"
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"]
-            children = self._children.get((method, route, status))
-            if children is None:
-                children = (
-                    REQUESTS.labels(method, route, str(status)),
-                    LATENCY.labels(method, route),
-                )
-                self._children[(method, route, status)] = children
-            children[0].inc()
-            children[1].observe(elapsed)
-            # A sample, as a scrape reads it: at most ten a second are as good as one each
-            # request, and cost nothing under load.
-            if started >= self._pool_sampled + 0.1 and "app" in scope:
-                self._pool_sampled = started
-                _sample_pool(scope["app"].state)
-            if self.access_log is not None:
-                self.access_log.write(method, route, status, elapsed, rid)
-            request_id.reset(token)
-
-
-def _sample_pool(state: Any) -> None:
-    raw = getattr(state, "raw_pool", None)
-    if raw is not None:  # None before the lifespan has opened the pools
-        in_use = raw.get_size() - raw.get_idle_size()
-        POOL_CHECKED_OUT.set(state.engine.pool.checkedout() + in_use)
 
 
 def metrics_text(extra: CollectorRegistry | None = None) -> tuple[bytes, str]:

@@ -8,10 +8,10 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api import demo
 from feedback_api.app import create_app
+from feedback_api.cli import demo
 from feedback_api.config import Settings
-from feedback_api.db import create_sessionmaker
+from feedback_api.kit.db import create_sessionmaker
 from tests.live_server import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from feedback_api.cli import app
+from feedback_api.cli.commands import app
 from tests.dashboard.conftest import fill, refresh
 from tests.live_server import LiveServer, free_port
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from feedback_api.analytics.stats import wilson_interval
-from feedback_api.cli import app
+from feedback_api.cli.commands import app
 from feedback_api.config import get_settings
 from feedback_api.reports.service import Week, last_finished_week
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.models import Base
+from feedback_api.kit.models import Base
 
 views = MetaData()
 

@@ -14,8 +14,8 @@ from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.schemas import RefreshResult
 from feedback_api.analytics.service import AnalyticsService
 from feedback_api.config import Settings
+from feedback_api.kit.jobs import PeriodicJob, run_as_leader, take_lock
 from feedback_api.observability import REFRESH_DURATION
-from feedback_api.scheduler import PeriodicJob, run_as_leader, take_lock
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from feedback_api.analytics.models import (
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import AnyRow
+from feedback_api.kit.models import AnyRow
 
 DIMENSIONS = ("model", "intent", "project")
 STANDARD_WINDOWS = (7, 30, 90)

@@ -25,7 +25,7 @@ from feedback_api.analytics.schemas import (
     Window,
 )
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
-from feedback_api.errors import InvalidInput, NotFound
+from feedback_api.exceptions import InvalidInput, NotFound
 
 ALPHA = 0.05
 MAX_DAYS = 3660

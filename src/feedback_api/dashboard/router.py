@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from feedback_api.errors import NotFound
+from feedback_api.exceptions import NotFound
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 

@@ -19,8 +19,8 @@ from feedback_api.exports.service import (
     iso_week_window,
     run_values,
 )
+from feedback_api.kit.jobs import PeriodicJob, run_as_leader
 from feedback_api.observability import EXPORT_RUNS
-from feedback_api.scheduler import PeriodicJob, run_as_leader
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.models import AnyRow
+from feedback_api.kit.models import AnyRow
 
 FORMATS = ("weighted", "openai", "kto", "dpo", "openai-dpo")
 Format = Literal["weighted", "openai", "kto", "dpo", "openai-dpo"]

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
-from feedback_api.db import ReadSessionDep, StreamSessionDep
-from feedback_api.deps import SettingsDep
-from feedback_api.errors import NotFound
+from feedback_api.dependencies import SettingsDep
+from feedback_api.exceptions import NotFound
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
 from feedback_api.exports.schemas import (
     ExportRunOut,
@@ -22,7 +21,8 @@ from feedback_api.exports.service import (
     iso_week_of,
     resolve_window,
 )
-from feedback_api.fields import Timestamp
+from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
+from feedback_api.kit.fields import Timestamp
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from feedback_api.exports.repository import Format
-from feedback_api.fields import Label
+from feedback_api.kit.fields import Label
 
 
 def _day_or_instant(value: Any) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from feedback_api import __version__
-from feedback_api.errors import InvalidInput
+from feedback_api.exceptions import InvalidInput
 from feedback_api.exports.repository import (
     PAIRED,
     ExportRepository,

@@ -16,17 +16,18 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from feedback_api.errors import (
-    DATABASE_ERRORS,
-    AppError,
+from feedback_api.auth.keys import principal_for
+from feedback_api.auth.tokens import authorize_vote
+from feedback_api.exception_handlers import (
     app_error_response,
     database_error_response,
     overflow_response,
 )
+from feedback_api.exceptions import AppError
 from feedback_api.feedback.router import ingest, vote_answer
 from feedback_api.feedback.schemas import TOKEN_MAX_LENGTH, FeedbackCreate
 from feedback_api.feedback.service import VoteIntake
-from feedback_api.security import authorize_vote, principal_for
+from feedback_api.kit.driver_errors import DATABASE_ERRORS
 
 PATH = "/v1/feedback"
 # For the access log and metrics, which label requests by their route.

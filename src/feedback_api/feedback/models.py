@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, uuid_pk
 
 
 class Feedback(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION_SQL, Interaction
-from feedback_api.models import AnyRow, new_id_texts
+from feedback_api.kit.models import AnyRow, new_id_texts
 
 # The columns of one feedback with its interaction's context: what GET answers with.
 VIEW_COLUMNS = (

@@ -5,8 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from feedback_api.db import SessionDep
-from feedback_api.deps import IngestRulesDep
+from feedback_api.auth.keys import Principal, Scope, authenticate, require
+from feedback_api.auth.tokens import authorize_vote
+from feedback_api.dependencies import IngestRulesDep
 from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
 from feedback_api.feedback.schemas import (
     TOKEN_MAX_LENGTH,
@@ -18,10 +19,10 @@ from feedback_api.feedback.schemas import (
     FeedbackUpdate,
 )
 from feedback_api.feedback.service import FeedbackService, VoteIntake
-from feedback_api.fields import SearchText, Timestamp
-from feedback_api.idempotency import IdempotencyKeyHeader, run_once
+from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
-from feedback_api.security import Principal, Scope, authenticate, authorize_vote, require
+from feedback_api.kit.db import SessionDep
+from feedback_api.kit.fields import SearchText, Timestamp
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.

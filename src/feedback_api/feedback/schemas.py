@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from feedback_api.fields import (
+from feedback_api.kit.fields import (
     Comment,
     Identifier,
     JsonObject,

@@ -1,25 +1,15 @@
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 
-from feedback_api.errors import (
-    AppError,
-    BadRequest,
-    NotFound,
-    concerns_one_write,
-    describe_validation_errors,
-)
+from feedback_api.exceptions import AppError, NotFound, describe_validation_errors
 from feedback_api.feedback.repository import (
     BulkVoteRepository,
     FeedbackFilter,
@@ -34,15 +24,18 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
-from feedback_api.group_commit import GroupCommit
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import (
     IngestRules,
     check_not_in_future,
     interaction_values,
 )
+from feedback_api.kit.driver_errors import concerns_one_write
+from feedback_api.kit.group_commit import GroupCommit
+from feedback_api.kit.pagination import decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
+
 
 VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
 
@@ -130,22 +123,6 @@ def _unknown_request_id(request_id: str | None) -> str:
         f"no interaction with request_id {request_id!r}: log it first with "
         "POST /v1/interactions, or send the feedback with query, response and model"
     )
-
-
-def encode_cursor(created_at: datetime, feedback_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(feedback_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stamp, ident = json.loads(raw)
-        return datetime.fromisoformat(stamp), uuid.UUID(ident)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise BadRequest(
-            "cursor is not one this API returned; pass next_cursor from the previous page"
-        ) from None
 
 
 def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, uuid_pk
 
 
 class Interaction(Base):

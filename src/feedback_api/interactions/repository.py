@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.models import new_id, was_inserted
+from feedback_api.kit.models import new_id, was_inserted
 
 
 class InteractionRepository:

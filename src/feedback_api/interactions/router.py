@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import Response
 
-from feedback_api.db import SessionDep
-from feedback_api.deps import IngestRulesDep
-from feedback_api.idempotency import IdempotencyKeyHeader, run_once
+from feedback_api.auth.keys import Principal, Scope, require
+from feedback_api.dependencies import IngestRulesDep
+from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import InteractionCreate, InteractionCreated, InteractionOut
 from feedback_api.interactions.service import InteractionService
-from feedback_api.security import Principal, Scope, require
+from feedback_api.kit.db import SessionDep
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from feedback_api.fields import (
+from feedback_api.kit.fields import (
     Identifier,
     JsonObject,
     JsonValue,

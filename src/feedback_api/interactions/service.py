@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from feedback_api.auth.pseudonyms import Pseudonymizer
+from feedback_api.auth.tokens import issue_token
 from feedback_api.config import Settings
-from feedback_api.errors import InvalidInput, NotFound
+from feedback_api.exceptions import InvalidInput, NotFound
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
@@ -14,8 +16,7 @@ from feedback_api.interactions.schemas import (
     InteractionCreated,
     InteractionOut,
 )
-from feedback_api.models import new_id
-from feedback_api.security import Pseudonymizer, issue_token
+from feedback_api.kit.models import new_id
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:

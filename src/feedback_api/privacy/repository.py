@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.models import RefreshState
 from feedback_api.feedback.models import Feedback
-from feedback_api.idempotency import IdempotencyKey
+from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction
 
 

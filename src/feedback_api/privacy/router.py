@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from feedback_api.db import SessionDep
-from feedback_api.deps import IngestRulesDep
-from feedback_api.fields import SearchText
+from feedback_api.auth.keys import Scope, require
+from feedback_api.dependencies import IngestRulesDep
+from feedback_api.kit.db import SessionDep
+from feedback_api.kit.fields import SearchText
 from feedback_api.privacy.repository import ErasureRepository
-from feedback_api.security import Scope, require
 
 router = APIRouter(prefix="/v1/users", tags=["privacy"], dependencies=[require(Scope.ADMIN)])
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from feedback_api.db import ReadSessionDep
+from feedback_api.kit.db import ReadSessionDep
 from feedback_api.reports.render import MEDIA_TYPES, ReportFormat, render
 from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import WeeklyReport

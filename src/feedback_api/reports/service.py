@@ -10,7 +10,7 @@ from typing import Any
 
 from feedback_api.analytics.service import ALPHA
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
-from feedback_api.errors import InvalidInput
+from feedback_api.exceptions import InvalidInput
 from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import (
     Accuracy,

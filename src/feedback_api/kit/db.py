@@ -22,7 +22,7 @@ def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or the embedded server's (started on demand) when none is set."""
     if settings.database_url:
         return settings.database_url
-    from feedback_api.embedded import start_embedded
+    from feedback_api.kit.embedded import start_embedded
 
     return start_embedded(settings.data_dir)
 

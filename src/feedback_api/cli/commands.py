@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from feedback_api.config import Settings, get_settings
-from feedback_api.errors import AppError, is_database_unavailable
+from feedback_api.exceptions import AppError
+from feedback_api.kit.driver_errors import is_database_unavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +38,8 @@ def _settings() -> Settings:
 
 
 def _database_url(settings: Settings) -> str:
-    from feedback_api.db import resolve_database_url
-    from feedback_api.embedded import EmbeddedPostgresError
+    from feedback_api.kit.db import resolve_database_url
+    from feedback_api.kit.embedded import EmbeddedPostgresError
 
     if settings.database_url is None:
         typer.echo(f"Embedded PostgreSQL: data in {settings.data_dir}", err=True)
@@ -67,7 +68,7 @@ def serve(
     """Run the HTTP API (on the embedded PostgreSQL unless FEEDBACK_DATABASE_URL is set)."""
     import uvicorn
 
-    from feedback_api import migrations
+    from feedback_api.kit import migrations
     from feedback_api.serving import HttpProtocol
 
     settings = _settings()
@@ -124,7 +125,7 @@ def _is_loopback(host: str) -> bool:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the schema (default: to the latest revision)."""
-    from feedback_api import migrations
+    from feedback_api.kit import migrations
 
     migrations.upgrade(_database_url(_settings()), revision)
     typer.echo(f"schema upgraded to {revision}")
@@ -135,7 +136,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
     """Downgrade the schema to REVISION (`base` drops every table of feedback-api)."""
     from alembic import command
 
-    from feedback_api import migrations
+    from feedback_api.kit import migrations
 
     command.downgrade(migrations.alembic_config(_database_url(_settings())), revision)
     typer.echo(f"schema downgraded to {revision}")
@@ -144,8 +145,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision the database is at, and the latest one."""
-    from feedback_api import migrations
-    from feedback_api.db import create_engine
+    from feedback_api.kit import migrations
+    from feedback_api.kit.db import create_engine
 
     settings = _settings()
     url = _database_url(settings)
@@ -169,7 +170,7 @@ app.add_typer(export_app, name="export")
 
 def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction on the configured (or embedded) database."""
-    from feedback_api.db import create_engine, create_sessionmaker
+    from feedback_api.kit.db import create_engine, create_sessionmaker
 
     url = _database_url(settings)
 
@@ -354,8 +355,8 @@ def report_weekly(
     """Per model: volume, accuracy with interval, change vs last week, worst intents, p50/p95."""
     import asyncio
 
-    from feedback_api.db import create_engine, create_sessionmaker
-    from feedback_api.errors import AppError
+    from feedback_api.exceptions import AppError
+    from feedback_api.kit.db import create_engine, create_sessionmaker
     from feedback_api.reports.job import write_atomically
     from feedback_api.reports.render import ReportFormat, render
     from feedback_api.reports.repository import ReportRepository
@@ -400,7 +401,7 @@ def top(
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
 ) -> None:
     """Live terminal dashboard: last 7 days, accuracy by model and intent, refresh status."""
-    from feedback_api.dashboard.top import TopError, run
+    from feedback_api.cli.top import TopError, run
 
     try:
         run(url, api_key, interval, once)
@@ -424,9 +425,10 @@ def demo_data(
     import asyncio
     import time
 
-    from feedback_api import demo, migrations
     from feedback_api.analytics.refresher import refresh_now
-    from feedback_api.db import create_engine, create_sessionmaker
+    from feedback_api.cli import demo
+    from feedback_api.kit import migrations
+    from feedback_api.kit.db import create_engine, create_sessionmaker
 
     settings = _settings()
     url = _database_url(settings)

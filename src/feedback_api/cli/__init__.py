@@ -1,0 +1,3 @@
+from feedback_api.cli.commands import app
+
+__all__ = ["app"]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from feedback_api.exceptions import AppError, describe_validation_errors, error_body
+from feedback_api.kit.driver_errors import (
+    DATABASE_ERRORS,
+    _is_data_error,
+    _sqlstate,
+    is_database_unavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _json(
+    status_code: int, code: str, message: str, errors: list[Any] | None = None
+) -> JSONResponse:
+    headers = {"Retry-After": "2"} if status_code == 503 else None
+    if status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(error_body(code, message, errors), status_code, headers=headers)
+
+
+def database_error_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception of one of DATABASE_ERRORS."""
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return _json(
+            503,
+            "database_unavailable",
+            "the database is unavailable right now; retry in a few seconds",
+        )
+    # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
+    # wrapped in its adapter class, so match the SQLSTATE, not a class name.
+    if _sqlstate(exc) == "57014":
+        return _json(503, "query_timeout", "the database took too long to answer; retry later")
+    if _sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
+        logger.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
+        return _json(503, "write_conflict", "a concurrent write got in the way; retry")
+    if _is_data_error(exc):
+        return _json(422, "invalid_input", "a value is out of range for the database")
+    if _sqlstate(exc).startswith("23"):
+        logger.warning("integrity error: %s", type(exc).__name__)
+        return _json(409, "conflict", "the request conflicts with data already stored")
+    logger.exception("unexpected database error")
+    return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def overflow_response() -> JSONResponse:
+    return _json(422, "invalid_input", "a date or number is out of the supported range")
+
+
+def app_error_response(exc: AppError) -> JSONResponse:
+    return _json(exc.status_code, exc.code, exc.message, exc.errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return app_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, errors = describe_validation_errors(list(exc.errors()))
+        return _json(422, "invalid_input", message, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _json(exc.status_code, code, str(exc.detail))
+
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        return database_error_response(exc)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        return overflow_response()
+
+    # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
+    # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
+    for exc_class in DATABASE_ERRORS:
+        app.add_exception_handler(exc_class, _database)

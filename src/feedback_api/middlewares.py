@@ -1,0 +1,158 @@
+"""Plain ASGI middlewares: request id, access log and metrics; the body size limit."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from feedback_api.exceptions import error_body
+from feedback_api.observability import (
+    _SAFE_ID,
+    LATENCY,
+    POOL_CHECKED_OUT,
+    REQUESTS,
+    AccessLog,
+    request_id,
+)
+
+
+class RequestContext:
+    """Request id in and out (X-Request-ID), one access log line, request metrics."""
+
+    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None = None) -> None:
+        self.app = app
+        self.access_log = access_log
+        # The metrics' children per (method, route, status): a few dozen at most, and a
+        # dict lookup instead of prometheus-client's label validation on every request.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._pool_sampled = -1.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        # Not a secret, so Python's generator: os.urandom is a system call per request.
+        rid = given if given and _SAFE_ID.match(given) else f"{random.getrandbits(128):032x}"
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            children = self._children.get((method, route, status))
+            if children is None:
+                children = (
+                    REQUESTS.labels(method, route, str(status)),
+                    LATENCY.labels(method, route),
+                )
+                self._children[(method, route, status)] = children
+            children[0].inc()
+            children[1].observe(elapsed)
+            # A sample, as a scrape reads it: at most ten a second are as good as one each
+            # request, and cost nothing under load.
+            if started >= self._pool_sampled + 0.1 and "app" in scope:
+                self._pool_sampled = started
+                _sample_pool(scope["app"].state)
+            if self.access_log is not None:
+                self.access_log.write(method, route, status, elapsed, rid)
+            request_id.reset(token)
+
+
+def _sample_pool(state: Any) -> None:
+    raw = getattr(state, "raw_pool", None)
+    if raw is not None:  # None before the lifespan has opened the pools
+        in_use = raw.get_size() - raw.get_idle_size()
+        POOL_CHECKED_OUT.set(state.engine.pool.checkedout() + in_use)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive`; an HTTPException so FastAPI's body parsing lets it through."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_message(max_bytes))
+
+
+def too_large_message(max_bytes: int) -> str:
+    return (
+        f"the request body is larger than {max_bytes} bytes; "
+        "split it (POST /v1/feedback/batch takes up to 1,000 items)"
+    )
+
+
+class BodySizeLimit:
+    """413 for bodies over `max_bytes`, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = 0
+                if announced > self.max_bytes:
+                    await self._refuse(send)
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not response_started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            error_body("payload_too_large", too_large_message(self.max_bytes))
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
