@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -117,19 +118,37 @@ def make_client(
     settings: Settings,
 ) -> Callable[..., AbstractContextManager[Any]]:
     """Build a client for an app with changed settings: `async with make_client(x=1) as c`."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def _make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         # Validated like real configuration (keys parsed, secrets checked).
         values = {**settings.model_dump(), **overrides}
         app = create_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield client
+        async with in_process(app) as client:
+            yield client
 
     return _make  # type: ignore[return-value]
+
+
+class AppClient(httpx.AsyncClient):
+    """A client of an app served in this process, with that app's lifespan state."""
+
+    state: dict[str, Any]
+
+
+@asynccontextmanager
+async def in_process(app: FastAPI, **client_options: Any) -> AsyncIterator[AppClient]:
+    """The app's lifespan, and a client whose requests see its state as a server gives it:
+    a shallow copy per request (uvicorn does the same)."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def served(scope: Any, receive: Any, send: Any) -> None:
+            await app({**scope, "state": dict(state)}, receive, send)
+
+        transport = httpx.ASGITransport(app=served, **client_options)
+        async with AppClient(transport=transport, base_url="http://test") as client:
+            client.state = state
+            yield client
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from feedback_api.serving import HttpProtocol
-
 # Ports assigned to the dashboard's tests on this machine.
 PORTS = range(18400, 18500)
 
@@ -41,7 +39,6 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
-            http=HttpProtocol,  # as `feedback-api serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)

@@ -32,7 +32,7 @@ async def test_writes_get_503_when_the_database_is_unreachable(make_client: Any)
 
 async def test_readyz_says_when_migrations_are_pending(make_client: Any) -> None:
     async with make_client() as client:
-        client._transport.app.state.schema_head = "9999"  # type: ignore[attr-defined]
+        client.state["schema_head"] = "9999"
         r = await client.get("/readyz")
     assert r.status_code == 503
     assert "feedback-api db upgrade" in r.json()["detail"]

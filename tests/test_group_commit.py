@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from feedback_api.config import Settings
-from feedback_api.feedback.repository import BulkVoteRepository, VoteEntry
+from feedback_api.feedback.repository import VoteEntry, write_votes
 from feedback_api.feedback.service import vote_group
-from feedback_api.kit.db import create_raw_pool
+from feedback_api.kit.db import autocommit
 from feedback_api.kit.group_commit import GroupCommit
 from tests.helpers import count, exchange
 
@@ -26,7 +26,7 @@ class Recorder:
         self.groups: list[list[str]] = []
         self.delay = delay
 
-    async def __call__(self, items: Sequence[str]) -> list[str]:
+    async def __call__(self, connection: AsyncConnection, items: Sequence[str]) -> list[str]:
         self.groups.append(list(items))
         await asyncio.sleep(self.delay)  # a commit takes time: others queue meanwhile
         if "bad" in items:
@@ -38,18 +38,20 @@ def everything(exc: Exception) -> bool:
     return True
 
 
-async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result() -> None:
+async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result(
+    engine: AsyncEngine,
+) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(*(group.write([f"v{i}"]) for i in range(20)))
     assert [list(r) for r in results] == [[f"V{i}"] for i in range(20)]
     # All twenty were waiting when the writer started: one transaction for all.
     assert recorder.groups == [[f"v{i}" for i in range(20)]]
 
 
-async def test_one_failing_write_does_not_fail_the_others() -> None:
+async def test_one_failing_write_does_not_fail_the_others(engine: AsyncEngine) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(
         *(group.write(["bad" if i == 3 else f"v{i}"]) for i in range(6)), return_exceptions=True
     )
@@ -65,10 +67,10 @@ async def test_one_failing_write_does_not_fail_the_others() -> None:
     assert ["v1"] in recorder.groups and ["bad"] in recorder.groups
 
 
-async def test_the_items_of_one_write_are_never_split() -> None:
+async def test_the_items_of_one_write_are_never_split(engine: AsyncEngine) -> None:
     recorder = Recorder()
     group: GroupCommit[str, str] = GroupCommit(
-        recorder, retry_alone=everything, writers=1, max_items=5
+        engine, recorder, retry_alone=everything, writers=1, max_items=5
     )
     first = asyncio.create_task(group.write(["a"]))
     await asyncio.sleep(0)  # "a" is being written: the batches below queue behind it
@@ -80,9 +82,11 @@ async def test_the_items_of_one_write_are_never_split() -> None:
     assert recorder.groups == [["a"], *batches]
 
 
-async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write() -> None:
+async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write(
+    engine: AsyncEngine,
+) -> None:
     recorder = Recorder(delay=0.05)
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
     leaving = asyncio.create_task(group.write(["leaves"]))
     staying = asyncio.create_task(group.write(["stays"]))
     await asyncio.sleep(0.01)
@@ -92,9 +96,11 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write() -> Non
     assert recorder.groups == [["leaves", "stays"]]
 
 
-async def test_an_error_of_the_whole_database_is_everyone_s_answer_at_once() -> None:
+async def test_an_error_of_the_whole_database_is_everyone_s_answer_at_once(
+    engine: AsyncEngine,
+) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=lambda exc: False)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=lambda exc: False)
     results = await asyncio.gather(
         *(group.write(["bad" if i == 0 else f"v{i}"]) for i in range(5)), return_exceptions=True
     )
@@ -104,12 +110,16 @@ async def test_an_error_of_the_whole_database_is_everyone_s_answer_at_once() -> 
 
 @pytest.mark.parametrize("writers", [1, 2])
 @pytest.mark.parametrize("delay", range(6))
-async def test_a_write_arriving_as_a_writer_finishes_is_written(writers: int, delay: int) -> None:
-    async def write(items: Sequence[str]) -> list[str]:
+async def test_a_write_arriving_as_a_writer_finishes_is_written(
+    engine: AsyncEngine, writers: int, delay: int
+) -> None:
+    async def write(connection: AsyncConnection, items: Sequence[str]) -> list[str]:
         await asyncio.sleep(0)
         return [item.upper() for item in items]
 
-    group: GroupCommit[str, str] = GroupCommit(write, retry_alone=everything, writers=writers)
+    group: GroupCommit[str, str] = GroupCommit(
+        engine, write, retry_alone=everything, writers=writers
+    )
 
     async def late() -> Sequence[str]:
         for _ in range(delay):  # land at each step of the first writer's way out
@@ -120,9 +130,9 @@ async def test_a_write_arriving_as_a_writer_finishes_is_written(writers: int, de
     assert (list(first), list(second)) == (["A"], ["B"])
 
 
-async def test_cancelled_writers_leave_nobody_waiting() -> None:
+async def test_cancelled_writers_leave_nobody_waiting(engine: AsyncEngine) -> None:
     recorder = Recorder(delay=0.05)
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
     writes = [asyncio.create_task(group.write(["bad" if i == 1 else f"v{i}"])) for i in range(3)]
     await asyncio.sleep(0.07)  # the group failed; the writes are being retried one by one
     for task in list(group._running):
@@ -131,9 +141,9 @@ async def test_cancelled_writers_leave_nobody_waiting() -> None:
     assert not pending
 
 
-async def test_an_empty_write_writes_nothing() -> None:
+async def test_an_empty_write_writes_nothing(engine: AsyncEngine) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(recorder, retry_alone=everything)
+    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything)
     assert list(await group.write([])) == []
     assert recorder.groups == []
 
@@ -155,22 +165,19 @@ async def test_concurrent_votes_commit_together(
 async def test_a_vote_the_database_refuses_fails_alone(
     settings: Settings, database_url: str, engine: AsyncEngine
 ) -> None:
-    pool = await create_raw_pool(settings, database_url, max_size=2)
-    try:
-        group = vote_group(pool, acquire_timeout=5, writers=2)
+    group = vote_group(engine, writers=2)
 
-        def entry(n: int, stars: int | None = None) -> VoteEntry:
-            interaction = {**exchange(), "request_id": f"r{n}", "meta": {}}
-            return VoteEntry({"is_helpful": True, "stars": stars, "meta": {}}, interaction)
+    def entry(n: int, stars: int | None = None) -> VoteEntry:
+        interaction = {**exchange(), "request_id": f"r{n}", "meta": {}}
+        return VoteEntry({"is_helpful": True, "stars": stars, "metadata": {}}, interaction)
 
-        # 40,000 stars passes no schema here (the API refuses it before) and overflows
-        # the smallint column: the one statement of a shared group fails.
-        results = await asyncio.gather(
-            *(group.write([entry(n, 40_000 if n == 2 else None)]) for n in range(6)),
-            return_exceptions=True,
-        )
-    finally:
-        await pool.close()
+    # 40,000 stars passes no schema here (the API refuses it before) and overflows
+    # the smallint column: the one statement of a shared group fails.
+    results = await asyncio.gather(
+        *(group.write([entry(n, 40_000 if n == 2 else None)]) for n in range(6)),
+        return_exceptions=True,
+    )
+    await group.close()
     failed = [r for r in results if isinstance(r, BaseException)]
     assert len(failed) == 1
     assert await count(engine, "feedback") == 5
@@ -214,28 +221,24 @@ async def test_groups_mixing_context_and_references_never_deadlock(
     Reusing an interaction must not lock it against the foreign-key checks of the other
     group's votes (see interactions.models.REUSE_INTERACTION).
     """
-    pool = await create_raw_pool(settings, database_url, max_size=2)
 
     def vote(request_id: str, user: str, *, context: bool) -> VoteEntry:
-        values = {"is_helpful": True, "meta": {}, "user_id": user}
+        values = {"is_helpful": True, "metadata": {}, "user_id": user}
         if context:
             return VoteEntry(values, {**exchange(), "request_id": request_id, "meta": {}})
         return VoteEntry(values, request_id=request_id)
 
     async def run(entries: list[VoteEntry]) -> list[Any]:
-        async with pool.acquire() as connection:
-            return await BulkVoteRepository(connection).submit_many(entries)
+        async with autocommit(engine).connect() as connection:
+            return await write_votes(connection, entries)
 
-    try:
-        await run([vote("R1", "seed", context=True), vote("R2", "seed", context=True)])
-        for n in range(20):
-            a = [vote("R1", f"a{n}-{i}", context=True) for i in range(20)]
-            a += [vote("R2", f"a{n}-{i}", context=False) for i in range(20)]
-            b = [vote("R2", f"b{n}-{i}", context=True) for i in range(20)]
-            b += [vote("R1", f"b{n}-{i}", context=False) for i in range(20)]
-            await asyncio.gather(run(a), run(b))  # a deadlock would raise here
-    finally:
-        await pool.close()
+    await run([vote("R1", "seed", context=True), vote("R2", "seed", context=True)])
+    for n in range(20):
+        a = [vote("R1", f"a{n}-{i}", context=True) for i in range(20)]
+        a += [vote("R2", f"a{n}-{i}", context=False) for i in range(20)]
+        b = [vote("R2", f"b{n}-{i}", context=True) for i in range(20)]
+        b += [vote("R1", f"b{n}-{i}", context=False) for i in range(20)]
+        await asyncio.gather(run(a), run(b))  # a deadlock would raise here
     assert await count(engine, "feedback") == 2 + 20 * 80
 
 

@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from feedback_api.app import create_app
+from feedback_api.config import Settings
 from feedback_api.observability import configure_logging
+from tests.conftest import in_process
 from tests.helpers import exchange
 
 
@@ -71,3 +74,45 @@ def test_errors_are_json_lines_with_their_traceback(capfd: pytest.CaptureFixture
     [line] = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
     assert line["level"] == "ERROR" and line["message"] == "it failed: why" and line["n"] == 1
     assert "RuntimeError: boom" in line["exc_info"] and line["request_id"] is None
+
+
+async def test_an_unhandled_error_is_a_json_500_with_its_request_id(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise FileNotFoundError("an export file went away")
+
+    configure_logging()
+    try:
+        async with in_process(app, raise_app_exceptions=False) as client:
+            r = await client.get("/boom", headers={"X-Request-ID": "req-500"})
+    finally:
+        logging.getLogger().handlers.clear()
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "req-500"
+    assert r.json() == {
+        "detail": "an unexpected error occurred; it has been logged",
+        "code": "internal_error",
+        "errors": [],
+    }
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    [error] = [line for line in lines if line["message"] == "unhandled error"]
+    assert error["request_id"] == "req-500" and "FileNotFoundError" in error["exc_info"]
+    [access] = [line for line in lines if line["logger"] == "feedback_api.access"]
+    assert access["status"] == 500 and access["request_id"] == "req-500"
+
+
+async def test_the_seed_client_posts_to_feedback(client: httpx.AsyncClient) -> None:
+    body = exchange(rating=1, user_id="u-seed", request_id="seed-1")
+    seed = await client.post("/feedback", json=body)
+    assert seed.status_code == 201
+    assert seed.json()["rating"] == 1 and seed.json()["query"] == body["query"]
+    again = await client.post("/feedback", json={**body, "rating": -1})
+    assert again.status_code == 200 and again.json()["id"] == seed.json()["id"]
+    refused = await client.post("/feedback", json={"rating": 2})
+    v1 = await client.post("/v1/feedback", json={"rating": 2})
+    assert refused.status_code == v1.status_code == 422
+    assert refused.json() == v1.json()

@@ -85,8 +85,7 @@ async def test_two_instances_refresh_once_per_tick(make_client: Any, caplog: Any
         make_client(refresh_interval_seconds=0.3) as second,
     ):
         await first.post("/v1/feedback", json=exchange(rating=1))
-        apps = [c._transport.app for c in (first, second)]  # type: ignore[attr-defined]
-        jobs = [refresher(app.state.sessionmaker, app.state.settings) for app in apps]
+        jobs = [refresher(c.state["sessionmaker"], c.state["settings"]) for c in (first, second)]
         caplog.set_level(logging.INFO, logger="feedback_api.analytics.refresher")
         for _ in range(3):
             caplog.clear()

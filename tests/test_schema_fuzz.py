@@ -25,7 +25,6 @@ from schemathesis.specs.openapi.checks import (
 
 from feedback_api.app import create_app
 from feedback_api.config import Settings
-from feedback_api.serving import HttpProtocol
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +35,7 @@ def live_url(database_url: str) -> Iterator[str]:
     app = create_app(
         Settings(database_url=database_url, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=HttpProtocol)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

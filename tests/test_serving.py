@@ -1,75 +1,18 @@
-"""The HTTP protocol `feedback-api serve` runs: each response in one write, HTTP intact."""
+"""The app on uvicorn and a real socket, as `feedback-api serve` runs it: HTTP intact."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from feedback_api.app import create_app
 from feedback_api.config import Settings
-from feedback_api.serving import OneWritePerTurn
 from tests.helpers import exchange
 from tests.live_server import LiveServer
-
-
-class Recording(asyncio.Transport):
-    """A transport that keeps what it is asked to do."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, bytes]] = []
-        self.closing = False
-
-    def write(self, data: Any) -> None:
-        self.calls.append(("write", bytes(data)))
-
-    def close(self) -> None:
-        self.calls.append(("close", b""))
-        self.closing = True
-
-    def abort(self) -> None:
-        self.calls.append(("abort", b""))
-        self.closing = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 1)}.get(name, default)
-
-
-async def test_the_writes_of_one_turn_leave_as_one() -> None:
-    real = Recording()
-    transport = OneWritePerTurn(real, asyncio.get_running_loop())
-    transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n")
-    transport.writelines([b"{", b"}"])
-    assert real.calls == []  # nothing before the turn ends
-    await asyncio.sleep(0)
-    assert real.calls == [("write", b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")]
-    assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is the real one's
-
-
-async def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:
-    real = Recording()
-    transport = OneWritePerTurn(real, asyncio.get_running_loop())
-    transport.write(b"last answer")
-    transport.close()
-    assert real.calls == [("write", b"last answer"), ("close", b"")]
-    await asyncio.sleep(0)  # the turn's end finds nothing left to send
-    assert real.calls == [("write", b"last answer"), ("close", b"")]
-    assert transport.is_closing()
-
-    real = Recording()
-    transport = OneWritePerTurn(real, asyncio.get_running_loop())
-    transport.write(b"never sent")
-    transport.abort()
-    await asyncio.sleep(0)
-    assert real.calls == [("abort", b"")]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -190,3 +191,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+async def settings_of(request: Request) -> Settings:
+    """The running app's settings (its lifespan state), for route dependencies."""
+    settings: Settings = request.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]

@@ -1,4 +1,4 @@
-"""FastAPI dependencies shared by every router."""
+"""Route dependencies on the app's lifespan state (see `app.State`)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from feedback_api.config import Settings
+from feedback_api.feedback.service import VoteIntake
 from feedback_api.interactions.service import IngestRules
 
 
-# async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
-async def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-async def get_ingest_rules(request: Request) -> IngestRules:
-    rules: IngestRules = request.app.state.ingest_rules
+async def ingest_rules_of(request: Request) -> IngestRules:
+    rules: IngestRules = request.state.ingest_rules
     return rules
 
 
-IngestRulesDep = Annotated[IngestRules, Depends(get_ingest_rules)]
+IngestRulesDep = Annotated[IngestRules, Depends(ingest_rules_of)]
+
+
+async def vote_intake_of(request: Request) -> VoteIntake:
+    intake: VoteIntake = request.state.vote_intake
+    return intake
+
+
+VoteIntakeDep = Annotated[VoteIntake, Depends(vote_intake_of)]

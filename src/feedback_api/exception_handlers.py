@@ -89,3 +89,18 @@ def install_error_handlers(app: FastAPI) -> None:
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
     for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, _database)
+    app.add_exception_handler(Exception, internal_error)
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an error nothing else answered: logged with its traceback, a 500.
+
+    Starlette sends it from its outermost layer, outside the request-id middleware, so the
+    request id comes from the request's state, where that middleware put it.
+    """
+    request_id = getattr(request.state, "request_id", None)
+    logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    response = _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+    if request_id is not None:
+        response.headers["X-Request-ID"] = request_id
+    return response

@@ -40,6 +40,8 @@ class RequestContext:
         # Not a secret, so Python's generator: os.urandom is a system call per request.
         rid = given if given and _SAFE_ID.match(given) else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
+        # For the answer to an unhandled error, which Starlette sends outside this layer.
+        scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
 
@@ -67,19 +69,17 @@ class RequestContext:
             children[1].observe(elapsed)
             # A sample, as a scrape reads it: at most ten a second are as good as one each
             # request, and cost nothing under load.
-            if started >= self._pool_sampled + 0.1 and "app" in scope:
+            if started >= self._pool_sampled + 0.1:
                 self._pool_sampled = started
-                _sample_pool(scope["app"].state)
+                _sample_pool(scope["state"])
             if self.access_log is not None:
                 self.access_log.write(method, route, status, elapsed, rid)
             request_id.reset(token)
 
 
-def _sample_pool(state: Any) -> None:
-    raw = getattr(state, "raw_pool", None)
-    if raw is not None:  # None before the lifespan has opened the pools
-        in_use = raw.get_size() - raw.get_idle_size()
-        POOL_CHECKED_OUT.set(state.engine.pool.checkedout() + in_use)
+def _sample_pool(state: dict[str, Any]) -> None:
+    engines = {id(e): e for e in (state.get("engine"), state.get("read_engine")) if e is not None}
+    POOL_CHECKED_OUT.set(sum(engine.pool.checkedout() for engine in engines.values()))
 
 
 class BodyTooLarge(HTTPException):

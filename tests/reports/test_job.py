@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api.app import build_jobs, create_app
+from feedback_api.app import build_jobs
 from feedback_api.config import Settings
-from feedback_api.kit.db import create_sessionmaker
+from feedback_api.kit.db import create_engine, create_sessionmaker
 from feedback_api.kit.jobs import run_as_leader
 from feedback_api.reports.job import NAME, report_paths, write_finished_week
 from feedback_api.reports.service import last_finished_week
@@ -43,9 +43,8 @@ async def test_writes_last_week_once(engine: AsyncEngine, tmp_path: Path) -> Non
 async def test_scheduled_job_runs_only_when_enabled(
     make_client: Callable[..., Any], settings: Settings, tmp_path: Path
 ) -> None:
-    app = create_app(settings)
-    app.state.sessionmaker = None  # build_jobs only wires the jobs up
-    assert "weekly-report" not in [job.name for job in build_jobs(app)]
+    sessionmaker = create_sessionmaker(create_engine(settings))  # wired up, never connected
+    assert "weekly-report" not in [job.name for job in build_jobs(settings, sessionmaker)]
 
     async with make_client(report_schedule_enabled=True, report_dir=tmp_path) as client:
         assert isinstance(client, httpx.AsyncClient)

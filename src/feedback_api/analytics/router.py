@@ -16,7 +16,7 @@ from feedback_api.analytics.schemas import (
     TopQueries,
 )
 from feedback_api.analytics.service import MAX_DAYS, AnalyticsService
-from feedback_api.dependencies import SettingsDep
+from feedback_api.config import SettingsDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
 

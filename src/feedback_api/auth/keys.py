@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Request, params
+from fastapi import Depends, params
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from feedback_api.config import Settings
+from feedback_api.config import Settings, SettingsDep
 from feedback_api.exceptions import Forbidden, Unauthorized
 
 
@@ -56,14 +56,12 @@ def match_key(settings: Settings, presented: str) -> Principal | None:
 
 
 async def authenticate(
-    request: Request,
+    settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal | None:
     """The caller's principal; None when a key is required and none was sent."""
-    return principal_for(
-        request.app.state.settings, header_key or (bearer.credentials if bearer else None)
-    )
+    return principal_for(settings, header_key or (bearer.credentials if bearer else None))
 
 
 def principal_for(settings: Settings, presented: str | None) -> Principal | None:

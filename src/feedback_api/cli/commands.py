@@ -69,7 +69,6 @@ def serve(
     import uvicorn
 
     from feedback_api.kit import migrations
-    from feedback_api.serving import HttpProtocol
 
     settings = _settings()
     if not settings.api_keys:
@@ -107,7 +106,6 @@ def serve(
         workers=workers,
         log_config=None,  # JSON logs, configured by the app in each worker
         access_log=False,  # the app logs requests without query strings
-        http=HttpProtocol,  # each response in one write
     )
 
 

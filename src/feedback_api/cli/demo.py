@@ -263,9 +263,7 @@ async def load(
         nonlocal done
         async with sessionmaker() as session, session.begin():
             interactions = InteractionService(InteractionRepository(session), rules)
-            feedback = FeedbackService(
-                FeedbackRepository(session), InteractionRepository(session), rules
-            )
+            feedback = FeedbackService(FeedbackRepository(session), rules)
             for exchange in part:
                 await interactions.log(exchange.interaction)
                 if exchange.feedback is not None:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
-from feedback_api.dependencies import SettingsDep
+from feedback_api.config import SettingsDep
 from feedback_api.exceptions import NotFound
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
 from feedback_api.exports.schemas import (

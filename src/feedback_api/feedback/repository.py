@@ -1,48 +1,70 @@
+"""Feedback SQL: the one statement that records votes, and the reads of the feedback view."""
+
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
-import asyncpg
-from sqlalchemy import delete, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    DefaultClause,
+    FromClause,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    inspect,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import TableValuedAlias
 
 from feedback_api.feedback.models import Feedback
-from feedback_api.interactions.models import REUSE_INTERACTION_SQL, Interaction
-from feedback_api.kit.models import AnyRow, new_id_texts
+from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
+from feedback_api.kit.models import AnyRow, new_id_texts, was_inserted
 
-# The columns of one feedback with its interaction's context: what GET answers with.
-VIEW_COLUMNS = (
-    Feedback.id,
-    Feedback.interaction_id,
-    Interaction.request_id,
-    Feedback.is_helpful,
-    Feedback.stars,
-    Feedback.comment,
-    Interaction.query,
-    Interaction.response,
-    Interaction.model,
-    Interaction.intent,
-    Interaction.project,
-    Feedback.user_id,
-    Interaction.session_id,
-    Feedback.meta,
-    Feedback.created_at,
-    Feedback.updated_at,
-)
+_feedback = cast(Table, Feedback.__table__)
+_interactions = cast(Table, Interaction.__table__)
+
+# What a vote shows of its interaction. With every column of the vote, this is the
+# feedback-with-context view that GET answers with and the vote statement returns.
+CONTEXT_COLUMNS = ("request_id", "query", "response", "model", "intent", "project", "session_id")
+# The columns that name a vote rather than say what it is: a user's second vote on an
+# interaction replaces every other column.
+_VOTE_IDENTITY = frozenset({"id", "interaction_id", "user_id", "created_at", "updated_at"})
+
+
+def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
+    """The feedback-with-context columns, from the feedback and interaction tables or CTEs."""
+    return [
+        *(feedback.c[c.name] for c in _feedback.columns),
+        *(interaction.c[name] for name in CONTEXT_COLUMNS),
+    ]
 
 
 @dataclass(frozen=True)
 class VoteEntry:
-    """One vote to record: its column values and where its interaction comes from."""
+    """One vote to record: its column values and where its interaction comes from.
+
+    `vote` is keyed by the feedback table's column names; `interaction` holds the values of
+    an interaction to insert or reuse, keyed by the model's attribute names.
+    """
 
     vote: dict[str, Any]
-    interaction: dict[str, Any] | None = None  # values of an interaction to insert or reuse
+    interaction: dict[str, Any] | None = None
     request_id: str | None = None  # or the request_id of a logged one
 
     @property
@@ -50,86 +72,99 @@ class VoteEntry:
         return self.interaction["request_id"] if self.interaction is not None else self.request_id
 
 
-# The batch statement: one per group of votes, however many. The rows come as two JSON
-# documents (`json_to_recordset`), so the text (and prepared plan) is the same for every size,
-# and encoding them is one C-level `json.dumps`: asyncpg checks every element of an array
-# parameter in Python (about a seventh of a vote's CPU with one array per column). Being one
-# statement it is atomic without BEGIN/COMMIT round trips. Interactions that come with their
-# context are inserted or reused by request_id (`new`); those named by reference are looked up
-# (`known`); the votes go to either, and a user's second vote on an interaction replaces the
-# first. Rows are written in a fixed order (request_id; interaction, user), and a reused
-# interaction is locked FOR NO KEY UPDATE only (see REUSE_INTERACTION), so that two concurrent
-# groups touching the same rows wait for each other instead of deadlocking.
-SUBMIT_VOTES = text(
+def _recordset(name: str, columns: Iterable[Column[Any]]) -> TableValuedAlias:
+    """`json_to_recordset(:name) AS name_rows(column type, ...)`: rows as one JSON document.
+
+    One parameter whatever the number of rows, so the statement (and its prepared plan) is the
+    same for every group, and encoding it is one C-level `json.dumps`; an array parameter per
+    column is checked element by element in Python by asyncpg (docs/benchmarks.md).
     """
-WITH new AS (
-    INSERT INTO interactions (id, request_id, query, response, model, intent, project,
-        user_id, session_id, response_time_ms, sources_used, tools_called, memory_used,
-        metadata, created_at)
-    SELECT id, request_id, query, response, model, intent, project, user_id, session_id,
-        response_time_ms, sources_used, coalesce(tools_called, '[]'), memory_used,
-        coalesce(meta, '{}'), coalesce(created_at, now())
-    FROM json_to_recordset(CAST(:interactions AS json))
-        AS u(id uuid, request_id text, query text, response text, model text, intent text,
-             project text, user_id text, session_id text, response_time_ms integer,
-             sources_used jsonb, tools_called jsonb, memory_used float8, meta jsonb,
-             created_at timestamptz)
-    ORDER BY request_id
-    ON CONFLICT (request_id) DO UPDATE SET """
-    + REUSE_INTERACTION_SQL
-    + """
-    RETURNING id, request_id, query, response, model, intent, project, session_id
-), known AS (
-    SELECT id, request_id, query, response, model, intent, project, session_id
-    FROM interactions WHERE request_id = ANY(CAST(:wanted AS text[]))
-), target AS (
-    SELECT * FROM new UNION ALL SELECT * FROM known
-), written AS (
-    INSERT INTO feedback (id, interaction_id, is_helpful, stars, comment, user_id, metadata,
-        created_at)
-    SELECT v.id, t.id, v.is_helpful, v.stars, v.comment, v.user_id, coalesce(v.meta, '{}'),
-        coalesce(v.created_at, now())
-    FROM json_to_recordset(CAST(:votes AS json))
-        AS v(id uuid, request_key text, is_helpful boolean, stars smallint, comment text,
-             user_id text, meta jsonb, created_at timestamptz)
-    JOIN target t ON t.request_id = v.request_key
-    ORDER BY t.id, v.user_id NULLS LAST
-    ON CONFLICT ON CONSTRAINT uq_feedback_interaction_user DO UPDATE SET
-        is_helpful = excluded.is_helpful, stars = excluded.stars, comment = excluded.comment,
-        metadata = excluded.metadata, updated_at = now()
-    RETURNING id, interaction_id, is_helpful, stars, comment, user_id, metadata, created_at,
-        updated_at, xmax = 0 AS inserted
-)
-SELECT w.id, w.interaction_id, t.request_id, w.is_helpful, w.stars, w.comment, t.query,
-    t.response, t.model, t.intent, t.project, w.user_id, t.session_id, w.metadata AS meta,
-    w.created_at, w.updated_at, w.inserted
-FROM written w JOIN target t ON t.id = w.interaction_id
-"""
-)
-# The same statement for asyncpg itself: $1, $2, ... and the parameter names in that order.
-_SUBMIT_VOTES_ASYNCPG = SUBMIT_VOTES.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
-_SUBMIT_VOTES_NAMES = tuple(_SUBMIT_VOTES_ASYNCPG.positiontup or ())
+    return (
+        func.json_to_recordset(bindparam(name, type_=JSON))
+        .table_valued(*(column(c.name, c.type) for c in columns))
+        .render_derived(name=f"{name}_rows", with_types=True)
+    )
 
 
-class VoteView(NamedTuple):
-    """One feedback with its interaction's context, as the batch statement returns it."""
+def _value_or_default(rows: TableValuedAlias, column_: Column[Any]) -> ColumnElement[Any]:
+    """A row's value for `column_`, or the column's server default where the row has none
+    (a JSON row leaves out what the client did not send)."""
+    default = column_.server_default
+    if not isinstance(default, DefaultClause):
+        return rows.c[column_.name]
+    arg = default.arg
+    return func.coalesce(rows.c[column_.name], literal_column(arg) if isinstance(arg, str) else arg)
 
-    id: uuid.UUID
-    interaction_id: uuid.UUID
-    request_id: str
-    is_helpful: bool
-    stars: int | None
-    comment: str | None
-    query: str | None
-    response: str | None
-    model: str | None
-    intent: str | None
-    project: str | None
-    user_id: str | None
-    session_id: str | None
-    meta: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime | None
+
+def _submit_votes() -> Select[Any]:
+    """The statement that records a group of votes, built from the models' own columns.
+
+    Interactions that come with their context are inserted or reused by request_id (`new`);
+    those named by reference are looked up (`known`); the votes go to either, and a user's
+    second vote on an interaction replaces the first. Rows are written in a fixed order
+    (request_id; interaction, user), and a reused interaction is locked FOR NO KEY UPDATE
+    only (REUSE_INTERACTION), so two concurrent groups touching the same rows wait for each
+    other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
+    """
+    target_columns = ("id", *CONTEXT_COLUMNS)
+    rows = _recordset("interactions", _interactions.columns)
+    new = (
+        insert(_interactions)
+        .from_select(
+            list(_interactions.columns),
+            select(*(_value_or_default(rows, c) for c in _interactions.columns)).order_by(
+                rows.c.request_id
+            ),
+        )
+        .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
+        .returning(*(_interactions.c[name] for name in target_columns))
+        .cte("new")
+    )
+    known = select(*(_interactions.c[name] for name in target_columns)).where(
+        _interactions.c.request_id == any_(bindparam("wanted", type_=ARRAY(Text)))
+    )
+    target = select(*new.c).union_all(known).cte("target")
+
+    inserted = [c for c in _feedback.columns if c.name != "updated_at"]
+    votes = _recordset(
+        "votes",
+        [Column("request_key", Text), *(c for c in inserted if c.name != "interaction_id")],
+    )
+    values = {c.name: _value_or_default(votes, c) for c in inserted if c.name != "interaction_id"}
+    values["interaction_id"] = target.c.id
+    written = (
+        insert(_feedback)
+        .from_select(
+            inserted,
+            select(*(values[c.name] for c in inserted))
+            .select_from(votes.join(target, target.c.request_id == votes.c.request_key))
+            .order_by(target.c.id, votes.c.user_id.nulls_last()),
+        )
+        .on_conflict_do_update(
+            constraint="uq_feedback_interaction_user",
+            set_={
+                **{
+                    c.name: insert(_feedback).excluded[c.name]
+                    for c in _feedback.columns
+                    if c.name not in _VOTE_IDENTITY
+                },
+                "updated_at": func.now(),
+            },
+        )
+        .returning(*_feedback.columns, was_inserted())
+        .cte("written")
+    )
+    return select(*view_columns(written, target), written.c.inserted).join_from(
+        written, target, target.c.id == written.c.interaction_id
+    )
+
+
+SUBMIT_VOTES = _submit_votes()
+
+# Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
+_INTERACTION_COLUMN_NAMES = {
+    attribute.key: attribute.columns[0].name for attribute in inspect(Interaction).column_attrs
+}
 
 
 def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -139,32 +174,21 @@ def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _rows_json(rows: list[dict[str, Any]]) -> str:
-    """Rows as one JSON document, for `json_to_recordset` above.
-
-    Every value is one JSON has (`_json_row`): plain `json.dumps` is the C encoder's fast path.
-    """
-    return json.dumps(rows)
+VoteResult = tuple[dict[str, Any], bool] | None
 
 
-Fetch = Callable[[dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
-
-
-async def submit_votes(
-    fetch: Fetch, entries: Sequence[VoteEntry]
-) -> list[tuple[VoteView, bool] | None]:
+async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteResult]:
     """Record votes in one statement, whatever their number; one result per entry.
 
-    `fetch(parameters)` runs SUBMIT_VOTES and returns its rows. With `entry.interaction`
-    (column values) that interaction is inserted, or reused when its request_id is already
-    logged; with `entry.request_id` the vote goes to the logged interaction, and None means
-    there is none. A second vote of the same user on the same interaction replaces the first:
-    the unique constraint arbitrates inside the statement, so concurrent votes never race a
-    read against a write. Entries count as written one after another in the order given:
-    within one call, a later vote of the same user on the same interaction replaces the
-    earlier one (the first is reported as created, the later ones as replacing it). A vote
-    by reference finds an interaction that another entry of the call brings with its
-    context, wherever that entry stands.
+    `execute(statement, parameters)` is a connection's or a session's. Each result is the
+    feedback-with-context view of the vote and whether it is new, or None for a vote by
+    reference to a request_id no interaction has. A second vote of the same user on the same
+    interaction replaces the first: the unique constraint arbitrates inside the statement,
+    so concurrent votes never race a read against a write. Entries count as written one
+    after another in the order given: within one call, a later vote of the same user on the
+    same interaction replaces the earlier one (the first is reported as created, the later
+    ones as replacing it). A vote by reference finds an interaction that another entry of
+    the call brings with its context, wherever that entry stands.
     """
     new: dict[str, dict[str, Any]] = {}
     for entry in entries:
@@ -185,17 +209,20 @@ async def submit_votes(
             vote["created_at"] = last[key].get("created_at")
         last[key], final[key] = vote, index
     ids = iter(new_id_texts(len(new) + len(last)))
-    interactions = [_json_row(next(ids), values) for values in new.values()]
+    interactions = [
+        _json_row(next(ids), {_INTERACTION_COLUMN_NAMES[k]: v for k, v in values.items()})
+        for values in new.values()
+    ]
     votes = [_json_row(next(ids), values) for values in last.values()]
-    records = await fetch(
-        {"interactions": _rows_json(interactions), "wanted": wanted, "votes": _rows_json(votes)}
+    result = await execute(
+        SUBMIT_VOTES, {"interactions": interactions, "wanted": wanted, "votes": votes}
     )
-    written: dict[tuple[str | None, str | None], tuple[VoteView, bool]] = {}
-    for record in records:
-        *fields, inserted = tuple(record)
-        view = VoteView(*fields)
-        written[(view.request_id, view.user_id)] = (view, bool(inserted))
-    results: list[tuple[VoteView, bool] | None] = []
+    written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool]] = {}
+    for row in result.mappings():
+        view = dict(row)
+        inserted = bool(view.pop("inserted"))
+        written[(view["request_id"], view["user_id"])] = (view, inserted)
+    results: list[VoteResult] = []
     reported: set[tuple[str | None, str | None]] = set()
     for index, entry in enumerate(entries):
         key = (entry.request_key, entry.vote.get("user_id"))
@@ -205,38 +232,17 @@ async def submit_votes(
             continue
         view, inserted = outcome
         if index != final[key]:  # replaced within this call: its answer shows its own vote
-            view = view._replace(
-                is_helpful=entry.vote["is_helpful"],
-                stars=entry.vote.get("stars"),
-                comment=entry.vote.get("comment"),
-                meta=entry.vote.get("meta") or {},
-            )
+            view = {**view, **{k: v for k, v in entry.vote.items() if k not in _VOTE_IDENTITY}}
         results.append((view, inserted and key not in reported))
         reported.add(key)
     return results
 
 
-class BulkVoteRepository:
-    """Votes written on a raw asyncpg connection: the ingestion hot path (group commit).
-
-    Below SQLAlchemy on purpose: its session, pool checkout, BEGIN and COMMIT cost about
-    0.5 ms of CPU per transaction and its execution 0.17 ms per statement, several times what
-    the same work costs on asyncpg itself.
-    The one statement is atomic by itself: no BEGIN/COMMIT round trips.
-    """
-
-    def __init__(self, connection: asyncpg.Connection) -> None:
-        self.connection = connection
-
-    async def submit_many(self, entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        """`submit_votes` on this connection."""
-
-        async def fetch(parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-            sql = _SUBMIT_VOTES_ASYNCPG.string
-            rows = await self.connection.fetch(sql, *(parameters[n] for n in _SUBMIT_VOTES_NAMES))
-            return cast("Sequence[Sequence[Any]]", rows)
-
-        return await submit_votes(fetch, entries)
+async def write_votes(
+    connection: AsyncConnection, entries: Sequence[VoteEntry]
+) -> list[VoteResult]:
+    """`submit_votes` on a connection of the group-commit writers."""
+    return await submit_votes(connection.execute, entries)
 
 
 @dataclass(frozen=True)
@@ -254,19 +260,15 @@ class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def submit(self, entry: VoteEntry) -> tuple[VoteView, bool] | None:
+    async def submit(self, entry: VoteEntry) -> VoteResult:
         """`submit_votes` for one vote, in this session's transaction (which the caller
         commits: an Idempotency-Key claim commits with it)."""
-
-        async def fetch(parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-            return (await self.session.execute(SUBMIT_VOTES, parameters)).all()
-
-        [written] = await submit_votes(fetch, [entry])
+        [written] = await submit_votes(self.session.execute, [entry])
         return written
 
     async def get_view(self, feedback_id: uuid.UUID) -> AnyRow | None:
-        stmt = select(*VIEW_COLUMNS).join(Interaction).where(Feedback.id == feedback_id)
-        return (await self.session.execute(stmt)).one_or_none()
+        stmt = select(*view_columns(_feedback, _interactions)).join_from(_feedback, _interactions)
+        return (await self.session.execute(stmt.where(_feedback.c.id == feedback_id))).one_or_none()
 
     async def update(self, feedback_id: uuid.UUID, changes: dict[str, Any]) -> bool:
         stmt = (
@@ -288,7 +290,7 @@ class FeedbackRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
-        stmt = select(*VIEW_COLUMNS).join(Interaction)
+        stmt = select(*view_columns(_feedback, _interactions)).join_from(_feedback, _interactions)
         conditions = {
             Interaction.model: where.model,
             Interaction.intent: where.intent,
@@ -296,9 +298,9 @@ class FeedbackRepository:
             Feedback.user_id: where.user_id,
             Feedback.is_helpful: where.is_helpful,
         }
-        for column, value in conditions.items():
+        for column_, value in conditions.items():
             if value is not None:
-                stmt = stmt.where(column == value)
+                stmt = stmt.where(column_ == value)
         if where.since is not None:
             stmt = stmt.where(Feedback.created_at >= where.since)
         if where.until is not None:

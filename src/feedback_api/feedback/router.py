@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from feedback_api.auth.keys import Principal, Scope, authenticate, require
 from feedback_api.auth.tokens import authorize_vote
-from feedback_api.dependencies import IngestRulesDep
+from feedback_api.config import SettingsDep
+from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
 from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
 from feedback_api.feedback.schemas import (
     TOKEN_MAX_LENGTH,
@@ -18,41 +19,53 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
-from feedback_api.feedback.service import FeedbackService, VoteIntake
+from feedback_api.feedback.service import FeedbackService
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
-from feedback_api.interactions.repository import InteractionRepository
-from feedback_api.kit.db import SessionDep
+from feedback_api.kit.db import SessionDep, SessionMakerDep
 from feedback_api.kit.fields import SearchText, Timestamp
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
 async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackService:
-    return FeedbackService(FeedbackRepository(session), InteractionRepository(session), rules)
+    return FeedbackService(FeedbackRepository(session), rules)
 
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feedback"}}
 
-# The write routes, included before every other router: they are the hot path, and route
+# The write routes, included before every other router: they are the busiest, and route
 # matching tries routers in order.
 ingest = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+# The seed "feedback-collection-summary"'s client posts to /feedback.
+seed_alias = APIRouter(tags=["feedback"])
+
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
+    404: {"description": "request_id of no logged interaction"},
+}
 
 
 @ingest.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses={
-        200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
-        404: {"description": "request_id of no logged interaction"},
-    },
+    responses=SUBMIT_RESPONSES,
     summary="Submit a vote (thumb, optional stars and comment)",
+)
+@seed_alias.post(
+    "/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeedbackOut,
+    responses=SUBMIT_RESPONSES,
+    summary="Submit a vote: an alias of POST /v1/feedback, for the seed's client",
 )
 async def submit_feedback(
     payload: FeedbackCreate,
-    request: Request,
+    intake: VoteIntakeDep,
+    settings: SettingsDep,
+    sessions: SessionMakerDep,
     principal: Annotated[Principal | None, Depends(authenticate)],
     token: Annotated[
         str | None, Header(alias="X-Feedback-Token", max_length=TOKEN_MAX_LENGTH)
@@ -63,20 +76,15 @@ async def submit_feedback(
 
     Without an Idempotency-Key the vote is committed together with the votes of concurrent
     requests (group commit); with one, in a transaction of its own that also claims the key.
-    No session is opened per request on the common path: that is most of its cost.
     """
-    state = request.app.state
-    authorize_vote(state.settings, principal, token or payload.feedback_token, payload.request_id)
+    authorize_vote(settings, principal, token or payload.feedback_token, payload.request_id)
     if idempotency_key is None:
-        intake: VoteIntake = state.vote_intake
         code, body = vote_answer(*await intake.submit(payload))
         return Response(body.model_dump_json(), status_code=code, media_type="application/json")
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
-    async with state.sessionmaker() as session, session.begin():
-        service = FeedbackService(
-            FeedbackRepository(session), InteractionRepository(session), state.ingest_rules
-        )
+    async with sessions.begin() as session:
+        service = FeedbackService(FeedbackRepository(session), intake.rules)
 
         async def vote() -> tuple[int, FeedbackOut]:
             return vote_answer(*await service.submit(payload))
@@ -94,8 +102,7 @@ def vote_answer(feedback: FeedbackOut, created: bool) -> tuple[int, FeedbackOut]
     summary="Submit up to 1,000 votes in one round trip; one result per item",
     dependencies=[require(Scope.INGEST)],
 )
-async def submit_batch(payload: FeedbackBatch, request: Request) -> Response:
-    intake: VoteIntake = request.app.state.vote_intake
+async def submit_batch(payload: FeedbackBatch, intake: VoteIntakeDep) -> Response:
     result = await intake.submit_batch(payload.items)
     # Serialized once here instead of re-validated item by item by FastAPI.
     return Response(result.model_dump_json(), media_type="application/json")

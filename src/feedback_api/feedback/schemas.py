@@ -7,6 +7,7 @@ without it, `rating` is the thumb itself, +1 or -1.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -195,6 +196,14 @@ class FeedbackOut(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thumb(cls, data: Any) -> Any:
+        """`rating` is the thumb that `is_helpful` stores: validated from a stored vote's row."""
+        if isinstance(data, Mapping) and "rating" not in data and "is_helpful" in data:
+            return {**data, "rating": 1 if data["is_helpful"] else -1}
+        return data
 
 
 class FeedbackPage(BaseModel):

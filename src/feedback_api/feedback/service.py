@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.exceptions import AppError, NotFound, describe_validation_errors
 from feedback_api.feedback.repository import (
-    BulkVoteRepository,
     FeedbackFilter,
     FeedbackRepository,
     VoteEntry,
-    VoteView,
+    VoteResult,
+    write_votes,
 )
 from feedback_api.feedback.schemas import (
     BatchResult,
@@ -24,7 +25,6 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
-from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import (
     IngestRules,
     check_not_in_future,
@@ -37,85 +37,26 @@ from feedback_api.kit.pagination import decode_cursor, encode_cursor
 logger = logging.getLogger(__name__)
 
 
-VoteGroup = GroupCommit[VoteEntry, "tuple[VoteView, bool] | None"]
+VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
 
-def vote_group(pool: asyncpg.Pool, *, acquire_timeout: float, writers: int) -> VoteGroup:
-    """Votes from concurrent requests, written together by the one batch statement.
+def vote_group(engine: AsyncEngine, *, writers: int) -> VoteGroup:
+    """Votes from concurrent requests, written together by the one vote statement.
 
-    `writers` at a time, each on a connection of `pool`; `acquire_timeout` makes a database
-    that gives no connection a 503, not a hang.
+    `writers` at a time, each on a connection of `engine` in autocommit: the statement is
+    atomic by itself.
     """
-
-    # Every pooled connection may be broken at once (after an outage), and each is dropped
-    # when found: one attempt more than there are connections reaches a fresh one.
-    attempts = pool.get_max_size() + 1
-
-    async def write(entries: Sequence[VoteEntry]) -> list[tuple[VoteView, bool] | None]:
-        for _ in range(attempts - 1):
-            try:
-                return await _write_once(pool, acquire_timeout, entries)
-            except asyncpg.InternalClientError:
-                # A pooled connection that a server going away left mid-protocol: asyncpg
-                # refuses to send on it, so nothing was sent. A fresh connection either
-                # succeeds or meets the outage itself (a 503); a bug fails every time (a 500).
-                continue
-        return await _write_once(pool, acquire_timeout, entries)
-
-    return GroupCommit(write, retry_alone=concerns_one_write, writers=writers)
+    return GroupCommit(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        write_votes,
+        retry_alone=concerns_one_write,
+        writers=writers,
+    )
 
 
-async def _write_once(
-    pool: asyncpg.Pool, acquire_timeout: float, entries: Sequence[VoteEntry]
-) -> list[tuple[VoteView, bool] | None]:
-    connection = await pool.acquire(timeout=acquire_timeout)
-    try:
-        return await BulkVoteRepository(connection).submit_many(entries)
-    except asyncpg.InternalClientError:
-        connection.terminate()  # never back into the pool
-        raise
-    finally:
-        await _release(pool, connection)
-
-
-async def _release(pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
-    """Back to the pool; a connection that fails its reset there is dropped by asyncpg.
-
-    That failure (a database that went down mid-protocol) comes after the statement, which
-    has committed or failed by then: it must not change the answer to the write.
-    """
-    try:
-        await pool.release(connection)
-    except Exception:
-        logger.warning("dropped a database connection after a write", exc_info=True)
-
-
-def feedback_fields(row: Any) -> dict[str, Any]:
-    """The representation of one stored vote, as FeedbackOut's fields."""
-    return {
-        "id": row.id,
-        "interaction_id": row.interaction_id,
-        "request_id": row.request_id,
-        "rating": 1 if row.is_helpful else -1,
-        "is_helpful": row.is_helpful,
-        "stars": row.stars,
-        "comment": row.comment,
-        "query": row.query,
-        "response": row.response,
-        "model": row.model,
-        "intent": row.intent,
-        "project": row.project,
-        "user_id": row.user_id,
-        "session_id": row.session_id,
-        "metadata": row.meta,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-
-
-def feedback_out(row: Any) -> FeedbackOut:
-    # Validating a dict (in pydantic's core) costs less than model_construct's Python.
-    return FeedbackOut.model_validate(feedback_fields(row))
+def feedback_out(view: Mapping[str, Any] | RowMapping) -> FeedbackOut:
+    """The answer for one stored vote, from its feedback-with-context view."""
+    return FeedbackOut.model_validate(view)
 
 
 def _unknown_request_id(request_id: str | None) -> str:
@@ -134,7 +75,7 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
         "stars": stars,
         "comment": payload.comment,
         "user_id": rules.pseudonym(payload.user_id),
-        "meta": payload.metadata or {},
+        "metadata": payload.metadata or {},
     }
     if payload.created_at is not None:
         vote["created_at"] = payload.created_at
@@ -146,9 +87,7 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
     )
 
 
-def _vote_outcome(
-    payload: FeedbackCreate, written: tuple[VoteView, bool] | None
-) -> tuple[FeedbackOut, bool]:
+def _vote_outcome(payload: FeedbackCreate, written: VoteResult) -> tuple[FeedbackOut, bool]:
     if written is None:
         raise NotFound(_unknown_request_id(payload.request_id))
     row, created = written
@@ -202,7 +141,7 @@ class VoteIntake:
                 results[index] = {
                     "index": index,
                     "status": status,
-                    "feedback": feedback_fields(row),
+                    "feedback": row,
                 }
         ordered = [results[i] for i in range(len(items))]
         # One validation of the whole answer (in pydantic's core) instead of 2,000 models.
@@ -219,14 +158,8 @@ class VoteIntake:
 class FeedbackService:
     """Feedback in one session: the caller's transaction decides when it commits."""
 
-    def __init__(
-        self,
-        feedback: FeedbackRepository,
-        interactions: InteractionRepository,
-        rules: IngestRules,
-    ) -> None:
+    def __init__(self, feedback: FeedbackRepository, rules: IngestRules) -> None:
         self.feedback = feedback
-        self.interactions = interactions
         self.rules = rules
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
@@ -237,7 +170,7 @@ class FeedbackService:
         row = await self.feedback.get_view(feedback_id)
         if row is None:
             raise NotFound(f"no feedback with id {feedback_id}")
-        return feedback_out(row)
+        return feedback_out(row._mapping)
 
     async def update(self, feedback_id: uuid.UUID, payload: FeedbackUpdate) -> FeedbackOut:
         changes = payload.changes()
@@ -254,7 +187,7 @@ class FeedbackService:
         if where.user_id is not None:
             where = replace(where, user_id=self.rules.pseudonym(where.user_id))
         rows = await self.feedback.list(where, limit + 1, after)
-        items = [feedback_out(row) for row in rows[:limit]]
+        items = [feedback_out(row._mapping) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]

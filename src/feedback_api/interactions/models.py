@@ -51,4 +51,3 @@ class Interaction(Base):
 # FOR KEY SHARE lock every vote's foreign-key check takes, and two concurrent writers each
 # holding one of those locks deadlock. Updating an unindexed column locks FOR NO KEY UPDATE.
 REUSE_INTERACTION = {"response_time_ms": Interaction.__table__.c.response_time_ms}
-REUSE_INTERACTION_SQL = "response_time_ms = interactions.response_time_ms"

@@ -1,49 +1,62 @@
-"""Group commit: writes that arrive together share one transaction.
+"""Group commit: writes that arrive together share one statement and one commit.
 
-A commit costs PostgreSQL a WAL flush and costs us a connection checkout, a statement and its
-round trip, whatever the size of the transaction. Under load, one single-vote request per
-transaction spends most of its time on that fixed cost. Here each request hands its items to
-a writer and waits; the writer takes every item that is waiting, writes them all with one
-set-wise call that is atomic by itself, and only then answers each request. A 2xx still means
-committed: no request is answered before the transaction holding its rows commits.
+A commit costs PostgreSQL a WAL flush and costs us a statement and its round trip, whatever
+the size of the transaction. Under load, one single-vote request per transaction spends most
+of its time on that fixed cost. Here each request hands its items to a writer and waits; the
+writer takes every item that is waiting, writes them all with one set-wise call, commits, and
+only then answers each request. A 2xx still means committed: no request is answered before
+the transaction holding its rows commits.
 
 With no concurrency the group is one request and this costs one task switch; under load the
 groups grow by themselves (requests arrive while the previous group commits), which is what
-keeps throughput near PostgreSQL's own ceiling.
+keeps throughput near PostgreSQL's own ceiling (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
+Write = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+
 
 class GroupCommit(Generic[T, R]):
     """`await group.write(items)` writes `items` with whatever else is waiting.
 
-    `write(items)` must write all items atomically (one transaction), return one result per
-    item in order, and treat the items as if written one after another in that order. The
-    items of one call are never split across transactions. When a shared write fails with an
-    error for which `retry_alone(error)` is true (a value one request sent, a deadlock), each
-    request is written again on its own, so that it alone gets that error; any other error
-    (the database is down, a statement timed out) is every request's answer at once.
+    `write(connection, items)` runs on a connection of `engine`, must return one result per
+    item in order and treat the items as if written one after another in that order; the
+    group commits when it returns. The items of one call are never split across
+    transactions. When `write` is a single statement (atomic by itself), give an engine with
+    `isolation_level="AUTOCOMMIT"`: no BEGIN or COMMIT round trips. A writer keeps its
+    connection while groups keep coming, so a busy writer checks out one connection, not one
+    per group.
+
+    When a shared write fails with an error for which `retry_alone(error)` is true (a value
+    one request sent, a deadlock), each request is written again on its own, so that it alone
+    gets that error; any other error (the database is down, a statement timed out) is every
+    request's answer at once.
     """
 
     def __init__(
         self,
-        write: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        engine: AsyncEngine,
+        write: Write[T, R],
         *,
         retry_alone: Callable[[Exception], bool],
         max_items: int = 1000,
         writers: int = 1,
     ) -> None:
+        self._engine = engine
         self._write = write
         self._retry_alone = retry_alone
         self._max_items = max_items
@@ -66,6 +79,7 @@ class GroupCommit(Generic[T, R]):
         return await future
 
     async def _drain(self) -> None:
+        writer = _Writer(self._engine, self._write)
         try:
             while self._waiting:
                 size, count = 0, 0
@@ -76,7 +90,7 @@ class GroupCommit(Generic[T, R]):
                     count += 1
                 group = self._waiting[:count]
                 del self._waiting[:count]
-                await self._commit(group)
+                await self._commit(writer, group)
         finally:
             # Here, with no await between the last look at `_waiting` and this: a write that
             # arrives now sees a free writer and starts one. (A done-callback would run a loop
@@ -84,11 +98,16 @@ class GroupCommit(Generic[T, R]):
             task = asyncio.current_task()
             if task is not None:
                 self._running.discard(task)
+            await writer.release()
 
-    async def _commit(self, group: list[tuple[Sequence[T], asyncio.Future[Sequence[R]]]]) -> None:
+    async def _commit(
+        self,
+        writer: _Writer[T, R],
+        group: list[tuple[Sequence[T], asyncio.Future[Sequence[R]]]],
+    ) -> None:
         try:
             try:
-                results = await self._write([item for items, _ in group for item in items])
+                results = await writer.run([item for items, _ in group for item in items])
             except Exception as exc:
                 if len(group) == 1 or not self._retry_alone(exc):
                     for _, future in group:
@@ -96,7 +115,7 @@ class GroupCommit(Generic[T, R]):
                     return
                 logger.warning("a group of %d writes failed (%s); each goes alone", len(group), exc)
                 for request in group:
-                    await self._commit([request])
+                    await self._commit(writer, [request])
                 return
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
             for _, future in group:
@@ -112,6 +131,36 @@ class GroupCommit(Generic[T, R]):
         """Wait until every write handed in so far is done (at shutdown)."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class _Writer(Generic[T, R]):
+    """One writer's connection, checked out at its first group and kept while it drains."""
+
+    def __init__(self, engine: AsyncEngine, write: Write[T, R]) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: AsyncConnection | None = None
+
+    async def run(self, items: Sequence[T]) -> Sequence[R]:
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+        try:
+            results = await self._write(self._connection, items)
+            await self._connection.commit()
+        except BaseException:
+            # Rolled back and back to the pool (or dropped there, when the failure broke it);
+            # the next group checks out a connection the pool has tested.
+            await self.release()
+            raise
+        return results
+
+    async def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # A connection that fails its rollback is dropped by the pool; the write it did is
+            # answered already, and that failure must not change the answer.
+            with contextlib.suppress(Exception):
+                await connection.close()
 
 
 def _fail(future: asyncio.Future[R], exc: BaseException) -> None:

@@ -14,7 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
@@ -58,9 +57,9 @@ async def write_finished_week(session: AsyncSession, directory: Path) -> list[Pa
     return list(missing.values())
 
 
-def build_report_job(app: FastAPI) -> PeriodicJob:
-    settings: Settings = app.state.settings
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+def build_report_job(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> PeriodicJob:
     directory = settings.reports_path
 
     async def job(session: AsyncSession) -> list[Path]:

@@ -1,7 +1,8 @@
-"""POST /v1/feedback answered by the hot path and by the FastAPI route: the same answers.
+"""POST /v1/feedback written by group commit and in a transaction of its own: the same answers.
 
-Requests with an Idempotency-Key always go to the route, so a pair of requests, one with a
-key and one without, compares the two paths on the same input.
+Requests with an Idempotency-Key are written in their own transaction (with the key), the
+others by the group-commit writer, so a pair of requests, one with a key and one without,
+compares the two ways on the same input.
 """
 
 from __future__ import annotations

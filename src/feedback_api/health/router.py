@@ -1,0 +1,84 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.kit.db import ReadSessionDep
+from feedback_api.kit.driver_errors import is_database_unavailable
+from feedback_api.kit.migrations import current_revision
+from feedback_api.observability import metrics_text
+
+router = APIRouter(tags=["health"])
+# Public or behind the read scope, as FEEDBACK_METRICS_PUBLIC says: included by `create_app`.
+metrics_router = APIRouter(tags=["health"])
+
+
+async def engine_of(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.state.engine
+    return engine
+
+
+async def schema_head_of(request: Request) -> str | None:
+    head: str | None = request.state.schema_head
+    return head
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The database answers and its schema is at the head revision",
+    responses={503: {"description": "Not ready; the body says why"}},
+)
+async def readyz(
+    engine: Annotated[AsyncEngine, Depends(engine_of)],
+    head: Annotated[str | None, Depends(schema_head_of)],
+) -> Any:
+    try:
+        current = await asyncio.wait_for(current_revision(engine), timeout=5)
+    except Exception as exc:
+        if not (is_database_unavailable(exc) or isinstance(exc, TimeoutError)):
+            raise
+        return JSONResponse(
+            {"status": "unavailable", "detail": "the database does not answer"}, 503
+        )
+    if current != head:
+        return JSONResponse(
+            {
+                "status": "migrations_pending",
+                "detail": f"schema is at {current}, expected {head}: run `feedback-api db upgrade`",
+            },
+            503,
+        )
+    return {"status": "ready", "schema": current}
+
+
+@metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(session: ReadSessionDep) -> Response:
+    lag = CollectorRegistry()
+    gauge = Gauge(
+        "feedback_api_analytics_lag_seconds",
+        "Seconds since the analytics were last refreshed",
+        registry=lag,
+    )
+    try:
+        as_of = await AnalyticsRepository(session).refresh_state()
+        if as_of is not None:
+            gauge.set((datetime.now(UTC) - as_of.refreshed_at).total_seconds())
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+    body, content_type = metrics_text(lag)
+    return Response(body, media_type=content_type)
