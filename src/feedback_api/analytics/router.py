@@ -15,10 +15,11 @@ from feedback_api.analytics.schemas import (
     RefreshResult,
     TopQueries,
 )
-from feedback_api.analytics.service import MAX_DAYS, AnalyticsService
+from feedback_api.analytics.service import AnalyticsService
 from feedback_api.dependencies import SettingsDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
+from feedback_api.kit.time import MAX_DAYS
 
 feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
 metrics = APIRouter(prefix="/v1/metrics", tags=["analytics"])
