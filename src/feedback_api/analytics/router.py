@@ -35,7 +35,7 @@ Label = Annotated[SearchText | None, Query(max_length=200)]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request
-# (a tenth of an accuracy read's time) for three assignments.
+# for three assignments (docs/benchmarks.md).
 async def get_slice(model: Label = None, intent: Label = None, project: Label = None) -> Slice:
     return Slice(model, intent, project)
 

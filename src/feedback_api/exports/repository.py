@@ -1,5 +1,5 @@
-"""Export SQL. PostgreSQL builds each JSON line itself (json_build_object), so a million
-examples stream out at close to the rate of its own COPY, from a server-side cursor."""
+"""Export SQL. PostgreSQL builds each JSON line itself (json_build_object), so examples stream
+out of a server-side cursor about as fast as its own COPY writes them (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
