@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from feedback_api.cli.commands import app as cli
 from feedback_api.config import Settings, get_settings
 from feedback_api.exports.job import export_week
-from feedback_api.exports.service import iso_week_of, kto_weights
+from feedback_api.exports.service import kto_weights
+from feedback_api.kit.time import iso_week_of
 
 NOW = datetime.now(UTC)
 SYSTEM = "You are a terse coding assistant."

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from feedback_api.interactions.schemas import ExchangeContext, InteractionOut
 from tests.helpers import count, exchange
 
 
@@ -135,3 +136,9 @@ async def test_unknown_interaction_is_404(client: httpx.AsyncClient) -> None:
     assert r.status_code == 404
     assert "no interaction" in r.json()["detail"]
     assert (await client.get("/v1/interactions/not-a-uuid")).status_code == 422
+
+
+def test_the_stored_representation_carries_every_context_field() -> None:
+    # InteractionOut declares the stored types (no input rules); its fields follow the context.
+    context = list(ExchangeContext.model_fields)
+    assert list(InteractionOut.model_fields) == ["id", "request_id", *context, "created_at"]

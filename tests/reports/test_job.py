@@ -16,8 +16,8 @@ from feedback_api.app import build_jobs
 from feedback_api.config import Settings
 from feedback_api.kit.db import create_engine, create_sessionmaker
 from feedback_api.kit.jobs import run_as_leader
+from feedback_api.kit.time import last_finished_week
 from feedback_api.reports.job import NAME, report_paths, write_finished_week
-from feedback_api.reports.service import last_finished_week
 
 
 async def test_writes_last_week_once(engine: AsyncEngine, tmp_path: Path) -> None:

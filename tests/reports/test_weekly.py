@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from feedback_api.analytics.stats import wilson_interval
 from feedback_api.cli.commands import app
 from feedback_api.config import get_settings
-from feedback_api.reports.service import Week, last_finished_week
+from feedback_api.kit.time import Week, last_finished_week
 
 runner = CliRunner()
 BAD_QUESTION = "Why is the sky green?"

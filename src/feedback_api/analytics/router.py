@@ -15,10 +15,11 @@ from feedback_api.analytics.schemas import (
     RefreshResult,
     TopQueries,
 )
-from feedback_api.analytics.service import MAX_DAYS, AnalyticsService
+from feedback_api.analytics.service import AnalyticsService
 from feedback_api.config import SettingsDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
+from feedback_api.kit.time import MAX_DAYS
 
 feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
 metrics = APIRouter(prefix="/v1/metrics", tags=["analytics"])
@@ -34,7 +35,7 @@ Label = Annotated[SearchText | None, Query(max_length=200)]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request
-# (a tenth of an accuracy read's time) for three assignments.
+# for three assignments (docs/benchmarks.md).
 async def get_slice(model: Label = None, intent: Label = None, project: Label = None) -> Slice:
     return Slice(model, intent, project)
 

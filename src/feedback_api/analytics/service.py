@@ -26,9 +26,9 @@ from feedback_api.analytics.schemas import (
 )
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.kit.time import MAX_DAYS
 
 ALPHA = 0.05
-MAX_DAYS = 3660
 # How often the daily rollup is rebuilt from its first day, so that backfilled history
 # (created_at in the past) is counted; between rebuilds only the recent days are redone.
 FULL_REBUILD_EVERY = timedelta(hours=24)

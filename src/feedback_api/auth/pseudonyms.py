@@ -17,10 +17,6 @@ class Pseudonymizer:
     def __init__(self, secret: str | None, enabled: bool) -> None:
         self._key = derive_key(secret, "pseudonym") if (enabled and secret) else None
 
-    @property
-    def enabled(self) -> bool:
-        return self._key is not None
-
     def __call__(self, value: str | None) -> str | None:
         if value is None or self._key is None:
             return value

@@ -241,12 +241,8 @@ def export_finetuning(
     from rich.progress import Progress
 
     from feedback_api.exports.repository import FORMATS, ExportRepository, Selection, Shape
-    from feedback_api.exports.service import (
-        ExportService,
-        iso_week_of,
-        iso_week_window,
-        resolve_window,
-    )
+    from feedback_api.exports.service import ExportService, iso_week_window, resolve_window
+    from feedback_api.kit.time import iso_week_of
 
     if format not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")

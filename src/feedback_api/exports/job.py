@@ -7,19 +7,15 @@ writer of the same week impossible even if two replicas raced past the check.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
-from feedback_api.exports.service import (
-    ExportService,
-    iso_week_of,
-    iso_week_window,
-    run_values,
-)
+from feedback_api.exports.service import ExportService, iso_week_window, run_values
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
+from feedback_api.kit.time import last_finished_week
 from feedback_api.observability import EXPORT_RUNS
 
 logger = logging.getLogger(__name__)
@@ -48,7 +44,7 @@ def weekly_export(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> PeriodicJob:
     async def tick() -> None:
-        week = iso_week_of(datetime.now(UTC) - timedelta(days=7))  # the last finished week
+        week = str(last_finished_week(datetime.now(UTC)))
         for fmt in settings.export_formats:
 
             async def job(session: AsyncSession, fmt: str = fmt) -> bool:

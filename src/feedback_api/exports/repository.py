@@ -1,10 +1,10 @@
-"""Export SQL. PostgreSQL builds each JSON line itself (json_build_object), so a million
-examples stream out at close to the rate of its own COPY, from a server-side cursor."""
+"""Export SQL. PostgreSQL builds each JSON line itself (json_build_object), so examples stream
+out of a server-side cursor about as fast as its own COPY writes them (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -299,14 +299,20 @@ class ExportRepository:
         return (await self.session.execute(stmt)).first() is not None
 
 
-def interactions_query(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
-    """Interactions of [since, until) with their latest vote and their number of votes."""
+def interactions_query(
+    since: datetime, until: datetime, columns: Iterable[str]
+) -> Select[*tuple[Any, ...]]:
+    """Interactions of [since, until) with their latest vote and their number of votes.
+
+    `columns` by name: the interactions table's, the latest vote's (is_helpful, stars,
+    comment, feedback_at) and feedback_count.
+    """
     latest = (
         select(
             Feedback.is_helpful,
             Feedback.stars,
             Feedback.comment,
-            Feedback.updated_at,
+            Feedback.updated_at.label("feedback_at"),
             func.count().over().label("votes"),
         )
         .where(Feedback.interaction_id == Interaction.id)
@@ -314,29 +320,11 @@ def interactions_query(since: datetime, until: datetime) -> Select[*tuple[Any, .
         .limit(1)
         .lateral("latest")
     )
+    named: dict[str, Any] = {**dict(Interaction.__table__.c.items()), **dict(latest.c.items())}
+    # An interaction without votes has no `latest` row, and 0 votes rather than none.
+    named["feedback_count"] = func.coalesce(latest.c.votes, 0).label("feedback_count")
     return (
-        select(
-            Interaction.id,
-            Interaction.request_id,
-            Interaction.created_at,
-            Interaction.model,
-            Interaction.intent,
-            Interaction.project,
-            Interaction.user_id,
-            Interaction.session_id,
-            Interaction.query,
-            Interaction.response,
-            Interaction.response_time_ms,
-            Interaction.memory_used,
-            Interaction.tools_called,
-            Interaction.sources_used,
-            Interaction.meta,
-            func.coalesce(latest.c.votes, 0).label("feedback_count"),
-            latest.c.is_helpful,
-            latest.c.stars,
-            latest.c.comment,
-            latest.c.updated_at.label("feedback_at"),
-        )
+        select(*(named[name] for name in columns))
         .outerjoin(latest, literal(True))
         .where(Interaction.created_at >= since, Interaction.created_at < until)
         .order_by(Interaction.created_at, Interaction.id)

@@ -15,14 +15,10 @@ from feedback_api.exports.schemas import (
     ExportSummary,
     FinetuningExportRequest,
 )
-from feedback_api.exports.service import (
-    ExportService,
-    OfflineExport,
-    iso_week_of,
-    resolve_window,
-)
+from feedback_api.exports.service import ExportService, OfflineExport, resolve_window
 from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
 from feedback_api.kit.fields import Timestamp
+from feedback_api.kit.time import MAX_DAYS, iso_week_of
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -89,7 +85,7 @@ async def export_summary(request: Request, session: ReadSessionDep) -> ExportSum
 async def export_interactions(
     session: StreamSessionDep,
     format: Literal["csv", "jsonl", "parquet"] = "csv",
-    days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from feedback_api.exports.repository import Format
 from feedback_api.kit.fields import Label
+from feedback_api.kit.time import MAX_DAYS
 
 
 def _day_or_instant(value: Any) -> Any:
@@ -26,7 +27,9 @@ class FinetuningExportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: int | None = Field(default=None, ge=1, le=3660, description="Votes of the last N days.")
+    days: int | None = Field(
+        default=None, ge=1, le=MAX_DAYS, description="Votes of the last N days."
+    )
     start_date: DayOrInstant | None = Field(default=None, description="Inclusive.")
     end_date: DayOrInstant | None = Field(
         default=None, description="A date is inclusive (the whole day); a time is exclusive."

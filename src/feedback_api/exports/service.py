@@ -24,8 +24,7 @@ from feedback_api.exports.repository import (
     interactions_query,
 )
 from feedback_api.exports.schemas import ExportSummary
-
-MAX_DAYS = 3660
+from feedback_api.kit.time import MAX_DAYS, parse_week
 
 
 def resolve_window(
@@ -60,17 +59,10 @@ def _instant(value: date | datetime, *, end_of_day: bool) -> datetime:
 def iso_week_window(week: str) -> tuple[datetime, datetime]:
     """'2026-W47' -> [Monday 00:00 UTC, next Monday 00:00 UTC)."""
     try:
-        year, number = week.upper().split("-W")
-        monday = date.fromisocalendar(int(year), int(number), 1)
+        parsed = parse_week(week)
     except ValueError:
         raise InvalidInput(f"week must look like 2026-W47, got {week!r}") from None
-    start = datetime.combine(monday, time.min, tzinfo=UTC)
-    return start, start + timedelta(days=7)
-
-
-def iso_week_of(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
+    return parsed.start, parsed.end
 
 
 def kto_weights(desirable: int, undesirable: int) -> tuple[float | None, float | None]:
@@ -221,11 +213,31 @@ class ExportService:
 
 # -- offline analysis ------------------------------------------------------------------
 
-OFFLINE_COLUMNS = (
-    "id", "request_id", "created_at", "model", "intent", "project", "user_id", "session_id",
-    "query", "response", "response_time_ms", "memory_used", "tools_called", "sources_used",
-    "metadata", "feedback_count", "is_helpful", "stars", "comment", "feedback_at",
-)  # fmt: skip
+# The columns of every offline file, in order, each with its type: the name of an
+# interactions column or of one of the latest vote's (`interactions_query`). A `json` column
+# is JSON text in CSV and Parquet, a list one JSON text in CSV; the id is written as text.
+OFFLINE_COLUMNS = {
+    "id": "uuid", "request_id": "string", "created_at": "timestamp", "model": "string",
+    "intent": "string", "project": "string", "user_id": "string", "session_id": "string",
+    "query": "string", "response": "string", "response_time_ms": "int32",
+    "memory_used": "float64", "tools_called": "list<string>", "sources_used": "json",
+    "metadata": "json", "feedback_count": "int64", "is_helpful": "bool", "stars": "int16",
+    "comment": "string", "feedback_at": "timestamp",
+}  # fmt: skip
+_JSON_IN_CSV = [name for name, kind in OFFLINE_COLUMNS.items() if kind in ("json", "list<string>")]
+_JSON_IN_PARQUET = [name for name, kind in OFFLINE_COLUMNS.items() if kind == "json"]
+
+
+def _arrow_schema() -> Any:
+    import pyarrow as pa  # loaded on the first Parquet export only
+
+    types = {
+        "uuid": pa.string(), "string": pa.string(), "json": pa.string(),
+        "timestamp": pa.timestamp("us", tz="UTC"), "int16": pa.int16(), "int32": pa.int32(),
+        "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
+        "list<string>": pa.list_(pa.string()),
+    }  # fmt: skip
+    return pa.schema([(name, types[kind]) for name, kind in OFFLINE_COLUMNS.items()])
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -251,7 +263,7 @@ class OfflineExport:
         self.repository = repository
 
     async def stream(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[bytes]:
-        batches = self.repository.stream(interactions_query(since, until))
+        batches = self.repository.stream(interactions_query(since, until, OFFLINE_COLUMNS))
         if fmt == "csv":
             async for chunk in self._csv(batches):
                 yield chunk
@@ -272,9 +284,8 @@ class OfflineExport:
         async for rows in batches:
             for r in rows:
                 v = _plain(r)
-                v["tools_called"] = _json_text(v["tools_called"])
-                v["sources_used"] = _json_text(v["sources_used"])
-                v["metadata"] = _json_text(v["metadata"])
+                for name in _JSON_IN_CSV:
+                    v[name] = _json_text(v[name])
                 writer.writerow(v.values())
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -287,19 +298,7 @@ class OfflineExport:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pa.schema(
-            [
-                ("id", pa.string()), ("request_id", pa.string()),
-                ("created_at", pa.timestamp("us", tz="UTC")), ("model", pa.string()),
-                ("intent", pa.string()), ("project", pa.string()), ("user_id", pa.string()),
-                ("session_id", pa.string()), ("query", pa.string()), ("response", pa.string()),
-                ("response_time_ms", pa.int32()), ("memory_used", pa.float64()),
-                ("tools_called", pa.list_(pa.string())), ("sources_used", pa.string()),
-                ("metadata", pa.string()), ("feedback_count", pa.int64()),
-                ("is_helpful", pa.bool_()), ("stars", pa.int16()), ("comment", pa.string()),
-                ("feedback_at", pa.timestamp("us", tz="UTC")),
-            ]
-        )  # fmt: skip
+        schema = _arrow_schema()
         sink = _Chunks()
         writer = pq.ParquetWriter(sink, schema)
         async for rows in batches:
@@ -307,8 +306,8 @@ class OfflineExport:
             for r in rows:
                 for name, value in _plain(r).items():
                     columns[name].append(value)
-            columns["sources_used"] = [_json_text(v) for v in columns["sources_used"]]
-            columns["metadata"] = [_json_text(v) for v in columns["metadata"]]
+            for name in _JSON_IN_PARQUET:
+                columns[name] = [_json_text(v) for v in columns[name]]
             writer.write_table(pa.table(columns, schema=schema))  # one row group per batch
             yield sink.take()
         writer.close()

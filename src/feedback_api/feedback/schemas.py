@@ -13,18 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from feedback_api.kit.fields import (
-    Comment,
-    Identifier,
-    JsonObject,
-    JsonValue,
-    Label,
-    LongText,
-    NonNegativeFloat,
-    NonNegativeInt,
-    RequestId,
-    Timestamp,
-)
+from feedback_api.interactions.schemas import ExchangeContext
+from feedback_api.kit.fields import Comment, Identifier, JsonObject, RequestId, Timestamp
 
 Stars = Annotated[StrictInt, Field(ge=1, le=5)]
 
@@ -54,16 +44,9 @@ def resolve_vote(
 
 # Fields that describe the exchange, not the vote; in the by-reference shape they belong
 # to the interaction already logged, so sending them there is a mistake worth reporting.
-CONTEXT_ONLY = (
-    "response",
-    "model",
-    "intent",
-    "project",
-    "session_id",
-    "response_time_ms",
-    "sources_used",
-    "tools_called",
-    "memory_used",
+# user_id and metadata describe the vote as well; query marks the shape with context.
+CONTEXT_ONLY = tuple(
+    name for name in ExchangeContext.model_fields if name not in ("query", "user_id", "metadata")
 )
 
 
@@ -71,7 +54,12 @@ CONTEXT_ONLY = (
 TOKEN_MAX_LENGTH = 200
 
 
-class FeedbackCreate(BaseModel):
+class _ByReference(BaseModel):
+    request_id: RequestId | None = None
+
+
+# pydantic orders fields from the last base on: request_id stays the first field.
+class FeedbackCreate(ExchangeContext, _ByReference):
     """Either shape of the seeds.
 
     * with context: `query`, `response`, `model`, `rating` (+1/-1) and optional details;
@@ -80,21 +68,7 @@ class FeedbackCreate(BaseModel):
       (1-5 stars) and `comment`.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    request_id: RequestId | None = None
-    query: LongText | None = None
-    response: LongText | None = None
-    model: Label | None = None
-    intent: Label | None = None
-    project: Label | None = None
     user_id: Identifier | None = Field(default=None, description="Who voted.")
-    session_id: Identifier | None = None
-    response_time_ms: NonNegativeInt | None = None
-    sources_used: JsonValue | None = None
-    tools_called: list[Label] | None = None
-    memory_used: NonNegativeFloat | None = None
-    metadata: JsonObject | None = None
     rating: StrictInt | None = Field(
         default=None, description="+1/-1 (thumb); 1-5 (stars) when is_helpful is present."
     )

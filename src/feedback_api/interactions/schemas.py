@@ -19,14 +19,18 @@ from feedback_api.kit.fields import (
 )
 
 
-class InteractionContext(BaseModel):
-    """What the chat backend knows about one exchange."""
+class ExchangeContext(BaseModel):
+    """What describes one exchange, every field optional: a new context field goes here.
+
+    The base of an interaction body (which requires query, response and model) and of
+    feedback sent with its context; `interaction_values` maps it onto the columns.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    query: LongText = Field(description="The user's message.")
-    response: LongText = Field(description="The assistant's answer.")
-    model: Label = Field(description="The model that answered.")
+    query: LongText | None = None
+    response: LongText | None = None
+    model: Label | None = None
     intent: Label | None = Field(default=None, description="The router's intent, e.g. code.")
     project: Label | None = None
     user_id: Identifier | None = None
@@ -38,6 +42,14 @@ class InteractionContext(BaseModel):
     metadata: JsonObject | None = Field(
         default=None, description="Free-form object; a `system_prompt` key is kept in exports."
     )
+
+
+class InteractionContext(ExchangeContext):
+    """What the chat backend knows about one exchange."""
+
+    query: LongText = Field(description="The user's message.")
+    response: LongText = Field(description="The assistant's answer.")
+    model: Label = Field(description="The model that answered.")
 
 
 class InteractionCreate(InteractionContext):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from feedback_api.auth.pseudonyms import Pseudonymizer
 from feedback_api.auth.tokens import issue_token
@@ -12,11 +12,12 @@ from feedback_api.exceptions import InvalidInput, NotFound
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
+    ExchangeContext,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
 )
-from feedback_api.kit.models import new_id
+from feedback_api.kit.models import attribute_names, new_id
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -50,79 +51,32 @@ class IngestRules:
         )
 
 
-class ExchangeFields(Protocol):
-    """What describes an exchange: an interaction body, or a feedback body with context."""
-
-    @property
-    def query(self) -> str | None: ...
-    @property
-    def response(self) -> str | None: ...
-    @property
-    def model(self) -> str | None: ...
-    @property
-    def intent(self) -> str | None: ...
-    @property
-    def project(self) -> str | None: ...
-    @property
-    def user_id(self) -> str | None: ...
-    @property
-    def session_id(self) -> str | None: ...
-    @property
-    def response_time_ms(self) -> int | None: ...
-    @property
-    def sources_used(self) -> Any: ...
-    @property
-    def tools_called(self) -> list[str] | None: ...
-    @property
-    def memory_used(self) -> float | None: ...
-    @property
-    def metadata(self) -> dict[str, Any] | None: ...
+# (field of ExchangeContext, attribute of Interaction): the fields are named as the columns.
+_ATTRIBUTES = attribute_names(Interaction)
+_CONTEXT = tuple((name, _ATTRIBUTES[name]) for name in ExchangeContext.model_fields)
 
 
 def interaction_values(
-    context: ExchangeFields,
+    context: ExchangeContext,
     request_id: str | None,
     created_at: datetime | None,
     rules: IngestRules,
 ) -> dict[str, Any]:
-    """Column values for a new interaction, from either the interaction or feedback body."""
-    values: dict[str, Any] = {
-        "request_id": request_id or str(new_id()),
-        "query": context.query,
-        "response": context.response,
-        "model": context.model,
-        "intent": context.intent,
-        "project": context.project,
-        "user_id": rules.pseudonym(context.user_id),
-        "session_id": rules.pseudonym(context.session_id),
-        "response_time_ms": context.response_time_ms,
-        "sources_used": context.sources_used,
-        "tools_called": context.tools_called or [],
-        "memory_used": context.memory_used,
-        "meta": context.metadata or {},
-    }
+    """Values for a new interaction, by attribute name, from either body with context."""
+    values: dict[str, Any] = {"request_id": request_id or str(new_id())}
+    values.update({key: getattr(context, name) for name, key in _CONTEXT})
+    values["user_id"] = rules.pseudonym(context.user_id)
+    values["session_id"] = rules.pseudonym(context.session_id)
+    values["tools_called"] = context.tools_called or []
+    values["meta"] = context.metadata or {}
     if created_at is not None:
         values["created_at"] = created_at
     return values
 
 
 def interaction_out(row: Interaction) -> InteractionOut:
-    return InteractionOut(
-        id=row.id,
-        request_id=row.request_id,
-        query=row.query,
-        response=row.response,
-        model=row.model,
-        intent=row.intent,
-        project=row.project,
-        user_id=row.user_id,
-        session_id=row.session_id,
-        response_time_ms=row.response_time_ms,
-        sources_used=row.sources_used,
-        tools_called=row.tools_called,
-        memory_used=row.memory_used,
-        metadata=row.meta,
-        created_at=row.created_at,
+    return InteractionOut.model_validate(
+        {name: getattr(row, key) for name, key in _ATTRIBUTES.items()}
     )
 
 

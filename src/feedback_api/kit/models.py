@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
 from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,6 +30,15 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONB,
         datetime: DateTime(timezone=True),
     }
+
+
+def attribute_names(model: type[Base]) -> dict[str, str]:
+    """Column name -> mapped attribute name, for every column of `model`.
+
+    The API and the SQL use the column names; the attribute differs where a column's name
+    is reserved on declarative classes (`metadata`, mapped as `meta`).
+    """
+    return {column.name: key for key, column in sa_inspect(model).columns.items()}
 
 
 def new_id() -> uuid.UUID:

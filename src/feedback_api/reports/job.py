@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
+from feedback_api.kit.time import Week, last_finished_week
 from feedback_api.reports.render import ReportFormat, render
 from feedback_api.reports.repository import ReportRepository
-from feedback_api.reports.service import ReportService, Week, last_finished_week
+from feedback_api.reports.service import ReportService
 
 logger = logging.getLogger(__name__)
 

@@ -9,17 +9,16 @@ why the report reads the tables rather than the rollups.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import Double, Row, cast, func, not_, select
+from sqlalchemy import Double, cast, func, not_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.repository import utc_day
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-
-AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+from feedback_api.kit.models import AnyRow
 
 
 def _in_week(start: datetime, end: datetime) -> Any:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from feedback_api.analytics.service import ALPHA
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.exceptions import InvalidInput
+from feedback_api.kit.time import Week, parse_week
 from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import (
     Accuracy,
@@ -25,54 +24,6 @@ from feedback_api.reports.schemas import (
 MIN_VOTES = 5
 WORST_INTENTS = 3
 DOWNVOTED_PER_MODEL = 5
-_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Week:
-    year: int
-    number: int
-
-    @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.number, 1)
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.monday, time.min, tzinfo=UTC)
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(days=7)
-
-    @property
-    def previous(self) -> Week:
-        return Week.containing(self.monday - timedelta(days=7))
-
-    @classmethod
-    def containing(cls, day: date) -> Week:
-        year, number, _ = day.isocalendar()
-        return cls(year, number)
-
-    def __str__(self) -> str:
-        return f"{self.year}-W{self.number:02d}"
-
-
-def parse_week(raw: str) -> Week:
-    """`2026-W47` (or `2026W47`) -> Week; a clear 422 for anything else."""
-    match = _WEEK.match(raw.strip())
-    if match is None:
-        raise _invalid(f"{raw!r} is not an ISO week; write it like 2026-W47")
-    year, number = int(match[1]), int(match[2])
-    try:
-        date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise _invalid(f"{year} has no week {number}") from None
-    return Week(year, number)
-
-
-def last_finished_week(now: datetime) -> Week:
-    return Week.containing(now.astimezone(UTC).date()).previous
 
 
 def _invalid(message: str) -> InvalidInput:
@@ -113,7 +64,10 @@ class ReportService:
         now = await self.repo.now()
         if raw is None:
             return Week.containing(now.astimezone(UTC).date())
-        week = parse_week(raw)
+        try:
+            week = parse_week(raw)
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
         if week.start > now:
             raise _invalid(f"{week} has not begun yet")
         return week
