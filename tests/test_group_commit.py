@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -38,11 +38,28 @@ def everything(exc: Exception) -> bool:
     return True
 
 
+class Tracked(GroupCommit[str, str]):
+    """A group that gives its writers' connections back after the test."""
+
+    opened: ClassVar[list[GroupCommit[str, str]]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened.append(self)
+
+
+@pytest.fixture(autouse=True)
+async def _close_groups() -> AsyncIterator[None]:
+    yield
+    while Tracked.opened:
+        await Tracked.opened.pop().close()
+
+
 async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result(
     engine: AsyncEngine,
 ) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(*(group.write([f"v{i}"]) for i in range(20)))
     assert [list(r) for r in results] == [[f"V{i}"] for i in range(20)]
     # All twenty were waiting when the writer started: one transaction for all.
@@ -51,7 +68,7 @@ async def test_concurrent_writes_are_grouped_and_each_gets_its_own_result(
 
 async def test_one_failing_write_does_not_fail_the_others(engine: AsyncEngine) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=everything, writers=1)
     results = await asyncio.gather(
         *(group.write(["bad" if i == 3 else f"v{i}"]) for i in range(6)), return_exceptions=True
     )
@@ -86,7 +103,7 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_shared_write(
     engine: AsyncEngine,
 ) -> None:
     recorder = Recorder(delay=0.05)
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=everything, writers=1)
     leaving = asyncio.create_task(group.write(["leaves"]))
     staying = asyncio.create_task(group.write(["stays"]))
     await asyncio.sleep(0.01)
@@ -100,7 +117,7 @@ async def test_an_error_of_the_whole_database_is_everyone_s_answer_at_once(
     engine: AsyncEngine,
 ) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=lambda exc: False)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=lambda exc: False)
     results = await asyncio.gather(
         *(group.write(["bad" if i == 0 else f"v{i}"]) for i in range(5)), return_exceptions=True
     )
@@ -132,7 +149,7 @@ async def test_a_write_arriving_as_a_writer_finishes_is_written(
 
 async def test_cancelled_writers_leave_nobody_waiting(engine: AsyncEngine) -> None:
     recorder = Recorder(delay=0.05)
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything, writers=1)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=everything, writers=1)
     writes = [asyncio.create_task(group.write(["bad" if i == 1 else f"v{i}"])) for i in range(3)]
     await asyncio.sleep(0.07)  # the group failed; the writes are being retried one by one
     for task in list(group._running):
@@ -143,7 +160,7 @@ async def test_cancelled_writers_leave_nobody_waiting(engine: AsyncEngine) -> No
 
 async def test_an_empty_write_writes_nothing(engine: AsyncEngine) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(engine, recorder, retry_alone=everything)
+    group: GroupCommit[str, str] = Tracked(engine, recorder, retry_alone=everything)
     assert list(await group.write([])) == []
     assert recorder.groups == []
 
