@@ -11,9 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from feedback_api.exceptions import AppError, describe_validation_errors, error_body
 from feedback_api.kit.driver_errors import (
     DATABASE_ERRORS,
-    _is_data_error,
-    _sqlstate,
+    is_data_error,
     is_database_unavailable,
+    sqlstate,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,21 @@ def database_error_response(exc: Exception) -> JSONResponse:
         )
     # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
     # wrapped in its adapter class, so match the SQLSTATE, not a class name.
-    if _sqlstate(exc) == "57014":
+    if sqlstate(exc) == "57014":
         return _json(503, "query_timeout", "the database took too long to answer; retry later")
-    if _sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
+    if sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
         logger.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
         return _json(503, "write_conflict", "a concurrent write got in the way; retry")
-    if _is_data_error(exc):
+    if is_data_error(exc):
         return _json(422, "invalid_input", "a value is out of range for the database")
-    if _sqlstate(exc).startswith("23"):
+    if sqlstate(exc).startswith("23"):
         logger.warning("integrity error: %s", type(exc).__name__)
         return _json(409, "conflict", "the request conflicts with data already stored")
     logger.exception("unexpected database error")
+    return unexpected_error_response()
+
+
+def unexpected_error_response() -> JSONResponse:
     return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
@@ -85,7 +89,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         return overflow_response()
 
+    @app.exception_handler(OSError)
+    async def _os_error(_: Request, exc: OSError) -> JSONResponse:
+        # A request's own, a file gone or a disk full: the driver's come as
+        # DatabaseUnavailable (kit.driver_errors), one of DATABASE_ERRORS.
+        logger.error("unexpected error", exc_info=exc)
+        return unexpected_error_response()
+
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
+    # After OSError's: while DATABASE_ERRORS holds OSError (see there), its handler wins.
     for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, _database)
