@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from feedback_api.config import Settings
+from feedback_api.kit.driver_errors import classify_driver_errors
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -28,7 +29,7 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url or resolve_database_url(settings),
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -43,6 +44,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             "server_settings": _server_settings(settings),
         },
     )
+    classify_driver_errors(engine)
+    return engine
 
 
 def create_raw_pool(settings: Settings, url: str, *, max_size: int) -> asyncpg.Pool:
