@@ -11,9 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from feedback_api.exceptions import AppError, describe_validation_errors, error_body
 from feedback_api.kit.driver_errors import (
     DATABASE_ERRORS,
-    _is_data_error,
-    _sqlstate,
+    is_data_error,
     is_database_unavailable,
+    sqlstate,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,21 @@ def database_error_response(exc: Exception) -> JSONResponse:
         )
     # query_canceled: statement_timeout. Through SQLAlchemy the driver's exception arrives
     # wrapped in its adapter class, so match the SQLSTATE, not a class name.
-    if _sqlstate(exc) == "57014":
+    if sqlstate(exc) == "57014":
         return _json(503, "query_timeout", "the database took too long to answer; retry later")
-    if _sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
+    if sqlstate(exc) in ("40001", "40P01"):  # serialization failure, deadlock
         logger.warning("transaction aborted by a concurrent one: %s", type(exc).__name__)
         return _json(503, "write_conflict", "a concurrent write got in the way; retry")
-    if _is_data_error(exc):
+    if is_data_error(exc):
         return _json(422, "invalid_input", "a value is out of range for the database")
-    if _sqlstate(exc).startswith("23"):
+    if sqlstate(exc).startswith("23"):
         logger.warning("integrity error: %s", type(exc).__name__)
         return _json(409, "conflict", "the request conflicts with data already stored")
     logger.exception("unexpected database error")
+    return unexpected_error_response()
+
+
+def unexpected_error_response() -> JSONResponse:
     return _json(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
@@ -89,6 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.
     for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, _database)
+    # Anything else, a request's own OSError included (a file gone, a disk full: the
+    # driver's come as DatabaseUnavailable, one of DATABASE_ERRORS).
     app.add_exception_handler(Exception, internal_error)
 
 
@@ -100,7 +106,7 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     """
     request_id = getattr(request.state, "request_id", None)
     logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-    response = _json(500, "internal_error", "an unexpected error occurred; it has been logged")
+    response = unexpected_error_response()
     if request_id is not None:
         response.headers["X-Request-ID"] = request_id
     return response

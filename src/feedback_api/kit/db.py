@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from feedback_api.config import Settings
+from feedback_api.kit.driver_errors import classify_driver_errors
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -36,7 +37,7 @@ def resolve_database_url(settings: Settings) -> str:
 def create_engine(
     settings: Settings, url: str | None = None, *, pre_ping: bool = True
 ) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url or resolve_database_url(settings),
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -57,6 +58,8 @@ def create_engine(
             },
         },
     )
+    classify_driver_errors(engine)
+    return engine
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
