@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -30,6 +29,7 @@ from feedback_api.kit.driver_errors import (
     is_database_unavailable,
 )
 from feedback_api.kit.embedded import start_embedded
+from tests.conftest import in_process
 
 # A port nothing listens on: connection refused at once.
 DEAD_URL = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
@@ -219,10 +219,9 @@ async def test_a_file_error_in_a_request_is_a_500_not_a_503(
         await session.execute(text("SELECT 1"))
         (tmp_path / "export.jsonl").unlink()
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            r = await client.get("/test/vanishing-file")
+    # Starlette re-raises an unhandled error after answering it, for the server to log.
+    async with in_process(app, raise_app_exceptions=False) as client:
+        r = await client.get("/test/vanishing-file")
     assert r.status_code == 500
     assert r.json() == INTERNAL_ERROR
     assert "retry-after" not in r.headers
