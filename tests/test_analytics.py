@@ -503,11 +503,11 @@ async def test_a_slow_job_is_paused_in_proportion() -> None:
 async def test_fresh_figures_are_not_refreshed_again(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    from feedback_api.analytics.repository import AnalyticsRepository
-    from feedback_api.analytics.service import AnalyticsService
+    from feedback_api.analytics.refresher import refresh_service
+    from feedback_api.config import Settings
 
     await client.post("/v1/admin/refresh")
     async with async_sessionmaker(engine)() as session:
-        service = AnalyticsService(AnalyticsRepository(session))
+        service = refresh_service(session, Settings(_env_file=None))  # type: ignore[call-arg]
         assert await service.refresh_due(30) is False
         assert await service.refresh_due(0) is True

@@ -86,7 +86,7 @@ async def test_one_failing_write_does_not_fail_the_others(engine: AsyncEngine) -
 
 async def test_the_items_of_one_write_are_never_split(engine: AsyncEngine) -> None:
     recorder = Recorder()
-    group: GroupCommit[str, str] = GroupCommit(
+    group: GroupCommit[str, str] = Tracked(
         engine, recorder, retry_alone=everything, writers=1, max_items=5
     )
     first = asyncio.create_task(group.write(["a"]))
@@ -134,7 +134,7 @@ async def test_a_write_arriving_as_a_writer_finishes_is_written(
         await asyncio.sleep(0)
         return [item.upper() for item in items]
 
-    group: GroupCommit[str, str] = GroupCommit(
+    group: GroupCommit[str, str] = Tracked(
         engine, write, retry_alone=everything, writers=writers
     )
 

@@ -10,9 +10,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.analytics.repository import AnalyticsRepository, RollupRepository
 from feedback_api.analytics.schemas import RefreshResult
-from feedback_api.analytics.service import AnalyticsService
+from feedback_api.analytics.service import RefreshService
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader, take_lock
 from feedback_api.observability import REFRESH_DURATION
@@ -25,9 +25,7 @@ JOB_NAME = "analytics-refresh"
 def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> PeriodicJob:
     async def tick() -> None:
         async def job(session: AsyncSession) -> RefreshResult | None:
-            service = AnalyticsService(
-                AnalyticsRepository(session), recent_days=settings.rollup_recent_days
-            )
+            service = refresh_service(session, settings)
             # A replica that just started, or one whose clock ticks right after another's,
             # leaves alone figures that are still fresh.
             if not await service.refresh_due(settings.refresh_interval_seconds * 0.9):
@@ -46,7 +44,12 @@ def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 async def refresh_now(session: AsyncSession, settings: Settings, *, full: bool) -> RefreshResult:
     """Refresh in the caller's transaction, waiting for a refresh under way to finish first."""
     await take_lock(session, JOB_NAME, wait=True)
-    service = AnalyticsService(
-        AnalyticsRepository(session), recent_days=settings.rollup_recent_days
+    return await refresh_service(session, settings).refresh(full=full)
+
+
+def refresh_service(session: AsyncSession, settings: Settings) -> RefreshService:
+    return RefreshService(
+        RollupRepository(session),
+        AnalyticsRepository(session),
+        recent_days=settings.rollup_recent_days,
     )
-    return await service.refresh(full=full)

@@ -36,6 +36,7 @@ from feedback_api.analytics.models import (
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
+from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow
 
 DIMENSIONS = ("model", "intent", "project")
@@ -100,16 +101,11 @@ def _feedback_aggregates() -> list[Any]:
     ]
 
 
-class AnalyticsRepository:
+class RollupRepository:
+    """The refresh's writes: the materialized view and the rollup tables."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    # -- the refresh ---------------------------------------------------------------------
-
-    async def transaction_time(self) -> datetime:
-        value: datetime | None = await self.session.scalar(select(func.now()))
-        assert value is not None
-        return value
 
     async def refresh_accuracy_view(self) -> None:
         # CONCURRENTLY: readers keep the old rows until the new ones commit.
@@ -232,10 +228,20 @@ class AnalyticsRepository:
         stmt = insert(RefreshState).values(id=1, **values_)
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values_))
 
+
+class AnalyticsRepository:
+    """The analytics' reads: the rollups, the view and live queries over the tables."""
+
+    def __init__(self, session: ReadSession) -> None:
+        self.session = session
+
+    async def transaction_time(self) -> datetime:
+        value: datetime | None = await self.session.scalar(select(func.now()))
+        assert value is not None
+        return value
+
     async def refresh_state(self) -> RefreshState | None:
         return await self.session.get(RefreshState, 1, populate_existing=True)
-
-    # -- reads ---------------------------------------------------------------------------
 
     async def accuracy(self, where: Slice, group_by: Sequence[str], min_total: int) -> list[AnyRow]:
         """Per group: the `group_by` labels in order, then total, positive, negative,

@@ -10,6 +10,7 @@ from feedback_api.analytics.repository import (
     DIMENSIONS,
     STANDARD_WINDOWS,
     AnalyticsRepository,
+    RollupRepository,
     Slice,
 )
 from feedback_api.analytics.schemas import (
@@ -55,37 +56,46 @@ def parse_group_by(raw: str | None) -> list[str]:
     return [d for d in DIMENSIONS if d in wanted]
 
 
-class AnalyticsService:
-    def __init__(self, repository: AnalyticsRepository, *, recent_days: int = 3) -> None:
-        self.repository = repository
+class RefreshService:
+    """Recomputes the view and the rollups, in the caller's transaction."""
+
+    def __init__(
+        self, rollups: RollupRepository, analytics: AnalyticsRepository, *, recent_days: int = 3
+    ) -> None:
+        self.rollups = rollups
+        self.analytics = analytics
         self.recent_days = recent_days
 
     async def refresh(self, *, full: bool = False) -> RefreshResult:
-        """Refresh the view and the rollups inside the caller's transaction."""
         started = time.perf_counter()
-        now = await self.repository.transaction_time()
-        state = await self.repository.refresh_state()
+        now = await self.analytics.transaction_time()
+        state = await self.analytics.refresh_state()
         full = (
             full
             or state is None
             or state.full_rebuild_at is None
             or now - state.full_rebuild_at > FULL_REBUILD_EVERY
         )
-        await self.repository.refresh_accuracy_view()
+        await self.rollups.refresh_accuracy_view()
         since = None if full else (now.astimezone(UTC).date() - timedelta(days=self.recent_days))
-        await self.repository.rebuild_daily(since)
-        await self.repository.rebuild_windows()
-        await self.repository.rebuild_top_queries()
+        await self.rollups.rebuild_daily(since)
+        await self.rollups.rebuild_windows()
+        await self.rollups.rebuild_top_queries()
         duration_ms = (time.perf_counter() - started) * 1000
-        await self.repository.record_refresh(duration_ms, full)
+        await self.rollups.record_refresh(duration_ms, full)
         return RefreshResult(as_of=now, duration_ms=round(duration_ms, 1), full=full)
 
     async def refresh_due(self, min_age_seconds: float) -> bool:
-        state = await self.repository.refresh_state()
+        state = await self.analytics.refresh_state()
         if state is None:
             return True
-        age = await self.repository.transaction_time() - state.refreshed_at
+        age = await self.analytics.transaction_time() - state.refreshed_at
         return age.total_seconds() >= min_age_seconds
+
+
+class AnalyticsService:
+    def __init__(self, repository: AnalyticsRepository) -> None:
+        self.repository = repository
 
     async def as_of(self) -> datetime | None:
         state = await self.repository.refresh_state()

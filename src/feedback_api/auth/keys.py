@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, params
+from fastapi import Depends, Request, params
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from feedback_api.config import Settings, SettingsDep
+from feedback_api.config import Settings, settings_of
 from feedback_api.exceptions import Forbidden, Unauthorized
 
 
@@ -56,11 +56,14 @@ def match_key(settings: Settings, presented: str) -> Principal | None:
 
 
 async def authenticate(
-    settings: SettingsDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal | None:
     """The caller's principal; None when a key is required and none was sent."""
+    # The settings called for, not declared as a dependency: every dependency costs each
+    # request FastAPI's resolution of it, and this one runs on every route.
+    settings = await settings_of(request)
     return principal_for(settings, header_key or (bearer.credentials if bearer else None))
 
 

@@ -6,7 +6,6 @@ import hmac
 import time
 
 from feedback_api.auth.keys import Principal, Scope, derive_key
-from feedback_api.config import Settings
 from feedback_api.exceptions import Forbidden, Unauthorized
 
 
@@ -38,9 +37,10 @@ def _sign(secret: str, request_id: str, expiry: int) -> str:
 
 
 def authorize_vote(
-    settings: Settings, principal: Principal | None, token: str | None, request_id: str | None
+    secret: str | None, principal: Principal | None, token: str | None, request_id: str | None
 ) -> None:
-    """POST /v1/feedback: an ingest key, or a feedback token for that very interaction."""
+    """POST /v1/feedback: an ingest key, or a feedback token (signed with `secret`, the
+    server's FEEDBACK_SECRET_KEY) for that very interaction."""
     if principal is not None and principal.allows(Scope.INGEST):
         return
     if token is None:
@@ -50,8 +50,8 @@ def authorize_vote(
                 "POST /v1/interactions returned for this interaction"
             )
         raise Forbidden(f"this key has the {principal.scope} scope; voting needs ingest")
-    if settings.secret is None:
+    if secret is None:
         raise Unauthorized("feedback tokens are not enabled on this server (no secret key)")
     if request_id is None:
         raise Forbidden("a feedback token only allows a vote by request_id on its interaction")
-    check_token(settings.secret, token, request_id)
+    check_token(secret, token, request_id)

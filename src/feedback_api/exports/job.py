@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
-from feedback_api.exports.repository import ExportRepository, Selection, Shape
+from feedback_api.exports.repository import ExportRepository, ExportRunRepository, Selection, Shape
 from feedback_api.exports.service import ExportService, iso_week_window, run_values
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
 from feedback_api.kit.time import last_finished_week
@@ -34,7 +34,9 @@ async def export_week(session: AsyncSession, settings: Settings, fmt: str, week:
     )
     path = settings.exports_path / f"feedback-{week}-{fmt}.jsonl"
     written = await ExportService(repository).write(Selection(since, until), shape, path)
-    await repository.record_run(run_values(written, trigger="schedule", iso_week=week))
+    await ExportRunRepository(session).record_run(
+        run_values(written, trigger="schedule", iso_week=week)
+    )
     EXPORT_RUNS.labels(fmt).inc()
     logger.info("weekly export %s %s: %d examples", week, fmt, written.files[0].examples)
     return True

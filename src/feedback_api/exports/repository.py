@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
+from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow
 
 FORMATS = ("weighted", "openai", "kto", "dpo", "openai-dpo")
@@ -229,7 +230,7 @@ def _pairs_query(ex: CTE, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any,
 
 
 class ExportRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: ReadSession) -> None:
         self.session = session
 
     async def counts(self, selection: Selection, shape: Shape) -> ExportCounts:
@@ -277,12 +278,6 @@ class ExportRepository:
         async for partition in result.partitions():
             yield partition
 
-    async def record_run(self, values: dict[str, Any]) -> ExportRun:
-        run = ExportRun(**values)
-        self.session.add(run)
-        await self.session.flush()
-        return run
-
     async def runs(self, limit: int) -> list[ExportRun]:
         stmt = select(ExportRun).order_by(ExportRun.created_at.desc()).limit(limit)
         return list((await self.session.execute(stmt)).scalars())
@@ -329,3 +324,16 @@ def interactions_query(
         .where(Interaction.created_at >= since, Interaction.created_at < until)
         .order_by(Interaction.created_at, Interaction.id)
     )
+
+
+class ExportRunRepository:
+    """The weekly job's record of the files it wrote."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record_run(self, values: dict[str, Any]) -> ExportRun:
+        run = ExportRun(**values)
+        self.session.add(run)
+        await self.session.flush()
+        return run

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api.exceptions import AppError, NotFound, describe_validation_errors
+from feedback_api.exceptions import AppError, InvalidInput, NotFound, describe_validation_errors
 from feedback_api.feedback.repository import (
     FeedbackFilter,
     FeedbackRepository,
@@ -19,7 +19,6 @@ from feedback_api.feedback.repository import (
     write_votes,
 )
 from feedback_api.feedback.schemas import (
-    BatchResult,
     FeedbackCreate,
     FeedbackOut,
     FeedbackPage,
@@ -118,41 +117,26 @@ class VoteIntake:
         [written] = await self.votes.write([vote_entry(payload, self.rules)])
         return _vote_outcome(payload, written)
 
-    async def submit_batch(self, items: list[Any]) -> BatchResult:
-        """Validate every item on its own, then record the valid ones in one transaction."""
-        results: dict[int, dict[str, Any]] = {}
+    async def submit_batch(self, items: list[Any]) -> list[tuple[dict[str, Any], bool] | AppError]:
+        """Validate every item on its own, then record the valid ones in one transaction.
+
+        One outcome per item, in order: the stored vote and whether it is new, or the error
+        that refused it.
+        """
+        outcomes: list[tuple[dict[str, Any], bool] | AppError | None] = [None] * len(items)
         accepted: list[tuple[int, VoteEntry]] = []
         for index, raw in enumerate(items):
             try:
                 accepted.append((index, vote_entry(FeedbackCreate.model_validate(raw), self.rules)))
             except ValidationError as exc:
                 message, _ = describe_validation_errors(list(exc.errors()))
-                results[index] = {"index": index, "status": 422, "error": message}
+                outcomes[index] = InvalidInput(message)
             except AppError as exc:
-                results[index] = {"index": index, "status": exc.status_code, "error": exc.message}
+                outcomes[index] = exc
         written = await self.batches.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
-            if outcome is None:
-                error = _unknown_request_id(entry.request_id)
-                results[index] = {"index": index, "status": 404, "error": error}
-            else:
-                row, created = outcome
-                status = 201 if created else 200
-                results[index] = {
-                    "index": index,
-                    "status": status,
-                    "feedback": row,
-                }
-        ordered = [results[i] for i in range(len(items))]
-        # One validation of the whole answer (in pydantic's core) instead of 2,000 models.
-        return BatchResult.model_validate(
-            {
-                "created": sum(r["status"] == 201 for r in ordered),
-                "replaced": sum(r["status"] == 200 for r in ordered),
-                "failed": sum(r["status"] >= 400 for r in ordered),
-                "results": ordered,
-            }
-        )
+            outcomes[index] = outcome or NotFound(_unknown_request_id(entry.request_id))
+        return [outcome for outcome in outcomes if outcome is not None]
 
 
 class FeedbackService:

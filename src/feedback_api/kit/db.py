@@ -11,11 +11,14 @@ holds. Streamed exports read in a transaction of their own (server-side cursors 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy import Result, Select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncResult,
+    AsyncScalarResult,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
@@ -70,6 +73,42 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+_O = TypeVar("_O")
+
+
+class AsyncReadSession:
+    """A session that reads: SELECTs and `get`, nothing that writes.
+
+    A type of its own, not an `AsyncSession`: a repository that writes takes `AsyncSession`
+    and mypy refuses it a read session, and an INSERT, UPDATE or DELETE given to `execute`
+    is a type error. Repositories that only read take `ReadSession`, either kind.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def execute(self, statement: AnySelect) -> Result[*tuple[Any, ...]]:
+        return await self._session.execute(statement)
+
+    async def scalar(self, statement: AnySelect) -> Any:
+        return await self._session.scalar(statement)
+
+    async def get(
+        self, entity: type[_O], ident: Any, *, populate_existing: bool = False
+    ) -> _O | None:
+        return await self._session.get(entity, ident, populate_existing=populate_existing)
+
+    async def stream(self, statement: AnySelect) -> AsyncResult[*tuple[Any, ...]]:
+        return await self._session.stream(statement)
+
+    async def stream_scalars(self, statement: AnySelect) -> AsyncScalarResult[Any]:
+        return await self._session.stream_scalars(statement)
+
+
+ReadSession: TypeAlias = AsyncReadSession | AsyncSession
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -82,7 +121,7 @@ async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]
 SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
     """A session on the read replica when one is configured, else on the primary.
 
     For analytics, exports and reports: they may lag the primary by the replica's delay,
@@ -90,14 +129,14 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     sessionmaker: async_sessionmaker[AsyncSession] = request.state.read_sessionmaker
     async with sessionmaker() as session:
-        yield session
+        yield AsyncReadSession(session)
 
 
-async def get_stream_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_stream_session(request: Request) -> AsyncIterator[AsyncReadSession]:
     """A read session in a transaction, for a server-side cursor (rolled back at the end)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.state.stream_sessionmaker
     async with sessionmaker() as session:
-        yield session
+        yield AsyncReadSession(session)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -118,6 +157,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+ReadSessionDep = Annotated[AsyncReadSession, Depends(get_read_session, scope="function")]
 # For streaming responses: the session must outlive the handler, until the last byte is sent.
-StreamSessionDep = Annotated[AsyncSession, Depends(get_stream_session, scope="request")]
+StreamSessionDep = Annotated[AsyncReadSession, Depends(get_stream_session, scope="request")]

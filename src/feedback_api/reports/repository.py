@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import Double, cast, func, not_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.repository import utc_day
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
+from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow
 
 
@@ -26,7 +26,7 @@ def _in_week(start: datetime, end: datetime) -> Any:
 
 
 class ReportRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: ReadSession) -> None:
         self.session = session
 
     async def now(self) -> datetime:
