@@ -218,8 +218,9 @@ async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteR
         SUBMIT_VOTES, {"interactions": interactions, "wanted": wanted, "votes": votes}
     )
     written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool]] = {}
-    for row in result.mappings():
-        view = dict(row)
+    keys = list(result.keys())
+    for row in result:
+        view = dict(zip(keys, row, strict=True))  # plain tuples: no RowMapping per row
         inserted = bool(view.pop("inserted"))
         written[(view["request_id"], view["user_id"])] = (view, inserted)
     results: list[VoteResult] = []
