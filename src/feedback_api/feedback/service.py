@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.exceptions import AppError, InvalidInput, NotFound, describe_validation_errors
 from feedback_api.feedback.repository import (
+    VOTE_COLUMNS,
     FeedbackFilter,
     FeedbackRepository,
     VoteEntry,
@@ -65,19 +66,22 @@ def _unknown_request_id(request_id: str | None) -> str:
     )
 
 
+_BODY_VOTE_COLUMNS = tuple(name for name in VOTE_COLUMNS if name in FeedbackCreate.model_fields)
+
+
 def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
     """The rows one vote writes, from a body validated once already."""
     check_not_in_future(payload.created_at, rules.max_future_skew_seconds)
     is_helpful, stars = payload.vote()
-    vote: dict[str, Any] = {
-        "is_helpful": is_helpful,
-        "stars": stars,
-        "comment": payload.comment,
-        "user_id": rules.pseudonym(payload.user_id),
-        "metadata": payload.metadata or {},
-    }
-    if payload.created_at is not None:
-        vote["created_at"] = payload.created_at
+    # Every vote column the body has, as sent (a new optional column needs no line here),
+    # then the ones a rule decides.
+    vote: dict[str, Any] = {name: getattr(payload, name) for name in _BODY_VOTE_COLUMNS}
+    vote.update(
+        is_helpful=is_helpful,
+        stars=stars,
+        user_id=rules.pseudonym(payload.user_id),
+        metadata=payload.metadata or {},
+    )
     if not payload.has_context:
         return VoteEntry(vote, request_id=payload.request_id)
     return VoteEntry(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.analytics.service import AnalyticsService
 from feedback_api.kit.db import ReadSessionDep
 from feedback_api.kit.driver_errors import is_database_unavailable
 from feedback_api.kit.migrations import current_revision
@@ -74,9 +75,9 @@ async def metrics(session: ReadSessionDep) -> Response:
         registry=lag,
     )
     try:
-        as_of = await AnalyticsRepository(session).refresh_state()
+        as_of = await AnalyticsService(AnalyticsRepository(session)).as_of()
         if as_of is not None:
-            gauge.set((datetime.now(UTC) - as_of.refreshed_at).total_seconds())
+            gauge.set((datetime.now(UTC) - as_of).total_seconds())
     except Exception as exc:
         if not is_database_unavailable(exc):
             raise

@@ -3,23 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
 
 from feedback_api.auth.keys import Scope, require
 from feedback_api.dependencies import IngestRulesDep
 from feedback_api.kit.db import SessionDep
 from feedback_api.kit.fields import SearchText
 from feedback_api.privacy.repository import ErasureRepository
+from feedback_api.privacy.schemas import Erasure
+from feedback_api.privacy.service import ErasureService
 
 router = APIRouter(prefix="/v1/users", tags=["privacy"], dependencies=[require(Scope.ADMIN)])
-
-
-class Erasure(BaseModel):
-    interactions_deleted: int
-    feedback_deleted: int = Field(
-        description="Votes removed: the user's own and those others cast on their interactions."
-    )
-    note: str = "aggregates forget the user at the next analytics refresh"
 
 
 @router.delete(
@@ -32,7 +25,4 @@ async def erase_user(
     session: SessionDep,
     rules: IngestRulesDep,
 ) -> Erasure:
-    # Stored ids may be pseudonyms: look them up the way they were written.
-    stored = rules.pseudonym(user_id) or user_id
-    interactions, votes = await ErasureRepository(session).erase(stored)
-    return Erasure(interactions_deleted=interactions, feedback_deleted=votes)
+    return await ErasureService(ErasureRepository(session), rules).erase(user_id)
