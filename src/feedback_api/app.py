@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -160,14 +159,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def serve_app() -> FastAPI:
-    """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app.
-
-    What exists once the app is built (modules, routes, schemas, compiled statements) lives
-    as long as the process: frozen out of the garbage collector's reach, a full collection
-    scans only what requests left behind, not the whole heap (docs/benchmarks.md).
-    """
+    """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app."""
     configure_logging()
-    app = create_app()
-    gc.collect()
-    gc.freeze()
-    return app
+    return create_app()
