@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,12 +29,10 @@ from feedback_api.interactions.service import (
     check_not_in_future,
     interaction_values,
 )
+from feedback_api.kit.db import autocommit
 from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
-
-logger = logging.getLogger(__name__)
-
 
 VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
@@ -47,7 +44,7 @@ def vote_group(engine: AsyncEngine, *, writers: int) -> VoteGroup:
     atomic by itself.
     """
     return GroupCommit(
-        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        autocommit(engine),
         write_votes,
         retry_alone=concerns_one_write,
         writers=writers,

@@ -6,13 +6,10 @@ our own, so that `feedback-api serve` works on a machine with nothing else insta
 
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 
 from feedback_api.config import normalize_database_url
-
-logger = logging.getLogger(__name__)
 
 
 class EmbeddedPostgresError(RuntimeError):
