@@ -41,25 +41,22 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 # The seed "feedback-collection-summary"'s client posts to /feedback.
 seed_alias = APIRouter(tags=["feedback"])
 
-SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
-    404: {"description": "request_id of no logged interaction"},
+# POST /v1/feedback and its alias: the same operation, documented alike.
+SUBMIT: dict[str, Any] = {
+    "status_code": status.HTTP_201_CREATED,
+    "response_model": FeedbackOut,
+    "responses": {
+        200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
+        404: {"description": "request_id of no logged interaction"},
+    },
 }
 
 
-@ingest.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=FeedbackOut,
-    responses=SUBMIT_RESPONSES,
-    summary="Submit a vote (thumb, optional stars and comment)",
-)
+@ingest.post("", summary="Submit a vote (thumb, optional stars and comment)", **SUBMIT)
 @seed_alias.post(
     "/feedback",
-    status_code=status.HTTP_201_CREATED,
-    response_model=FeedbackOut,
-    responses=SUBMIT_RESPONSES,
     summary="Submit a vote: an alias of POST /v1/feedback, for the seed's client",
+    **SUBMIT,
 )
 async def submit_feedback(
     payload: FeedbackCreate,
