@@ -1,6 +1,6 @@
 """The background refresher: analytics rollups every `refresh_interval_seconds`.
 
-Leader-elected (see scheduler.py): with several replicas, one refreshes per tick. No trigger
+Leader-elected (see kit/jobs.py): with several replicas, one refreshes per tick. No trigger
 ever refreshes anything, so an insert costs the same at 10 rows and at 10 million.
 """
 
