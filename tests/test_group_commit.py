@@ -134,9 +134,7 @@ async def test_a_write_arriving_as_a_writer_finishes_is_written(
         await asyncio.sleep(0)
         return [item.upper() for item in items]
 
-    group: GroupCommit[str, str] = Tracked(
-        engine, write, retry_alone=everything, writers=writers
-    )
+    group: GroupCommit[str, str] = Tracked(engine, write, retry_alone=everything, writers=writers)
 
     async def late() -> Sequence[str]:
         for _ in range(delay):  # land at each step of the first writer's way out
