@@ -12,10 +12,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback_api.exceptions import error_body
 from feedback_api.observability import (
-    _SAFE_ID,
     LATENCY,
     POOL_CHECKED_OUT,
     REQUESTS,
+    SAFE_REQUEST_ID,
     AccessLog,
     request_id,
 )
@@ -38,7 +38,7 @@ class RequestContext:
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         # Not a secret, so Python's generator: os.urandom is a system call per request.
-        rid = given if given and _SAFE_ID.match(given) else f"{random.getrandbits(128):032x}"
+        rid = given if given and SAFE_REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
         # For the answer to an unhandled error, which Starlette sends outside this layer.
         scope.setdefault("state", {})["request_id"] = rid

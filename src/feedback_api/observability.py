@@ -28,7 +28,7 @@ from prometheus_client import (
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 REQUESTS = Counter(
