@@ -116,3 +116,20 @@ async def test_the_seed_client_posts_to_feedback(client: httpx.AsyncClient) -> N
     v1 = await client.post("/v1/feedback", json={"rating": 2})
     assert refused.status_code == v1.status_code == 422
     assert refused.json() == v1.json()
+
+
+async def test_an_unhandled_error_answers_a_browser_with_its_cors_headers(
+    settings: Settings,
+) -> None:
+    origin = "https://chat.example.com"
+    app = create_app(settings.model_copy(update={"cors_origins": [origin]}))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    async with in_process(app) as client:
+        r = await client.get("/boom", headers={"Origin": origin})
+    assert r.status_code == 500
+    assert r.headers["access-control-allow-origin"] == origin
+    assert r.json()["code"] == "internal_error"

@@ -30,22 +30,22 @@ def stable(answer: httpx.Response) -> tuple[int, str, dict[str, Any]]:
     )
 
 
-async def test_a_vote_gets_the_same_answer_on_both_paths(client: httpx.AsyncClient) -> None:
+async def test_a_vote_gets_the_same_answer_grouped_and_alone(client: httpx.AsyncClient) -> None:
     body = exchange(rating=1, stars=4, comment="good", user_id="u1", metadata={"ui": "web"})
-    hot = await client.post("/v1/feedback", json=body)
+    grouped = await client.post("/v1/feedback", json=body)
     route = await client.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k1"})
-    assert hot.status_code == 201
-    assert stable(hot) == stable(route)
-    assert hot.headers["x-request-id"] and route.headers["x-request-id"]
+    assert grouped.status_code == 201
+    assert stable(grouped) == stable(route)
+    assert grouped.headers["x-request-id"] and route.headers["x-request-id"]
 
     # A second vote of the same user on the same interaction replaces the first: 200.
-    again = {"request_id": hot.json()["request_id"], "rating": -1, "user_id": "u1"}
-    replaced_hot = await client.post("/v1/feedback", json=again)
+    again = {"request_id": grouped.json()["request_id"], "rating": -1, "user_id": "u1"}
+    replaced_grouped = await client.post("/v1/feedback", json=again)
     replaced_route = await client.post(
         "/v1/feedback", json=again, headers={"Idempotency-Key": "k2"}
     )
-    assert replaced_hot.status_code == replaced_route.status_code == 200
-    assert replaced_hot.json()["id"] == replaced_route.json()["id"] == hot.json()["id"]
+    assert replaced_grouped.status_code == replaced_route.status_code == 200
+    assert replaced_grouped.json()["id"] == replaced_route.json()["id"] == grouped.json()["id"]
 
 
 @pytest.mark.parametrize(
@@ -67,16 +67,16 @@ async def test_a_vote_gets_the_same_answer_on_both_paths(client: httpx.AsyncClie
 async def test_refused_votes_get_the_routes_answers(
     client: httpx.AsyncClient, content: str, headers: dict[str, str], status: int, words: str
 ) -> None:
-    hot = await client.post("/v1/feedback", content=content, headers=headers)
+    grouped = await client.post("/v1/feedback", content=content, headers=headers)
     route = await client.post(
         "/v1/feedback", content=content, headers={**headers, "Idempotency-Key": "same"}
     )
-    assert hot.status_code == route.status_code == status
-    assert hot.json() == route.json()
-    assert words in hot.json()["detail"]
+    assert grouped.status_code == route.status_code == status
+    assert grouped.json() == route.json()
+    assert words in grouped.json()["detail"]
 
 
-async def test_keys_are_checked_on_the_hot_path(make_client: Any) -> None:
+async def test_keys_are_checked_on_the_vote_route(make_client: Any) -> None:
     vote = exchange(rating=1)
     async with make_client(api_keys=KEYS) as client:
         missing = await client.post("/v1/feedback", json=vote)
@@ -96,7 +96,7 @@ async def test_keys_are_checked_on_the_hot_path(make_client: Any) -> None:
         assert other_scheme.status_code == 401
 
 
-async def test_cors_headers_on_the_hot_path(make_client: Any) -> None:
+async def test_cors_headers_on_the_vote_route(make_client: Any) -> None:
     async with make_client(cors_origins=["https://chat.example"]) as client:
         answer = await client.post(
             "/v1/feedback", json=exchange(rating=1), headers={"Origin": "https://chat.example"}
@@ -105,7 +105,7 @@ async def test_cors_headers_on_the_hot_path(make_client: Any) -> None:
     assert answer.headers["access-control-allow-origin"] == "https://chat.example"
 
 
-async def test_the_hot_path_still_honours_the_body_limit(make_client: Any) -> None:
+async def test_the_vote_route_honours_the_body_limit(make_client: Any) -> None:
     async with make_client(max_body_bytes=2048) as client:
         answer = await client.post("/v1/feedback", json=exchange(rating=1, comment="x" * 4000))
     assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
@@ -124,11 +124,11 @@ async def test_repeated_headers_count_as_the_route_reads_them(make_client: Any) 
         for n, headers in enumerate(cases):
             if all(name != "content-type" for name, _ in headers):
                 headers = [*headers, json_type]
-            hot = await client.post("/v1/feedback", content=body, headers=headers)
+            grouped = await client.post("/v1/feedback", content=body, headers=headers)
             route = await client.post(
                 "/v1/feedback", content=body, headers=[*headers, ("idempotency-key", f"h{n}")]
             )
-            assert hot.status_code == route.status_code, headers
+            assert grouped.status_code == route.status_code, headers
 
         logged = await client.post(
             "/v1/interactions",
@@ -137,8 +137,8 @@ async def test_repeated_headers_count_as_the_route_reads_them(make_client: Any) 
         )
         token = logged.json()["feedback_token"]
         vote = {"request_id": "t1", "rating": 1, "feedback_token": token}
-        hot = await client.post("/v1/feedback", json=vote, headers={"x-feedback-token": ""})
-        assert hot.status_code == 201, hot.text
+        grouped = await client.post("/v1/feedback", json=vote, headers={"x-feedback-token": ""})
+        assert grouped.status_code == 201, grouped.text
 
 
 async def test_one_user_voting_twice_at_once_gets_two_consistent_answers(

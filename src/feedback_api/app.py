@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypedDict
 
 from fastapi import FastAPI
@@ -36,7 +36,7 @@ from feedback_api.kit.db import (
 )
 from feedback_api.kit.jobs import PeriodicJob
 from feedback_api.kit.migrations import head_revision
-from feedback_api.middlewares import BodySizeLimit, RequestContext
+from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reports.job import build_report_job
@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 
 
 class State(TypedDict):
-    """What the lifespan opens, as each request sees it (`request.state`, read by the
-    dependencies in `kit.db`, `config` and `dependencies`)."""
+    """What the lifespan opens, as each request sees it: `request.state`, read by the
+    dependencies in `kit.db`, `config`, `dependencies` and `health.router`, and by the
+    request middleware (the pools' gauge)."""
 
     settings: Settings
     ingest_rules: IngestRules
@@ -80,42 +81,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        # Starting the embedded server blocks for a second or two: keep the loop free.
-        url = await asyncio.to_thread(resolve_database_url, settings)
-        engine = create_engine(settings, url)
-        read_engine = create_engine(settings, settings.read_database_url or url, pre_ping=False)
-        rules = IngestRules.from_settings(settings)
-        # Group commit: single votes have one writer per process, batches two (measured
-        # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
-        # batches are large groups by themselves and gain from running side by side.
-        intake = VoteIntake(vote_group(engine, writers=1), vote_group(engine, writers=2), rules)
-        state = State(
-            settings=settings,
-            ingest_rules=rules,
-            engine=engine,
-            read_engine=read_engine,
-            sessionmaker=create_sessionmaker(engine),
-            read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
-            stream_sessionmaker=create_sessionmaker(read_engine),
-            vote_intake=intake,
-            schema_head=head_revision(),
-        )
-        if not settings.api_keys:
-            logger.warning(
-                "OPEN MODE: no FEEDBACK_API_KEYS configured; every caller may read, write and "
-                "erase. Fine on a laptop, never on a network."
+        # Whatever starts is stopped again, in reverse order, also when a later step fails.
+        async with AsyncExitStack() as opened:
+            # Starting the embedded server blocks for a second or two: keep the loop free.
+            url = await asyncio.to_thread(resolve_database_url, settings)
+            engine = create_engine(settings, url)
+            opened.push_async_callback(engine.dispose)
+            read_engine = create_engine(settings, settings.read_database_url or url, pre_ping=False)
+            opened.push_async_callback(read_engine.dispose)
+            rules = IngestRules.from_settings(settings)
+            # Group commit: single votes have one writer per process, batches two (measured
+            # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
+            # batches are large groups by themselves and gain from running side by side.
+            intake = VoteIntake(vote_group(engine, writers=1), vote_group(engine, writers=2), rules)
+            opened.push_async_callback(intake.close)
+            state = State(
+                settings=settings,
+                ingest_rules=rules,
+                engine=engine,
+                read_engine=read_engine,
+                sessionmaker=create_sessionmaker(engine),
+                read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
+                stream_sessionmaker=create_sessionmaker(read_engine),
+                vote_intake=intake,
+                schema_head=head_revision(),
             )
-        jobs = build_jobs(settings, state["sessionmaker"])
-        for job in jobs:
-            job.start()
-        try:
+            if not settings.api_keys:
+                logger.warning(
+                    "OPEN MODE: no FEEDBACK_API_KEYS configured; every caller may read, write "
+                    "and erase. Fine on a laptop, never on a network."
+                )
+            for job in build_jobs(settings, state["sessionmaker"]):
+                job.start()
+                opened.push_async_callback(job.stop)
             yield state
-        finally:
-            for job in jobs:
-                await job.stop()
-            await intake.close()
-            await engine.dispose()
-            await read_engine.dispose()
 
     app = FastAPI(
         title="feedback-api",
@@ -125,9 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=COMMON_RESPONSES,
     )
     install_error_handlers(app)
-    # Each `add_middleware` wraps the ones added before it: CORS innermost, then the body
-    # limit, then the request id and access log around everything but Starlette's own
-    # handler of unhandled errors (whose 500 names the request id: exception_handlers).
+    # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors
+    # innermost, then CORS, the body limit, and the request id and access log outermost.
+    app.add_middleware(UnhandledErrors)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -94,19 +94,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, _database)
     # Anything else, a request's own OSError included (a file gone, a disk full: the
-    # driver's come as DatabaseUnavailable, one of DATABASE_ERRORS).
-    app.add_exception_handler(Exception, internal_error)
-
-
-async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """The answer to an error nothing else answered: logged with its traceback, a 500.
-
-    Starlette sends it from its outermost layer, outside the request-id middleware, so the
-    request id comes from the request's state, where that middleware put it.
-    """
-    request_id = getattr(request.state, "request_id", None)
-    logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-    response = unexpected_error_response()
-    if request_id is not None:
-        response.headers["X-Request-ID"] = request_id
-    return response
+    # driver's come as DatabaseUnavailable, one of DATABASE_ERRORS), is a 500 from
+    # middlewares.UnhandledErrors.

@@ -1,8 +1,10 @@
-"""Plain ASGI middlewares: request id, access log and metrics; the body size limit."""
+"""Plain ASGI middlewares: request id, access log and metrics; the body size limit; the
+answer to an error nothing else answered."""
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from feedback_api.exception_handlers import unexpected_error_response
 from feedback_api.exceptions import error_body
 from feedback_api.observability import (
     LATENCY,
@@ -19,6 +22,8 @@ from feedback_api.observability import (
     AccessLog,
     request_id,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class RequestContext:
@@ -40,8 +45,6 @@ class RequestContext:
         # Not a secret, so Python's generator: os.urandom is a system call per request.
         rid = given if given and SAFE_REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
-        # For the answer to an unhandled error, which Starlette sends outside this layer.
-        scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
 
@@ -80,6 +83,37 @@ class RequestContext:
 def _sample_pool(state: dict[str, Any]) -> None:
     engines = {id(e): e for e in (state.get("engine"), state.get("read_engine")) if e is not None}
     POOL_CHECKED_OUT.set(sum(engine.pool.checkedout() for engine in engines.values()))
+
+
+class UnhandledErrors:
+    """An error no handler answered: logged with its traceback, and a JSON 500.
+
+    Innermost of our layers, so that answer passes through the others: it carries the
+    request id and the CORS headers like every other answer (Starlette's own last-resort
+    handler sends from outside every middleware).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for an answer of ours: the server ends the connection
+                raise
+            logger.exception("unhandled error")
+            await unexpected_error_response()(scope, receive, send)
 
 
 class BodyTooLarge(HTTPException):

@@ -111,9 +111,7 @@ class JsonLines(logging.Formatter):
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        # A line logged after the request's layer has ended names its request itself.
-        if getattr(record, "request_id", None) is None:
-            record.request_id = request_id.get()
+        record.request_id = request_id.get()
         return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -67,7 +67,6 @@ class ExportCounts:
     negatives: int = 0
     ties: int = 0
     pairs: int = 0
-    feedback_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def _message(role: str, content: Any) -> Any:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     column,
     delete,
     func,
-    inspect,
     literal_column,
     select,
     tuple_,
@@ -34,7 +33,7 @@ from sqlalchemy.sql.expression import TableValuedAlias
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.kit.models import AnyRow, new_id_texts, was_inserted
+from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
 
 _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
@@ -168,9 +167,7 @@ def _submit_votes() -> Select[Any]:
 SUBMIT_VOTES = _submit_votes()
 
 # Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
-_INTERACTION_COLUMN_NAMES = {
-    attribute.key: attribute.columns[0].name for attribute in inspect(Interaction).column_attrs
-}
+_INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
 
 
 def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:

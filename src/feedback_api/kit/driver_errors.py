@@ -87,7 +87,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     pg.CrashShutdownError,  # 57P02
     pg.TooManyConnectionsError,  # 53300
     # Misuse of the driver, in practice a connection that closed under us (SQLAlchemy names
-    # it a disconnect when it still holds the connection). As before: unavailable.
+    # it a disconnect when it still holds the connection): unavailable.
     asyncpg.InterfaceError,
 )
 

@@ -148,6 +148,10 @@ class _Writer(Generic[T, R]):
         self._connection: AsyncConnection | None = None
 
     async def run(self, items: Sequence[T]) -> Sequence[R]:
+        if self._connection is not None and await _closed(self._connection):
+            # Closed while it waited for this group (a database restart): the pool drops it
+            # and gives a tested one instead of failing the group.
+            await self.release()
         if self._connection is None:
             self._connection = await self._engine.connect()
         try:
@@ -167,6 +171,13 @@ class _Writer(Generic[T, R]):
             # answered already, and that failure must not change the answer.
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+async def _closed(connection: AsyncConnection) -> bool:
+    """Whether the driver knows the connection is gone (no round trip: its socket closed)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    is_closed = getattr(driver, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
 
 
 def _fail(future: asyncio.Future[R], exc: BaseException) -> None:
