@@ -16,6 +16,7 @@ from feedback_api import __version__
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
 from feedback_api.auth.keys import Scope, require
+from feedback_api.browser.router import router as browser_router
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
 from feedback_api.exception_handlers import install_error_handlers
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
+    app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
     return app
 
 
