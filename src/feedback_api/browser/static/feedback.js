@@ -506,9 +506,9 @@ export class FeedbackWidget extends HTMLElement {
   }
 }
 
-if (typeof window !== "undefined") {
-  if (!customElements.get("feedback-thumbs")) customElements.define("feedback-thumbs", FeedbackWidget);
-  // Votes an earlier page could not deliver: once each per load, and when the network is back.
-  flushPending();
-  window.addEventListener("online", () => flushPending());
-}
+// Imported twice (two URLs of the module), the first definition stays.
+if (!customElements.get("feedback-thumbs")) customElements.define("feedback-thumbs", FeedbackWidget);
+
+/** The import's own flushPending(): the votes earlier pages could not deliver, sent once. */
+export const flushed = flushPending();
+window.addEventListener("online", () => flushPending());
