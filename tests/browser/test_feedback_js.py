@@ -328,7 +328,50 @@ async def test_keyboard_alone_votes_and_sends_a_comment(
     assert vote["is_helpful"] is False
     assert vote["comment"] == "It fell in 1989."
     assert await form.is_hidden()
+    # A changed thumb keeps the comment sent before (the vote is replaced as a whole).
+    await page.locator('feedback-thumbs [data-vote="up"]').click()
+    await watched.events(4)
+    assert watched.posts[-1].post_data_json["comment"] == "It fell in 1989."
+    (vote,) = await votes_on(api.url, "req-keys")
+    assert (vote["is_helpful"], vote["comment"]) == (True, "It fell in 1989.")
     assert await watched.pending() == []
+    assert watched.errors == []
+
+
+async def test_a_known_vote_is_shown_and_a_reused_element_starts_afresh(
+    api: LiveServer, pages: PageServer, open_page: Callable[[str], Awaitable[Watched]]
+) -> None:
+    first = await log_interaction(api.url, "req-known")
+    second = await log_interaction(api.url, "req-next")
+    widget = thumbs(
+        api.url,
+        "req-known",
+        first,
+        'vote="down" label="Rate it" label-comment="Tell us more" label-send="Go" comment',
+    )
+    watched = await open_page(pages.write("known.html", page_html(api.url, widget)))
+    page = watched.page
+    assert await pressed(page) == {"up": "false", "down": "true"}
+    assert await page.get_attribute("feedback-thumbs [part=thumbs]", "aria-label") == "Rate it"
+    assert await page.locator("feedback-thumbs [part~=send]").text_content() == "Go"
+    assert await page.get_by_label("Tell us more").count() == 1
+    assert await watched.state() == "idle"
+    # The element moves on to the next answer: no vote shown, and its vote goes there.
+    await page.evaluate(
+        """([id, token]) => {
+            const element = document.querySelector("feedback-thumbs");
+            element.removeAttribute("vote");
+            element.setAttribute("token", token);
+            element.setAttribute("request-id", id);
+        }""",
+        ["req-next", second],
+    )
+    assert await pressed(page) == {"up": "false", "down": "false"}
+    await page.locator('feedback-thumbs [data-vote="up"]').click()
+    await watched.events(1)
+    assert await votes_on(api.url, "req-known") == []
+    assert [v["is_helpful"] for v in await votes_on(api.url, "req-next")] == [True]
+    assert len(watched.posts) == 1
     assert watched.errors == []
 
 

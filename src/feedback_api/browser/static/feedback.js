@@ -234,14 +234,19 @@ export async function flushPending() {
   const list = readPending();
   const fresh = list.filter((e) => now - e.at < MAX_PENDING_AGE_MS);
   if (fresh.length !== list.length) writePending(fresh);
+  const superseded = Symbol("superseded");
+  // Still waiting when its turn comes? A newer vote on its interaction may have replaced it.
+  const stillPending = (entry) => readPending().some((e) => e.key === entry.key);
   const results = await Promise.allSettled(
     fresh
-      .filter((e) => !inFlight.has(e.key))
-      .map((e) => inOrder(e.target, () => (readPending().some((p) => p.key === e.key) ? deliver(e) : null))),
+      .filter((entry) => !inFlight.has(entry.key))
+      .map((entry) =>
+        inOrder(entry.target, () => (stillPending(entry) ? deliver(entry) : superseded)),
+      ),
   );
   const outcome = { sent: 0, kept: 0, dropped: 0 };
   for (const result of results) {
-    if (result.status === "fulfilled") outcome.sent += result.value === null ? 0 : 1;
+    if (result.status === "fulfilled") outcome.sent += result.value === superseded ? 0 : 1;
     else if (result.reason instanceof FeedbackError && result.reason.queued) outcome.kept += 1;
     else outcome.dropped += 1;
   }
@@ -322,9 +327,9 @@ const TEMPLATE = `
   <span class="status" part="status" role="status" aria-live="polite"></span>
 </div>
 <form class="details" part="details" hidden>
-  <fieldset class="reasons" part="reasons" hidden><legend part="legend">Why?</legend></fieldset>
+  <fieldset class="reasons" part="reasons" hidden><legend part="legend"></legend></fieldset>
   <label class="comment" part="comment-label" hidden>
-    <span>Comment</span>
+    <span></span>
     <textarea name="comment" part="comment" rows="2" maxlength="20000"></textarea>
   </label>
   <button type="submit" part="button send">Send</button>
@@ -339,15 +344,29 @@ const MESSAGES = {
 };
 
 /**
- * `<feedback-thumbs request-id token base-url comment reasons label-up label-down>`: two
- * thumbs that send the vote with sendFeedback, and an optional comment box and reasons
- * (`comment`, `reasons="incorrect,incomplete"` or `reasons="incorrect:Wrong,other"`) sent
- * with the vote once the user presses Send. Dispatches `feedback-sent` and `feedback-failed`
- * (bubbling, composed; `detail` has the vote and the server's answer or the error), and
- * reflects its state in `data-state` (idle, sending, sent, queued, failed).
+ * `<feedback-thumbs request-id token base-url>`: two thumbs that send the vote with
+ * sendFeedback, and an optional comment box and reasons (`comment`,
+ * `reasons="incorrect,incomplete"` or `reasons="incorrect:Wrong answer,other"`), shown once a
+ * thumb is chosen and sent with the vote when the user presses Send (and with a changed
+ * thumb). `vote="up"|"down"` shows a vote the page already knows; `label`, `label-up`,
+ * `label-down`, `label-reasons`, `label-comment` and `label-send` replace the English texts.
+ * Dispatches `feedback-sent` and `feedback-failed` (bubbling, composed; `detail` has the vote
+ * and the server's answer or the error), and reflects its state in `data-state` (idle,
+ * sending, sent, queued, failed).
  */
 export class FeedbackWidget extends HTMLElement {
-  static observedAttributes = ["request-id", "comment", "reasons", "label-up", "label-down"];
+  static observedAttributes = [
+    "request-id",
+    "vote",
+    "comment",
+    "reasons",
+    "label",
+    "label-up",
+    "label-down",
+    "label-reasons",
+    "label-comment",
+    "label-send",
+  ];
 
   #vote = null; // "up" | "down" | null
   #state = "idle";
@@ -384,13 +403,20 @@ export class FeedbackWidget extends HTMLElement {
 
   attributeChangedCallback(name, previous, value) {
     if (name === "request-id" && value !== this.#requestId) {
-      // Another exchange: its vote starts afresh.
+      // Another exchange: its vote starts afresh (from `vote`, when the page knows it).
       this.#requestId = value;
-      this.#vote = null;
+      this.#vote = this.#presetVote();
       this.#setState("idle");
       this.#form().hidden = true;
+    } else if (name === "vote" && this.#state === "idle") {
+      this.#vote = this.#presetVote();
     }
     this.#render();
+  }
+
+  #presetVote() {
+    const vote = this.getAttribute("vote");
+    return vote === "up" || vote === "down" ? vote : null;
   }
 
   #buttons() {
@@ -412,7 +438,8 @@ export class FeedbackWidget extends HTMLElement {
       .filter(Boolean)
       .map((item) => {
         const [value, ...text] = item.split(":");
-        return { value: value.trim(), text: text.join(":").trim() || value.trim().replaceAll("_", " ") };
+        const label = value.trim();
+        return { value: label, text: text.join(":").trim() || label.replaceAll("_", " ") };
       });
   }
 
@@ -421,7 +448,13 @@ export class FeedbackWidget extends HTMLElement {
     const down = this.#root.querySelector('[data-vote="down"]');
     up.setAttribute("aria-label", this.getAttribute("label-up") || "Good answer");
     down.setAttribute("aria-label", this.getAttribute("label-down") || "Bad answer");
-    this.#root.querySelector(".thumbs").setAttribute("aria-label", "Rate this answer");
+    const group = this.#root.querySelector(".thumbs");
+    group.setAttribute("aria-label", this.getAttribute("label") || "Rate this answer");
+    this.#root.querySelector("legend").textContent = this.getAttribute("label-reasons") || "Why?";
+    this.#root.querySelector("label.comment span").textContent =
+      this.getAttribute("label-comment") || "Comment";
+    this.#root.querySelector('[type="submit"]').textContent =
+      this.getAttribute("label-send") || "Send";
     for (const button of this.#buttons()) {
       button.setAttribute("aria-pressed", String(button.dataset.vote === this.#vote));
     }
@@ -466,13 +499,14 @@ export class FeedbackWidget extends HTMLElement {
     };
   }
 
-  async #send(withDetails) {
+  async #send(fromForm) {
+    // The details go with every send: a changed thumb must not erase a comment sent before.
     const vote = {
       baseUrl: this.getAttribute("base-url") || undefined,
       token: this.getAttribute("token") || undefined,
       requestId: this.getAttribute("request-id"),
       isHelpful: this.#vote === "up",
-      ...(withDetails ? this.#details() : {}),
+      ...this.#details(),
     };
     const requestId = this.#requestId;
     const send = ++this.#sends;
@@ -483,7 +517,7 @@ export class FeedbackWidget extends HTMLElement {
       const response = await sendFeedback(vote);
       if (current()) {
         this.#setState("sent");
-        if (withDetails) this.#form().hidden = true;
+        if (fromForm) this.#form().hidden = true;
       }
       this.#emit("feedback-sent", { vote, response });
     } catch (error) {
@@ -507,7 +541,9 @@ export class FeedbackWidget extends HTMLElement {
 }
 
 // Imported twice (two URLs of the module), the first definition stays.
-if (!customElements.get("feedback-thumbs")) customElements.define("feedback-thumbs", FeedbackWidget);
+if (!customElements.get("feedback-thumbs")) {
+  customElements.define("feedback-thumbs", FeedbackWidget);
+}
 
 /** The import's own flushPending(): the votes earlier pages could not deliver, sent once. */
 export const flushed = flushPending();
