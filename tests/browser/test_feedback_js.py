@@ -136,11 +136,9 @@ def page_html(api_url: str, body: str = "", script: str = "") -> str:
 """
 
 
-def thumbs(api_url: str, request_id: str, token: str, extra: str = "") -> str:
-    return (
-        f'<feedback-thumbs request-id="{request_id}" token="{token}" '
-        f'base-url="{api_url}" {extra}></feedback-thumbs>'
-    )
+def thumbs(request_id: str, token: str, extra: str = "", inner: str = "") -> str:
+    attributes = f'request-id="{request_id}" token="{token}" {extra}'
+    return f"<feedback-thumbs {attributes}>{inner}</feedback-thumbs>"
 
 
 class Watched:
@@ -230,7 +228,10 @@ async def test_a_click_on_a_page_of_another_origin_stores_the_vote(
     api: LiveServer, pages: PageServer, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
     token = await log_interaction(api.url, "req-click")
-    url = pages.write("click.html", page_html(api.url, thumbs(api.url, "req-click", token)))
+    # The README's two lines: the module by a script tag, the element without base-url (the
+    # module's own origin is the API's).
+    readme = f'<script type="module" src="{api.url}/static/feedback.js"></script>'
+    url = pages.write("click.html", page_html(api.url, readme + thumbs("req-click", token)))
     watched = await open_page(url)
     page = watched.page
     assert await page.evaluate(
@@ -290,7 +291,8 @@ async def test_keyboard_alone_votes_and_sends_a_comment(
     api: LiveServer, pages: PageServer, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
     token = await log_interaction(api.url, "req-keys")
-    widget = thumbs(api.url, "req-keys", token, 'comment label-up="Yes" label-down="No"')
+    extra = f'base-url="{api.url}" comment label-up="Yes" label-down="No"'
+    widget = thumbs("req-keys", token, extra)
     watched = await open_page(pages.write("keys.html", page_html(api.url, widget)))
     page = watched.page
     focused = "() => document.activeElement.shadowRoot?.activeElement?.dataset.vote ?? null"
@@ -344,10 +346,10 @@ async def test_a_known_vote_is_shown_and_a_reused_element_starts_afresh(
     first = await log_interaction(api.url, "req-known")
     second = await log_interaction(api.url, "req-next")
     widget = thumbs(
-        api.url,
         "req-known",
         first,
         'vote="down" label="Rate it" label-comment="Tell us more" label-send="Go" comment',
+        '<span slot="up">Yes!</span>',
     )
     watched = await open_page(pages.write("known.html", page_html(api.url, widget)))
     page = watched.page
@@ -355,6 +357,11 @@ async def test_a_known_vote_is_shown_and_a_reused_element_starts_afresh(
     assert await page.get_attribute("feedback-thumbs [part=thumbs]", "aria-label") == "Rate it"
     assert await page.locator("feedback-thumbs [part~=send]").text_content() == "Go"
     assert await page.get_by_label("Tell us more").count() == 1
+    # The page's own content in the up slot, in place of the icon.
+    slotted = await page.locator('feedback-thumbs [data-vote="up"] slot').evaluate(
+        "(slot) => slot.assignedElements().map((element) => element.textContent)"
+    )
+    assert slotted == ["Yes!"]
     assert await watched.state() == "idle"
     # The element moves on to the next answer: no vote shown, and its vote goes there.
     await page.evaluate(
@@ -379,7 +386,7 @@ async def test_reasons_are_sent_with_the_vote_and_a_refusal_is_final(
     api: LiveServer, pages: PageServer, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
     token = await log_interaction(api.url, "req-reasons")
-    widget = thumbs(api.url, "req-reasons", token, 'reasons="incorrect:Wrong,incomplete"')
+    widget = thumbs("req-reasons", token, 'reasons="incorrect:Wrong,incomplete"')
     watched = await open_page(pages.write("reasons.html", page_html(api.url, widget)))
     page = watched.page
     await page.locator('feedback-thumbs [data-vote="down"]').click()
@@ -417,7 +424,7 @@ async def test_reasons_are_sent_with_the_vote_and_a_refusal_is_final(
 
     # A forged token is refused (403) the same way: the widget says so, nothing is kept.
     forged = pages.write(
-        "forged.html", page_html(api.url, thumbs(api.url, "req-reasons", token[:-4] + "AAAA"))
+        "forged.html", page_html(api.url, thumbs("req-reasons", token[:-4] + "AAAA"))
     )
     watched = await open_page(forged)
     await watched.page.locator('feedback-thumbs [data-vote="up"]').click()
@@ -441,7 +448,7 @@ async def test_a_vote_lost_on_the_network_is_resent_once_on_the_next_load(
     with LiveServer(create_app(settings)) as first:
         port, api_url = first.port, first.url
         token = await log_interaction(api_url, "req-offline")
-        url = pages.write("offline.html", page_html(api_url, thumbs(api_url, "req-offline", token)))
+        url = pages.write("offline.html", page_html(api_url, thumbs("req-offline", token)))
         watched = await open_page(url)
     # The server is gone: the vote fails on the network and waits in localStorage.
     page = watched.page
