@@ -299,6 +299,7 @@ button[aria-pressed="true"] {
 .status { font-size: 0.85em; opacity: 0.8; }
 :host([data-state="failed"]) .status { color: var(--feedback-error-color, #b3261e); opacity: 1; }
 form { display: flex; flex-direction: column; gap: 0.5em; }
+form [type="submit"] { align-self: flex-start; }
 form[hidden], [hidden] { display: none !important; }
 fieldset { border: 0; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.25em 0.75em; }
 legend { padding: 0; margin-bottom: 0.25em; }
