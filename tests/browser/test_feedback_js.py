@@ -495,6 +495,47 @@ async def test_a_vote_lost_on_the_network_is_resent_once_on_the_next_load(
     assert watched.errors == []
 
 
+async def test_a_vote_answered_503_while_the_database_is_down_is_resent_once_it_is_back(
+    api: LiveServer,
+    database_url: str,
+    pages: PageServer,
+    open_page: Callable[[str], Awaitable[Watched]],
+) -> None:
+    token = await log_interaction(api.url, "req-503")  # tokens hold no state: any replica
+    settings = api_settings(database_url, pages.url)
+    nowhere = "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+    no_database = settings.model_copy(
+        update={"database_url": nowhere, "connect_timeout_seconds": 1.0}
+    )
+    with LiveServer(create_app(no_database)) as broken:
+        port, api_url = broken.port, broken.url
+        page_url = pages.write("outage.html", page_html(api_url, thumbs("req-503", token)))
+        watched = await open_page(page_url)
+        await watched.page.locator('feedback-thumbs [data-vote="up"]').click()
+        (failed,) = await watched.events(1)
+    # The server's 503 carried its CORS headers, so the page read it: kept, not refused.
+    assert (failed["type"], failed["status"], failed["queued"]) == ("feedback-failed", 503, True)
+    assert await watched.state() == "queued"
+    (kept,) = await watched.pending()
+    assert len(watched.posts) == 1
+    assert await votes_on(api.url, "req-503") == []
+    assert watched.errors and all("503" in error for error in watched.errors), watched.errors
+    watched.errors.clear()
+
+    with LiveServer(create_app(settings), port=port):
+        await watched.reload()
+        assert await watched.page.evaluate("() => window.flushOutcome") == {
+            "sent": 1,
+            "kept": 0,
+            "dropped": 0,
+        }
+    assert watched.posts[1].headers["idempotency-key"] == kept["key"]
+    assert len(watched.posts) == 2
+    assert await watched.pending() == []
+    assert [v["is_helpful"] for v in await votes_on(api.url, "req-503")] == [True]
+    assert watched.errors == []
+
+
 async def test_a_vote_made_while_the_page_unloads_arrives_and_is_not_stored_twice(
     api: LiveServer, pages: PageServer, open_page: Callable[[str], Awaitable[Watched]]
 ) -> None:
