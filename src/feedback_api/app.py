@@ -93,14 +93,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Group commit: single votes have one writer per process, batches two (measured
             # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
             # batches are large groups by themselves and gain from running side by side.
-            intake = VoteIntake(vote_group(engine, writers=1), vote_group(engine, writers=2), rules)
+            sessionmaker = create_sessionmaker(engine)
+            intake = VoteIntake(
+                vote_group(engine, writers=1), vote_group(engine, writers=2), rules, sessionmaker
+            )
             opened.push_async_callback(intake.close)
             state = State(
                 settings=settings,
                 ingest_rules=rules,
                 engine=engine,
                 read_engine=read_engine,
-                sessionmaker=create_sessionmaker(engine),
+                sessionmaker=sessionmaker,
                 read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
                 stream_sessionmaker=create_sessionmaker(read_engine),
                 vote_intake=intake,

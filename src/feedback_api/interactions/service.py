@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feedback_api.auth.pseudonyms import Pseudonymizer
-from feedback_api.auth.tokens import issue_token
+from feedback_api.auth.tokens import IssuedToken, issue_token
 from feedback_api.config import Settings
-from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.exceptions import Conflict, InvalidInput, NotFound
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     ExchangeContext,
+    FeedbackTokenOut,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
@@ -40,6 +41,13 @@ class IngestRules:
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(None, False))
     token_secret: str | None = None
     token_ttl_seconds: int = 86_400
+
+    def token(self, request_id: str, stored_user_id: str | None) -> IssuedToken | None:
+        """A feedback token whose votes count as the interaction's user (`stored_user_id`,
+        as stored: pseudonymised already); None without a secret key."""
+        if not self.token_secret:
+            return None
+        return issue_token(self.token_secret, request_id, stored_user_id, self.token_ttl_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestRules:
@@ -88,18 +96,32 @@ class InteractionService:
     async def log(self, payload: InteractionCreate) -> InteractionCreated:
         check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
         values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
-        interaction_id, created_at, created = await self.repository.insert_or_get(values)
-        token = None
-        if self.rules.token_secret:
-            token = issue_token(
-                self.rules.token_secret, values["request_id"], self.rules.token_ttl_seconds
-            )
+        interaction_id, created_at, user_id, created = await self.repository.insert_or_get(values)
+        issued = self.rules.token(values["request_id"], user_id)
         return InteractionCreated(
             id=interaction_id,
             request_id=values["request_id"],
             created=created,
             created_at=created_at,
-            feedback_token=token,
+            feedback_token=issued.token if issued else None,
+        )
+
+    async def token(self, request_id: str) -> FeedbackTokenOut:
+        """A new feedback token for a logged interaction (e.g. one that came as a span)."""
+        if not self.rules.token_secret:
+            raise Conflict(
+                "feedback tokens are not enabled on this server: set FEEDBACK_SECRET_KEY"
+            )
+        users = await self.repository.users_of([request_id])
+        if request_id not in users:
+            raise NotFound(
+                f"no interaction with request_id {request_id!r}: log it first with "
+                "POST /v1/interactions or POST /v1/traces"
+            )
+        issued = self.rules.token(request_id, users[request_id])
+        assert issued is not None  # a secret is set
+        return FeedbackTokenOut(
+            request_id=request_id, feedback_token=issued.token, expires_at=issued.expires_at
         )
 
     async def get(self, interaction_id: uuid.UUID) -> InteractionOut:
