@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_
 
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.interactions.schemas import ExchangeContext
+from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import Comment, Identifier, JsonObject, RequestId, Timestamp
 
 Stars = Annotated[StrictInt, Field(ge=1, le=5)]
@@ -189,19 +190,17 @@ class FeedbackBatch(BaseModel):
 
     items: list[Any] = Field(
         min_length=1,
-        max_length=1000,
+        max_length=MAX_BATCH_ITEMS,
         description="Up to 1,000 feedback bodies, each in either shape of POST /v1/feedback.",
     )
 
 
-class BatchItemResult(BaseModel):
-    index: int
+class BatchItemResult(BatchItemStatus):
     status: int = Field(
         description="201 created, 200 replaced a vote; 401 or 403 (its feedback token), 404 "
         "or 422 refused."
     )
     feedback: FeedbackOut | None = None
-    error: str | None = None
 
 
 class BatchResult(BaseModel):

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
+from feedback_api.exceptions import AppError
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     FeedbackTokenOut,
+    InteractionBatch,
+    InteractionBatchResult,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
@@ -50,6 +53,34 @@ async def log_interaction(
 
     request = "POST /v1/interactions " + payload.model_dump_json()
     return await run_once(session, principal.name, idempotency_key, request, log)
+
+
+@router.post(
+    "/batch",
+    response_model=InteractionBatchResult,
+    summary="Log up to 1,000 exchanges in one round trip; one result per item",
+    dependencies=[require(Scope.INGEST)],
+)
+async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
+    """Each item is a body of POST /v1/interactions, validated on its own; the valid ones are
+    written by one statement and committed together. An item's request_id is its idempotency
+    key: sent again (a retry after a timeout), the exchange is `200` already stored."""
+    results: list[dict[str, Any]] = []
+    for index, outcome in enumerate(await service.log_batch(payload.items)):
+        if isinstance(outcome, AppError):
+            results.append(
+                {"index": index, "status": outcome.status_code, "error": outcome.message}
+            )
+        else:
+            code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+            results.append({"index": index, "status": code, "interaction": outcome})
+    result = InteractionBatchResult(
+        created=sum(r["status"] == status.HTTP_201_CREATED for r in results),
+        existing=sum(r["status"] == status.HTTP_200_OK for r in results),
+        failed=sum(r["status"] >= status.HTTP_400_BAD_REQUEST for r in results),
+        results=results,
+    )
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.get(
