@@ -41,6 +41,7 @@ from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
+from feedback_api.traces.router import router as traces_router
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(health.metrics_router, dependencies=[] if settings.metrics_public else read)
     app.include_router(interactions_router)
+    app.include_router(traces_router)
     # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
     app.include_router(analytics.feedback_analytics, dependencies=read)
     app.include_router(analytics.metrics, dependencies=read)
