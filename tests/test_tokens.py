@@ -243,3 +243,23 @@ def test_a_voter_cannot_be_swapped_inside_a_token() -> None:
     with pytest.raises(Exception, match="forged"):
         check_token(SECRET, anonymous, "r")
     assert check_token(SECRET, issue_token(SECRET, "r", None, 60).token, "r").voter is None
+
+
+async def test_tokens_of_a_logged_batch_bind_each_exchange_s_user(
+    keyed: httpx.AsyncClient,
+) -> None:
+    r = await keyed.post(
+        "/v1/interactions/batch",
+        json={
+            "items": [
+                exchange(request_id="bb1", user_id="alice"),
+                exchange(request_id="bb2"),
+            ]
+        },
+        headers=INGEST,
+    )
+    tokens = [item["interaction"]["feedback_token"] for item in r.json()["results"]]
+    assert check_token(SECRET, tokens[0], "bb1").voter == "alice"
+    assert check_token(SECRET, tokens[1], "bb2").voter is None
+    stuffed = await _vote(keyed, tokens[0], request_id="bb1", rating=1, user_id="mallory")
+    assert stuffed.status_code == 403

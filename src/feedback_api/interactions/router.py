@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.exceptions import AppError
+from feedback_api.exceptions import AppError, ErrorBody
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
@@ -97,8 +97,11 @@ async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> Int
     "/{request_id}/token",
     response_model=FeedbackTokenOut,
     responses={
-        404: {"description": "request_id of no logged interaction"},
-        409: {"description": "The server has no FEEDBACK_SECRET_KEY: it issues no tokens"},
+        404: {"model": ErrorBody, "description": "request_id of no logged interaction"},
+        409: {
+            "model": ErrorBody,
+            "description": "The server has no FEEDBACK_SECRET_KEY: it issues no tokens",
+        },
     },
     summary="A feedback token for a logged interaction (e.g. one sent as an OpenTelemetry span)",
     dependencies=[require(Scope.INGEST)],

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from feedback_api.auth.keys import Scope, require
 from feedback_api.config import SettingsDep
 from feedback_api.dependencies import IngestRulesDep
+from feedback_api.exceptions import ErrorBody
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import InteractionService
 from feedback_api.kit.db import SessionDep
@@ -78,7 +79,11 @@ _BODY: dict[str, Any] = {
             "partial_success counts the GenAI spans that could not be stored, and says why",
             "content": {"application/x-protobuf": {}, "application/json": {}},
         },
-        415: {"description": "Neither application/x-protobuf nor application/json"},
+        415: {
+            "model": ErrorBody,
+            "description": "Neither application/x-protobuf nor application/json, or a "
+            "Content-Encoding other than gzip and deflate",
+        },
     },
 )
 async def export_traces(
