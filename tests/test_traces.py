@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.resources import Resource
@@ -163,15 +162,17 @@ def _counter(metrics: str, outcome: str) -> float:
     return sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
 
 
-async def test_the_sdk_exporter_compressed_and_without_a_response_id(
-    served: LiveServer, engine: AsyncEngine
+async def test_the_sdk_exporter_configured_as_the_readme_says_compressed(
+    served: LiveServer, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spans = _chat_trace(response_id=None)
-    exporter = OTLPSpanExporter(
-        endpoint=f"{served.url}/v1/traces",
-        headers={"X-API-Key": "ingest-key-0123456789"},
-        compression=Compression.Gzip,
+    """The OTEL_EXPORTER_OTLP_* variables of the README; gzip; a span without a response id."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", served.url)  # the SDK adds /v1/traces
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Authorization=Bearer%20ingest-key-0123456789"
     )
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+    spans = _chat_trace(response_id=None)
+    exporter = OTLPSpanExporter()
     assert await _export(exporter, spans) == SpanExportResult.SUCCESS
     exporter.shutdown()
     chat = next(s for s in spans if s.name == "chat qwen")
