@@ -418,13 +418,15 @@ async def test_otlp_json_partial_success_and_what_is_ignored(
         _span("0000000000000013", no_model),
         _span("0000000000000014", {"gen_ai.operation.name": "embeddings"}),
         _span("0000000000000015", {"gen_ai.operation.name": "execute_tool"}),
+        _span("", STRUCTURED_CHAT),  # no span id: it could not be told from another
     )
     r = await otlp.post("/v1/traces", content=body, headers=JSON)
     assert r.status_code == 200
     partial = r.json()["partialSuccess"]
-    assert partial["rejectedSpans"] == "2"  # int64 as a string, as OTLP/JSON has it
+    assert partial["rejectedSpans"] == "3"  # int64 as a string, as OTLP/JSON has it
     assert "0000000000000012: no input messages" in partial["errorMessage"]
     assert "0000000000000013: no gen_ai.response.model" in partial["errorMessage"]
+    assert "a span_id of 8" in partial["errorMessage"]
     assert [row["request_id"] for row in await _rows(engine)] == [f"{TRACE}-0000000000000010"]
 
 

@@ -137,6 +137,8 @@ def _read(
     attrs = span.attributes
     if not _is_inference(attrs):
         return Ignored(f"not a GenAI inference span ({attrs.get('gen_ai.operation.name')})")
+    if len(span.trace_id) != 16 or len(span.span_id) != 8 or not any(span.trace_id):
+        return Rejected("a span needs a trace_id of 16 bytes and a span_id of 8")
     model = _text(attrs.get("gen_ai.response.model")) or _text(attrs.get("gen_ai.request.model"))
     if not model:
         return Rejected("no gen_ai.response.model or gen_ai.request.model")
