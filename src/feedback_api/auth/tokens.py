@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime
 
 from feedback_api.auth.keys import Principal, Scope, derive_key
@@ -98,9 +99,15 @@ def _decode_voter(field: str) -> str | None:
         raise Unauthorized("the feedback token is malformed") from None
 
 
+@lru_cache(maxsize=4)
+def _token_key(secret: str) -> bytes:
+    # Derived once per secret, not once per vote: the derivation is an HMAC of its own, a
+    # third of a token check's time (bench/bench_tokens.py, docs/benchmarks.md).
+    return derive_key(secret, "feedback-token")
+
+
 def _mac(secret: str, message: str) -> str:
-    key = derive_key(secret, "feedback-token")
-    mac = hmac.new(key, message.encode(), hashlib.sha256)
+    mac = hmac.new(_token_key(secret), message.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
