@@ -538,3 +538,59 @@ async def test_traces_need_the_ingest_scope(otlp: httpx.AsyncClient) -> None:
     assert (await otlp.post("/v1/traces", content=body, headers=plain)).status_code == 401
     read = {**plain, "Authorization": "Bearer read-key-0123456789"}
     assert (await otlp.post("/v1/traces", content=body, headers=read)).status_code == 403
+
+
+async def test_otlp_json_openai_shaped_messages_and_agent_spans(
+    otlp: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Messages in the OpenAI-like shape some instrumentations record, structured system
+    instructions, tool calls of a gen_ai.choice event; an invoke_agent span is ignored."""
+    agent = _span(
+        "00000000000000d0",
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "tutor",
+            "user.id": "carol",
+        },
+        name="invoke_agent tutor",
+    )
+    chat = _span(
+        "00000000000000d1",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4.1",
+            "gen_ai.system_instructions": [{"type": "text", "content": "You are a tutor."}],
+            "gen_ai.input.messages": json.dumps(
+                [
+                    {"role": "user", "content": [{"type": "text", "text": "Old question"}]},
+                    {"role": "assistant", "content": "Old answer", "tool_calls": []},
+                    {"role": "user", "content": [{"type": "text", "text": "Explain pi"}]},
+                ]
+            ),
+        },
+        parent="00000000000000d0",
+        events=[
+            {
+                "name": "gen_ai.choice",
+                "attributes": _attributes(
+                    {
+                        "index": 0,
+                        "message": json.dumps(
+                            {
+                                "content": "Pi is the ratio of a circle's circumference...",
+                                "tool_calls": [{"id": "1", "function": {"name": "wiki"}}],
+                            }
+                        ),
+                    }
+                ),
+            }
+        ],
+    )
+    r = await otlp.post("/v1/traces", content=_export_body(agent, chat), headers=JSON)
+    assert r.json() == {}, r.text
+    [row] = await _rows(engine)
+    assert row["query"] == "Explain pi"  # the last user message, not the history
+    assert row["response"].startswith("Pi is the ratio")
+    assert row["tools_called"] == ["wiki"]
+    assert row["user_id"] == "carol"  # from the agent span, its parent
+    assert row["metadata"]["system_prompt"] == "You are a tutor."
