@@ -17,8 +17,8 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from feedback_api.auth.keys import Principal, Scope, derive_key
 from feedback_api.exceptions import Forbidden, Unauthorized
