@@ -35,6 +35,21 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class InvalidInput(AppError):
     status_code = 422
     code = "invalid_input"

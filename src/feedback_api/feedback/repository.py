@@ -3,37 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    JSON,
     Column,
     ColumnElement,
-    DefaultClause,
     FromClause,
     Select,
     Table,
     Text,
     any_,
     bindparam,
-    column,
     delete,
     func,
-    literal_column,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.expression import TableValuedAlias
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
+from feedback_api.kit.recordset import json_recordset, json_row, value_or_default
 
 _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
@@ -77,30 +73,6 @@ class VoteEntry:
         return self.interaction["request_id"] if self.interaction is not None else self.request_id
 
 
-def _recordset(name: str, columns: Iterable[Column[Any]]) -> TableValuedAlias:
-    """`json_to_recordset(:name) AS name_rows(column type, ...)`: rows as one JSON document.
-
-    One parameter whatever the number of rows, so the statement (and its prepared plan) is the
-    same for every group, and encoding it is one C-level `json.dumps`; an array parameter per
-    column is checked element by element in Python by asyncpg (docs/benchmarks.md).
-    """
-    return (
-        func.json_to_recordset(bindparam(name, type_=JSON))
-        .table_valued(*(column(c.name, c.type) for c in columns))
-        .render_derived(name=f"{name}_rows", with_types=True)
-    )
-
-
-def _value_or_default(rows: TableValuedAlias, column_: Column[Any]) -> ColumnElement[Any]:
-    """A row's value for `column_`, or the column's server default where the row has none
-    (a JSON row leaves out what the client did not send)."""
-    default = column_.server_default
-    if not isinstance(default, DefaultClause):
-        return rows.c[column_.name]
-    arg = default.arg
-    return func.coalesce(rows.c[column_.name], literal_column(arg) if isinstance(arg, str) else arg)
-
-
 def _submit_votes() -> Select[Any]:
     """The statement that records a group of votes, built from the models' own columns.
 
@@ -112,12 +84,12 @@ def _submit_votes() -> Select[Any]:
     other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
     target_columns = ("id", *CONTEXT_COLUMNS)
-    rows = _recordset("interactions", _interactions.columns)
+    rows = json_recordset("interactions", _interactions.columns)
     new = (
         insert(_interactions)
         .from_select(
             list(_interactions.columns),
-            select(*(_value_or_default(rows, c) for c in _interactions.columns)).order_by(
+            select(*(value_or_default(rows, c) for c in _interactions.columns)).order_by(
                 rows.c.request_id
             ),
         )
@@ -131,11 +103,11 @@ def _submit_votes() -> Select[Any]:
     target = select(*new.c).union_all(known).cte("target")
 
     inserted = [c for c in _feedback.columns if c.name != "updated_at"]
-    votes = _recordset(
+    votes = json_recordset(
         "votes",
         [Column("request_key", Text), *(c for c in inserted if c.name != "interaction_id")],
     )
-    values = {c.name: _value_or_default(votes, c) for c in inserted if c.name != "interaction_id"}
+    values = {c.name: value_or_default(votes, c) for c in inserted if c.name != "interaction_id"}
     values["interaction_id"] = target.c.id
     written = (
         insert(_feedback)
@@ -168,13 +140,6 @@ SUBMIT_VOTES = _submit_votes()
 
 # Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
 _INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
-
-
-def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:
-    row = {"id": id_text, **values}
-    if row.get("created_at") is not None:  # a time the client gave: ISO 8601, with its zone
-        row["created_at"] = row["created_at"].isoformat()
-    return row
 
 
 VoteResult = tuple[dict[str, Any], bool] | None
@@ -213,10 +178,10 @@ async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteR
         last[key], final[key] = vote, index
     ids = iter(new_id_texts(len(new) + len(last)))
     interactions = [
-        _json_row(next(ids), {_INTERACTION_COLUMN_NAMES[k]: v for k, v in values.items()})
+        json_row(next(ids), {_INTERACTION_COLUMN_NAMES[k]: v for k, v in values.items()})
         for values in new.values()
     ]
-    votes = [_json_row(next(ids), values) for values in last.values()]
+    votes = [json_row(next(ids), values) for values in last.values()]
     result = await execute(
         SUBMIT_VOTES, {"interactions": interactions, "wanted": wanted, "votes": votes}
     )

@@ -1,22 +1,58 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Insert, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.kit.models import new_id, was_inserted
+from feedback_api.kit.models import attribute_names, new_id, new_id_texts, was_inserted
+from feedback_api.kit.recordset import json_recordset, json_row, value_or_default
+
+_interactions = cast(Table, Interaction.__table__)
+# Column name -> attribute name ("metadata" -> "meta") and back.
+_ATTRIBUTES = attribute_names(Interaction)
+_COLUMNS = {key: name for name, key in _ATTRIBUTES.items()}
+
+
+def _insert_many() -> Insert:
+    """Insert every exchange of a JSON recordset unless its request_id is stored; return
+    each one's stored row and whether this statement inserted it.
+
+    Rows go in request_id order, and a stored one is locked FOR NO KEY UPDATE only
+    (REUSE_INTERACTION): concurrent batches and vote groups touching the same request_ids
+    wait for each other instead of deadlocking.
+    """
+    rows = json_recordset("interactions", _interactions.columns)
+    return (
+        insert(_interactions)
+        .from_select(
+            list(_interactions.columns),
+            select(*(value_or_default(rows, c) for c in _interactions.columns)).order_by(
+                rows.c.request_id
+            ),
+        )
+        .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
+        .returning(*_interactions.columns, was_inserted())
+    )
+
+
+INSERT_MANY = _insert_many()
 
 
 class InteractionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_or_get(self, values: dict[str, Any]) -> tuple[uuid.UUID, datetime, bool]:
-        """Insert unless the request_id exists; return (id, created_at, created).
+    async def insert_or_get(
+        self, values: dict[str, Any]
+    ) -> tuple[uuid.UUID, datetime, str | None, bool]:
+        """Insert unless the request_id exists; return (id, created_at, user_id, created) of
+        the stored row.
 
         The no-op update makes PostgreSQL return the existing row in the same statement,
         so two concurrent inserts of one request_id never fail or duplicate.
@@ -25,9 +61,42 @@ class InteractionRepository:
         stmt = new.on_conflict_do_update(
             index_elements=[Interaction.request_id],
             set_=REUSE_INTERACTION,
-        ).returning(Interaction.id, Interaction.created_at, was_inserted())
+        ).returning(Interaction.id, Interaction.created_at, Interaction.user_id, was_inserted())
         row = (await self.session.execute(stmt)).one()
-        return row[0], row[1], bool(row[2])
+        return row[0], row[1], row[2], bool(row[3])
+
+    async def users_of(self, request_ids: Sequence[str]) -> dict[str, str | None]:
+        """request_id -> the user_id stored with it, for those of `request_ids` logged."""
+        stmt = select(Interaction.request_id, Interaction.user_id).where(
+            Interaction.request_id.in_(request_ids)
+        )
+        return {row[0]: row[1] for row in await self.session.execute(stmt)}
+
+    async def insert_or_get_many(
+        self, rows: Sequence[dict[str, Any]]
+    ) -> dict[str, tuple[dict[str, Any], bool]]:
+        """`insert_or_get` for many exchanges in one statement, whatever their number.
+
+        `rows` are keyed by attribute name, each with a request_id of its own (one statement
+        cannot insert and reuse the same row). Returns, by request_id, the stored row (by
+        attribute name) and whether it was inserted now.
+        """
+        if not rows:
+            return {}
+        ids = new_id_texts(len(rows))
+        document = [
+            json_row(id_text, {_COLUMNS[key]: value for key, value in row.items()})
+            for id_text, row in zip(ids, rows, strict=True)
+        ]
+        result = await self.session.execute(INSERT_MANY, {"interactions": document})
+        columns = list(result.keys())
+        keys = [_ATTRIBUTES.get(name, name) for name in columns]
+        stored: dict[str, tuple[dict[str, Any], bool]] = {}
+        for row in result:
+            values = dict(zip(keys, row, strict=True))
+            inserted = bool(values.pop("inserted"))
+            stored[values["request_id"]] = (values, inserted)
+        return stored
 
     async def get(self, interaction_id: uuid.UUID) -> Interaction | None:
         return await self.session.get(Interaction, interaction_id)

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
+from feedback_api.exceptions import AppError, ErrorBody
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
-from feedback_api.interactions.schemas import InteractionCreate, InteractionCreated, InteractionOut
+from feedback_api.interactions.schemas import (
+    FeedbackTokenOut,
+    InteractionBatch,
+    InteractionBatchResult,
+    InteractionCreate,
+    InteractionCreated,
+    InteractionOut,
+)
 from feedback_api.interactions.service import InteractionService
 from feedback_api.kit.db import SessionDep
 
@@ -47,6 +55,34 @@ async def log_interaction(
     return await run_once(session, principal.name, idempotency_key, request, log)
 
 
+@router.post(
+    "/batch",
+    response_model=InteractionBatchResult,
+    summary="Log up to 1,000 exchanges in one round trip; one result per item",
+    dependencies=[require(Scope.INGEST)],
+)
+async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
+    """Each item is a body of POST /v1/interactions, validated on its own; the valid ones are
+    written by one statement and committed together. An item's request_id is its idempotency
+    key: sent again (a retry after a timeout), the exchange is `200` already stored."""
+    results: list[dict[str, Any]] = []
+    for index, outcome in enumerate(await service.log_batch(payload.items)):
+        if isinstance(outcome, AppError):
+            results.append(
+                {"index": index, "status": outcome.status_code, "error": outcome.message}
+            )
+        else:
+            code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+            results.append({"index": index, "status": code, "interaction": outcome})
+    result = InteractionBatchResult(
+        created=sum(r["status"] == status.HTTP_201_CREATED for r in results),
+        existing=sum(r["status"] == status.HTTP_200_OK for r in results),
+        failed=sum(r["status"] >= status.HTTP_400_BAD_REQUEST for r in results),
+        results=results,
+    )
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
 @router.get(
     "/{interaction_id}",
     response_model=InteractionOut,
@@ -55,3 +91,24 @@ async def log_interaction(
 )
 async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> InteractionOut:
     return await service.get(interaction_id)
+
+
+@router.post(
+    "/{request_id}/token",
+    response_model=FeedbackTokenOut,
+    responses={
+        404: {"model": ErrorBody, "description": "request_id of no logged interaction"},
+        409: {
+            "model": ErrorBody,
+            "description": "The server has no FEEDBACK_SECRET_KEY: it issues no tokens",
+        },
+    },
+    summary="A feedback token for a logged interaction (e.g. one sent as an OpenTelemetry span)",
+    dependencies=[require(Scope.INGEST)],
+)
+async def issue_feedback_token(
+    request_id: Annotated[str, Path(min_length=1, max_length=128)], service: ServiceDep
+) -> FeedbackTokenOut:
+    """Its votes count as the vote of the user the interaction was logged with (or of its
+    one anonymous voter), whatever user_id the vote names."""
+    return await service.token(request_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
     Identifier,
     JsonObject,
@@ -87,6 +88,44 @@ class InteractionCreated(BaseModel):
     feedback_token: str | None = Field(
         default=None,
         description="Lets a browser vote on this interaction without an API key "
-        "(X-Feedback-Token header or feedback_token field of POST /v1/feedback). "
+        "(X-Feedback-Token header or feedback_token field of POST /v1/feedback); its votes "
+        "count as the vote of the user_id logged here. "
         "Null when the server has no FEEDBACK_SECRET_KEY.",
     )
+
+
+class FeedbackTokenOut(BaseModel):
+    """A feedback token for a logged interaction: its votes count as that interaction's user."""
+
+    request_id: str
+    feedback_token: str = Field(
+        description="X-Feedback-Token header or feedback_token field of POST /v1/feedback."
+    )
+    expires_at: datetime
+
+
+class InteractionBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Up to 1,000 bodies of POST /v1/interactions. Give each a request_id: it is "
+        "the item's idempotency key (sent again, the exchange is already stored, not a second "
+        "row).",
+    )
+
+
+class InteractionBatchItemResult(BatchItemStatus):
+    status: int = Field(
+        description="201 logged, 200 already stored (the same exchange under this request_id), "
+        "409 request_id taken by a different exchange, 422 refused."
+    )
+    interaction: InteractionCreated | None = None
+
+
+class InteractionBatchResult(BaseModel):
+    created: int
+    existing: int = Field(description="Items already stored under their request_id (200).")
+    failed: int
+    results: list[InteractionBatchItemResult]

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from feedback_api.auth.pseudonyms import Pseudonymizer
-from feedback_api.auth.tokens import issue_token
+from feedback_api.auth.tokens import IssuedToken, issue_token
 from feedback_api.config import Settings
-from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.exceptions import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    describe_validation_errors,
+)
 from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     ExchangeContext,
+    FeedbackTokenOut,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
@@ -40,6 +50,13 @@ class IngestRules:
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(None, False))
     token_secret: str | None = None
     token_ttl_seconds: int = 86_400
+
+    def token(self, request_id: str, stored_user_id: str | None) -> IssuedToken | None:
+        """A feedback token whose votes count as the interaction's user (`stored_user_id`,
+        as stored: pseudonymised already); None without a secret key."""
+        if not self.token_secret:
+            return None
+        return issue_token(self.token_secret, request_id, stored_user_id, self.token_ttl_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestRules:
@@ -80,27 +97,121 @@ def interaction_out(row: Interaction) -> InteractionOut:
     )
 
 
+# One outcome per item of a batch: what was stored, or why the item was refused.
+Outcome = InteractionCreated | AppError
+
+
+def _differences(sent: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The fields (by API name) where an exchange sent under a stored request_id differs."""
+    return [
+        name
+        for name, key in _ATTRIBUTES.items()
+        if key in sent and key not in ("id", "request_id") and sent[key] != stored.get(key)
+    ]
+
+
 class InteractionService:
     def __init__(self, repository: InteractionRepository, rules: IngestRules) -> None:
         self.repository = repository
         self.rules = rules
 
+    def _created(
+        self,
+        request_id: str,
+        interaction_id: uuid.UUID,
+        created_at: datetime,
+        user_id: str | None,
+        created: bool,
+    ) -> InteractionCreated:
+        """The answer for a stored exchange; its token binds the user stored with it."""
+        issued = self.rules.token(request_id, user_id)
+        return InteractionCreated(
+            id=interaction_id,
+            request_id=request_id,
+            created=created,
+            created_at=created_at,
+            feedback_token=issued.token if issued else None,
+        )
+
+    async def token(self, request_id: str) -> FeedbackTokenOut:
+        """A new feedback token for a logged interaction (e.g. one that came as a span)."""
+        if not self.rules.token_secret:
+            raise Conflict(
+                "feedback tokens are not enabled on this server: set FEEDBACK_SECRET_KEY"
+            )
+        users = await self.repository.users_of([request_id])
+        if request_id not in users:
+            raise NotFound(
+                f"no interaction with request_id {request_id!r}: log it first with "
+                "POST /v1/interactions or POST /v1/traces"
+            )
+        issued = self.rules.token(request_id, users[request_id])
+        assert issued is not None  # a secret is set
+        return FeedbackTokenOut(
+            request_id=request_id, feedback_token=issued.token, expires_at=issued.expires_at
+        )
+
     async def log(self, payload: InteractionCreate) -> InteractionCreated:
         check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
         values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
-        interaction_id, created_at, created = await self.repository.insert_or_get(values)
-        token = None
-        if self.rules.token_secret:
-            token = issue_token(
-                self.rules.token_secret, values["request_id"], self.rules.token_ttl_seconds
+        interaction_id, created_at, user_id, created = await self.repository.insert_or_get(values)
+        return self._created(values["request_id"], interaction_id, created_at, user_id, created)
+
+    async def log_batch(self, items: Sequence[Any]) -> list[Outcome]:
+        """Validate every raw item on its own, then `create_many` the valid ones."""
+        outcomes: list[Outcome | None] = [None] * len(items)
+        valid: list[tuple[int, InteractionCreate]] = []
+        for index, raw in enumerate(items):
+            try:
+                valid.append((index, InteractionCreate.model_validate(raw)))
+            except ValidationError as exc:
+                message, _ = describe_validation_errors(list(exc.errors()))
+                outcomes[index] = InvalidInput(message)
+        created = await self.create_many([payload for _, payload in valid])
+        for (index, _), outcome in zip(valid, created, strict=True):
+            outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def create_many(self, items: Sequence[InteractionCreate]) -> list[Outcome]:
+        """Log many exchanges with one statement; one outcome per item, in order.
+
+        The request_id is each item's idempotency key: an exchange already stored under its
+        request_id (by an earlier call, or earlier in `items`) is answered with the stored
+        row and `created` false, and writes nothing; a different exchange under a stored
+        request_id is a Conflict naming the fields that differ. An item without a
+        request_id gets a new one (and is then not safe to send twice).
+        """
+        outcomes: list[Outcome | None] = [None] * len(items)
+        sent: list[tuple[int, dict[str, Any]]] = []
+        first: dict[str, dict[str, Any]] = {}
+        for index, payload in enumerate(items):
+            try:
+                check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
+            except AppError as exc:
+                outcomes[index] = exc
+                continue
+            values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
+            sent.append((index, values))
+            first.setdefault(values["request_id"], values)
+        stored = await self.repository.insert_or_get_many(list(first.values()))
+        reported: set[str] = set()
+        for index, values in sent:
+            request_id = values["request_id"]
+            row, inserted = stored[request_id]
+            differing = _differences(values, row)
+            if differing:
+                outcomes[index] = Conflict(
+                    f"request_id {request_id!r} is already logged with a different exchange "
+                    f"({', '.join(differing)} differ); a request_id names one exchange: "
+                    "send a new request_id for a new exchange"
+                )
+                continue
+            created = inserted and request_id not in reported
+            reported.add(request_id)
+            outcomes[index] = self._created(
+                request_id, row["id"], row["created_at"], row["user_id"], created
             )
-        return InteractionCreated(
-            id=interaction_id,
-            request_id=values["request_id"],
-            created=created,
-            created_at=created_at,
-            feedback_token=token,
-        )
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def get(self, interaction_id: uuid.UUID) -> InteractionOut:
         row = await self.repository.get(interaction_id)
