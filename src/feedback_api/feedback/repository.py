@@ -258,6 +258,7 @@ class FeedbackFilter:
     is_helpful: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    reason: str | None = None
 
 
 class FeedbackRepository:
@@ -305,6 +306,9 @@ class FeedbackRepository:
         for column_, value in conditions.items():
             if value is not None:
                 stmt = stmt.where(column_ == value)
+        if where.reason is not None:
+            # Containment, which the GIN index on feedback.reasons serves.
+            stmt = stmt.where(Feedback.reasons.contains([where.reason]))
         if where.since is not None:
             stmt = stmt.where(Feedback.created_at >= where.since)
         if where.until is not None:

@@ -138,12 +138,13 @@ async def list_feedback(
     project: SearchText | None = None,
     user_id: SearchText | None = None,
     is_helpful: bool | None = None,
+    reason: Annotated[SearchText | None, Query(description="Votes that carry this reason.")] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
-    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until)
+    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until, reason=reason)
     return await service.list(where, limit, cursor)
 
 

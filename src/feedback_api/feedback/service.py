@@ -78,6 +78,7 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
         stars=stars,
         user_id=rules.pseudonym(payload.user_id),
         metadata=payload.metadata or {},
+        reasons=payload.reasons or [],
     )
     if not payload.has_context:
         return VoteEntry(vote, request_id=payload.request_id)
