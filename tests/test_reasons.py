@@ -117,3 +117,154 @@ async def test_bad_reasons_and_corrections_are_422(
         assert r.status_code == 422, r.text
         assert needle.lower() in r.json()["detail"].lower(), r.json()
     assert await count(engine, "feedback") == 1
+
+
+DEFAULT = ["incorrect", "incomplete", "unsafe", "off_topic", "too_long", "other"]
+KEYS = "admin:admin-key-0123456789,read:read-key-01234567890,ingest:ingest-key-0123456789"
+ADMIN = {"Authorization": "Bearer admin-key-0123456789"}
+READ = {"Authorization": "Bearer read-key-01234567890"}
+INGEST = {"Authorization": "Bearer ingest-key-0123456789"}
+
+
+async def test_a_reason_outside_the_default_set_is_422_listing_the_allowed(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    r = await client.post("/v1/feedback", json=exchange(rating=-1, reasons=["boring", "unsafe"]))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "'boring' is not in the label set of project 'demo'" in detail
+    assert "allowed: " + ", ".join(DEFAULT) in detail
+    # By reference: the project is the logged interaction's.
+    await client.post("/v1/interactions", json=exchange(request_id="ref", project=None))
+    r = await client.post(
+        "/v1/feedback", json={"request_id": "ref", "is_helpful": False, "reasons": ["Unsafe"]}
+    )
+    assert r.status_code == 422, r.text
+    assert "'Unsafe' is not in the label set of votes without a project" in r.json()["detail"]
+    assert await count(engine, "feedback") == 0
+
+
+async def test_label_sets_replace_the_default_for_their_project(
+    client: httpx.AsyncClient,
+) -> None:
+    got = (await client.get("/v1/projects/demo/reasons")).json()
+    assert got == {"project": "demo", "reasons": DEFAULT, "source": "default"}
+    r = await client.put("/v1/projects/demo/reasons", json={"reasons": ["hallucination", "slow"]})
+    assert r.status_code == 200, r.text
+    own = {"project": "demo", "reasons": ["hallucination", "slow"], "source": "project"}
+    assert r.json() == own
+    assert (await client.get("/v1/projects/demo/reasons")).json() == own
+    # Another project keeps the default; a project's name may hold a slash.
+    other = (await client.get("/v1/projects/team/a/reasons")).json()
+    assert other == {"project": "team/a", "reasons": DEFAULT, "source": "default"}
+
+    assert (await vote(client, request_id="x1", rating=-1, reasons=["slow"]))["reasons"] == ["slow"]
+    r = await client.post("/v1/feedback", json=exchange(rating=-1, reasons=["incorrect"]))
+    assert r.status_code == 422
+    assert "allowed: hallucination, slow" in r.json()["detail"]
+    ok = await vote(client, request_id="x2", project="elsewhere", rating=-1, reasons=["other"])
+    assert ok["reasons"] == ["other"]
+
+    # Batches and idempotent votes are checked by the same statement.
+    items = [
+        exchange(request_id="b1", rating=-1, reasons=["slow"]),
+        exchange(request_id="b2", rating=-1, reasons=["other"]),
+    ]
+    results = (await client.post("/v1/feedback/batch", json={"items": items})).json()["results"]
+    assert [r["status"] for r in results] == [201, 422]
+    assert "allowed: hallucination, slow" in results[1]["error"]
+    r = await client.post(
+        "/v1/feedback",
+        json=exchange(request_id="i1", rating=-1, reasons=["other"]),
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert r.status_code == 422 and "allowed: hallucination, slow" in r.json()["detail"]
+
+    # PUT /v1/feedback/{id} checks against the vote's project.
+    url = f"/v1/feedback/{ok['id']}"
+    r = await client.put(url, json={"reasons": ["slow"]})
+    assert r.status_code == 422 and "project 'elsewhere'" in r.json()["detail"]
+    r = await client.put(f"/v1/feedback/{results[0]['feedback']['id']}", json={"reasons": []})
+    assert r.status_code == 200 and r.json()["reasons"] == []
+
+    reset = await client.delete("/v1/projects/demo/reasons")
+    assert reset.status_code == 200
+    assert reset.json() == {"project": "demo", "reasons": DEFAULT, "source": "default"}
+    assert (await vote(client, request_id="x3", rating=-1, reasons=["incorrect"]))["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("reasons", "needle"),
+    [
+        (["slow", "slow"], "'slow' is in the label set twice"),
+        (["slow", ""], "label 2: an empty label"),
+        (["  "], "label 1: an empty label"),
+        (["Slow"], "'Slow' is not a label; a label is 1-40 lowercase letters, digits or _"),
+        (["a-b"], "'a-b' is not a label"),
+        (["x" * 41], "is not a label; a label is 1-40"),
+        ([f"l{i}" for i in range(51)], "at most 50 labels; got 51"),
+        ([], "at least one label"),
+    ],
+)
+async def test_bad_label_sets_are_422_with_a_sentence(
+    client: httpx.AsyncClient, reasons: list[str], needle: str
+) -> None:
+    r = await client.put("/v1/projects/demo/reasons", json={"reasons": reasons})
+    assert r.status_code == 422, r.text
+    assert needle in r.json()["detail"], r.json()
+    assert (await client.get("/v1/projects/demo/reasons")).json()["source"] == "default"
+
+
+async def test_a_label_set_of_50_labels_of_40_characters_is_fine(
+    client: httpx.AsyncClient,
+) -> None:
+    labels = [f"{i:02d}" + "x" * 38 for i in range(50)]
+    r = await client.put("/v1/projects/demo/reasons", json={"reasons": labels})
+    assert r.status_code == 200 and r.json()["reasons"] == labels
+
+
+async def test_label_sets_need_the_admin_scope_to_change(make_client: Any) -> None:
+    async with make_client(api_keys=KEYS) as client:
+        body = {"reasons": ["slow"]}
+        for headers in (READ, INGEST):
+            r = await client.put("/v1/projects/demo/reasons", json=body, headers=headers)
+            assert r.status_code == 403 and "needs admin" in r.json()["detail"]
+            r = await client.delete("/v1/projects/demo/reasons", headers=headers)
+            assert r.status_code == 403
+        assert (await client.get("/v1/projects/demo/reasons")).status_code == 401
+        assert (await client.get("/v1/projects/demo/reasons", headers=INGEST)).status_code == 403
+        r = await client.put("/v1/projects/demo/reasons", json=body, headers=ADMIN)
+        assert r.status_code == 200
+        got = await client.get("/v1/projects/demo/reasons", headers=READ)
+        assert got.json()["source"] == "project"
+
+
+async def test_the_default_set_comes_from_the_settings(make_client: Any) -> None:
+    async with make_client(reasons="wrong,rude") as client:
+        assert (await client.get("/v1/projects/p/reasons")).json()["reasons"] == ["wrong", "rude"]
+        assert (await vote(client, rating=-1, reasons=["rude"]))["reasons"] == ["rude"]
+        r = await client.post("/v1/feedback", json=exchange(rating=-1, reasons=["unsafe"]))
+        assert r.status_code == 422 and "allowed: wrong, rude" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("a,a", "twice"), ("Bad", "not a label"), ("", "at least one label")],
+)
+def test_a_bad_default_set_is_refused_at_start(value: str, needle: str) -> None:
+    from pydantic import ValidationError
+
+    from feedback_api.config import Settings
+
+    with pytest.raises(ValidationError, match=needle):
+        Settings(reasons=value, _env_file=None)  # type: ignore[call-arg]
+
+
+async def test_erasing_a_user_erases_their_corrections(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await vote(client, request_id="e1", user_id="erin", rating=-1, correction="secret fix")
+    await vote(client, request_id="e2", user_id="other", rating=-1, correction="kept")
+    assert (await client.delete("/v1/users/erin")).status_code == 200
+    assert await count(engine, "feedback", "correction = 'secret fix'") == 0
+    assert await count(engine, "feedback", "correction = 'kept'") == 1
