@@ -40,6 +40,7 @@ from feedback_api.kit.migrations import head_revision
 from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
+from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
 from feedback_api.traces.router import router as traces_router
@@ -97,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # batches are large groups by themselves and gain from running side by side.
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
-                vote_group(engine, writers=1), vote_group(engine, writers=2), rules, sessionmaker
+                vote_group(engine, writers=1, default_reasons=rules.reasons),
+                vote_group(engine, writers=2, default_reasons=rules.reasons),
+                rules,
+                sessionmaker,
             )
             opened.push_async_callback(intake.close)
             state = State(
@@ -158,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exports.exports, dependencies=read)
     app.include_router(feedback.router)
     app.include_router(privacy_router)
+    app.include_router(reasons_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     app.include_router(browser_router)  # feedback.js, public: votes need a token or a key

@@ -9,7 +9,7 @@ from feedback_api.auth.keys import Principal, Scope, authenticate, require
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH, authorize_vote
 from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
 from feedback_api.exceptions import AppError
-from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
+from feedback_api.feedback.repository import FeedbackFilter
 from feedback_api.feedback.schemas import (
     BatchResult,
     FeedbackBatch,
@@ -18,7 +18,7 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
-from feedback_api.feedback.service import FeedbackService
+from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
 from feedback_api.kit.fields import SearchText, Timestamp
@@ -26,7 +26,7 @@ from feedback_api.kit.fields import SearchText, Timestamp
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
 async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackService:
-    return FeedbackService(FeedbackRepository(session), rules)
+    return feedback_service(session, rules)
 
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
@@ -82,7 +82,7 @@ async def submit_feedback(
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
     async with sessions.begin() as session:
-        service = FeedbackService(FeedbackRepository(session), rules)
+        service = feedback_service(session, rules)
 
         async def vote() -> tuple[int, FeedbackOut]:
             return vote_answer(*await service.submit(payload, grant))
@@ -140,12 +140,13 @@ async def list_feedback(
     project: SearchText | None = None,
     user_id: SearchText | None = None,
     is_helpful: bool | None = None,
+    reason: Annotated[SearchText | None, Query(description="Votes that carry this reason.")] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
-    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until)
+    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until, reason=reason)
     return await service.list(where, limit, cursor)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     DefaultClause,
+    FromClause,
     bindparam,
     column,
     func,
@@ -32,7 +33,7 @@ def json_recordset(name: str, columns: Iterable[Column[Any]]) -> TableValuedAlia
     )
 
 
-def value_or_default(rows: TableValuedAlias, column_: Column[Any]) -> ColumnElement[Any]:
+def value_or_default(rows: FromClause, column_: Column[Any]) -> ColumnElement[Any]:
     """A row's value for `column_`, or the column's server default where the row has none
     (a JSON row leaves out what the client did not send)."""
     default = column_.server_default
