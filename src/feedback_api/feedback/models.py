@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, trigram_indexes, uuid_pk
 
 
 class Feedback(Base):
@@ -37,6 +37,8 @@ class Feedback(Base):
         ),
         Index("ix_feedback_created_at", "created_at"),
         Index("ix_feedback_user_id", "user_id"),
+        # The explorer's text search over what the voter wrote (docs/explorer.md).
+        *trigram_indexes("feedback", "comment"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -22,9 +22,12 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    join,
     literal_column,
+    or_,
     select,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -258,6 +261,20 @@ class FeedbackFilter:
     is_helpful: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    q: str | None = None  # a case-insensitive substring of the texts in SEARCHED
+
+
+# What `q` searches, by table: each side has its trigram indexes (migration 0008).
+SEARCHED: dict[Table, tuple[str, ...]] = {
+    _feedback: ("comment",),
+    _interactions: ("query", "response"),
+}
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for ILIKE, with LIKE's own characters in `text` matched as themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class FeedbackRepository:
@@ -294,22 +311,70 @@ class FeedbackRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
-        stmt = select(*view_columns(_feedback, _interactions)).join_from(_feedback, _interactions)
-        conditions = {
-            Interaction.model: where.model,
-            Interaction.intent: where.intent,
-            Interaction.project: where.project,
-            Feedback.user_id: where.user_id,
-            Feedback.is_helpful: where.is_helpful,
-        }
-        for column_, value in conditions.items():
-            if value is not None:
-                stmt = stmt.where(column_ == value)
-        if where.since is not None:
-            stmt = stmt.where(Feedback.created_at >= where.since)
-        if where.until is not None:
-            stmt = stmt.where(Feedback.created_at < where.until)
-        if after is not None:
-            stmt = stmt.where(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
-        stmt = stmt.order_by(Feedback.created_at.desc(), Feedback.id.desc()).limit(limit)
-        return list((await self.session.execute(stmt)).all())
+        return list((await self.session.execute(list_statement(where, limit, after))).all())
+
+
+def _conditions(
+    where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    equal = {
+        Interaction.model: where.model,
+        Interaction.intent: where.intent,
+        Interaction.project: where.project,
+        Feedback.user_id: where.user_id,
+        Feedback.is_helpful: where.is_helpful,
+    }
+    conditions.extend(column_ == value for column_, value in equal.items() if value is not None)
+    if where.since is not None:
+        conditions.append(Feedback.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(Feedback.created_at < where.until)
+    if after is not None:
+        conditions.append(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
+    return conditions
+
+
+def list_statement(
+    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Select[Any]:
+    """The feedback-with-context rows of one page of GET /v1/feedback.
+
+    With `q`, the texts searched live in two tables, and one `OR` across both would leave
+    each table's index unused. So each table gets a branch of its own: its page of matches,
+    newest first after the cursor, found through its trigram indexes (or, for a fragment
+    most rows contain, by walking the newest votes: the planner picks). A page of the union
+    of the branches holds every vote of the true page: a vote among the newest `limit`
+    matches is among the newest `limit` of its own branch. UNION drops a vote both find.
+    """
+    order = (Feedback.created_at.desc(), Feedback.id.desc())
+    conditions = _conditions(where, after)
+    joined = join(_feedback, _interactions, _interactions.c.id == _feedback.c.interaction_id)
+    if where.q is None:
+        return (
+            select(*view_columns(_feedback, _interactions))
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit)
+        )
+    pattern = bindparam("q_pattern", like_pattern(where.q))
+    branches = [
+        select(_feedback.c.id, _feedback.c.created_at)
+        .select_from(joined)
+        .where(*conditions, or_(*(table.c[name].ilike(pattern, escape="\\") for name in names)))
+        .order_by(*order)
+        .limit(limit)
+        for table, names in SEARCHED.items()
+    ]
+    hits = union(*branches).subquery("hits")
+    return (
+        select(*view_columns(_feedback, _interactions))
+        .select_from(
+            join(hits, _feedback, _feedback.c.id == hits.c.id).join(
+                _interactions, _interactions.c.id == _feedback.c.interaction_id
+            )
+        )
+        .order_by(hits.c.created_at.desc(), hits.c.id.desc())
+        .limit(limit)
+    )

@@ -22,7 +22,7 @@ from feedback_api.feedback.schemas import (
 from feedback_api.feedback.service import FeedbackService
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
-from feedback_api.kit.fields import SearchText, Timestamp
+from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
@@ -140,10 +140,17 @@ async def list_feedback(
     is_helpful: bool | None = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+    q: Annotated[
+        SearchQuery | None,
+        Query(
+            description="Text search: votes whose question, answer or comment contains this "
+            "text (case-insensitive; 3-200 characters, with 3 letters or digits in a row).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
-    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until)
+    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until, q=q)
     return await service.list(where, limit, cursor)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, trigram_indexes, uuid_pk
 
 
 class Interaction(Base):
@@ -22,6 +22,9 @@ class Interaction(Base):
         Index("ix_interactions_created_at", "created_at"),
         Index("ix_interactions_user_id", "user_id"),
         Index("ix_interactions_session_id", "session_id"),
+        # The explorer's text search (GET /v1/feedback?q=): substring matches (ILIKE) served
+        # by trigram indexes (pg_trgm); docs/explorer.md says why, docs/benchmarks.md how fast.
+        *trigram_indexes("interactions", "query", "response"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

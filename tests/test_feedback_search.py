@@ -1,0 +1,155 @@
+"""GET /v1/feedback?q=: a case-insensitive substring search over question, answer and comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.feedback.repository import FeedbackFilter, list_statement
+from tests.helpers import exchange
+
+
+async def vote(client: httpx.AsyncClient, minute: int, **overrides: Any) -> str:
+    body = exchange(rating=1, created_at=f"2026-03-01T{minute // 60:02d}:{minute % 60:02d}:00Z")
+    body.update(overrides)
+    r = await client.post("/v1/feedback", json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def search(client: httpx.AsyncClient, q: str, **params: Any) -> list[dict[str, Any]]:
+    r = await client.get("/v1/feedback", params={"q": q, **params})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def test_q_finds_a_fragment_of_question_answer_or_comment(client: httpx.AsyncClient) -> None:
+    in_question = await vote(client, 1, query="Why does my Kubernetes pod restart?")
+    in_answer = await vote(client, 2, response="Check the liveness probe of the KUBERNETES pod")
+    in_comment = await vote(client, 3, rating=-1, comment="It ignored kubernetes entirely")
+    await vote(client, 4, query="How do I sort a list?", comment="fine")
+
+    found = await search(client, "kubernetes")
+    # Newest first, each once, whichever text matched.
+    assert [item["id"] for item in found] == [in_comment, in_answer, in_question]
+    # A fragment inside a word, in any case.
+    assert {item["id"] for item in await search(client, "BERNE")} == {
+        in_question,
+        in_answer,
+        in_comment,
+    }
+    assert [item["id"] for item in await search(client, "liveness probe")] == [in_answer]
+    assert await search(client, "nowhere to be found") == []
+
+
+async def test_q_with_the_other_filters(client: httpx.AsyncClient) -> None:
+    await vote(client, 1, model="m-a", comment="slow answer")
+    wanted = await vote(client, 2, model="m-b", rating=-1, comment="slow answer")
+    await vote(client, 3, model="m-b", comment="slow answer")
+    await vote(client, 4, model="m-b", rating=-1, comment="wrong answer")
+    found = await search(client, "slow", model="m-b", is_helpful=False)
+    assert [item["id"] for item in found] == [wanted]
+    window = await search(
+        client, "slow", since="2026-03-01T00:02:00Z", until="2026-03-01T00:03:00Z"
+    )
+    assert [item["id"] for item in window] == [wanted]
+
+
+async def test_like_characters_are_matched_as_themselves(client: httpx.AsyncClient) -> None:
+    percent = await vote(client, 1, comment="got 100% wrong")
+    await vote(client, 2, comment="got 1000 wrong")
+    underscore = await vote(client, 3, query="what is snake_case?")
+    await vote(client, 4, query="what is snakeXcase?")
+    backslash = await vote(client, 5, response=r"use C:\temp\dir")
+    assert [i["id"] for i in await search(client, "100% wrong")] == [percent]
+    assert [i["id"] for i in await search(client, "snake_case")] == [underscore]
+    assert [i["id"] for i in await search(client, r"C:\temp")] == [backslash]
+
+
+async def test_keyset_pages_of_a_search_over_both_tables(client: httpx.AsyncClient) -> None:
+    """Matches alternate between the vote's comment and the exchange's question, with votes
+    that match nothing in between: every page keeps the order, no vote twice, none lost."""
+    expected = []
+    for minute in range(36):
+        if minute % 3 == 0:
+            expected.append(await vote(client, minute, comment=f"zebra comment {minute}"))
+        elif minute % 3 == 1:
+            expected.append(await vote(client, minute, query=f"a Zebra question {minute}"))
+        else:
+            await vote(client, minute, comment="giraffe")
+    # One matches in both tables: it must come once.
+    both = await vote(client, 40, query="zebra here", comment="and zebra there")
+    expected = [both, *reversed(expected)]
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"q": "zebra", "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/v1/feedback", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert pages == 5  # 25 matches, 5 a page: the last page is full, and no empty one follows
+
+
+@pytest.mark.parametrize(
+    ("q", "says"),
+    [
+        ("ab", "3 letters or digits"),
+        ("   ab   ", "3 letters or digits"),
+        ("a.b.c", "3 letters or digits"),
+        ("___", "3 letters or digits"),
+        ("", "3 letters or digits"),
+        ("x" * 201, "at most 200 characters"),
+        ("abc\x00", "NUL"),
+    ],
+)
+async def test_a_search_the_index_cannot_serve_is_422(
+    client: httpx.AsyncClient, q: str, says: str
+) -> None:
+    r = await client.get("/v1/feedback", params={"q": q})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "invalid_input"
+    assert body["detail"].startswith("q: ") and says in body["detail"], body["detail"]
+
+
+async def test_three_letters_and_two_hundred_characters_are_fine(
+    client: httpx.AsyncClient,
+) -> None:
+    long = "y" * 200
+    wanted = await vote(client, 1, comment=f"{long}!")
+    assert [i["id"] for i in await search(client, long)] == [wanted]
+    assert [i["id"] for i in await search(client, "  yyy ")] == [wanted]
+
+
+async def test_each_table_s_branch_can_use_its_trigram_indexes(engine: AsyncEngine) -> None:
+    """The search's conditions are the ones the migration's indexes serve (ILIKE on the bare
+    column): with scans of the tables and of their B-trees priced out, the plan reads them."""
+    statement = list_statement(FeedbackFilter(q="zebra"), 50, None)
+    sql = str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    async with engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        await conn.execute(text("SET enable_indexscan = off"))
+        plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
+        await conn.rollback()
+    for index in (
+        "ix_feedback_comment_trgm",
+        "ix_interactions_query_trgm",
+        "ix_interactions_response_trgm",
+    ):
+        assert index in plan, plan
