@@ -18,7 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.kit.models import Base, created_at_column, trigram_indexes, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.search import search_index
 
 
 class Feedback(Base):
@@ -37,8 +38,6 @@ class Feedback(Base):
         ),
         Index("ix_feedback_created_at", "created_at"),
         Index("ix_feedback_user_id", "user_id"),
-        # The explorer's text search over what the voter wrote (docs/explorer.md).
-        *trigram_indexes("feedback", "comment"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -54,3 +53,8 @@ class Feedback(Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+
+# The explorer's word search (GET /v1/feedback?q=) over what the voter wrote.
+SEARCH_DOCUMENT = (Feedback.__table__.c.comment,)
+search_index("ix_feedback_search", *SEARCH_DOCUMENT)

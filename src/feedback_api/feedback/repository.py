@@ -24,7 +24,6 @@ from sqlalchemy import (
     func,
     join,
     literal_column,
-    or_,
     select,
     tuple_,
     union,
@@ -34,8 +33,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import TableValuedAlias
 
+from feedback_api.feedback.models import SEARCH_DOCUMENT as FEEDBACK_SEARCHED
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
+from feedback_api.interactions.models import SEARCH_DOCUMENT as INTERACTION_SEARCHED
+from feedback_api.kit import search
 from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
 
 _feedback = cast(Table, Feedback.__table__)
@@ -261,20 +263,14 @@ class FeedbackFilter:
     is_helpful: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
-    q: str | None = None  # a case-insensitive substring of the texts in SEARCHED
+    q: str | None = None  # words to find in the texts of SEARCH_DOCUMENTS (kit/search.py)
 
 
-# What `q` searches, by table: each side has its trigram indexes (migration 0008).
-SEARCHED: dict[Table, tuple[str, ...]] = {
-    _feedback: ("comment",),
-    _interactions: ("query", "response"),
+# What `q` searches, by table: each document has its index (migration 0008).
+SEARCH_DOCUMENTS: dict[Table, ColumnElement[str]] = {
+    _feedback: search.document(*FEEDBACK_SEARCHED),
+    _interactions: search.document(*INTERACTION_SEARCHED),
 }
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for ILIKE, with LIKE's own characters in `text` matched as themselves."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 class FeedbackRepository:
@@ -342,8 +338,8 @@ def list_statement(
 
     With `q`, the texts searched live in two tables, and one `OR` across both would leave
     each table's index unused. So each table gets a branch of its own: its page of matches,
-    newest first after the cursor, found through its trigram indexes (or, for a fragment
-    most rows contain, by walking the newest votes: the planner picks). A page of the union
+    newest first after the cursor, found through its search index (or, for words most rows
+    contain, by walking the newest votes: the planner picks). A page of the union
     of the branches holds every vote of the true page: a vote among the newest `limit`
     matches is among the newest `limit` of its own branch. UNION drops a vote both find.
     """
@@ -358,14 +354,13 @@ def list_statement(
             .order_by(*order)
             .limit(limit)
         )
-    pattern = bindparam("q_pattern", like_pattern(where.q))
     branches = [
         select(_feedback.c.id, _feedback.c.created_at)
         .select_from(joined)
-        .where(*conditions, or_(*(table.c[name].ilike(pattern, escape="\\") for name in names)))
+        .where(*conditions, search.matches(document, where.q))
         .order_by(*order)
         .limit(limit)
-        for table, names in SEARCHED.items()
+        for document in SEARCH_DOCUMENTS.values()
     ]
     hits = union(*branches).subquery("hits")
     return (

@@ -143,8 +143,9 @@ async def list_feedback(
     q: Annotated[
         SearchQuery | None,
         Query(
-            description="Text search: votes whose question, answer or comment contains this "
-            "text (case-insensitive; 3-200 characters, with 3 letters or digits in a row).",
+            description="Word search over the question, the answer and the comment: each "
+            "word must start a word of one of them (any order and case; words of 1-2 "
+            "characters match whole words). Up to 200 characters.",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

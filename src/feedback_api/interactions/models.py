@@ -8,7 +8,8 @@ from sqlalchemy import CheckConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from feedback_api.kit.models import Base, created_at_column, trigram_indexes, uuid_pk
+from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.search import search_index
 
 
 class Interaction(Base):
@@ -22,9 +23,6 @@ class Interaction(Base):
         Index("ix_interactions_created_at", "created_at"),
         Index("ix_interactions_user_id", "user_id"),
         Index("ix_interactions_session_id", "session_id"),
-        # The explorer's text search (GET /v1/feedback?q=): substring matches (ILIKE) served
-        # by trigram indexes (pg_trgm); docs/explorer.md says why, docs/benchmarks.md how fast.
-        *trigram_indexes("interactions", "query", "response"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -46,6 +44,11 @@ class Interaction(Base):
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
     )
     created_at: Mapped[datetime] = created_at_column()
+
+
+# The explorer's word search (GET /v1/feedback?q=) over the exchange: question and answer.
+SEARCH_DOCUMENT = (Interaction.__table__.c.query, Interaction.__table__.c.response)
+search_index("ix_interactions_search", *SEARCH_DOCUMENT)
 
 
 # What `INSERT ... ON CONFLICT (request_id) DO UPDATE` sets when the interaction exists: a

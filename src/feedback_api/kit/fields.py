@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from feedback_api.kit.search import words
 
 NUL = "\x00"
 
@@ -71,25 +72,18 @@ Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
 SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
 
 
-# A run of three letters or digits: the shortest text a trigram index narrows down. pg_trgm
-# looks up the trigrams of the letters and digits of `ILIKE '%q%'`; shorter fragments give it
-# none, or only padded ones that most rows share, and the search would read every row.
-_THREE_ALNUM = re.compile(r"[^\W_]{3}")
 SEARCH_MAX_LENGTH = 200
 
 
 def _searchable(value: str) -> str:
     if len(value) > SEARCH_MAX_LENGTH:
-        raise ValueError(f"a search text has at most {SEARCH_MAX_LENGTH} characters")
-    if not _THREE_ALNUM.search(value):
-        raise ValueError(
-            "type at least 3 letters or digits in a row: the search matches text fragments "
-            "of three characters or more"
-        )
+        raise ValueError(f"a search has at most {SEARCH_MAX_LENGTH} characters")
+    if not words(value):
+        raise ValueError("type a word to search for: letters or digits")
     return value
 
 
-# A text search typed into a search box (GET /v1/feedback?q=): trimmed, 3-200 characters.
+# Words typed into a search box (GET /v1/feedback?q=, kit/search.py): 1-200 characters.
 SearchQuery = Annotated[
     str,
     BeforeValidator(_strip),

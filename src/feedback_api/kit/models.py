@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, Index, MetaData, Row, func, literal_column
+from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,16 +87,3 @@ def was_inserted() -> ColumnElement[bool]:
     one round trip.
     """
     return literal_column("xmax = 0", type_=Boolean).label("inserted")
-
-
-def trigram_indexes(table: str, *columns: str) -> list[Index]:
-    """A GIN trigram index (pg_trgm's gin_trgm_ops) per column: `ILIKE '%text%'` uses it."""
-    return [
-        Index(
-            f"ix_{table}_{name}_trgm",
-            name,
-            postgresql_using="gin",
-            postgresql_ops={name: "gin_trgm_ops"},
-        )
-        for name in columns
-    ]
