@@ -4,14 +4,14 @@
 
 Fills N votes (default 1,000,000; --quick: 100,000), one interaction each, with
 generate_series SQL inside PostgreSQL, at the schema without the search indexes; then
-migrates to head, so the migration builds its trigram indexes over the full tables (its
-time is printed). Side by side in one run, measured over HTTP against the real server
-(`feedback-api serve`, keep-alive client), each figure's requests alternated with the others':
+migrates to head, so the migration builds its indexes over the full tables (its time is
+printed). Side by side in one run:
 
-  insert     a chunk of votes inserted before the migration and one after it: what the
-             trigram indexes cost ingestion;
-  search     p50 / p95 of GET /v1/feedback?q=...&limit=50 for fragments from one matching
-             vote to every vote, and for none (goal: p50 <= 50 ms at 1,000,000 votes);
+  insert     chunks of 25,000 votes inserted (one statement each) with no search index, with
+             the migration's full-text indexes, and with the alternative not taken (pg_trgm
+             GIN indexes on question, answer and comment), alternated, twice each;
+  search     p50 / p95 of GET /v1/feedback?q=...&limit=50 for words from one matching vote
+             to every vote, and for none (goal: p50 <= 50 ms at 1,000,000 votes);
   pages      p50 / p95 of the list's first page against the page at the oldest vote, the
              N-th, reached by a keyset cursor (goal: equal).
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import asyncpg
+from alembic import command
 from alembic.script import ScriptDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,18 +73,34 @@ SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
        'user-' || (random() * 10000)::int, created_at
 FROM i
 """
-CHUNK = 50_000
+CHUNK = 25_000
+ROUNDS = 2
+# The alternative to the migration's indexes: substrings (ILIKE) served by trigrams.
+TRIGRAM = {
+    f"bench_trgm_{table}_{column}": f"{table} USING gin ({column} gin_trgm_ops)"
+    for table, column in (
+        ("interactions", "query"),
+        ("interactions", "response"),
+        ("feedback", "comment"),
+    )
+}
+
+TRIGRAM_CREATE = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *(f"CREATE INDEX {name} ON {on}" for name, on in TRIGRAM.items()),
+]
 
 
 def searches(rows: int) -> list[tuple[str, str]]:
     """(label, q): from one matching vote to every vote, and none."""
-    fragment = hashlib.md5(str(rows // 2).encode()).hexdigest()[:10]
+    prefix = hashlib.md5(str(rows // 2).encode()).hexdigest()[:10]
     return [
-        ("md5 fragment: 1 answer", fragment),
+        ("md5 prefix: 1 answer", prefix),
         (f"'xylophone': {max(1, rows // 100_000)} questions", "xylophone"),
         ("'too verbose': ~2 % of comments", "too verbose"),
-        ("'a socket in': 2 % of questions", "a socket in"),
+        ("'socket': 2 % of questions", "socket"),
         ("'kotlin': 10 % of questions", "kotlin"),
+        ("'kotlin standard': 10 %, question + answer", "kotlin standard"),
         ("'standard library': every answer", "standard library"),
         ("'zqxwvj': nothing", "zqxwvj"),
     ]
@@ -122,11 +139,18 @@ async def measure(base: str, paths: dict[str, str], rounds: int) -> dict[str, li
     for _ in range(rounds):
         for label, path in paths.items():
             started = time.perf_counter()
-            status, _ = await conn.request("GET", path)
+            status, payload = await conn.request("GET", path)
             times[label].append((time.perf_counter() - started) * 1000)
-            assert status == 200, (label, status)
+            assert status == 200, (label, status, payload[:300])
     conn.close()
     return times
+
+
+async def ddl(dsn: str, statements: list[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    for statement in statements:
+        await conn.execute(statement)
+    await conn.close()
 
 
 def database(url: str | None) -> str:
@@ -156,25 +180,39 @@ def main() -> None:
     assert isinstance(before, str)
     migrations.upgrade(url, before)
 
-    # The newest votes have the smallest numbers: the two timed chunks are the oldest ones.
+    # The newest votes have the smallest numbers: the timed chunks are the oldest ones.
+    variants = ("no search index", "migration's full-text indexes", "pg_trgm alternative")
+    timed = len(variants) * ROUNDS * CHUNK
     started = time.perf_counter()
-    asyncio.run(fill(dsn, 1, rows - 2 * CHUNK))
+    asyncio.run(fill(dsn, 1, rows - timed))
     fill_seconds = time.perf_counter() - started
     asyncio.run(settle(dsn))
-    without_index = asyncio.run(fill(dsn, rows - 2 * CHUNK + 1, rows - CHUNK))
+    inserts: dict[str, list[float]] = {name: [] for name in variants}
+    low = rows - timed + 1
+    for _ in range(ROUNDS):
+        for name in variants:
+            if name == variants[1]:
+                migrations.upgrade(url)
+            elif name == variants[2]:
+                asyncio.run(ddl(dsn, TRIGRAM_CREATE))
+            inserts[name].append(asyncio.run(fill(dsn, low, low + CHUNK - 1)))
+            low += CHUNK
+            if name == variants[1]:
+                command.downgrade(migrations.alembic_config(url), before)
+            elif name == variants[2]:
+                asyncio.run(ddl(dsn, [f"DROP INDEX {i}" for i in TRIGRAM]))
     started = time.perf_counter()
     migrations.upgrade(url)
     migrate_seconds = time.perf_counter() - started
-    with_index = asyncio.run(fill(dsn, rows - CHUNK + 1, rows))
     asyncio.run(settle(dsn))
 
-    print(f"{rows:,} votes filled in {fill_seconds + without_index + with_index:.0f} s")
-    print(f"migration {SEARCH_REVISION} (trigram indexes over {rows - CHUNK:,} rows): "
-          f"{migrate_seconds:.0f} s")  # fmt: skip
-    print(
-        f"insert {CHUNK:,} votes: {without_index:.1f} s without the search indexes, "
-        f"{with_index:.1f} s with them ({with_index / without_index:.2f}x)"
-    )
+    print(f"{rows:,} votes filled in {fill_seconds + sum(map(sum, inserts.values())):.0f} s")
+    print(f"migration {SEARCH_REVISION} (its indexes over {rows:,} votes): {migrate_seconds:.0f} s")
+    print(f"\ninsert {CHUNK:,} votes in one statement, {ROUNDS} chunks each, alternated")
+    base = min(inserts[variants[0]])
+    for name, seconds in inserts.items():
+        print(f"  {name:<36}{' / '.join(f'{s:.1f} s' for s in seconds):>20}"
+              f"{min(seconds) / base:>8.2f}x")  # fmt: skip
 
     cursor = asyncio.run(oldest_page_cursor(dsn, limit))
     paths = {

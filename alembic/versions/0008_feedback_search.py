@@ -1,4 +1,4 @@
-"""feedback search: full-text indexes over the texts the explorer searches
+"""feedback search: the words of votes and exchanges, stored and indexed for the explorer
 
 Revision ID: 0008
 Revises: 0004
@@ -7,32 +7,45 @@ Create Date: 2026-12-01 22:30:00+00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# name, table, the columns of its search document. GET /v1/feedback?q= matches each
-# document with `@@ to_tsquery('simple', ...)`; the expression here is the one
-# feedback_api.kit.search.document builds (an index serves only its very expression).
-SEARCH_INDEXES = (
-    ("ix_interactions_search", "interactions", ("query", "response")),
-    ("ix_feedback_search", "feedback", ("comment",)),
+# table, the columns whose words GET /v1/feedback?q= searches (feedback_api.kit.search).
+SEARCHED = (
+    ("interactions", ("query", "response")),
+    ("feedback", ("comment",)),
 )
 
 
 def _document(columns: Sequence[str]) -> str:
-    text = " || ' ' || ".join(f"coalesce({column}, '')" for column in columns)
-    return f"to_tsvector('simple'::regconfig, {text})"
+    joined = " || ' ' || ".join(f"coalesce({column}, '')" for column in columns)
+    return f"to_tsvector('simple'::regconfig, {joined})"
 
 
 def upgrade() -> None:
-    for name, table, columns in SEARCH_INDEXES:
-        op.execute(f"CREATE INDEX {name} ON {table} USING gin ({_document(columns)})")
+    # A stored generated column rewrites its table once, here; then PostgreSQL keeps it.
+    for table, columns in SEARCHED:
+        op.add_column(
+            table,
+            sa.Column(
+                "search_words",
+                postgresql.TSVECTOR(),
+                sa.Computed(_document(columns), persisted=True),
+                nullable=True,
+            ),
+        )
+        op.create_index(
+            f"ix_{table}_search", table, ["search_words"], unique=False, postgresql_using="gin"
+        )
 
 
 def downgrade() -> None:
-    for name, _, _ in reversed(SEARCH_INDEXES):
-        op.execute(f"DROP INDEX {name}")
+    for table, _ in reversed(SEARCHED):
+        op.drop_index(f"ix_{table}_search", table_name=table, postgresql_using="gin")
+        op.drop_column(table, "search_words")

@@ -33,15 +33,22 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import TableValuedAlias
 
-from feedback_api.feedback.models import SEARCH_DOCUMENT as FEEDBACK_SEARCHED
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.interactions.models import SEARCH_DOCUMENT as INTERACTION_SEARCHED
 from feedback_api.kit import search
-from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
+from feedback_api.kit.models import (
+    AnyRow,
+    attribute_names,
+    new_id_texts,
+    was_inserted,
+    written_columns,
+)
 
 _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
+# What a statement writes and an answer shows: not the columns PostgreSQL computes.
+_feedback_columns = written_columns(_feedback)
+_interaction_columns = written_columns(_interactions)
 
 # What a vote shows of its interaction. With every column of the vote, this is the
 # feedback-with-context view that GET answers with and the vote statement returns.
@@ -53,14 +60,14 @@ _VOTE_IDENTITY = frozenset({"id", "interaction_id", "user_id", "created_at", "up
 
 # What a vote body says about the vote: the feedback columns its client may send.
 VOTE_COLUMNS = tuple(
-    c.name for c in _feedback.columns if c.name not in ("id", "interaction_id", "updated_at")
+    c.name for c in _feedback_columns if c.name not in ("id", "interaction_id", "updated_at")
 )
 
 
 def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
     """The feedback-with-context columns, from the feedback and interaction tables or CTEs."""
     return [
-        *(feedback.c[c.name] for c in _feedback.columns),
+        *(feedback.c[c.name] for c in _feedback_columns),
         *(interaction.c[name] for name in CONTEXT_COLUMNS),
     ]
 
@@ -117,12 +124,12 @@ def _submit_votes() -> Select[Any]:
     other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
     target_columns = ("id", *CONTEXT_COLUMNS)
-    rows = _recordset("interactions", _interactions.columns)
+    rows = _recordset("interactions", _interaction_columns)
     new = (
         insert(_interactions)
         .from_select(
-            list(_interactions.columns),
-            select(*(_value_or_default(rows, c) for c in _interactions.columns)).order_by(
+            _interaction_columns,
+            select(*(_value_or_default(rows, c) for c in _interaction_columns)).order_by(
                 rows.c.request_id
             ),
         )
@@ -135,7 +142,7 @@ def _submit_votes() -> Select[Any]:
     )
     target = select(*new.c).union_all(known).cte("target")
 
-    inserted = [c for c in _feedback.columns if c.name != "updated_at"]
+    inserted = [c for c in _feedback_columns if c.name != "updated_at"]
     votes = _recordset(
         "votes",
         [Column("request_key", Text), *(c for c in inserted if c.name != "interaction_id")],
@@ -155,13 +162,13 @@ def _submit_votes() -> Select[Any]:
             set_={
                 **{
                     c.name: insert(_feedback).excluded[c.name]
-                    for c in _feedback.columns
+                    for c in _feedback_columns
                     if c.name not in _VOTE_IDENTITY
                 },
                 "updated_at": func.now(),
             },
         )
-        .returning(*_feedback.columns, was_inserted())
+        .returning(*_feedback_columns, was_inserted())
         .cte("written")
     )
     return select(*view_columns(written, target), written.c.inserted).join_from(
@@ -266,11 +273,8 @@ class FeedbackFilter:
     q: str | None = None  # words to find in the texts of SEARCH_DOCUMENTS (kit/search.py)
 
 
-# What `q` searches, by table: each document has its index (migration 0008).
-SEARCH_DOCUMENTS: dict[Table, ColumnElement[str]] = {
-    _feedback: search.document(*FEEDBACK_SEARCHED),
-    _interactions: search.document(*INTERACTION_SEARCHED),
-}
+# What `q` searches: the words of the vote, and those of its exchange, each with its index.
+SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
 
 
 class FeedbackRepository:
@@ -357,10 +361,10 @@ def list_statement(
     branches = [
         select(_feedback.c.id, _feedback.c.created_at)
         .select_from(joined)
-        .where(*conditions, search.matches(document, where.q))
+        .where(*conditions, search.matches(words, where.q))
         .order_by(*order)
         .limit(limit)
-        for document in SEARCH_DOCUMENTS.values()
+        for words in SEARCHED
     ]
     hits = union(*branches).subquery("hits")
     return (

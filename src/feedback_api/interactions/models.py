@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
-from feedback_api.kit.search import search_index
+from feedback_api.kit.search import search_column, search_index
 
 
 class Interaction(Base):
@@ -23,6 +23,7 @@ class Interaction(Base):
         Index("ix_interactions_created_at", "created_at"),
         Index("ix_interactions_user_id", "user_id"),
         Index("ix_interactions_session_id", "session_id"),
+        search_index("ix_interactions_search", "search_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -44,11 +45,8 @@ class Interaction(Base):
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
     )
     created_at: Mapped[datetime] = created_at_column()
-
-
-# The explorer's word search (GET /v1/feedback?q=) over the exchange: question and answer.
-SEARCH_DOCUMENT = (Interaction.__table__.c.query, Interaction.__table__.c.response)
-search_index("ix_interactions_search", *SEARCH_DOCUMENT)
+    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): question and answer.
+    search_words: Mapped[Any] = search_column("query", "response")
 
 
 # What `INSERT ... ON CONFLICT (request_id) DO UPDATE` sets when the interaction exists: a

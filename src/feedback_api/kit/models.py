@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Row,
+    Table,
+    func,
+    literal_column,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,3 +97,9 @@ def was_inserted() -> ColumnElement[bool]:
     one round trip.
     """
     return literal_column("xmax = 0", type_=Boolean).label("inserted")
+
+
+def written_columns(table: Table) -> list[Column[Any]]:
+    """The columns of `table` a statement may write and an answer shows: all but the ones
+    PostgreSQL computes (generated columns, such as the search words)."""
+    return [column for column in table.columns if column.computed is None]
