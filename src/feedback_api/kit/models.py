@@ -43,12 +43,17 @@ class Base(DeclarativeBase):
 
 
 def attribute_names(model: type[Base]) -> dict[str, str]:
-    """Column name -> mapped attribute name, for every column of `model`.
+    """Column name -> mapped attribute name, for every column of `model` we write and show
+    (not the ones PostgreSQL computes: see written_columns).
 
     The API and the SQL use the column names; the attribute differs where a column's name
     is reserved on declarative classes (`metadata`, mapped as `meta`).
     """
-    return {column.name: key for key, column in sa_inspect(model).columns.items()}
+    return {
+        column.name: key
+        for key, column in sa_inspect(model).columns.items()
+        if column.computed is None
+    }
 
 
 def new_id() -> uuid.UUID:
