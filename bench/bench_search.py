@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Connection, asyncpg_dsn, percentile, server, settle
 from feedback_api.config import normalize_database_url
+from feedback_api.feedback.repository import FEW_MATCHES
 from feedback_api.kit import migrations
 from feedback_api.kit.pagination import encode_cursor
 
@@ -43,8 +44,9 @@ from feedback_api.kit.pagination import encode_cursor
 SEARCH_REVISION = "0008"
 
 # Vote g: a question built from word lists (a verb of 20, a thing of 50, a language of 10),
-# "xylophone" in one question of 100,000, an answer carrying md5(g) and a sentence every
-# answer shares, a comment on a fifth of the votes; one vote every 5 seconds back from now.
+# "xylophone" in one question of 100,000, "urgently" in one of 1,000, "quickly" in one of
+# 200; an answer carrying md5(g) and a sentence every answer shares; a comment on a fifth of
+# the votes; one vote every 5 seconds back from now.
 FILL = """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
@@ -60,7 +62,9 @@ WITH i AS (
            'color','icon','sprite'])[1 + (g / 20) % 50]
          || ' in ' || (ARRAY['python','rust','go','java','kotlin','swift','ruby','haskell',
            'elixir','scala'])[1 + (g / 1000) % 10]
-         || CASE WHEN g % 100000 = 1 THEN ' with a xylophone' ELSE '' END || '?',
+         || CASE WHEN g % 100000 = 1 THEN ' with a xylophone' ELSE '' END
+         || CASE WHEN g % 1000 = 7 THEN ' urgently' ELSE '' END
+         || CASE WHEN g % 200 = 3 THEN ' quickly' ELSE '' END || '?',
          'Here is one way (' || md5(g::text) || '). Use the standard library and keep the '
          || 'function small; test the edge cases first, then measure before optimising.',
          'model-' || (g % 5), 'intent-' || (g % 7), 'project-' || (g % 3),
@@ -97,6 +101,8 @@ def searches(rows: int) -> list[tuple[str, str]]:
     return [
         ("md5 prefix: 1 answer", prefix),
         (f"'xylophone': {max(1, rows // 100_000)} questions", "xylophone"),
+        (f"'urgently': {rows // 1000:,} questions (0.1 %)", "urgently"),
+        (f"'quickly': {rows // 200:,} questions (0.5 %)", "quickly"),
         ("'too verbose': ~2 % of comments", "too verbose"),
         ("'socket': 2 % of questions", "socket"),
         ("'kotlin': 10 % of questions", "kotlin"),
@@ -236,6 +242,7 @@ def main() -> None:
     print(f"page at vote {rows:,} / page 1 (p50): {deep / first:.2f}x")
     worst = max(percentile(times[label], 0.5) for label in paths)
     print(f"slowest search p50: {worst:.1f} ms (goal <= 50 ms)")
+    print(f"(a table with up to {FEW_MATCHES:,} matches is searched through its index)")
 
 
 if __name__ == "__main__":

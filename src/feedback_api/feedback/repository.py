@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    Uuid,
     any_,
     bindparam,
     column,
@@ -275,6 +276,31 @@ class FeedbackFilter:
 
 # What `q` searches: the words of the vote, and those of its exchange, each with its index.
 SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
+# Up to this many matches in a table, a search takes them from its index and sorts them;
+# with more, it walks the newest votes until it has a page, which takes about
+# limit x rows / FEW_MATCHES rows at most (docs/explorer.md, docs/benchmarks.md).
+FEW_MATCHES = 4_000
+
+
+def few_matches(q: str) -> Select[Any]:
+    """The ids of the rows of each table of SEARCHED that match `q`, up to FEW_MATCHES + 1
+    (an empty array for none).
+
+    Asked first because PostgreSQL cannot estimate how many there are: for a word its
+    statistics do not know (any rare word, any prefix) it assumes one row in 200, and walks
+    the newest votes for a page of matches that may not exist, through the whole table.
+    Given the ids, it knows.
+    """
+    found = []
+    for words in SEARCHED:
+        table = words.table
+        ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
+        found.append(
+            select(
+                func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]"))
+            ).scalar_subquery()
+        )
+    return select(*found)
 
 
 class FeedbackRepository:
@@ -311,7 +337,12 @@ class FeedbackRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
-        return list((await self.session.execute(list_statement(where, limit, after))).all())
+        few: tuple[list[uuid.UUID] | None, ...] = ()
+        if where.q is not None:
+            found = (await self.session.execute(few_matches(where.q))).one()
+            few = tuple(ids if len(ids) <= FEW_MATCHES else None for ids in found)
+        stmt = list_statement(where, limit, after, matched=few)
+        return list((await self.session.execute(stmt)).all())
 
 
 def _conditions(
@@ -336,7 +367,11 @@ def _conditions(
 
 
 def list_statement(
-    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
+    where: FeedbackFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    *,
+    matched: tuple[list[uuid.UUID] | None, ...] = (),
 ) -> Select[Any]:
     """The feedback-with-context rows of one page of GET /v1/feedback.
 
@@ -358,14 +393,21 @@ def list_statement(
             .order_by(*order)
             .limit(limit)
         )
-    branches = [
-        select(_feedback.c.id, _feedback.c.created_at)
-        .select_from(joined)
-        .where(*conditions, search.matches(words, where.q))
-        .order_by(*order)
-        .limit(limit)
-        for words in SEARCHED
-    ]
+    # `created_at + 0 s` sorts alike, but no index yields it in that order.
+    sorted_matches = (
+        (Feedback.created_at + literal_column("interval '0 s'")).desc(),
+        Feedback.id.desc(),
+    )
+    branches = []
+    for words, ids in zip(SEARCHED, matched or (None,) * len(SEARCHED), strict=True):
+        branch = select(_feedback.c.id, _feedback.c.created_at).select_from(joined)
+        if ids is None:
+            branch = branch.where(*conditions, search.matches(words, where.q)).order_by(*order)
+        else:
+            table = words.table
+            found = table.c.id == any_(bindparam(f"{table.name}_ids", ids, ARRAY(Uuid)))
+            branch = branch.where(*conditions, found).order_by(*sorted_matches)
+        branches.append(branch.limit(limit))
     hits = union(*branches).subquery("hits")
     return (
         select(*view_columns(_feedback, _interactions))
