@@ -10,6 +10,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import feedback_api.models  # noqa: F401  (every model on Base.metadata, for autogenerate)
 from feedback_api.config import Settings
 from feedback_api.kit.db import resolve_database_url
 from feedback_api.kit.models import Base

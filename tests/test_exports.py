@@ -324,3 +324,215 @@ async def test_offline_exports_in_three_formats(client: httpx.AsyncClient, votes
 async def test_offline_export_bad_format(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/exports/interactions", params={"format": "xlsx"})
     assert r.status_code == 422
+
+
+# -- corrections, empty exchanges, reasons and nulls in the training exports --------------
+
+
+@pytest.fixture
+async def corrected(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A history with corrections, empty exchanges and an exchange without intent/project."""
+    await log(
+        client, "k1", "q7", "wrong answer", session_id="s8", metadata={"system_prompt": SYSTEM}
+    )
+    await vote(client, "k1", False, "u10", correction="right answer", reasons=["incorrect"])
+    await vote(client, "k1", False, "u11", correction="right answer", reasons=["too_long"])
+    await vote(client, "k1", False, "u12", correction="   ")  # no text: no example
+    await log(client, "k2", "q8", "fine answer", session_id="s9")
+    await vote(client, "k2", True, "u13", reasons=["other"])
+    # Stored, never trained on: an empty answer, a question of whitespace only.
+    await log(client, "k3", "q9", "   ", session_id="s10")
+    await vote(client, "k3", True, "u14")
+    await log(client, "k4", "\n\t", "an answer", session_id="s11")
+    await vote(client, "k4", False, "u15", correction="better")
+    await log(client, "k5", "q10", "nowhere answer", intent=None, project=None)
+    await vote(client, "k5", True, "u16")
+    return {}
+
+
+def _by_answer(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {line["messages"][-1]["content"]: line for line in lines}
+
+
+async def test_weighted_takes_corrections_as_positives(
+    client: httpx.AsyncClient, corrected: Any, tmp_path: Path
+) -> None:
+    lines = await export(client, format="weighted")
+    by_answer = _by_answer(lines)
+    assert set(by_answer) == {"wrong answer", "right answer", "fine answer", "nowhere answer"}
+    fix = by_answer["right answer"]
+    assert fix["messages"] == [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "q7"},
+        {"role": "assistant", "content": "right answer"},
+    ]
+    assert fix["weight"] == 2.0 and by_answer["wrong answer"]["weight"] == 0.5
+    assert fix["metadata"]["correction"] is True and fix["metadata"]["up_votes"] == 2
+    assert fix["metadata"]["reasons"] == ["incorrect", "too_long"]
+    wrong = by_answer["wrong answer"]["metadata"]
+    assert wrong["correction"] is False and wrong["down_votes"] == 3
+    assert wrong["reasons"] == ["incorrect", "too_long"]
+    assert by_answer["fine answer"]["metadata"]["reasons"] == ["other"]
+    nowhere = by_answer["nowhere answer"]["metadata"]
+    assert nowhere["intent"] is None and nowhere["project"] is None and nowhere["reasons"] == []
+    assert all(set(line) == {"messages", "weight", "metadata"} for line in lines)
+    assert len({tuple(sorted(line["metadata"])) for line in lines}) == 1  # one schema
+    dataset = loads_with_datasets(tmp_path, lines)
+    assert dataset.num_rows == 4
+
+    plain = _by_answer(await export(client, format="weighted", use_corrections=False))
+    assert set(plain) == {"wrong answer", "fine answer", "nowhere answer"}
+
+
+async def test_openai_and_kto_take_corrections_as_positives(
+    client: httpx.AsyncClient, corrected: Any, tmp_path: Path
+) -> None:
+    openai = _by_answer(await export(client, format="openai"))
+    assert set(openai) == {"right answer", "fine answer", "nowhere answer"}
+    weights = {
+        answer: line["messages"][-1]["weight"]
+        for answer, line in _by_answer(
+            await export(client, format="openai", include_negative=True)
+        ).items()
+    }
+    assert weights == {"wrong answer": 0, "right answer": 1, "fine answer": 1, "nowhere answer": 1}
+    off = _by_answer(await export(client, format="openai", use_corrections=False))
+    assert "right answer" not in off
+
+    kto = await export(client, format="kto")
+    labels = {line["completion"][0]["content"]: line["label"] for line in kto}
+    assert labels == {
+        "wrong answer": False,
+        "right answer": True,
+        "fine answer": True,
+        "nowhere answer": True,
+    }
+    assert loads_with_datasets(tmp_path, kto).features["label"].dtype == "bool"
+
+
+async def test_dpo_pairs_a_correction_against_the_answer_voted_down(
+    client: httpx.AsyncClient, corrected: Any, tmp_path: Path
+) -> None:
+    prompt = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "q7"}]
+    [pair] = await export(client, format="dpo")
+    assert pair == {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": "right answer"}],
+        "rejected": [{"role": "assistant", "content": "wrong answer"}],
+    }
+    [openai_pair] = await export(client, format="openai-dpo")
+    assert openai_pair == {
+        "input": {"messages": prompt},
+        "preferred_output": [{"role": "assistant", "content": "right answer"}],
+        "non_preferred_output": [{"role": "assistant", "content": "wrong answer"}],
+    }
+    assert await export(client, format="dpo", use_corrections=False) == []
+    assert loads_with_datasets(tmp_path, [pair, pair]).num_rows == 2
+
+
+async def test_dpo_writes_answer_pairs_and_correction_pairs_together(
+    client: httpx.AsyncClient, votes: Any, corrected: Any
+) -> None:
+    lines = await export(client, format="dpo")
+    chosen = sorted(line["chosen"][0]["content"] for line in lines)
+    assert chosen == ["good answer", "right answer"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "examples", "corrections"),
+    [("weighted", 4, 1), ("openai", 3, 1), ("kto", 4, 1), ("dpo", 1, 1), ("openai-dpo", 1, 1)],
+)
+async def test_summary_counts_corrections_and_empty_exchanges_apart(
+    client: httpx.AsyncClient, corrected: Any, fmt: str, examples: int, corrections: int
+) -> None:
+    r = await client.post("/v1/feedback/export/finetuning/summary", json={"days": 7, "format": fmt})
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert (s["positives"], s["negatives"], s["skipped_ties"]) == (2, 1, 0)
+    assert s["skipped_empty"] == 2
+    assert (s["corrections"], s["examples"]) == (corrections, examples)
+    assert s["examples"] == len(await export(client, format=fmt))
+    off = (
+        await client.post(
+            "/v1/feedback/export/finetuning/summary",
+            json={"days": 7, "format": fmt, "use_corrections": False},
+        )
+    ).json()
+    assert off["corrections"] == 0 and off["examples"] == examples - corrections
+
+
+async def test_kto_weights_count_corrections_as_desirable(
+    client: httpx.AsyncClient, corrected: Any
+) -> None:
+    s = (
+        await client.post(
+            "/v1/feedback/export/finetuning/summary", json={"days": 7, "format": "kto"}
+        )
+    ).json()
+    assert (s["desirable_weight"], s["undesirable_weight"]) == kto_weights(3, 1)
+
+
+async def test_weighted_loads_when_nulls_fill_the_first_blocks(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`datasets` infers types block by block: a block where intent, project and reasons are
+    only ever null (or []) must not come first (the lines that have them are written first)."""
+    items = [
+        {**_exchange(f"a{n:02d}", "x" * 300, intent=None, project=None), "rating": 1}
+        for n in range(30)
+    ]
+    items.append({**_exchange("zz", "z", intent="code", project="p"), "rating": -1})
+    items[-1]["reasons"] = ["incorrect"]
+    r = await client.post("/v1/feedback/batch", json={"items": items})
+    assert r.json()["created"] == 31, r.text
+    lines = await export(client, format="weighted")
+    assert lines[0]["metadata"]["intent"] == "code"
+    path = tmp_path / "nulls.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # Blocks of 4 KiB here stand for the 10 MB blocks of a large file.
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train", chunksize=4096)
+    assert dataset.num_rows == 31
+    assert dataset.features["metadata"]["intent"].dtype == "string"
+    assert dataset.features["metadata"]["reasons"].feature.dtype == "string"
+
+
+def _exchange(query: str, response: str, **extra: Any) -> dict[str, Any]:
+    return {"query": query, "response": response, "model": "m1", **extra}
+
+
+async def test_cli_manifest_counts_corrections_and_warns_about_sfttrainer(
+    client: httpx.AsyncClient, corrected: Any, cli_env: Path
+) -> None:
+    for fmt, warned in (("weighted", True), ("kto", False), ("dpo", False)):
+        args = ["export", "finetuning", "--days", "7", "--format", fmt, "-o", f"{fmt}.jsonl"]
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args)
+        assert result.exit_code == 0, result.output
+        assert ("SFTTrainer ignores" in result.output) is warned, result.output
+        manifest = json.loads((cli_env / f"{fmt}.manifest.json").read_text())
+        assert manifest["corrections"] == 1 and manifest["skipped_empty"] == 2
+        assert "corrections: 1" in result.output and "empty left out: 2" in result.output
+    args = ["export", "finetuning", "--days", "7", "--format", "openai", "-o", "o.jsonl"]
+    quiet = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert "SFTTrainer" not in quiet.output
+    loud = await asyncio.to_thread(CliRunner().invoke, cli, [*args, "--include-negative"])
+    assert "SFTTrainer ignores" in loud.output
+    off = await asyncio.to_thread(CliRunner().invoke, cli, [*args, "--no-use-corrections"])
+    assert "corrections: 0" in off.output
+
+
+async def test_offline_exports_carry_reasons_and_corrections(
+    client: httpx.AsyncClient, corrected: Any
+) -> None:
+    r = await client.get("/v1/exports/interactions", params={"format": "csv", "days": 1})
+    rows = {row["request_id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert json.loads(rows["k2"]["reasons"]) == ["other"] and rows["k2"]["correction"] == ""
+    assert rows["k4"]["correction"] == "better"
+    r = await client.get("/v1/exports/interactions", params={"format": "jsonl", "days": 1})
+    lines = {d["request_id"]: d for d in map(json.loads, r.text.splitlines())}
+    assert lines["k2"]["reasons"] == ["other"] and lines["k5"]["reasons"] == []
+    assert lines["k4"]["correction"] == "better"
+    r = await client.get("/v1/exports/interactions", params={"format": "parquet", "days": 1})
+    table = pq.read_table(io.BytesIO(r.content))
+    assert str(table.schema.field("reasons").type.value_type) == "string"
+    by_id = {row["request_id"]: row for row in table.to_pylist()}
+    assert by_id["k2"]["reasons"] == ["other"] and by_id["k4"]["correction"] == "better"

@@ -161,3 +161,22 @@ async def test_each_table_s_branch_can_use_its_search_index(engine: AsyncEngine)
         await conn.rollback()
     for index in ("ix_feedback_search", "ix_interactions_search"):
         assert f"Bitmap Index Scan on {index}" in plan, plan
+
+
+async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncClient) -> None:
+    wanted = await vote(
+        client,
+        1,
+        rating=-1,
+        reasons=["incorrect"],
+        correction="Use a readiness probe instead",
+    )
+    await vote(client, 2, rating=-1, reasons=["too_long"], correction="A readiness probe")
+    await vote(client, 3, rating=-1, reasons=["incorrect"], comment="wrong")
+    assert [i["id"] for i in await search(client, "readiness", reason="incorrect")] == [wanted]
+    assert len(await search(client, "readiness probe")) == 2
+    # Changing the correction changes what the search finds (a generated column).
+    r = await client.put(f"/v1/feedback/{wanted}", json={"correction": "Restart it"})
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in await search(client, "restart")] == [wanted]
+    assert len(await search(client, "readiness")) == 1

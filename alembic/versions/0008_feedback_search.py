@@ -1,7 +1,7 @@
 """feedback search: the words of votes and exchanges, stored and indexed for the explorer
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-01 22:30:00+00:00
 """
 
@@ -12,14 +12,14 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # table, the columns whose words GET /v1/feedback?q= searches (feedback_api.kit.search).
 SEARCHED = (
     ("interactions", ("query", "response")),
-    ("feedback", ("comment",)),
+    ("feedback", ("comment", "correction")),
 )
 
 

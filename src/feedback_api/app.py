@@ -39,6 +39,7 @@ from feedback_api.kit.migrations import head_revision
 from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
+from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
 
@@ -93,7 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Group commit: single votes have one writer per process, batches two (measured
             # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
             # batches are large groups by themselves and gain from running side by side.
-            intake = VoteIntake(vote_group(engine, writers=1), vote_group(engine, writers=2), rules)
+            intake = VoteIntake(
+                vote_group(engine, writers=1, default_reasons=rules.reasons),
+                vote_group(engine, writers=2, default_reasons=rules.reasons),
+                rules,
+            )
             opened.push_async_callback(intake.close)
             state = State(
                 settings=settings,
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exports.exports, dependencies=read)
     app.include_router(feedback.router)
     app.include_router(privacy_router)
+    app.include_router(reasons_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     return app

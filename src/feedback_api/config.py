@@ -11,6 +11,8 @@ from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feedback_api.reasons.schemas import DEFAULT_REASONS, check_label_set
+
 ASYNC_DRIVER = "postgresql+asyncpg"
 
 
@@ -109,6 +111,11 @@ class Settings(BaseSettings):
     max_future_skew_seconds: float = Field(
         default=300.0, ge=0, description="How far in the future a client's created_at may lie."
     )
+    reasons: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_REASONS),
+        description="The default label set of a vote's reasons (comma list); a project's own "
+        "set (PUT /v1/projects/{project}/reasons) replaces it for that project.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -180,7 +187,12 @@ class Settings(BaseSettings):
             return None
         return normalize_database_url(value.strip())
 
-    @field_validator("cors_origins", "export_formats", mode="before")
+    @field_validator("reasons")
+    @classmethod
+    def _label_set(cls, value: list[str]) -> list[str]:
+        return check_label_set(value)
+
+    @field_validator("cors_origins", "export_formats", "reasons", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

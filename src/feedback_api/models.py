@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from feedback_api.analytics.models import DailyMetric, RefreshState, TopQuery, WindowStat
+from feedback_api.analytics.models import (
+    DailyMetric,
+    DailyReason,
+    RefreshState,
+    TopQuery,
+    WindowStat,
+)
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import Base
+from feedback_api.reasons.models import ProjectReasons
 
 __all__ = [
     "Base",
     "DailyMetric",
+    "DailyReason",
     "ExportRun",
     "Feedback",
     "IdempotencyKey",
     "Interaction",
+    "ProjectReasons",
     "RefreshState",
     "TopQuery",
     "WindowStat",

@@ -116,6 +116,34 @@ class TopQuery(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class DailyReason(Base):
+    """Votes per reason, per UTC day the vote was cast, for every CUBE(model, intent, project)
+    combination (`grouping` as in DailyMetric).
+
+    A vote counts once for each of its reasons; the row with `reason` NULL counts every vote
+    of the slice, with or without a reason: the whole that `share_of_down_votes` divides by.
+    """
+
+    __tablename__ = "daily_reasons"
+    __table_args__ = (
+        Index(
+            "uq_daily_reasons_grain",
+            "day", "grouping", "model", "intent", "project", "reason",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    day: Mapped[date]
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    up_votes: Mapped[int] = mapped_column(BigInteger)
+    down_votes: Mapped[int] = mapped_column(BigInteger)
+
+
 class RefreshState(Base):
     """When the rollups were last refreshed: the `as_of` of every analytics answer."""
 

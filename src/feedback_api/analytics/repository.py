@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +12,9 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
+    Text,
+    any_,
+    bindparam,
     cast,
     column,
     delete,
@@ -20,15 +23,17 @@ from sqlalchemy import (
     literal,
     literal_column,
     not_,
+    null,
     select,
     text,
     values,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.models import (
     DailyMetric,
+    DailyReason,
     RefreshState,
     TopQuery,
     WindowStat,
@@ -72,12 +77,12 @@ def _slice(where: Slice) -> list[ColumnElement[bool]]:
     return [getattr(Interaction, dim) == value for dim, value in where.given().items()]
 
 
-def _cube() -> Any:
-    return func.cube(Interaction.model, Interaction.intent, Interaction.project)
+def _cube(source: Any = Interaction) -> Any:
+    return func.cube(source.model, source.intent, source.project)
 
 
-def _grouping() -> Any:
-    return func.grouping(Interaction.model, Interaction.intent, Interaction.project)
+def _grouping(source: Any = Interaction) -> Any:
+    return func.grouping(source.model, source.intent, source.project)
 
 
 def utc_day(ts: Any) -> ColumnElement[date]:
@@ -166,6 +171,57 @@ class RollupRepository:
                 rows,
             )
         )  # fmt: skip
+
+    async def rebuild_reasons(self, days: Collection[date] | None) -> None:
+        """Recompute the votes per reason of the given UTC days (those the votes were cast
+        on), or of every day if None; the other days' rows stay as they are."""
+        vote_day = utc_day(Feedback.created_at)
+        in_days: list[ColumnElement[bool]] = []
+        if days is not None:
+            if not days:
+                return
+            # The range lets the index on created_at narrow the scan; ANY picks the days.
+            first = func.timezone("UTC", cast(literal(min(days)), Date))
+            wanted = bindparam("days", sorted(days), type_=ARRAY(Date))
+            in_days = [Feedback.created_at >= first, vote_day == any_(wanted)]
+        votes = (
+            select(
+                vote_day.label("day"),
+                Interaction.model,
+                Interaction.intent,
+                Interaction.project,
+                Feedback.is_helpful,
+                Feedback.reasons,
+            )
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where(*in_days)
+            .cte("votes")
+        )
+        per_reason = select(
+            *(votes.c[name] for name in ("day", "model", "intent", "project", "is_helpful")),
+            func.unnest(votes.c.reasons).label("reason"),
+        ).subquery("per_reason")
+        columns = [
+            "day", "grouping", "model", "intent", "project", "reason", "up_votes", "down_votes",
+        ]  # fmt: skip
+        cleared = delete(DailyReason)
+        if days is not None:
+            cleared = cleared.where(DailyReason.day.in_(sorted(days)))
+        await self.session.execute(cleared)
+        # Once per reason of a vote, then once per vote (reason NULL: the slice's whole).
+        for source, reason in ((per_reason, per_reason.c.reason), (votes, None)):
+            by_reason = [reason] if reason is not None else []
+            rows = select(
+                source.c.day,
+                _grouping(source.c),
+                source.c.model,
+                source.c.intent,
+                source.c.project,
+                reason if reason is not None else cast(null(), Text),
+                func.count().filter(source.c.is_helpful),
+                func.count().filter(not_(source.c.is_helpful)),
+            ).group_by(source.c.day, *by_reason, _cube(source.c))
+            await self.session.execute(insert(DailyReason).from_select(columns, rows))
 
     async def rebuild_windows(self) -> None:
         """Feedback statistics over the standard windows, ending at the refresh."""
@@ -293,6 +349,23 @@ class AnalyticsRepository:
             .order_by(DailyMetric.day)
         )
         return list((await self.session.execute(stmt)).scalars())
+
+    async def reasons(self, since: date, until: date, where: Slice) -> list[AnyRow]:
+        """Per model (and for all models: model NULL) and reason (NULL: every vote): up and
+        down votes over the UTC days from `since` to `until`, both included."""
+        grouping = where.grouping()  # with the model bit (4) set unless a model is given
+        groupings = [grouping] if where.model is not None else [grouping, grouping & ~4]
+        conditions = [getattr(DailyReason, dim) == v for dim, v in where.given().items()]
+        up = cast(func.sum(DailyReason.up_votes), BigInteger)
+        down = cast(func.sum(DailyReason.down_votes), BigInteger)
+        stmt = (
+            select(DailyReason.model, DailyReason.reason, up.label("up"), down.label("down"))
+            .where(DailyReason.day >= since, DailyReason.day <= until)
+            .where(DailyReason.grouping.in_(groupings), *conditions)
+            .group_by(DailyReason.grouping, DailyReason.model, DailyReason.reason)
+            .order_by(DailyReason.model.nulls_first(), down.desc(), DailyReason.reason)
+        )
+        return list((await self.session.execute(stmt)).all())
 
     async def top_queries(self, days: int, limit: int) -> list[AnyRow]:
         stmt = (

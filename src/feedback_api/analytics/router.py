@@ -12,6 +12,7 @@ from feedback_api.analytics.schemas import (
     Comparison,
     DailyMetrics,
     FeedbackStats,
+    ReasonMetrics,
     RefreshResult,
     TopQueries,
 )
@@ -90,6 +91,27 @@ async def daily(
     ] = None,
 ) -> DailyMetrics:
     return await service.daily(where, since, until)
+
+
+@metrics.get(
+    "/reasons",
+    response_model=ReasonMetrics,
+    summary="Why votes were cast: up- and down-votes per reason and model",
+)
+async def reasons(
+    service: ServiceDep,
+    where: SliceDep,
+    days: Annotated[
+        int | None, Query(ge=1, le=MAX_DAYS, description="The last N UTC days, today included.")
+    ] = None,
+    since: Annotated[
+        date | None, Query(description="First UTC day (default: 29 days ago).")
+    ] = None,
+    until: Annotated[
+        date | None, Query(description="Last UTC day, inclusive (default: today).")
+    ] = None,
+) -> ReasonMetrics:
+    return await service.reasons(where, days, since, until)
 
 
 @metrics.get("/top-queries", response_model=TopQueries, summary="The most frequent questions")

@@ -114,3 +114,29 @@ class RefreshResult(BaseModel):
     as_of: datetime
     duration_ms: float
     full: bool = Field(description="Whether the daily rollup was rebuilt from the start.")
+
+
+class ReasonItem(BaseModel):
+    reason: str
+    model: str | None = Field(description="null: all models of the slice.")
+    up_votes: int
+    down_votes: int
+    share_of_down_votes: float | None = Field(
+        description="down_votes / every down-vote of the slice (with or without a reason); "
+        "null without down-votes."
+    )
+
+
+class DayWindow(BaseModel):
+    since: date = Field(description="First UTC day, included.")
+    until: date = Field(description="Last UTC day, included.")
+    days: int
+
+
+class ReasonMetrics(BaseModel):
+    as_of: datetime | None = Field(description="When the figures were refreshed.")
+    window: DayWindow
+    items: list[ReasonItem] = Field(
+        description="Per reason and model, then for all models (model null); a vote counts "
+        "once for each of its reasons, on the UTC day it was cast."
+    )

@@ -18,8 +18,11 @@ from feedback_api.analytics.schemas import (
     Comparison,
     DailyItem,
     DailyMetrics,
+    DayWindow,
     FeedbackStats,
     ModelFigures,
+    ReasonItem,
+    ReasonMetrics,
     RefreshResult,
     TopQueries,
     TopQuery,
@@ -79,6 +82,14 @@ class RefreshService:
         await self.rollups.refresh_accuracy_view()
         since = None if full else (now.astimezone(UTC).date() - timedelta(days=self.recent_days))
         await self.rollups.rebuild_daily(since)
+        # The days whose votes may have changed since the last refresh: the recent ones, or
+        # all of them. (The change tracking that knows the exact days replaces this guess.)
+        today = now.astimezone(UTC).date()
+        await self.rollups.rebuild_reasons(
+            None
+            if since is None
+            else [since + timedelta(days=n) for n in range((today - since).days + 1)]
+        )
         await self.rollups.rebuild_windows()
         await self.rollups.rebuild_top_queries()
         duration_ms = (time.perf_counter() - started) * 1000
@@ -218,6 +229,35 @@ class AnalyticsService:
                 )
             day += timedelta(days=1)
         return DailyMetrics(as_of=await self.as_of(), since=since, until=until, items=items)
+
+    async def reasons(
+        self, where: Slice, days: int | None, since: date | None, until: date | None
+    ) -> ReasonMetrics:
+        """Votes per reason over whole UTC days (of casting): the last `days` up to today,
+        or since/until (both included; 30 days up to today by default)."""
+        if days is not None and (since is not None or until is not None):
+            raise InvalidInput("give either days or since/until, not both")
+        until = until or datetime.now(UTC).date()
+        since = since or until - timedelta(days=(days or 30) - 1)
+        if since > until:
+            raise InvalidInput("since must not be later than until")
+        if (until - since).days >= MAX_DAYS:
+            raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
+        rows = await self.repository.reasons(since, until, where)
+        down_votes = {row.model: row.down for row in rows if row.reason is None}
+        items = [
+            ReasonItem(
+                reason=row.reason,
+                model=row.model,
+                up_votes=row.up,
+                down_votes=row.down,
+                share_of_down_votes=_ratio(row.down, down_votes.get(row.model, 0)),
+            )
+            for row in rows
+            if row.reason is not None
+        ]
+        window = DayWindow(since=since, until=until, days=(until - since).days + 1)
+        return ReasonMetrics(as_of=await self.as_of(), window=window, items=items)
 
     async def top_queries(self, days: int, limit: int) -> TopQueries:
         as_of = await self.as_of()

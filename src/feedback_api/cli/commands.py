@@ -206,6 +206,14 @@ def db_refresh(
     typer.echo(f"refreshed in {result.duration_ms:.0f} ms, as of {result.as_of.isoformat()}")
 
 
+# Where a weight lives in these files, TRL's SFTTrainer does not look (README, formats).
+SFT_TRAINER_WARNING = (
+    "warning: TRL's SFTTrainer ignores a line's `weight` and an assistant message's "
+    "`weight: 0`: fed this file, it trains on the voted-down answers at full strength. Give it "
+    "a trainer that reads the weights, or use --format kto or dpo to train on the preference."
+)
+
+
 @export_app.command("finetuning")
 def export_finetuning(
     days: Annotated[int | None, typer.Option(min=1, help="Votes of the last N days.")] = None,
@@ -236,6 +244,9 @@ def export_finetuning(
     ] = 0.0,
     split_by: Annotated[str, typer.Option(help="session or user.")] = "session",
     manifest: Annotated[bool, typer.Option(help="Write FILE.manifest.json beside it.")] = True,
+    use_corrections: Annotated[
+        bool, typer.Option(help="Turn users' corrections into examples of their own.")
+    ] = True,
 ) -> None:
     """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted)."""
     from rich.progress import Progress
@@ -268,7 +279,10 @@ def export_finetuning(
         ),
         include_negative=include_negative,
         split_by=split_by,  # type: ignore[arg-type]
+        use_corrections=use_corrections,
     )
+    if format == "weighted" or (format == "openai" and include_negative):
+        typer.echo(SFT_TRAINER_WARNING, err=True)
     selection = Selection(since, until, model, intent, project)
     path = output or Path(f"feedback-{iso_week_of(since)}-{format}.jsonl")
 
@@ -291,7 +305,8 @@ def export_finetuning(
         typer.echo(f"manifest: {written.manifest}")
     typer.echo(
         f"examples: {sum(f.examples for f in written.files)}  positives: {s.positives}  "
-        f"negatives: {s.negatives}  pairs: {s.pairs}  ties left out: {s.skipped_ties}"
+        f"negatives: {s.negatives}  pairs: {s.pairs}  corrections: {s.corrections}  "
+        f"ties left out: {s.skipped_ties}  empty left out: {s.skipped_empty}"
     )
     if s.desirable_weight is not None:
         typer.echo(

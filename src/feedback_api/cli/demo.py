@@ -19,9 +19,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
-from feedback_api.feedback.repository import FeedbackRepository
 from feedback_api.feedback.schemas import FeedbackCreate
-from feedback_api.feedback.service import FeedbackService
+from feedback_api.feedback.service import feedback_service
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import InteractionCreate
 from feedback_api.interactions.service import IngestRules, InteractionService
@@ -263,7 +262,7 @@ async def load(
         nonlocal done
         async with sessionmaker() as session, session.begin():
             interactions = InteractionService(InteractionRepository(session), rules)
-            feedback = FeedbackService(FeedbackRepository(session), rules)
+            feedback = feedback_service(session, rules)
             for exchange in part:
                 await interactions.log(exchange.interaction)
                 if exchange.feedback is not None:

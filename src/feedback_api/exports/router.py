@@ -38,6 +38,7 @@ async def _selection_and_shape(  # async: no worker thread (see analytics.router
             else settings.export_negative_weight
         ),
         include_negative=body.include_negative,
+        use_corrections=body.use_corrections,
     )
     return Selection(since, until, body.model, body.intent, body.project), shape
 

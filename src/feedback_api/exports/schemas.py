@@ -43,6 +43,11 @@ class FinetuningExportRequest(BaseModel):
     include_negative: bool = Field(
         default=False, description="openai: keep thumbs-down answers with assistant weight 0."
     )
+    use_corrections: bool = Field(
+        default=True,
+        description="Turn the corrections given with thumbs-down votes into examples of "
+        "their own (positive answers; in dpo / openai-dpo, chosen against the answer).",
+    )
     output_path: str | None = Field(
         default=None, description="Not supported: the server streams the file to you."
     )
@@ -66,8 +71,16 @@ class ExportSummary(BaseModel):
     examples: int
     positives: int = Field(description="Examples whose votes are mostly thumbs up.")
     negatives: int
-    pairs: int = Field(description="dpo / openai-dpo: chosen-rejected pairs.")
+    pairs: int = Field(description="dpo / openai-dpo: chosen-rejected pairs of answers.")
+    corrections: int = Field(
+        description="Examples made of users' corrections (apart from positives and pairs): "
+        "a positive answer, or in dpo / openai-dpo the chosen side against the answer voted "
+        "down."
+    )
     skipped_ties: int = Field(description="Examples with as many up as down votes, left out.")
+    skipped_empty: int = Field(
+        description="Examples whose question or answer is empty or only whitespace, left out."
+    )
     desirable_weight: float | None = Field(description="For TRL's KTOTrainer.")
     undesirable_weight: float | None
 

@@ -137,12 +137,17 @@ class ExportService:
             examples = counts.positives
         else:
             examples = counts.positives + counts.negatives
-        desirable, undesirable = kto_weights(counts.positives, counts.negatives)
+        # KTO: a correction is one more desirable completion.
+        desirable, undesirable = kto_weights(
+            counts.positives + counts.corrections, counts.negatives
+        )
         return ExportSummary(
             format=shape.format, since=selection.since, until=selection.until,
-            filters=selection.filters(), examples=examples, positives=counts.positives,
-            negatives=counts.negatives, pairs=counts.pairs, skipped_ties=counts.ties,
-            desirable_weight=desirable, undesirable_weight=undesirable,
+            filters=selection.filters(), examples=examples + counts.corrections,
+            positives=counts.positives, negatives=counts.negatives, pairs=counts.pairs,
+            corrections=counts.corrections, skipped_ties=counts.ties,
+            skipped_empty=counts.empty, desirable_weight=desirable,
+            undesirable_weight=undesirable,
         )  # fmt: skip
 
     async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
@@ -238,7 +243,8 @@ OFFLINE_COLUMNS = {
     "query": "string", "response": "string", "response_time_ms": "int32",
     "memory_used": "float64", "tools_called": "list<string>", "sources_used": "json",
     "metadata": "json", "feedback_count": "int64", "is_helpful": "bool", "stars": "int16",
-    "comment": "string", "feedback_at": "timestamp",
+    "reasons": "list<string>", "comment": "string", "correction": "string",
+    "feedback_at": "timestamp",
 }  # fmt: skip
 _JSON_IN_CSV = [name for name, kind in OFFLINE_COLUMNS.items() if kind in ("json", "list<string>")]
 _JSON_IN_PARQUET = [name for name, kind in OFFLINE_COLUMNS.items() if kind == "json"]

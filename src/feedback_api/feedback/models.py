@@ -15,7 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
@@ -23,7 +23,8 @@ from feedback_api.kit.search import search_column, search_index
 
 
 class Feedback(Base):
-    """A person's vote on one interaction: the thumb, optional stars and a comment."""
+    """A person's vote on one interaction: the thumb, optional stars, reasons, a comment and
+    a correction (the answer the user wanted)."""
 
     __tablename__ = "feedback"
     __table_args__ = (
@@ -38,6 +39,8 @@ class Feedback(Base):
         ),
         Index("ix_feedback_created_at", "created_at"),
         Index("ix_feedback_user_id", "user_id"),
+        # `reason=` filters with `reasons @> ARRAY[...]`, which a GIN index on the array serves.
+        Index("ix_feedback_reasons", "reasons", postgresql_using="gin"),
         search_index("ix_feedback_search", "search_words"),
     )
 
@@ -48,6 +51,13 @@ class Feedback(Base):
     is_helpful: Mapped[bool]
     stars: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
+    # Labels of the project's label set (reasons/), merged and checked before they get here.
+    # An array on the row: no second table for the vote statement to write, and the rollup
+    # reads it with unnest().
+    reasons: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default=text("'{}'::text[]"), default=list
+    )
+    correction: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[str | None] = mapped_column(String(255))
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
@@ -55,4 +65,4 @@ class Feedback(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     # The explorer's word search (GET /v1/feedback?q=, kit/search.py): what the voter wrote.
-    search_words: Mapped[Any] = search_column("comment")
+    search_words: Mapped[Any] = search_column("comment", "correction")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Column,
     ColumnElement,
+    CompoundSelect,
     DefaultClause,
     FromClause,
     Select,
@@ -25,6 +26,8 @@ from sqlalchemy import (
     func,
     join,
     literal_column,
+    null,
+    or_,
     select,
     tuple_,
     union,
@@ -44,9 +47,12 @@ from feedback_api.kit.models import (
     was_inserted,
     written_columns,
 )
+from feedback_api.reasons.models import ProjectReasons
+from feedback_api.reasons.schemas import DEFAULT_REASONS
 
 _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
+_project_reasons = cast(Table, ProjectReasons.__table__)
 # What a statement writes and an answer shows: not the columns PostgreSQL computes.
 _feedback_columns = written_columns(_feedback)
 _interaction_columns = written_columns(_interactions)
@@ -104,7 +110,7 @@ def _recordset(name: str, columns: Iterable[Column[Any]]) -> TableValuedAlias:
     )
 
 
-def _value_or_default(rows: TableValuedAlias, column_: Column[Any]) -> ColumnElement[Any]:
+def _value_or_default(rows: FromClause, column_: Column[Any]) -> ColumnElement[Any]:
     """A row's value for `column_`, or the column's server default where the row has none
     (a JSON row leaves out what the client did not send)."""
     default = column_.server_default
@@ -114,15 +120,18 @@ def _value_or_default(rows: TableValuedAlias, column_: Column[Any]) -> ColumnEle
     return func.coalesce(rows.c[column_.name], literal_column(arg) if isinstance(arg, str) else arg)
 
 
-def _submit_votes() -> Select[Any]:
+def _submit_votes() -> CompoundSelect[Any]:
     """The statement that records a group of votes, built from the models' own columns.
 
     Interactions that come with their context are inserted or reused by request_id (`new`);
     those named by reference are looked up (`known`); the votes go to either, and a user's
-    second vote on an interaction replaces the first. Rows are written in a fixed order
-    (request_id; interaction, user), and a reused interaction is locked FOR NO KEY UPDATE
-    only (REUSE_INTERACTION), so two concurrent groups touching the same rows wait for each
-    other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
+    second vote on an interaction replaces the first. A vote whose reasons are not all in its
+    interaction's project label set (`project_reasons`, else `:default_reasons`) is not
+    written: a row of its own answers it, with the allowed labels (`allowed_reasons`); so the
+    label sets are read by this statement, not by a round trip per vote. Rows are written
+    in a fixed order (request_id; interaction, user), and a reused interaction is locked
+    FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
+    rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
     target_columns = ("id", *CONTEXT_COLUMNS)
     rows = _recordset("interactions", _interaction_columns)
@@ -148,15 +157,35 @@ def _submit_votes() -> Select[Any]:
         "votes",
         [Column("request_key", Text), *(c for c in inserted if c.name != "interaction_id")],
     )
-    values = {c.name: _value_or_default(votes, c) for c in inserted if c.name != "interaction_id"}
-    values["interaction_id"] = target.c.id
+    allowed = func.coalesce(
+        _project_reasons.c.reasons, bindparam("default_reasons", type_=ARRAY(Text))
+    )
+    checked = (
+        select(
+            *votes.c,
+            target.c.id.label("target_id"),
+            target.c.project.label("target_project"),
+            allowed.label("allowed_reasons"),
+        )
+        .select_from(
+            votes.join(target, target.c.request_id == votes.c.request_key).outerjoin(
+                _project_reasons, _project_reasons.c.project == target.c.project
+            )
+        )
+        .cte("checked")
+    )
+    reasons_allowed = or_(
+        checked.c.reasons.is_(None), checked.c.reasons.contained_by(checked.c.allowed_reasons)
+    )
+    values = {c.name: _value_or_default(checked, c) for c in inserted if c.name != "interaction_id"}
+    values["interaction_id"] = checked.c.target_id
     written = (
         insert(_feedback)
         .from_select(
             inserted,
             select(*(values[c.name] for c in inserted))
-            .select_from(votes.join(target, target.c.request_id == votes.c.request_key))
-            .order_by(target.c.id, votes.c.user_id.nulls_last()),
+            .where(reasons_allowed)
+            .order_by(checked.c.target_id, checked.c.user_id.nulls_last()),
         )
         .on_conflict_do_update(
             constraint="uq_feedback_interaction_user",
@@ -172,9 +201,22 @@ def _submit_votes() -> Select[Any]:
         .returning(*_feedback_columns, was_inserted())
         .cte("written")
     )
-    return select(*view_columns(written, target), written.c.inserted).join_from(
-        written, target, target.c.id == written.c.interaction_id
-    )
+    view = view_columns(written, target)
+    accepted = select(
+        *view, written.c.inserted, null().cast(ARRAY(Text)).label("allowed_reasons")
+    ).join_from(written, target, target.c.id == written.c.interaction_id)
+    # A refused vote: who and where (the keys its result is matched by), and what is allowed.
+    refusal = {
+        "request_id": checked.c.request_key,
+        "user_id": checked.c.user_id,
+        "project": checked.c.target_project,
+    }
+    refused = select(
+        *(refusal.get(c.name, null()) for c in view),
+        literal_column("false"),
+        checked.c.allowed_reasons,
+    ).where(~reasons_allowed)
+    return accepted.union_all(refused)
 
 
 SUBMIT_VOTES = _submit_votes()
@@ -190,10 +232,22 @@ def _json_row(id_text: str, values: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-VoteResult = tuple[dict[str, Any], bool] | None
+@dataclass(frozen=True)
+class RefusedReasons:
+    """A vote not written: a reason of it is not in its project's label set."""
+
+    project: str | None
+    allowed: tuple[str, ...]
 
 
-async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteResult]:
+VoteResult = tuple[dict[str, Any], bool] | RefusedReasons | None
+
+
+async def submit_votes(
+    execute: Any,
+    entries: Sequence[VoteEntry],
+    default_reasons: Sequence[str] = DEFAULT_REASONS,
+) -> list[VoteResult]:
     """Record votes in one statement, whatever their number; one result per entry.
 
     `execute(statement, parameters)` is a connection's or a session's. Each result is the
@@ -204,7 +258,9 @@ async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteR
     after another in the order given: within one call, a later vote of the same user on the
     same interaction replaces the earlier one (the first is reported as created, the later
     ones as replacing it). A vote by reference finds an interaction that another entry of
-    the call brings with its context, wherever that entry stands.
+    the call brings with its context, wherever that entry stands. A vote with a reason its
+    project's label set (or `default_reasons`, for a project without one) lacks is refused:
+    RefusedReasons (with every entry of the call by that user on that interaction).
     """
     new: dict[str, dict[str, Any]] = {}
     for entry in entries:
@@ -230,22 +286,31 @@ async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteR
         for values in new.values()
     ]
     votes = [_json_row(next(ids), values) for values in last.values()]
-    result = await execute(
-        SUBMIT_VOTES, {"interactions": interactions, "wanted": wanted, "votes": votes}
-    )
-    written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool]] = {}
+    parameters = {
+        "interactions": interactions,
+        "wanted": wanted,
+        "votes": votes,
+        "default_reasons": list(default_reasons),
+    }
+    result = await execute(SUBMIT_VOTES, parameters)
+    written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool] | RefusedReasons] = {}
     keys = list(result.keys())
     for row in result:
         view = dict(zip(keys, row, strict=True))  # plain tuples: no RowMapping per row
         inserted = bool(view.pop("inserted"))
-        written[(view["request_id"], view["user_id"])] = (view, inserted)
+        allowed = view.pop("allowed_reasons")
+        key = (view["request_id"], view["user_id"])
+        if allowed is not None:
+            written[key] = RefusedReasons(view["project"], tuple(allowed))
+        else:
+            written[key] = (view, inserted)
     results: list[VoteResult] = []
     reported: set[tuple[str | None, str | None]] = set()
     for index, entry in enumerate(entries):
         key = (entry.request_key, entry.vote.get("user_id"))
         outcome = written.get(key)
-        if outcome is None:
-            results.append(None)
+        if outcome is None or isinstance(outcome, RefusedReasons):
+            results.append(outcome)
             continue
         view, inserted = outcome
         if index != final[key]:  # replaced within this call: its answer shows its own vote
@@ -256,10 +321,12 @@ async def submit_votes(execute: Any, entries: Sequence[VoteEntry]) -> list[VoteR
 
 
 async def write_votes(
-    connection: AsyncConnection, entries: Sequence[VoteEntry]
+    connection: AsyncConnection,
+    entries: Sequence[VoteEntry],
+    default_reasons: Sequence[str] = DEFAULT_REASONS,
 ) -> list[VoteResult]:
     """`submit_votes` on a connection of the group-commit writers."""
-    return await submit_votes(connection.execute, entries)
+    return await submit_votes(connection.execute, entries, default_reasons)
 
 
 @dataclass(frozen=True)
@@ -271,7 +338,8 @@ class FeedbackFilter:
     is_helpful: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
-    q: str | None = None  # words to find in the texts of SEARCH_DOCUMENTS (kit/search.py)
+    reason: str | None = None
+    q: str | None = None  # words to find in SEARCHED (kit/search.py)
 
 
 # What `q` searches: the words of the vote, and those of its exchange, each with its index.
@@ -307,10 +375,10 @@ class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def submit(self, entry: VoteEntry) -> VoteResult:
+    async def submit(self, entry: VoteEntry, default_reasons: Sequence[str]) -> VoteResult:
         """`submit_votes` for one vote, in this session's transaction (which the caller
         commits: an Idempotency-Key claim commits with it)."""
-        [written] = await submit_votes(self.session.execute, [entry])
+        [written] = await submit_votes(self.session.execute, [entry], default_reasons)
         return written
 
     async def get_view(self, feedback_id: uuid.UUID) -> AnyRow | None:
@@ -357,6 +425,9 @@ def _conditions(
         Feedback.is_helpful: where.is_helpful,
     }
     conditions.extend(column_ == value for column_, value in equal.items() if value is not None)
+    if where.reason is not None:
+        # Containment, which the GIN index on feedback.reasons serves.
+        conditions.append(Feedback.reasons.contains([where.reason]))
     if where.since is not None:
         conditions.append(Feedback.created_at >= where.since)
     if where.until is not None:

@@ -9,7 +9,7 @@ from feedback_api.auth.keys import Principal, Scope, authenticate, require
 from feedback_api.auth.tokens import authorize_vote
 from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
 from feedback_api.exceptions import AppError
-from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
+from feedback_api.feedback.repository import FeedbackFilter
 from feedback_api.feedback.schemas import (
     TOKEN_MAX_LENGTH,
     BatchResult,
@@ -19,7 +19,7 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
-from feedback_api.feedback.service import FeedbackService
+from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
 from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
@@ -27,7 +27,7 @@ from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
 async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackService:
-    return FeedbackService(FeedbackRepository(session), rules)
+    return feedback_service(session, rules)
 
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
@@ -83,7 +83,7 @@ async def submit_feedback(
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
     async with sessions.begin() as session:
-        service = FeedbackService(FeedbackRepository(session), rules)
+        service = feedback_service(session, rules)
 
         async def vote() -> tuple[int, FeedbackOut]:
             return vote_answer(*await service.submit(payload))
@@ -138,20 +138,24 @@ async def list_feedback(
     project: SearchText | None = None,
     user_id: SearchText | None = None,
     is_helpful: bool | None = None,
+    reason: Annotated[SearchText | None, Query(description="Votes that carry this reason.")] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
     q: Annotated[
         SearchQuery | None,
         Query(
-            description="Word search over the question, the answer and the comment: each "
-            "word must start a word of one of them (any order and case; words of 1-2 "
-            "characters match whole words). Up to 200 characters.",
+            description="Word search over the exchange (question and answer) and over the "
+            "vote (comment and correction): each word must start a word of one of the two "
+            "(any order and case; words of 1-2 characters match whole words). Up to 200 "
+            "characters.",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
-    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until, q=q)
+    where = FeedbackFilter(
+        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q
+    )
     return await service.list(where, limit, cursor)
 
 

@@ -14,9 +14,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from feedback_api.interactions.schemas import ExchangeContext
-from feedback_api.kit.fields import Comment, Identifier, JsonObject, RequestId, Timestamp
+from feedback_api.kit.fields import (
+    Comment,
+    Identifier,
+    JsonObject,
+    LongText,
+    RequestId,
+    Timestamp,
+)
+from feedback_api.reasons.schemas import VoteReasons
 
 Stars = Annotated[StrictInt, Field(ge=1, le=5)]
+# The answer the user wanted: as long as an answer may be.
+Correction = Annotated[LongText, Field(description="The answer the user wanted.")]
 
 THUMB_RULE = (
     "rating must be +1 (thumbs up) or -1 (thumbs down); to send 1-5 stars, send is_helpful as well"
@@ -75,6 +85,8 @@ class FeedbackCreate(ExchangeContext, _ByReference):
     is_helpful: StrictBool | None = None
     stars: Stars | None = None
     comment: Comment | None = None
+    reasons: VoteReasons | None = None
+    correction: Correction | None = None
     created_at: Timestamp | None = Field(default=None, description="ISO 8601, for backfills.")
     feedback_token: Annotated[str, Field(max_length=TOKEN_MAX_LENGTH)] | None = Field(
         default=None,
@@ -119,7 +131,8 @@ class FeedbackCreate(ExchangeContext, _ByReference):
 
 
 class FeedbackUpdate(BaseModel):
-    """Changes to a vote; fields left out stay as they are, `null` clears stars/comment."""
+    """Changes to a vote; fields left out stay as they are, `null` clears stars, comment,
+    reasons and correction."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -127,13 +140,16 @@ class FeedbackUpdate(BaseModel):
     is_helpful: StrictBool | None = None
     stars: Stars | None = None
     comment: Comment | None = None
+    reasons: VoteReasons | None = None
+    correction: Correction | None = None
     metadata: JsonObject | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FeedbackUpdate:
         if not self.model_fields_set:
             raise ValueError(
-                "nothing to update: send rating, is_helpful, stars, comment or metadata"
+                "nothing to update: send rating, is_helpful, stars, comment, reasons, "
+                "correction or metadata"
             )
         resolve_vote(self.rating, self.is_helpful, self.stars)
         return self
@@ -145,8 +161,11 @@ class FeedbackUpdate(BaseModel):
             changes["is_helpful"] = is_helpful
         if stars is not None or "stars" in self.model_fields_set:
             changes["stars"] = stars
-        if "comment" in self.model_fields_set:
-            changes["comment"] = self.comment
+        for name in ("comment", "correction"):
+            if name in self.model_fields_set:
+                changes[name] = getattr(self, name)
+        if "reasons" in self.model_fields_set:
+            changes["reasons"] = self.reasons or []
         if "metadata" in self.model_fields_set:
             changes["meta"] = self.metadata or {}
         return changes
@@ -159,7 +178,9 @@ class FeedbackOut(BaseModel):
     rating: Literal[1, -1] = Field(description="The thumb: +1 or -1.")
     is_helpful: bool
     stars: int | None
+    reasons: list[str]
     comment: str | None
+    correction: str | None
     query: str
     response: str
     model: str

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from feedback_api.exceptions import AppError, InvalidInput, NotFound, describe_validation_errors
 from feedback_api.feedback.repository import (
     VOTE_COLUMNS,
     FeedbackFilter,
     FeedbackRepository,
+    RefusedReasons,
     VoteEntry,
     VoteResult,
     write_votes,
@@ -33,19 +35,25 @@ from feedback_api.kit.db import autocommit
 from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
+from feedback_api.reasons.repository import ReasonSetReader
+from feedback_api.reasons.schemas import DEFAULT_REASONS
+from feedback_api.reasons.service import ReasonSets, refusal
 
 VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
 
-def vote_group(engine: AsyncEngine, *, writers: int) -> VoteGroup:
+def vote_group(
+    engine: AsyncEngine, *, writers: int, default_reasons: Sequence[str] = DEFAULT_REASONS
+) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
-    atomic by itself.
+    atomic by itself. It checks the votes' reasons against their projects' label sets (or
+    `default_reasons`) as it writes them.
     """
     return GroupCommit(
         autocommit(engine),
-        write_votes,
+        partial(write_votes, default_reasons=tuple(default_reasons)),
         retry_alone=concerns_one_write,
         writers=writers,
     )
@@ -78,6 +86,7 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
         stars=stars,
         user_id=rules.pseudonym(payload.user_id),
         metadata=payload.metadata or {},
+        reasons=payload.reasons or [],
     )
     if not payload.has_context:
         return VoteEntry(vote, request_id=payload.request_id)
@@ -87,9 +96,15 @@ def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
     )
 
 
-def _vote_outcome(payload: FeedbackCreate, written: VoteResult) -> tuple[FeedbackOut, bool]:
+def _refused(entry: VoteEntry, written: RefusedReasons) -> AppError:
+    return refusal(written.project, entry.vote.get("reasons") or [], written.allowed)
+
+
+def _vote_outcome(entry: VoteEntry, written: VoteResult) -> tuple[FeedbackOut, bool]:
     if written is None:
-        raise NotFound(_unknown_request_id(payload.request_id))
+        raise NotFound(_unknown_request_id(entry.request_id))
+    if isinstance(written, RefusedReasons):
+        raise _refused(entry, written)
     row, created = written
     return feedback_out(row), created
 
@@ -115,8 +130,9 @@ class VoteIntake:
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote; returns it and whether it is new (False: it replaced one)."""
-        [written] = await self.votes.write([vote_entry(payload, self.rules)])
-        return _vote_outcome(payload, written)
+        entry = vote_entry(payload, self.rules)
+        [written] = await self.votes.write([entry])
+        return _vote_outcome(entry, written)
 
     async def submit_batch(self, items: list[Any]) -> list[tuple[dict[str, Any], bool] | AppError]:
         """Validate every item on its own, then record the valid ones in one transaction.
@@ -136,20 +152,27 @@ class VoteIntake:
                 outcomes[index] = exc
         written = await self.batches.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
-            outcomes[index] = outcome or NotFound(_unknown_request_id(entry.request_id))
+            if isinstance(outcome, RefusedReasons):
+                outcomes[index] = _refused(entry, outcome)
+            else:
+                outcomes[index] = outcome or NotFound(_unknown_request_id(entry.request_id))
         return [outcome for outcome in outcomes if outcome is not None]
 
 
 class FeedbackService:
     """Feedback in one session: the caller's transaction decides when it commits."""
 
-    def __init__(self, feedback: FeedbackRepository, rules: IngestRules) -> None:
+    def __init__(
+        self, feedback: FeedbackRepository, rules: IngestRules, label_sets: ReasonSets
+    ) -> None:
         self.feedback = feedback
         self.rules = rules
+        self.label_sets = label_sets
 
     async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
         """Record a vote in this session; returns it and whether it is new."""
-        return _vote_outcome(payload, await self.feedback.submit(vote_entry(payload, self.rules)))
+        entry = vote_entry(payload, self.rules)
+        return _vote_outcome(entry, await self.feedback.submit(entry, self.rules.reasons))
 
     async def get(self, feedback_id: uuid.UUID) -> FeedbackOut:
         row = await self.feedback.get_view(feedback_id)
@@ -159,6 +182,9 @@ class FeedbackService:
 
     async def update(self, feedback_id: uuid.UUID, payload: FeedbackUpdate) -> FeedbackOut:
         changes = payload.changes()
+        if changes.get("reasons"):
+            # Off the vote path: one read for the vote's project, one for its label set.
+            await self.label_sets.check((await self.get(feedback_id)).project, changes["reasons"])
         if changes and not await self.feedback.update(feedback_id, changes):
             raise NotFound(f"no feedback with id {feedback_id}")
         return await self.get(feedback_id)
@@ -178,3 +204,10 @@ class FeedbackService:
             last = items[-1]
             next_cursor = encode_cursor(last.created_at, last.id)
         return FeedbackPage(items=items, next_cursor=next_cursor)
+
+
+def feedback_service(session: AsyncSession, rules: IngestRules) -> FeedbackService:
+    """The feedback service of one session, with the label sets read in that session."""
+    return FeedbackService(
+        FeedbackRepository(session), rules, ReasonSets(ReasonSetReader(session), rules.reasons)
+    )

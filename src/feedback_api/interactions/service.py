@@ -18,6 +18,7 @@ from feedback_api.interactions.schemas import (
     InteractionOut,
 )
 from feedback_api.kit.models import attribute_names, new_id
+from feedback_api.reasons.schemas import DEFAULT_REASONS
 
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
@@ -40,6 +41,8 @@ class IngestRules:
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(None, False))
     token_secret: str | None = None
     token_ttl_seconds: int = 86_400
+    # The default label set of a vote's reasons (a project's own replaces it).
+    reasons: tuple[str, ...] = DEFAULT_REASONS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestRules:
@@ -48,6 +51,7 @@ class IngestRules:
             pseudonym=Pseudonymizer(settings.secret, settings.pseudonymize_users),
             token_secret=settings.secret,
             token_ttl_seconds=settings.token_ttl_seconds,
+            reasons=tuple(settings.reasons),
         )
 
 

@@ -96,6 +96,8 @@ def render_markdown(report: WeeklyReport) -> str:
             f"{_accuracy(m.accuracy)} | {_change(m.change)} | {_ms(m.response_time_p50_ms)} | "
             f"{_ms(m.response_time_p95_ms)} |"
         )
+    lines += ["", "## Why answers were voted down", ""]
+    lines += _reason_lines(report.models)
     for m in report.models:
         lines += ["", f"## {m.model}", ""]
         if m.worst_intents:
@@ -117,6 +119,49 @@ def render_markdown(report: WeeklyReport) -> str:
             lines.append("No down-votes.")
     lines.append("")
     return "\n".join(lines)
+
+
+def _reason_lines(models: list[ModelWeek]) -> list[str]:
+    lines = []
+    for m in models:
+        if not m.downvotes:
+            lines.append(f"- {_md_cell(m.model)}: no down-votes.")
+            continue
+        given = ", ".join(
+            f"{_md_cell(r.reason)} {_pct(r.share_of_downvotes, 0)} ({r.downvotes})"
+            for r in m.downvote_reasons
+        )
+        silent = f"; {m.downvotes_without_reason} without a reason"
+        lines.append(
+            f"- {_md_cell(m.model)}, {m.downvotes} down-votes: {given or 'no reasons given'}"
+            f"{silent if given and m.downvotes_without_reason else ''}"
+        )
+    return lines
+
+
+def _reasons_html(models: list[ModelWeek]) -> list[str]:
+    out = [
+        "<h2>Why answers were voted down</h2>",
+        '<p class="legend">Per model: the reasons given with thumbs-down votes, as a share '
+        "of the model's down-votes (a vote may give several reasons, or none).</p>",
+        "<table><tr><th>Model</th><th>Reason</th><th>Down-votes</th><th>Share</th></tr>",
+    ]
+    for m in models:
+        if not m.downvotes:
+            continue
+        rows = [(r.reason, r.downvotes, _pct(r.share_of_downvotes, 0)) for r in m.downvote_reasons]
+        if m.downvotes_without_reason and m.downvote_reasons:
+            rows.append(("(no reason)", m.downvotes_without_reason, ""))
+        if not m.downvote_reasons:
+            rows.append(("(no reason given)", m.downvotes, ""))
+        for index, (reason, count, share) in enumerate(rows):
+            model = f"<td rowspan={len(rows)}>{_e(m.model)}</td>" if index == 0 else ""
+            out.append(
+                f"<tr>{model}<td>{_e(reason)}</td><td class=num>{count}</td>"
+                f"<td class=num>{share}</td></tr>"
+            )
+    out.append("</table>")
+    return out
 
 
 _CSS = """
@@ -269,6 +314,7 @@ def render_html(report: WeeklyReport) -> str:
             f"<td class=num>{_ms(m.response_time_p95_ms)}</td></tr>"
         )
     out.append("</table>")
+    out += _reasons_html(report.models)
     for m in report.models:
         out.append(f"<h2>{_e(m.model)}</h2>")
         if m.worst_intents:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Double, cast, func, not_, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Double, Text, case, cast, func, not_, null, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 
 from feedback_api.analytics.repository import utc_day
 from feedback_api.feedback.models import Feedback
@@ -100,6 +100,26 @@ class ReportRepository:
             select(grouped)
             .where(grouped.c.rank <= per_model)
             .order_by(grouped.c.model, grouped.c.rank)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def downvote_reasons(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """Per model and reason: the down-votes on the week's answers that gave it (reason
+        None: those that gave none)."""
+        none_given = func.cardinality(Feedback.reasons) == 0
+        reasons = case((none_given, array([null()], type_=Text)), else_=Feedback.reasons)
+        given = (
+            select(Interaction.model, func.unnest(reasons).label("reason"))
+            .select_from(Feedback)
+            .join(Interaction, Interaction.id == Feedback.interaction_id)
+            .where(_in_week(start, end), not_(Feedback.is_helpful))
+            .subquery()
+        )
+        downvotes = func.count()
+        stmt = (
+            select(given.c.model, given.c.reason, downvotes.label("downvotes"))
+            .group_by(given.c.model, given.c.reason)
+            .order_by(given.c.model, downvotes.desc(), given.c.reason.nulls_last())
         )
         return list((await self.session.execute(stmt)).all())
 

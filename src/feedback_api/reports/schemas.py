@@ -37,6 +37,12 @@ class DownvotedQuestion(BaseModel):
     last_comment: str | None = Field(description="The latest comment left with a down-vote.")
 
 
+class DownvoteReason(BaseModel):
+    reason: str
+    downvotes: int = Field(description="Down-votes that gave this reason (a vote may give many)")
+    share_of_downvotes: float = Field(description="Of all the model's down-votes this week")
+
+
 class ModelWeek(BaseModel):
     model: str
     volume: int = Field(description="Interactions answered by the model this week")
@@ -50,6 +56,11 @@ class ModelWeek(BaseModel):
         description="Lowest accuracy first, among intents with enough votes"
     )
     most_downvoted: list[DownvotedQuestion]
+    downvotes: int = Field(description="Thumbs-down votes on the model's answers this week")
+    downvote_reasons: list[DownvoteReason] = Field(
+        description="Why answers were voted down: the reasons given, most frequent first"
+    )
+    downvotes_without_reason: int
 
 
 class DayVolume(BaseModel):

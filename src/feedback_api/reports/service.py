@@ -16,6 +16,7 @@ from feedback_api.reports.schemas import (
     Change,
     DayVolume,
     DownvotedQuestion,
+    DownvoteReason,
     IntentAccuracy,
     ModelWeek,
     WeeklyReport,
@@ -97,11 +98,15 @@ class ReportService:
                     last_comment=row.last_comment,
                 )
             )
+        reasons: dict[str, list[Any]] = defaultdict(list)
+        for row in await self.repo.downvote_reasons(start, end):
+            reasons[row.model].append(row)
         models = []
         for name in sorted(traffic, key=lambda m: (-traffic[m].volume, m)):
             traffic_row, vote_row, prev_row = traffic[name], votes.get(name), before.get(name)
             accuracy = _accuracy(vote_row.positive, vote_row.total) if vote_row else None
             previous = _accuracy(prev_row.positive, prev_row.total) if prev_row else None
+            down = vote_row.total - vote_row.positive if vote_row else 0
             models.append(
                 ModelWeek(
                     model=name,
@@ -116,6 +121,19 @@ class ReportService:
                         intents[name], key=lambda i: (i.accuracy, -i.votes, i.intent or "")
                     )[:WORST_INTENTS],
                     most_downvoted=downvoted[name],
+                    downvotes=down,
+                    downvote_reasons=[
+                        DownvoteReason(
+                            reason=r.reason,
+                            downvotes=r.downvotes,
+                            share_of_downvotes=r.downvotes / down,
+                        )
+                        for r in reasons[name]
+                        if r.reason is not None
+                    ],
+                    downvotes_without_reason=sum(
+                        r.downvotes for r in reasons[name] if r.reason is None
+                    ),
                 )
             )
         return WeeklyReport(

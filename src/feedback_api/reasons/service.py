@@ -1,0 +1,64 @@
+"""Label sets: a project's own, or the default one (FEEDBACK_REASONS); the check of a vote's
+reasons against them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from feedback_api.exceptions import InvalidInput
+from feedback_api.reasons.repository import ReasonSetReader, ReasonSetRepository
+from feedback_api.reasons.schemas import ReasonSetIn, ReasonSetOut
+
+
+def refusal(project: str | None, reasons: Sequence[str], allowed: Sequence[str]) -> InvalidInput:
+    """The 422 of a vote with a reason outside its project's label set."""
+    unknown = [r for r in reasons if r not in allowed] or list(reasons)
+    where = f"project {project!r}" if project is not None else "votes without a project"
+    many = len(unknown) > 1
+    return InvalidInput(
+        f"reasons: {', '.join(repr(r) for r in unknown)} {'are' if many else 'is'} not in the "
+        f"label set of {where}; allowed: {', '.join(allowed)}"
+    )
+
+
+class ReasonSets:
+    """Reads label sets; the default set stands in for a project without its own."""
+
+    def __init__(self, reader: ReasonSetReader, default: Sequence[str]) -> None:
+        self.reader = reader
+        self.default = tuple(default)
+
+    async def get(self, project: str) -> ReasonSetOut:
+        own = await self.reader.get(project)
+        if own is None:
+            return ReasonSetOut(project=project, reasons=list(self.default), source="default")
+        return ReasonSetOut(project=project, reasons=own, source="project")
+
+    async def allowed(self, project: str | None) -> tuple[str, ...]:
+        own = await self.reader.get(project) if project is not None else None
+        return self.default if own is None else tuple(own)
+
+    async def check(self, project: str | None, reasons: Sequence[str]) -> None:
+        """Raise InvalidInput unless every reason is a label of the project's set."""
+        if not reasons:
+            return
+        allowed = await self.allowed(project)
+        if not set(reasons) <= set(allowed):
+            raise refusal(project, reasons, allowed)
+
+
+class ReasonSetService(ReasonSets):
+    """Changes to a project's label set (the admin's)."""
+
+    def __init__(self, repository: ReasonSetRepository, default: Sequence[str]) -> None:
+        super().__init__(repository, default)
+        self.repository = repository
+
+    async def put(self, project: str, payload: ReasonSetIn) -> ReasonSetOut:
+        await self.repository.put(project, payload.reasons)
+        return ReasonSetOut(project=project, reasons=payload.reasons, source="project")
+
+    async def reset(self, project: str) -> ReasonSetOut:
+        """Back to the default set."""
+        await self.repository.delete(project)
+        return await self.get(project)
