@@ -93,17 +93,29 @@
     return params;
   }
 
+  let seen = null; // the projects of the accuracy figures, asked once
+  const labelSets = new Map(); // project -> its labels (its own set or the default)
+
   async function fillChoices() {
     // The same source as the overview's selectors: every model x intent x project seen.
-    const all = await shared.api("/v1/feedback/accuracy", { group_by: "model,intent,project" });
-    for (const name of ["model", "intent", "project"]) {
-      const values = [...new Set(all.items.map((item) => item[name]).filter((v) => v))].sort();
-      for (const value of values) ensureOption($("fx-" + name), value);
+    if (!seen) {
+      seen = shared.api("/v1/feedback/accuracy", { group_by: "model,intent,project" }).then((all) => {
+        for (const name of ["model", "intent", "project"]) {
+          const values = [...new Set(all.items.map((item) => item[name]).filter((v) => v))].sort();
+          for (const value of values) ensureOption($("fx-" + name), value);
+        }
+        return [...new Set(all.items.map((item) => item.project).filter((v) => v))];
+      });
     }
-    const project = $("fx-project").value;
-    if (!project) return;
-    const set = await shared.api("/v1/projects/" + encodeURIComponent(project) + "/reasons");
-    for (const label of set.reasons) ensureOption($("fx-reason"), label);
+    const projects = await seen;
+    const chosen = $("fx-project").value;
+    for (const project of chosen ? [chosen] : projects) {
+      if (!labelSets.has(project)) {
+        const set = await shared.api("/v1/projects/" + encodeURIComponent(project) + "/reasons");
+        labelSets.set(project, set.reasons);
+      }
+      for (const label of labelSets.get(project)) ensureOption($("fx-reason"), label);
+    }
   }
 
   // --- the list ---------------------------------------------------------------------------
