@@ -46,8 +46,9 @@ def seeded(i: int) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def seeded_server(live_server: LiveServer) -> AsyncIterator[LiveServer]:
+    """The live server with the votes above (every test's tables are emptied after it)."""
     async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as client:
         r = await client.post(
             "/v1/feedback/batch", json={"items": [seeded(i) for i in range(VOTES)]}
