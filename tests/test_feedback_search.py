@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api.feedback.repository import FeedbackFilter, list_statement
+from feedback_api.feedback.repository import FeedbackFilter, few_matches, list_statement
 from tests.helpers import exchange
 
 
@@ -180,3 +180,20 @@ async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncCl
     assert r.status_code == 200, r.text
     assert [i["id"] for i in await search(client, "restart")] == [wanted]
     assert len(await search(client, "readiness")) == 1
+
+
+async def test_walking_the_newest_votes_finds_what_the_index_finds(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """With many matches a search walks the newest votes instead of reading its matches by
+    id (FEW_MATCHES): both ways give the same pages."""
+    for minute in range(30):
+        await vote(client, minute, comment="otter" if minute % 2 else None, query=f"otter {minute}")
+    where = FeedbackFilter(q="otter")
+    async with engine.connect() as conn:
+        found = (await conn.execute(few_matches("otter"))).one()
+        assert [len(ids) for ids in found] == [15, 30]
+        by_id = list_statement(where, 7, None, matched=tuple(found))
+        walking = list_statement(where, 7, None, matched=(None, None))
+        pages = [[row.id for row in await conn.execute(stmt)] for stmt in (by_id, walking)]
+    assert pages[0] == pages[1] and len(pages[0]) == 7
