@@ -198,6 +198,8 @@ async def test_search_box_finds_words_and_a_row_opens_the_exchange(
     assert "doc-42.md" in (text["sources"] or "")
     assert text["latency"] == "142 ms"
     assert "terse" in (text["exchange-metadata"] or "")
+    # Vote 42 is a thumbs-down with the reason too_long.
+    assert await page.text_content('#detail-fields [data-field="reasons"]') == "too_long"
     await page.click("#detail-close")
     assert await dialog.is_hidden()
     assert watched.errors == []

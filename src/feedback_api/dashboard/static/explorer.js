@@ -154,6 +154,7 @@
   }
 
   function reasonChips(container, reasons) {
+    container.replaceChildren();
     if (!reasons || reasons.length === 0) {
       container.textContent = "–";
       return;
@@ -183,9 +184,7 @@
       thumbCell.dataset.thumb = item.is_helpful ? "up" : "down";
       thumbCell.title = item.is_helpful ? "thumbs up" : "thumbs down";
       cell(row, stars(item.stars), "stars");
-      const reasons = cell(row, "", "reasons");
-      reasons.textContent = "";
-      reasonChips(reasons, item.reasons);
+      reasonChips(cell(row, "", "reasons"), item.reasons);
       cell(row, shorten(item.comment, 120), "comment");
       cell(row, shorten(item.correction, 120), "correction");
       cell(row, shorten(item.query, 120), "question");
@@ -255,9 +254,10 @@
   function field(list, label, value, { pre = false, json = false } = {}) {
     const dt = document.createElement("dt");
     dt.textContent = label;
-    const dd = document.createElement(pre || json ? "pre" : "dd");
-    if (json) dd.textContent = value === null || value === undefined ? "–" : JSON.stringify(value, null, 2);
-    else dd.textContent = value === null || value === undefined || value === "" ? "–" : String(value);
+    const dd = document.createElement("dd");
+    const box = pre || json ? dd.appendChild(document.createElement("pre")) : dd;
+    if (json) box.textContent = value === null || value === undefined ? "–" : JSON.stringify(value, null, 2);
+    else box.textContent = value === null || value === undefined || value === "" ? "–" : String(value);
     dd.dataset.field = label.toLowerCase().replace(/[^a-z]+/g, "-");
     list.append(dt, dd);
     return dd;
