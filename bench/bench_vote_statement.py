@@ -9,7 +9,8 @@ fresh embedded PostgreSQL migrated by NEW_CHECKOUT (a newer schema takes an olde
 statement: new columns have defaults). Two shapes of group, 8 and 64 votes:
   context    votes that bring their interaction (inserted by the statement);
   reference  votes on interactions already logged (the statement looks them up).
-Every vote carries a reason (`incorrect`); a checkout without reasons ignores the field.
+Every vote carries a reason (`incorrect`; a checkout without reasons ignores the field), or
+none with --no-reasons.
 Prints the median microseconds per vote of each checkout, and new/old.
 """
 
@@ -30,14 +31,18 @@ from typing import Any
 SHAPES = (("context", 8), ("context", 64), ("reference", 8), ("reference", 64))
 
 
-async def measure(url: str, shape: str, size: int, groups: int, tag: str) -> float:
+async def measure(
+    url: str, shape: str, size: int, groups: int, tag: str, reasons: bool = True
+) -> float:
     """Microseconds per vote of this process's checkout (imported from PYTHONPATH)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from feedback_api.feedback.repository import VoteEntry, write_votes
 
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    vote = {"is_helpful": False, "metadata": {}, "reasons": ["incorrect"]}
+    vote: dict[str, Any] = {"is_helpful": False, "metadata": {}}
+    if reasons:
+        vote["reasons"] = ["incorrect"]
 
     def interaction(request_id: str) -> dict[str, Any]:
         return {
@@ -79,11 +84,13 @@ def main() -> None:
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--groups", type=int, default=150)
+    parser.add_argument("--no-reasons", dest="reasons", action="store_false")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, shape, size, tag = args.child
-        print(json.dumps(asyncio.run(measure(url, shape, int(size), args.groups, tag))))
+        figure = asyncio.run(measure(url, shape, int(size), args.groups, tag, args.reasons))
+        print(json.dumps(figure))
         return
     old, new = (str(Path(p).resolve()) for p in (args.old, args.new))
     sys.path.insert(0, f"{new}/src")
@@ -99,6 +106,7 @@ def main() -> None:
             for shape, size in SHAPES:
                 out = subprocess.run(
                     [sys.executable, __file__, old, new, "--groups", str(args.groups),
+                     *([] if args.reasons else ["--no-reasons"]),
                      "--child", url, shape, str(size), f"{name}{round_}"],
                     env={**os.environ, "PYTHONPATH": f"{checkout}/src"},
                     check=True, capture_output=True, text=True,

@@ -14,10 +14,18 @@ from playwright.async_api import Browser, ConsoleMessage, Page
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.app import create_app
+from feedback_api.reasons.schemas import DEFAULT_REASONS
 from tests.dashboard.conftest import fill, refresh, server_settings
 from tests.live_server import LiveServer, RequireKey
 
-CHARTS = ("daily-volume", "response-time", "positive-ratio", "top-queries", "accuracy")
+CHARTS = (
+    "daily-volume",
+    "response-time",
+    "positive-ratio",
+    "top-queries",
+    "accuracy",
+    "reasons",
+)
 # The README's picture; rewritten only on request, so that a test run leaves the tree clean.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 UPDATE_SCREENSHOT = os.environ.get("FEEDBACK_UPDATE_SCREENSHOT") == "1"
@@ -99,6 +107,10 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     assert all(n > 0 for n in points.values()), points
     assert points["daily-volume"] == 30  # the default range: the last 30 days, one bar each
     assert points["top-queries"] == 10
+    # One bar per model and reason with down-votes, as the API counts them.
+    async with httpx.AsyncClient(base_url=live_server.url) as api:
+        items = (await api.get("/v1/metrics/reasons", params={"days": 30})).json()["items"]
+    assert points["reasons"] == sum(1 for i in items if i["model"] and i["down_votes"])
     # Plotly drew an SVG with one error bar per model x intent group.
     assert await page.locator('[data-chart="accuracy"] .errorbar').count() == points["accuracy"]
     assert (await page.text_content("#as-of") or "").startswith("figures as of")
@@ -122,6 +134,12 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     since = (today - timedelta(days=6)).isoformat()
     await watched.after_load(lambda: page.fill("#since", since))
     assert (await watched.points())["daily-volume"] == 7
+
+    # One model's reasons: one bar per reason it was voted down for.
+    reasons = (await watched.points())["reasons"]
+    assert 0 < reasons <= len(DEFAULT_REASONS)
+    bars = page.locator('[data-chart="reasons"] .bars .point')
+    assert await bars.count() == reasons
 
     # An intent with the model: the accuracy chart narrows to that one group.
     await watched.after_load(lambda: page.select_option("#intent", "code"))
@@ -196,7 +214,11 @@ async def test_asks_once_for_a_key_when_the_api_wants_one(
             await page.fill("#key-input", "secret")
             await page.click("#key-form button[type=submit]")
             await page.wait_for_function("() => document.body.dataset.state === 'ready'")
-            assert all(n > 0 for n in (await watched.points()).values())
+            points = await watched.points()  # every chart drawn
+            # 100 exchanges over 90 days leave a vote or two in the page's 30 days: maybe no
+            # thumbs-down with a reason among them.
+            points.pop("reasons")
+            assert all(n > 0 for n in points.values()), points
             key = await page.evaluate("() => sessionStorage.getItem('feedback-api-key')")
             assert key == "secret"
             # Kept for the browser session: a reload asks nothing.

@@ -118,6 +118,17 @@ BAD_COMMENTS = (
     "Answer was in the wrong language",
     "Too slow",
 )
+# Why, in the default label set's words (a comment's reasons; no draw of its own, so the
+# generator's sequence, and with it every figure of a seed, stays as it was).
+BAD_REASONS = {
+    "Wrong answer": ["incorrect"],
+    "Too long, didn't answer the question": ["too_long", "incomplete"],
+    "The code does not run": ["incorrect"],
+    "Outdated information": ["incorrect"],
+    "Made up a source": ["incorrect", "unsafe"],
+    "Answer was in the wrong language": ["off_topic"],
+    "Too slow": ["other"],
+}
 USERS = 300
 
 
@@ -157,6 +168,15 @@ def _answer(model: str, intent: str, query: str, good: bool) -> str:
     if not good:
         body += " (This answer misses part of the question.)"
     return f"{body}\n\n-- {model} on: {query[:60]}"
+
+
+def _reasons(comment: str | None, index: int) -> list[str] | None:
+    """A down-vote's reasons: its comment's, else one in two votes gives one (by position)."""
+    if comment is not None:
+        return BAD_REASONS[comment]
+    if index % 2:
+        return None
+    return [("incorrect", "incomplete", "too_long", "off_topic", "incorrect")[index // 2 % 5]]
 
 
 def generate(
@@ -230,6 +250,7 @@ def generate(
                 is_helpful=good,
                 rating=stars,
                 comment=comment,
+                reasons=None if good else _reasons(comment, index),
                 user_id=f"u-{user:04d}",
                 created_at=voted,
             )
@@ -265,8 +286,11 @@ async def load(
             feedback = feedback_service(session, rules)
             for exchange in part:
                 await interactions.log(exchange.interaction)
-                if exchange.feedback is not None:
-                    await feedback.submit(exchange.feedback)
+                vote = exchange.feedback
+                if vote is not None:
+                    if vote.reasons and not set(vote.reasons) <= set(rules.reasons):
+                        vote = vote.model_copy(update={"reasons": None})  # FEEDBACK_REASONS
+                    await feedback.submit(vote)
         done += len(part)
         if progress is not None:
             progress(done)

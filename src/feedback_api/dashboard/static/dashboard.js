@@ -279,6 +279,38 @@
     );
   }
 
+  function drawReasons(reasons) {
+    // Per model (the all-models rows are the API's too, left out here): a reason's share of
+    // the model's down-votes; reasons ordered by their share over all models.
+    const down = reasons.items.filter((i) => i.down_votes > 0);
+    const order = down.filter((i) => i.model === null).map((i) => i.reason);
+    const items = down.filter((i) => i.model !== null);
+    const models = [...new Set(items.map((i) => i.model))].sort();
+    const traces = models.map((model) => {
+      const rows = items
+        .filter((i) => i.model === model)
+        .sort((a, b) => order.indexOf(a.reason) - order.indexOf(b.reason));
+      return {
+        type: "bar",
+        name: model,
+        x: rows.map((i) => i.reason),
+        y: rows.map((i) => 100 * i.share_of_down_votes),
+        customdata: rows.map((i) => i.down_votes),
+        hovertemplate: "%{fullData.name} / %{x}: %{y:.1f} % of its down-votes (%{customdata})<extra></extra>",
+      };
+    });
+    return draw(
+      "reasons",
+      traces,
+      {
+        barmode: "group", hovermode: "closest",
+        xaxis: { categoryorder: "array", categoryarray: order },
+        yaxis: { title: { text: "% of down-votes" }, rangemode: "tozero" },
+      },
+      items.length
+    );
+  }
+
   function formatNumber(value, digits) {
     if (value === null || value === undefined) return "–";
     return value.toLocaleString(undefined, { maximumFractionDigits: digits || 0 });
@@ -314,7 +346,7 @@
     for (const name of DIMENSIONS) dims[name] = filters[name];
     const today = isoDay(new Date());
     const topDays = Math.min(366, Math.max(1, daysBetween(filters.since, today) + 1));
-    const [all, daily, top, accuracy, stats] = await Promise.all([
+    const [all, daily, top, accuracy, stats, reasons] = await Promise.all([
       api("/v1/feedback/accuracy", { group_by: "model,intent,project" }),
       api("/v1/metrics/daily", { since: filters.since, until: filters.until, ...dims }),
       api("/v1/metrics/top-queries", { limit: 10, days: topDays, ...dims }),
@@ -324,6 +356,7 @@
         until: addDays(filters.until, 1) + "T00:00:00Z",
         ...dims,
       }),
+      api("/v1/metrics/reasons", { since: filters.since, until: filters.until, ...dims }),
     ]);
     fillOptions(all.items);
     const empty = all.items.length === 0 && top.items.length === 0 &&
@@ -332,7 +365,9 @@
     document.body.dataset.state = empty ? "empty" : "ready";
     showAsOf(accuracy.as_of || daily.as_of);
     showStats(stats);
-    await Promise.all([...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy)]);
+    await Promise.all([
+      ...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy), drawReasons(reasons),
+    ]);
   }
 
   function showError(error) {
