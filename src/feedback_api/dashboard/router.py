@@ -21,6 +21,7 @@ STATIC = Path(__file__).parent / "static"
 # Only these names are served: never a path taken from the request.
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
+    "explorer.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 # The page carries no inline script: only our own files may run.

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.search import search_column, search_index
 
 
 class Feedback(Base):
@@ -40,6 +41,7 @@ class Feedback(Base):
         Index("ix_feedback_user_id", "user_id"),
         # `reason=` filters with `reasons @> ARRAY[...]`, which a GIN index on the array serves.
         Index("ix_feedback_reasons", "reasons", postgresql_using="gin"),
+        search_index("ix_feedback_search", "search_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -62,3 +64,5 @@ class Feedback(Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): what the voter wrote.
+    search_words: Mapped[Any] = search_column("comment", "correction")

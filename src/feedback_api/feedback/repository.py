@@ -13,17 +13,21 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     FromClause,
+    Select,
     Table,
     Text,
+    Uuid,
     any_,
     bindparam,
     delete,
     func,
+    join,
     literal_column,
     null,
     or_,
     select,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -31,7 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
+from feedback_api.kit import search
+from feedback_api.kit.models import (
+    AnyRow,
+    attribute_names,
+    new_id_texts,
+    was_inserted,
+    written_columns,
+)
 from feedback_api.kit.recordset import json_recordset, json_row, value_or_default
 from feedback_api.reasons.models import ProjectReasons
 from feedback_api.reasons.schemas import DEFAULT_REASONS
@@ -39,6 +50,9 @@ from feedback_api.reasons.schemas import DEFAULT_REASONS
 _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
 _project_reasons = cast(Table, ProjectReasons.__table__)
+# What a statement writes and an answer shows: not the columns PostgreSQL computes.
+_feedback_columns = written_columns(_feedback)
+_interaction_columns = written_columns(_interactions)
 
 # What a vote shows of its interaction. With every column of the vote, this is the
 # feedback-with-context view that GET answers with and the vote statement returns.
@@ -50,14 +64,14 @@ _VOTE_IDENTITY = frozenset({"id", "interaction_id", "user_id", "created_at", "up
 
 # What a vote body says about the vote: the feedback columns its client may send.
 VOTE_COLUMNS = tuple(
-    c.name for c in _feedback.columns if c.name not in ("id", "interaction_id", "updated_at")
+    c.name for c in _feedback_columns if c.name not in ("id", "interaction_id", "updated_at")
 )
 
 
 def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
     """The feedback-with-context columns, from the feedback and interaction tables or CTEs."""
     return [
-        *(feedback.c[c.name] for c in _feedback.columns),
+        *(feedback.c[c.name] for c in _feedback_columns),
         *(interaction.c[name] for name in CONTEXT_COLUMNS),
     ]
 
@@ -94,12 +108,12 @@ def _submit_votes() -> CompoundSelect[Any]:
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
     target_columns = ("id", *CONTEXT_COLUMNS)
-    rows = json_recordset("interactions", _interactions.columns)
+    rows = json_recordset("interactions", _interaction_columns)
     new = (
         insert(_interactions)
         .from_select(
-            list(_interactions.columns),
-            select(*(value_or_default(rows, c) for c in _interactions.columns)).order_by(
+            _interaction_columns,
+            select(*(value_or_default(rows, c) for c in _interaction_columns)).order_by(
                 rows.c.request_id
             ),
         )
@@ -112,7 +126,7 @@ def _submit_votes() -> CompoundSelect[Any]:
     )
     target = select(*new.c).union_all(known).cte("target")
 
-    inserted = [c for c in _feedback.columns if c.name != "updated_at"]
+    inserted = [c for c in _feedback_columns if c.name != "updated_at"]
     votes = json_recordset(
         "votes",
         [Column("request_key", Text), *(c for c in inserted if c.name != "interaction_id")],
@@ -152,13 +166,13 @@ def _submit_votes() -> CompoundSelect[Any]:
             set_={
                 **{
                     c.name: insert(_feedback).excluded[c.name]
-                    for c in _feedback.columns
+                    for c in _feedback_columns
                     if c.name not in _VOTE_IDENTITY
                 },
                 "updated_at": func.now(),
             },
         )
-        .returning(*_feedback.columns, was_inserted())
+        .returning(*_feedback_columns, was_inserted())
         .cte("written")
     )
     view = view_columns(written, target)
@@ -292,6 +306,36 @@ class FeedbackFilter:
     since: datetime | None = None
     until: datetime | None = None
     reason: str | None = None
+    q: str | None = None  # words to find in SEARCHED (kit/search.py)
+
+
+# What `q` searches: the words of the vote, and those of its exchange, each with its index.
+SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
+# Up to this many matches in a table, a search takes them from its index and sorts them;
+# with more, it walks the newest votes until it has a page, which takes about
+# limit x rows / FEW_MATCHES rows at most (docs/explorer.md, docs/benchmarks.md).
+FEW_MATCHES = 4_000
+
+
+def few_matches(q: str) -> Select[Any]:
+    """The ids of the rows of each table of SEARCHED that match `q`, up to FEW_MATCHES + 1
+    (an empty array for none).
+
+    Asked first because PostgreSQL cannot estimate how many there are: for a word its
+    statistics do not know (any rare word, any prefix) it assumes one row in 200, and walks
+    the newest votes for a page of matches that may not exist, through the whole table.
+    Given the ids, it knows.
+    """
+    found = []
+    for words in SEARCHED:
+        table = words.table
+        ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
+        found.append(
+            select(
+                func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]"))
+            ).scalar_subquery()
+        )
+    return select(*found)
 
 
 class FeedbackRepository:
@@ -328,25 +372,88 @@ class FeedbackRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
-        stmt = select(*view_columns(_feedback, _interactions)).join_from(_feedback, _interactions)
-        conditions = {
-            Interaction.model: where.model,
-            Interaction.intent: where.intent,
-            Interaction.project: where.project,
-            Feedback.user_id: where.user_id,
-            Feedback.is_helpful: where.is_helpful,
-        }
-        for column_, value in conditions.items():
-            if value is not None:
-                stmt = stmt.where(column_ == value)
-        if where.reason is not None:
-            # Containment, which the GIN index on feedback.reasons serves.
-            stmt = stmt.where(Feedback.reasons.contains([where.reason]))
-        if where.since is not None:
-            stmt = stmt.where(Feedback.created_at >= where.since)
-        if where.until is not None:
-            stmt = stmt.where(Feedback.created_at < where.until)
-        if after is not None:
-            stmt = stmt.where(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
-        stmt = stmt.order_by(Feedback.created_at.desc(), Feedback.id.desc()).limit(limit)
+        few: tuple[list[uuid.UUID] | None, ...] = ()
+        if where.q is not None:
+            found = (await self.session.execute(few_matches(where.q))).one()
+            few = tuple(ids if len(ids) <= FEW_MATCHES else None for ids in found)
+        stmt = list_statement(where, limit, after, matched=few)
         return list((await self.session.execute(stmt)).all())
+
+
+def _conditions(
+    where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    equal = {
+        Interaction.model: where.model,
+        Interaction.intent: where.intent,
+        Interaction.project: where.project,
+        Feedback.user_id: where.user_id,
+        Feedback.is_helpful: where.is_helpful,
+    }
+    conditions.extend(column_ == value for column_, value in equal.items() if value is not None)
+    if where.reason is not None:
+        # Containment, which the GIN index on feedback.reasons serves.
+        conditions.append(Feedback.reasons.contains([where.reason]))
+    if where.since is not None:
+        conditions.append(Feedback.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(Feedback.created_at < where.until)
+    if after is not None:
+        conditions.append(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
+    return conditions
+
+
+def list_statement(
+    where: FeedbackFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    *,
+    matched: tuple[list[uuid.UUID] | None, ...] = (),
+) -> Select[Any]:
+    """The feedback-with-context rows of one page of GET /v1/feedback.
+
+    With `q`, the texts searched live in two tables, and one `OR` across both would leave
+    each table's index unused. So each table gets a branch of its own: its page of matches,
+    newest first after the cursor, found through its search index (or, for words most rows
+    contain, by walking the newest votes: the planner picks). A page of the union
+    of the branches holds every vote of the true page: a vote among the newest `limit`
+    matches is among the newest `limit` of its own branch. UNION drops a vote both find.
+    """
+    order = (Feedback.created_at.desc(), Feedback.id.desc())
+    conditions = _conditions(where, after)
+    joined = join(_feedback, _interactions, _interactions.c.id == _feedback.c.interaction_id)
+    if where.q is None:
+        return (
+            select(*view_columns(_feedback, _interactions))
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit)
+        )
+    # `created_at + 0 s` sorts alike, but no index yields it in that order.
+    sorted_matches = (
+        (Feedback.created_at + literal_column("interval '0 s'")).desc(),
+        Feedback.id.desc(),
+    )
+    branches = []
+    for words, ids in zip(SEARCHED, matched or (None,) * len(SEARCHED), strict=True):
+        branch = select(_feedback.c.id, _feedback.c.created_at).select_from(joined)
+        if ids is None:
+            branch = branch.where(*conditions, search.matches(words, where.q)).order_by(*order)
+        else:
+            table = words.table
+            found = table.c.id == any_(bindparam(f"{table.name}_ids", ids, ARRAY(Uuid)))
+            branch = branch.where(*conditions, found).order_by(*sorted_matches)
+        branches.append(branch.limit(limit))
+    hits = union(*branches).subquery("hits")
+    return (
+        select(*view_columns(_feedback, _interactions))
+        .select_from(
+            join(hits, _feedback, _feedback.c.id == hits.c.id).join(
+                _interactions, _interactions.c.id == _feedback.c.interaction_id
+            )
+        )
+        .order_by(hits.c.created_at.desc(), hits.c.id.desc())
+        .limit(limit)
+    )

@@ -21,7 +21,7 @@ from feedback_api.feedback.schemas import (
 from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
-from feedback_api.kit.fields import SearchText, Timestamp
+from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
@@ -143,10 +143,21 @@ async def list_feedback(
     reason: Annotated[SearchText | None, Query(description="Votes that carry this reason.")] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+    q: Annotated[
+        SearchQuery | None,
+        Query(
+            description="Word search over the exchange (question and answer) and over the "
+            "vote (comment and correction): each word must start a word of one of the two "
+            "(any order and case; words of 1-2 characters match whole words). Up to 200 "
+            "characters.",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
-    where = FeedbackFilter(model, intent, project, user_id, is_helpful, since, until, reason=reason)
+    where = FeedbackFilter(
+        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q
+    )
     return await service.list(where, limit, cursor)
 
 

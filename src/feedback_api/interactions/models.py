@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
+from feedback_api.kit.search import search_column, search_index
 
 
 class Interaction(Base):
@@ -22,6 +23,7 @@ class Interaction(Base):
         Index("ix_interactions_created_at", "created_at"),
         Index("ix_interactions_user_id", "user_id"),
         Index("ix_interactions_session_id", "session_id"),
+        search_index("ix_interactions_search", "search_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -43,6 +45,8 @@ class Interaction(Base):
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
     )
     created_at: Mapped[datetime] = created_at_column()
+    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): question and answer.
+    search_words: Mapped[Any] = search_column("query", "response")
 
 
 # What `INSERT ... ON CONFLICT (request_id) DO UPDATE` sets when the interaction exists: a

@@ -10,10 +10,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
-from feedback_api.kit.models import attribute_names, new_id, new_id_texts, was_inserted
+from feedback_api.kit.models import (
+    attribute_names,
+    new_id,
+    new_id_texts,
+    was_inserted,
+    written_columns,
+)
 from feedback_api.kit.recordset import json_recordset, json_row, value_or_default
 
 _interactions = cast(Table, Interaction.__table__)
+# Not the search words: PostgreSQL computes them.
+_WRITTEN = written_columns(_interactions)
 # Column name -> attribute name ("metadata" -> "meta") and back.
 _ATTRIBUTES = attribute_names(Interaction)
 _COLUMNS = {key: name for name, key in _ATTRIBUTES.items()}
@@ -27,17 +35,15 @@ def _insert_many() -> Insert:
     (REUSE_INTERACTION): concurrent batches and vote groups touching the same request_ids
     wait for each other instead of deadlocking.
     """
-    rows = json_recordset("interactions", _interactions.columns)
+    rows = json_recordset("interactions", _WRITTEN)
     return (
         insert(_interactions)
         .from_select(
-            list(_interactions.columns),
-            select(*(value_or_default(rows, c) for c in _interactions.columns)).order_by(
-                rows.c.request_id
-            ),
+            _WRITTEN,
+            select(*(value_or_default(rows, c) for c in _WRITTEN)).order_by(rows.c.request_id),
         )
         .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
-        .returning(*_interactions.columns, was_inserted())
+        .returning(*_WRITTEN, was_inserted())
     )
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from feedback_api.kit.search import words
+
 NUL = "\x00"
 
 
@@ -68,3 +70,23 @@ Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
 
 # For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
 SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
+
+
+SEARCH_MAX_LENGTH = 200
+
+
+def _searchable(value: str) -> str:
+    if len(value) > SEARCH_MAX_LENGTH:
+        raise ValueError(f"a search has at most {SEARCH_MAX_LENGTH} characters")
+    if not words(value):
+        raise ValueError("type a word to search for: letters or digits")
+    return value
+
+
+# Words typed into a search box (GET /v1/feedback?q=, kit/search.py): 1-200 characters.
+SearchQuery = Annotated[
+    str,
+    BeforeValidator(_strip),
+    AfterValidator(_searchable),
+    AfterValidator(_no_nul),
+]

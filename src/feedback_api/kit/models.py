@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, MetaData, Row, func, literal_column
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Row,
+    Table,
+    func,
+    literal_column,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,12 +43,17 @@ class Base(DeclarativeBase):
 
 
 def attribute_names(model: type[Base]) -> dict[str, str]:
-    """Column name -> mapped attribute name, for every column of `model`.
+    """Column name -> mapped attribute name, for every column of `model` we write and show
+    (not the ones PostgreSQL computes: see written_columns).
 
     The API and the SQL use the column names; the attribute differs where a column's name
     is reserved on declarative classes (`metadata`, mapped as `meta`).
     """
-    return {column.name: key for key, column in sa_inspect(model).columns.items()}
+    return {
+        column.name: key
+        for key, column in sa_inspect(model).columns.items()
+        if column.computed is None
+    }
 
 
 def new_id() -> uuid.UUID:
@@ -87,3 +102,9 @@ def was_inserted() -> ColumnElement[bool]:
     one round trip.
     """
     return literal_column("xmax = 0", type_=Boolean).label("inserted")
+
+
+def written_columns(table: Table) -> list[Column[Any]]:
+    """The columns of `table` a statement may write and an answer shows: all but the ones
+    PostgreSQL computes (generated columns, such as the search words)."""
+    return [column for column in table.columns if column.computed is None]

@@ -81,6 +81,9 @@
     }
   }
 
+  // The feedback explorer (explorer.js) reads the API the same way, key dialog included.
+  window.feedbackDashboard = { api, ApiError };
+
   // --- filters ---------------------------------------------------------------------------
 
   function isoDay(date) {
@@ -122,7 +125,8 @@
     // The address bar keeps the selection, so a view can be bookmarked or shared.
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
-    window.history.replaceState(null, "", "?" + query.toString());
+    // The hash names the view (#feedback: the explorer, which keeps its own filters there).
+    window.history.replaceState(null, "", "?" + query.toString() + window.location.hash);
   }
 
   function ensureOption(select, value) {

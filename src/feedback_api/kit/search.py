@@ -1,0 +1,62 @@
+"""Word search in PostgreSQL's full-text search, the way a search box is used.
+
+What a person types is split into words; a text matches when each word starts a word of
+it, in any order and any case (`kube` finds "Kubernetes"). Words of one or two characters
+match whole words only: as prefixes they would match a large part of the vocabulary and
+read a large part of the index. The `simple` configuration lowercases and stems nothing, so
+it treats every language (and code) alike.
+
+The words of a row are a stored generated column (`search_column`) with a GIN index: a
+search that walks the newest votes (for words most rows contain) then reads each row's
+words instead of parsing its texts again, which costs as much as the parse at insert time.
+docs/explorer.md says why words rather than substrings; docs/benchmarks.md has the figures.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import ColumnElement, Computed, Index, Text, bindparam, func, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column
+
+CONFIG = "simple"
+# The words of a search: runs of letters and digits (the `simple` parser splits at `_`, `.`,
+# `-` and the like as well; "snake_case" is the two words "snake" and "case" to it).
+_WORD = re.compile(r"[^\W_]+")
+PREFIX_FROM = 3
+
+
+def document(*columns: str) -> str:
+    """`to_tsvector('simple', a || ' ' || b ...)`, NULL as empty: the words of the columns."""
+    joined = " || ' ' || ".join(f"coalesce({name}, '')" for name in columns)
+    return f"to_tsvector('{CONFIG}'::regconfig, {joined})"
+
+
+def search_column(*columns: str) -> Mapped[Any]:
+    """The words of `columns`, computed by PostgreSQL whenever they change; never loaded
+    with the row (deferred), never written by us."""
+    return mapped_column(TSVECTOR, Computed(document(*columns), persisted=True), deferred=True)
+
+
+def search_index(name: str, column: str) -> Index:
+    """The GIN index `matches` reads."""
+    return Index(name, column, postgresql_using="gin")
+
+
+def words(typed: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(typed)]
+
+
+def tsquery(typed: str) -> str:
+    """The tsquery of a search: every word, a prefix from three characters on."""
+    return " & ".join(f"{word}:*" if len(word) >= PREFIX_FROM else word for word in words(typed))
+
+
+def matches(column: ColumnElement[Any], typed: str) -> ColumnElement[bool]:
+    """`column @@ to_tsquery('simple', ...)` for what a person typed (words() not empty)."""
+    query = func.to_tsquery(
+        text(f"'{CONFIG}'::regconfig"), bindparam("search", tsquery(typed), Text)
+    )
+    return column.op("@@")(query)

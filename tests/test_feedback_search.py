@@ -1,0 +1,199 @@
+"""GET /v1/feedback?q=: a word search over question and answer, and over the comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.feedback.repository import FeedbackFilter, few_matches, list_statement
+from tests.helpers import exchange
+
+
+async def vote(client: httpx.AsyncClient, minute: int, **overrides: Any) -> str:
+    body = exchange(rating=1, created_at=f"2026-03-01T{minute // 60:02d}:{minute % 60:02d}:00Z")
+    body.update(overrides)
+    r = await client.post("/v1/feedback", json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def search(client: httpx.AsyncClient, q: str, **params: Any) -> list[dict[str, Any]]:
+    r = await client.get("/v1/feedback", params={"q": q, **params})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def test_q_finds_words_of_question_answer_or_comment(client: httpx.AsyncClient) -> None:
+    in_question = await vote(client, 1, query="Why does my Kubernetes pod restart?")
+    in_answer = await vote(client, 2, response="Check the liveness probe of the KUBERNETES pod")
+    in_comment = await vote(client, 3, rating=-1, comment="It ignored kubernetes entirely")
+    await vote(client, 4, query="How do I sort a list?", comment="fine")
+
+    found = await search(client, "kubernetes")
+    # Newest first, each once, whichever text matched.
+    assert [item["id"] for item in found] == [in_comment, in_answer, in_question]
+    # What one types while typing: the start of a word, in any case.
+    assert [item["id"] for item in await search(client, "KUBE")] == [
+        in_comment,
+        in_answer,
+        in_question,
+    ]
+    # Every word, in any order, anywhere in the exchange (question and answer together).
+    assert [item["id"] for item in await search(client, "pod liveness")] == [in_answer]
+    assert [item["id"] for item in await search(client, "restart kubernetes")] == [in_question]
+    assert await search(client, "kubernetes helm") == []
+    # Not the middle of a word: words, not fragments.
+    assert await search(client, "bernetes") == []
+    # Words of one or two characters are whole words.
+    assert [item["id"] for item in await search(client, "my pod")] == [in_question]
+    assert await search(client, "li") == []
+
+
+async def test_q_with_the_other_filters(client: httpx.AsyncClient) -> None:
+    await vote(client, 1, model="m-a", comment="slow answer")
+    wanted = await vote(client, 2, model="m-b", rating=-1, comment="slow answer")
+    await vote(client, 3, model="m-b", comment="slow answer")
+    await vote(client, 4, model="m-b", rating=-1, comment="wrong answer")
+    found = await search(client, "slow", model="m-b", is_helpful=False)
+    assert [item["id"] for item in found] == [wanted]
+    window = await search(
+        client, "slow", since="2026-03-01T00:02:00Z", until="2026-03-01T00:03:00Z"
+    )
+    assert [item["id"] for item in window] == [wanted]
+
+
+@pytest.mark.parametrize("q", ["snake_case", "snake-case", "SNAKE.case", "case snake"])
+async def test_punctuation_separates_words(client: httpx.AsyncClient, q: str) -> None:
+    wanted = await vote(client, 1, query="what is snake_case?")
+    await vote(client, 2, query="what is a snake?")
+    assert [i["id"] for i in await search(client, q)] == [wanted]
+
+
+@pytest.mark.parametrize("q", ["a'b", "x:*y", "!(a|b)&", "c:\\temp", "100%", "<->", "'"])
+async def test_search_syntax_typed_is_just_text(client: httpx.AsyncClient, q: str) -> None:
+    """What to_tsquery would read as operators is only a word separator here."""
+    await vote(client, 1, comment="a b x y c temp 100")
+    r = await client.get("/v1/feedback", params={"q": q})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 422:
+        assert q == "<->" or q == "'"
+
+
+async def test_keyset_pages_of_a_search_over_both_tables(client: httpx.AsyncClient) -> None:
+    """Matches alternate between the vote's comment and the exchange's question, with votes
+    that match nothing in between: every page keeps the order, no vote twice, none lost."""
+    expected = []
+    for minute in range(36):
+        if minute % 3 == 0:
+            expected.append(await vote(client, minute, comment=f"zebra comment {minute}"))
+        elif minute % 3 == 1:
+            expected.append(await vote(client, minute, query=f"a Zebra question {minute}"))
+        else:
+            await vote(client, minute, comment="giraffe")
+    # One matches in both tables: it must come once.
+    both = await vote(client, 40, query="zebra here", comment="and zebra there")
+    expected = [both, *reversed(expected)]
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"q": "zebra", "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/v1/feedback", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert pages == 5  # 25 matches, 5 a page: the last page is full, and no empty one follows
+
+
+@pytest.mark.parametrize(
+    ("q", "says"),
+    [
+        ("", "type a word"),
+        ("   ", "type a word"),
+        ("...", "type a word"),
+        ("___", "type a word"),
+        ("x" * 201, "at most 200 characters"),
+        ("abc\x00", "NUL"),
+    ],
+)
+async def test_a_search_without_words_or_too_long_is_422(
+    client: httpx.AsyncClient, q: str, says: str
+) -> None:
+    r = await client.get("/v1/feedback", params={"q": q})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "invalid_input"
+    assert body["detail"].startswith("q: ") and says in body["detail"], body["detail"]
+
+
+async def test_one_letter_and_two_hundred_characters_are_fine(
+    client: httpx.AsyncClient,
+) -> None:
+    long = " ".join(["word"] * 40)[:200]
+    wanted = await vote(client, 1, comment=f"{long} x")
+    assert [i["id"] for i in await search(client, long)] == [wanted]
+    assert [i["id"] for i in await search(client, "  X ")] == [wanted]
+
+
+async def test_each_table_s_branch_can_use_its_search_index(engine: AsyncEngine) -> None:
+    """The searches' expressions are the migration's index expressions: with scans of the
+    tables and of their B-trees priced out, the plan reads both search indexes."""
+    statement = list_statement(FeedbackFilter(q="zebra"), 50, None)
+    sql = str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    async with engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        await conn.execute(text("SET enable_indexscan = off"))
+        plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
+        await conn.rollback()
+    for index in ("ix_feedback_search", "ix_interactions_search"):
+        assert f"Bitmap Index Scan on {index}" in plan, plan
+
+
+async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncClient) -> None:
+    wanted = await vote(
+        client,
+        1,
+        rating=-1,
+        reasons=["incorrect"],
+        correction="Use a readiness probe instead",
+    )
+    await vote(client, 2, rating=-1, reasons=["too_long"], correction="A readiness probe")
+    await vote(client, 3, rating=-1, reasons=["incorrect"], comment="wrong")
+    assert [i["id"] for i in await search(client, "readiness", reason="incorrect")] == [wanted]
+    assert len(await search(client, "readiness probe")) == 2
+    # Changing the correction changes what the search finds (a generated column).
+    r = await client.put(f"/v1/feedback/{wanted}", json={"correction": "Restart it"})
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in await search(client, "restart")] == [wanted]
+    assert len(await search(client, "readiness")) == 1
+
+
+async def test_walking_the_newest_votes_finds_what_the_index_finds(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """With many matches a search walks the newest votes instead of reading its matches by
+    id (FEW_MATCHES): both ways give the same pages."""
+    for minute in range(30):
+        await vote(client, minute, comment="otter" if minute % 2 else None, query=f"otter {minute}")
+    where = FeedbackFilter(q="otter")
+    async with engine.connect() as conn:
+        found = (await conn.execute(few_matches("otter"))).one()
+        assert [len(ids) for ids in found] == [15, 30]
+        by_id = list_statement(where, 7, None, matched=tuple(found))
+        walking = list_statement(where, 7, None, matched=(None, None))
+        pages = [[row.id for row in await conn.execute(stmt)] for stmt in (by_id, walking)]
+    assert pages[0] == pages[1] and len(pages[0]) == 7
