@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from feedback_api.analytics.models import DailyMetric, RefreshState, TopQuery, WindowStat
+from feedback_api.analytics.models import (
+    AnalyticsChange,
+    DailyMetric,
+    MemberLastCast,
+    QueryHour,
+    QueryWindow,
+    RefreshState,
+    TopQuery,
+    VoteHour,
+    WindowStat,
+)
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
@@ -10,13 +20,18 @@ from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import Base
 
 __all__ = [
+    "AnalyticsChange",
     "Base",
     "DailyMetric",
     "ExportRun",
     "Feedback",
     "IdempotencyKey",
     "Interaction",
+    "MemberLastCast",
+    "QueryHour",
+    "QueryWindow",
     "RefreshState",
     "TopQuery",
+    "VoteHour",
     "WindowStat",
 ]
