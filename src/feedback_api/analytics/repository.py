@@ -493,10 +493,12 @@ class RollupRepository:
                 ("last_at", DateTime(timezone=True)),
             ],
         )  # fmt: skip
-        stmt = insert(MemberLastCast).from_select(list(names), select(*(rows.c[n] for n in names)))
+        # The table, not the ORM class: with parameters, an ORM insert is a bulk insert.
+        table = MemberLastCast.__table__
+        stmt = insert(table).from_select(list(names), select(*(rows.c[n] for n in names)))
         stmt = stmt.on_conflict_do_update(
             index_elements=list(names[:-1]),
-            set_={"last_at": func.greatest(MemberLastCast.last_at, stmt.excluded.last_at)},
+            set_={"last_at": func.greatest(table.c.last_at, stmt.excluded.last_at)},
         )
         params = [
             {**dict(zip(names[:-1], key, strict=True)), "last_at": at.isoformat()}
