@@ -55,6 +55,28 @@ def upgrade() -> None:
         unique=True,
         postgresql_nulls_not_distinct=True,
     )
+    op.create_index(
+        "ix_member_last_casts_last_at", "member_last_casts", ["last_at"], unique=False
+    )
+    op.create_table(
+        "member_hours",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.SmallInteger(), nullable=False),
+        sa.Column("grouping", sa.SmallInteger(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=True),
+        sa.Column("intent", sa.String(length=200), nullable=True),
+        sa.Column("project", sa.String(length=200), nullable=True),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_hours")),
+    )
+    op.create_index(
+        "uq_member_hours_grain",
+        "member_hours",
+        ["kind", "grouping", "model", "intent", "project", "hour"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
     op.create_table(
         "query_hours",
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
@@ -157,6 +179,11 @@ def downgrade() -> None:
         table_name="member_last_casts",
         postgresql_nulls_not_distinct=True,
     )
+    op.drop_index(
+        "uq_member_hours_grain", table_name="member_hours", postgresql_nulls_not_distinct=True
+    )
+    op.drop_table("member_hours")
+    op.drop_index("ix_member_last_casts_last_at", table_name="member_last_casts")
     op.drop_table("member_last_casts")
     op.drop_table("analytics_changes")
     # ### end Alembic commands ###

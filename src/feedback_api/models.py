@@ -5,6 +5,7 @@ from __future__ import annotations
 from feedback_api.analytics.models import (
     AnalyticsChange,
     DailyMetric,
+    MemberHour,
     MemberLastCast,
     QueryHour,
     QueryWindow,
@@ -27,6 +28,7 @@ __all__ = [
     "Feedback",
     "IdempotencyKey",
     "Interaction",
+    "MemberHour",
     "MemberLastCast",
     "QueryHour",
     "QueryWindow",

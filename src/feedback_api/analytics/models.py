@@ -197,6 +197,7 @@ class MemberLastCast(Base):
             "kind", "member", "grouping", "model", "intent", "project",
             unique=True, postgresql_nulls_not_distinct=True,
         ),
+        Index("ix_member_last_casts_last_at", "last_at"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -207,6 +208,31 @@ class MemberLastCast(Base):
     intent: Mapped[str | None] = mapped_column(String(200))
     project: Mapped[str | None] = mapped_column(String(200))
     last_at: Mapped[datetime]
+
+
+class MemberHour(Base):
+    """How many members' last cast (member_last_casts) falls in each UTC hour, per kind and
+    CUBE cell: a window's unique users are the sum over its whole hours plus the members
+    whose last cast is in its partial first hour. Kept by the statements that change
+    member_last_casts, in the same transaction (the refresher is their only writer)."""
+
+    __tablename__ = "member_hours"
+    __table_args__ = (
+        Index(
+            "uq_member_hours_grain",
+            "kind", "grouping", "model", "intent", "project", "hour",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    hour: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class QueryHour(Base):

@@ -4,6 +4,7 @@ docs/analytics.md."""
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     String,
+    Table,
     Uuid,
     and_,
     bindparam,
@@ -51,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_api.analytics.models import (
     AnalyticsChange,
     DailyMetric,
+    MemberHour,
     MemberLastCast,
     QueryHour,
     QueryWindow,
@@ -268,6 +271,12 @@ def _vote_measures() -> list[Any]:
     ]
 
 
+_CELL = ("kind", "grouping", "model", "intent", "project")
+# Tables, not ORM classes, where a statement takes parameters (an ORM insert with
+# parameters is a bulk insert) or returns rows to another statement.
+_MEMBERS = typing.cast(Table, MemberLastCast.__table__)
+_MEMBER_HOURS = typing.cast(Table, MemberHour.__table__)
+
 _MEASURES = (
     "total", "positive", "negative", "stars_sum", "stars_count", "memory_sum", "memory_count",
     "response_time_sum", "response_time_count",
@@ -429,19 +438,43 @@ class RollupRepository:
 
     # -- member_last_casts: moved forward, or recomputed after a removal -------------------
 
+    async def _count_members(self, rows: Any, sign: int, params: Any = None) -> None:
+        """member_hours += sign for each row of `rows` (a CTE or subquery with the cell
+        columns and last_at), at the hour of its last cast: in the statement that changes
+        member_last_casts when `rows` is that change."""
+        cell = [rows.c[n] for n in _CELL]
+        hour = utc_hour(rows.c.last_at)
+        summed = select(*cell, hour, cast(func.count(), BigInteger) * sign).group_by(*cell, hour)
+        table = _MEMBER_HOURS
+        stmt = insert(table).from_select([*_CELL, "hour", "count"], summed)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[*_CELL, "hour"], set_={"count": table.c.count + stmt.excluded.count}
+        )
+        await self.session.execute(stmt, params)
+
     async def rebuild_members(self, members: Collection[tuple[int, str]] | None) -> None:
         """Recompute the last cast times of `members` ((kind, member)) from their votes,
         or of everyone."""
         if members is not None and not members:
             return
+        table = _MEMBERS
+        returned = [table.c[n] for n in (*_CELL, "last_at")]
+        if members is None:
+            await self.session.execute(delete(MemberHour))
+            await self.session.execute(delete(MemberLastCast))
         for kind, member_column in ((USER, Feedback.user_id), (SESSION, Interaction.session_id)):
-            cleared = delete(MemberLastCast).where(MemberLastCast.kind == kind)
             where = [member_column.is_not(None)]
             if members is not None:
                 names = sorted(name for k, name in members if k == kind)
                 if not names:
                     continue
-                cleared = cleared.where(MemberLastCast.member.in_(names))
+                gone = (
+                    delete(table)
+                    .where(table.c.kind == kind, table.c.member.in_(names))
+                    .returning(*returned)
+                    .cte("gone")
+                )
+                await self._count_members(gone, -1)
                 where.append(member_column.in_(names))
             rows = (
                 _votes_joined()
@@ -457,22 +490,25 @@ class RollupRepository:
                 .where(*where)
                 .group_by(member_column, _cube())
             )
-            await self.session.execute(cleared)
-            await self.session.execute(
-                insert(MemberLastCast).from_select(
+            new = (
+                insert(table)
+                .from_select(
                     ["kind", "member", "grouping", "model", "intent", "project", "last_at"], rows
                 )
+                .returning(*returned)
+                .cte("new")
             )
+            await self._count_members(new, 1)
 
     async def advance_members(
         self,
-        cast: dict[tuple[int, str, str | None, str | None, str | None], datetime],
+        casts: dict[tuple[int, str, str | None, str | None, str | None], datetime],
         skip: Collection[tuple[int, str]],
     ) -> None:
         """Move last cast times forward for new votes (a max only grows with new votes; a
         replaced vote keeps its cast time). Members in `skip` were recomputed."""
         cells: dict[tuple[int, str, int, str | None, str | None, str | None], datetime] = {}
-        for (kind, member, model, intent, project), at in cast.items():
+        for (kind, member, model, intent, project), at in casts.items():
             if (kind, member) in skip:
                 continue
             for g in range(8):  # every CUBE cell the vote counts in
@@ -493,18 +529,51 @@ class RollupRepository:
                 ("last_at", DateTime(timezone=True)),
             ],
         )  # fmt: skip
-        # The table, not the ORM class: with parameters, an ORM insert is a bulk insert.
-        table = MemberLastCast.__table__
-        stmt = insert(table).from_select(list(names), select(*(rows.c[n] for n in names)))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(names[:-1]),
-            set_={"last_at": func.greatest(table.c.last_at, stmt.excluded.last_at)},
+        params = {
+            "casts": [
+                {**dict(zip(names[:-1], key, strict=True)), "last_at": at.isoformat()}
+                for key, at in sorted(cells.items(), key=lambda item: str(item[0]))
+            ]
+        }
+        table = _MEMBERS
+        same = and_(
+            table.c.kind == rows.c.kind,
+            table.c.member == rows.c.member,
+            table.c.grouping == rows.c.grouping,
+            *(table.c[d].is_not_distinct_from(rows.c[d]) for d in DIMENSIONS),
         )
-        params = [
-            {**dict(zip(names[:-1], key, strict=True)), "last_at": at.isoformat()}
-            for key, at in sorted(cells.items(), key=lambda item: str(item[0]))
-        ]
-        await self.session.execute(stmt, {"casts": params})
+        # One statement: each cast with the member's stored last cast (read before the
+        # upsert, in the statement's snapshot); the upsert; and the hour counts it moves
+        # (a moved last cast leaves its old hour and joins its new one).
+        joined = (
+            select(*(rows.c[n] for n in names), table.c.last_at.label("old_at"))
+            .outerjoin_from(rows, table, same)
+            .cte("joined")
+        )
+        upsert = insert(table).from_select(list(names), select(*(joined.c[n] for n in names)))
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(names[:-1]),
+            set_={"last_at": func.greatest(table.c.last_at, upsert.excluded.last_at)},
+        )
+        cell = [joined.c[n] for n in _CELL]
+        moved = union_all(
+            select(*cell, utc_hour(joined.c.old_at).label("hour"), literal(-1).label("n")).where(
+                joined.c.old_at < joined.c.last_at
+            ),
+            select(*cell, utc_hour(joined.c.last_at), literal(1)).where(
+                or_(joined.c.old_at.is_(None), joined.c.old_at < joined.c.last_at)
+            ),
+        ).subquery("moved")
+        moved_cell = [moved.c[n] for n in _CELL]
+        summed = select(*moved_cell, moved.c.hour, cast(func.sum(moved.c.n), BigInteger)).group_by(
+            *moved_cell, moved.c.hour
+        )
+        counts = insert(_MEMBER_HOURS).from_select([*_CELL, "hour", "count"], summed)
+        counts = counts.on_conflict_do_update(
+            index_elements=[*_CELL, "hour"],
+            set_={"count": _MEMBER_HOURS.c.count + counts.excluded.count},
+        ).add_cte(upsert.cte("upsert"))
+        await self.session.execute(counts, params)
 
     # -- window_stats: sums of whole hours plus the raw edge -------------------------------
 
@@ -516,7 +585,7 @@ class RollupRepository:
                  Feedback.created_at < now - timedelta(days=d))
             for d in STANDARD_WINDOWS
         ]  # fmt: skip
-        return bool(await self.session.scalar(select(exists().where(or_(*ranges)))))
+        return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
 
     async def rebuild_windows(self, now: datetime) -> None:
         """Feedback statistics over the standard windows, votes cast from `now` - days on.
@@ -565,19 +634,31 @@ class RollupRepository:
             .group_by(parts.c.days, func.cube(*dims))
             .subquery("totals")
         )
-        m = MemberLastCast
+        m, mh = MemberLastCast, MemberHour
+        member_parts = union_all(
+            select(w.c.days, mh.kind, mh.grouping, mh.model, mh.intent, mh.project, mh.count)
+            .join_from(mh, w, mh.hour >= w.c.whole),
+            select(
+                w.c.days, m.kind, m.grouping, m.model, m.intent, m.project,
+                literal(1, BigInteger),
+            ).join_from(m, w, and_(m.last_at >= w.c.start, m.last_at < w.c.whole)),
+        ).subquery("members")  # fmt: skip
+        mp = member_parts
+
+        def members_of(kind: int) -> Any:
+            return func.coalesce(func.sum(mp.c.count).filter(mp.c.kind == kind), 0)
+
         uniques = (
             select(
-                w.c.days,
-                m.grouping,
-                m.model,
-                m.intent,
-                m.project,
-                func.count().filter(m.kind == USER).label("users"),
-                func.count().filter(m.kind == SESSION).label("sessions"),
+                mp.c.days,
+                mp.c.grouping,
+                mp.c.model,
+                mp.c.intent,
+                mp.c.project,
+                cast(members_of(USER), BigInteger).label("users"),
+                cast(members_of(SESSION), BigInteger).label("sessions"),
             )
-            .join_from(m, w, m.last_at >= w.c.start)
-            .group_by(w.c.days, m.grouping, m.model, m.intent, m.project)
+            .group_by(mp.c.days, mp.c.grouping, mp.c.model, mp.c.intent, mp.c.project)
             .subquery("uniques")
         )
         same_cell = and_(
@@ -618,7 +699,7 @@ class RollupRepository:
                  Interaction.created_at < now - timedelta(days=d))
             for d in STANDARD_WINDOWS
         ]  # fmt: skip
-        return bool(await self.session.scalar(select(exists().where(or_(*ranges)))))
+        return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
 
     async def _add_to_query_windows(self, rows: Any, sign: int, now: datetime) -> None:
         """query_windows += sign x the question counts `rows` (a CTE of query_hours rows)
