@@ -3,6 +3,7 @@ and what the tick keeps equals what a full rebuild builds from the tables."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -276,3 +277,29 @@ async def test_segment_votes_by_cast_time(client: httpx.AsyncClient, engine: Asy
         ("m2", None, "p", 0, 1),
         ("m2", "chat", None, 0, 1),
     ]
+
+
+async def test_votes_and_questions_leave_a_window_as_it_slides(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    edge = datetime.now(UTC) - timedelta(days=7) + timedelta(seconds=4)
+    await log(client, "edge", created_at=edge.isoformat(), query="about to leave")
+    await vote(client, "edge", is_helpful=True, user_id="leaving", created_at=edge.isoformat())
+    await client.post("/v1/admin/refresh")
+    week = (await client.get("/v1/feedback/stats", params={"days": 7})).json()
+    assert (week["total_feedback"], week["unique_users"]) == (1, 1)
+    top = (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()
+    assert [i["query"] for i in top["items"]] == ["about to leave"]
+
+    await asyncio.sleep(
+        max(0.0, (edge - (datetime.now(UTC) - timedelta(days=7))).total_seconds()) + 0.5
+    )
+    await tick(engine, settings)  # no write since: only the window's start moved
+    week = (await client.get("/v1/feedback/stats", params={"days": 7})).json()
+    assert (week["total_feedback"], week["unique_users"]) == (0, 0)
+    assert (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()["items"] == []
+    month = (await client.get("/v1/feedback/stats", params={"days": 30})).json()
+    assert month["total_feedback"] == 1
+    ordinary = await rollups(engine)
+    await client.post("/v1/admin/refresh", params={"full": "true"})
+    assert_same_rollups(ordinary, await rollups(engine))

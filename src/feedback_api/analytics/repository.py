@@ -767,11 +767,14 @@ class RollupRepository:
     async def slide_query_windows(self, since: datetime, now: datetime) -> None:
         """Take out of each window the whole hours it no longer covers (its first whole hour
         moved from that of the refresh at `since` to that of `now`), and forget the hours
-        no window covers."""
+        no window covers. Whenever a window's first whole hour moves, with or without
+        interactions in between: query_windows must stay the sum from that hour on."""
+        moved = False
         for days in STANDARD_WINDOWS:
             old, new = (ceil_hour(t - timedelta(days=days)) for t in (since, now))
             if new <= old:
                 continue
+            moved = True
             summed = (
                 select(
                     literal(days, SmallInteger),
@@ -788,6 +791,8 @@ class RollupRepository:
                 set_={"count": QueryWindow.count + stmt.excluded.count},
             )
             await self.session.execute(stmt)
+        if not moved:
+            return
         first = ceil_hour(now - timedelta(days=max(STANDARD_WINDOWS)))
         await self.session.execute(delete(QueryHour).where(QueryHour.hour < first))
         await self._drop_empty_query_windows()

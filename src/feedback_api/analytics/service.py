@@ -108,9 +108,10 @@ class RefreshService:
             await rollups.rebuild_windows(now)
         if changes.vote_hours:
             await rollups.refresh_accuracy_view()
+        # Each window's whole-hour question counts follow its start, whatever happened.
+        await rollups.slide_query_windows(since, now)
         asked = bool(changes.query_hours)
         if asked or await rollups.interactions_left_windows(since, now):
-            await rollups.slide_query_windows(since, now)
             await rollups.rebuild_query_hours(changes.query_hours, now)
             await rollups.rebuild_top_queries(now)
 
