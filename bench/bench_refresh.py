@@ -2,6 +2,8 @@
 
     python bench/bench_refresh.py [--rows 1000000 ...] [--load-seconds 60] [--database-url URL]
 
+Run with PYTHONPATH=src (this checkout's code) or another checkout's src/ to compare.
+
 For each size in --rows (interactions with one vote each, added by generate_series SQL, not
 the API; then one full refresh), measured in one run on one database:
   idle       an ordinary tick with no write since the previous one (median of 7)
@@ -26,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -173,7 +174,9 @@ async def run(url: str, sizes: list[int], load_seconds: float, interval: float) 
         if load_seconds:
             print(await lag_under_load(engine, settings, load_seconds, interval, 200), flush=True)
         async with engine.connect() as conn:
-            for table in ("vote_hours", "member_last_casts", "query_hours", "query_windows"):
+            for table in ("vote_hours", "member_last_casts", "member_hours", "query_windows"):
+                if await conn.scalar(text(f"SELECT to_regclass('{table}')")) is None:
+                    continue  # a checkout before the incremental refresh
                 count = await conn.scalar(text(f"SELECT count(*) FROM {table}"))
                 print(f"{table}: {count:,} rows")
     finally:
