@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from feedback_api.analytics.models import (
+    AnalyticsChange,
     DailyMetric,
     DailyReason,
+    MemberHour,
+    MemberLastCast,
+    QueryHour,
+    QueryWindow,
     RefreshState,
     TopQuery,
+    VoteHour,
     WindowStat,
 )
 from feedback_api.exports.models import ExportRun
@@ -17,6 +23,7 @@ from feedback_api.kit.models import Base
 from feedback_api.reasons.models import ProjectReasons
 
 __all__ = [
+    "AnalyticsChange",
     "Base",
     "DailyMetric",
     "DailyReason",
@@ -24,8 +31,13 @@ __all__ = [
     "Feedback",
     "IdempotencyKey",
     "Interaction",
+    "MemberHour",
+    "MemberLastCast",
     "ProjectReasons",
+    "QueryHour",
+    "QueryWindow",
     "RefreshState",
     "TopQuery",
+    "VoteHour",
     "WindowStat",
 ]

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    case,
     delete,
+    false,
     func,
     join,
     literal_column,
@@ -33,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from feedback_api.analytics.repository import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit import search
@@ -107,7 +110,7 @@ def _submit_votes() -> CompoundSelect[Any]:
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
-    target_columns = ("id", *CONTEXT_COLUMNS)
+    target_columns = ("id", "created_at", *CONTEXT_COLUMNS)
     rows = json_recordset("interactions", _interaction_columns)
     new = (
         insert(_interactions)
@@ -118,10 +121,10 @@ def _submit_votes() -> CompoundSelect[Any]:
             ),
         )
         .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
-        .returning(*(_interactions.c[name] for name in target_columns))
+        .returning(*(_interactions.c[name] for name in target_columns), was_inserted())
         .cte("new")
     )
-    known = select(*(_interactions.c[name] for name in target_columns)).where(
+    known = select(*(_interactions.c[name] for name in target_columns), false()).where(
         _interactions.c.request_id == any_(bindparam("wanted", type_=ARRAY(Text)))
     )
     target = select(*new.c).union_all(known).cte("target")
@@ -176,6 +179,18 @@ def _submit_votes() -> CompoundSelect[Any]:
         .cte("written")
     )
     view = view_columns(written, target)
+    # What the analytics must recompute, logged by this same statement: the stored vote's
+    # cast time is also the replaced vote's (created_at names a vote, _VOTE_IDENTITY), so
+    # one row covers the old and the new vote.
+    changes = log_changes(
+        select(
+            *change_row(
+                target,
+                written,
+                query_hour=case((target.c.inserted, utc_hour(target.c.created_at))),
+            )
+        ).join_from(written, target, target.c.id == written.c.interaction_id)
+    ).cte("changes")
     accepted = select(
         *view, written.c.inserted, null().cast(ARRAY(Text)).label("allowed_reasons")
     ).join_from(written, target, target.c.id == written.c.interaction_id)
@@ -190,10 +205,13 @@ def _submit_votes() -> CompoundSelect[Any]:
         literal_column("false"),
         checked.c.allowed_reasons,
     ).where(~reasons_allowed)
-    return accepted.union_all(refused)
+    return accepted.union_all(refused).add_cte(changes)
 
 
 SUBMIT_VOTES = _submit_votes()
+
+# What a vote's change-log row needs of the vote.
+_LOGGED = (Feedback.id, Feedback.interaction_id, Feedback.created_at, Feedback.user_id)
 
 # Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
 _INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
@@ -353,16 +371,29 @@ class FeedbackRepository:
         return (await self.session.execute(stmt.where(_feedback.c.id == feedback_id))).one_or_none()
 
     async def update(self, feedback_id: uuid.UUID, changes: dict[str, Any]) -> bool:
-        stmt = (
+        changed = (
             update(Feedback)
             .where(Feedback.id == feedback_id)
             .values(**changes, updated_at=func.now())
-            .returning(Feedback.id)
+            .returning(*_LOGGED)
+            .cte("changed")
         )
-        return (await self.session.execute(stmt)).first() is not None
+        # The cast time stays, so the voter's last cast does too: only the figures change.
+        return await self._logged(changed, members=False, removed=False)
 
     async def delete(self, feedback_id: uuid.UUID) -> bool:
-        stmt = delete(Feedback).where(Feedback.id == feedback_id).returning(Feedback.id)
+        gone = delete(Feedback).where(Feedback.id == feedback_id).returning(*_LOGGED).cte("gone")
+        return await self._logged(gone, members=True, removed=True)
+
+    async def _logged(self, written: Any, *, members: bool, removed: bool) -> bool:
+        """Run a vote's UPDATE/DELETE ... RETURNING (a CTE) with its change-log row, in one
+        statement; whether it found the vote."""
+        logged = log_changes(
+            select(*change_row(_interactions, written, members=members, removed=removed)).join_from(
+                written, _interactions, _interactions.c.id == written.c.interaction_id
+            )
+        ).cte("logged")
+        stmt = select(written.c.id).add_cte(logged)
         return (await self.session.execute(stmt)).first() is not None
 
     async def list(

@@ -5,10 +5,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, select
+from sqlalchemy import FromClause, Insert, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.analytics.repository import change_row, log_changes, utc_hour
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import (
     attribute_names,
@@ -27,16 +28,27 @@ _ATTRIBUTES = attribute_names(Interaction)
 _COLUMNS = {key: name for name, key in _ATTRIBUTES.items()}
 
 
-def _insert_many() -> Insert:
+def _logged(written: FromClause) -> Insert:
+    """The change-log rows of newly inserted exchanges, for the next analytics refresh: a
+    new interaction changes its day's figures and its hour's question counts."""
+    return log_changes(
+        select(*change_row(written, query_hour=utc_hour(written.c.created_at))).where(
+            written.c.inserted
+        )
+    )
+
+
+def _insert_many() -> Select[Any]:
     """Insert every exchange of a JSON recordset unless its request_id is stored; return
-    each one's stored row and whether this statement inserted it.
+    each one's stored row and whether this statement inserted it; log what the new ones
+    change for the analytics, in the same statement.
 
     Rows go in request_id order, and a stored one is locked FOR NO KEY UPDATE only
     (REUSE_INTERACTION): concurrent batches and vote groups touching the same request_ids
     wait for each other instead of deadlocking.
     """
     rows = json_recordset("interactions", _WRITTEN)
-    return (
+    written = (
         insert(_interactions)
         .from_select(
             _WRITTEN,
@@ -44,10 +56,18 @@ def _insert_many() -> Insert:
         )
         .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
         .returning(*_WRITTEN, was_inserted())
+        .cte("written")
     )
+    return select(*written.c).add_cte(_logged(written).cte("logged"))
 
 
 INSERT_MANY = _insert_many()
+
+# What an interaction's change-log row needs of it.
+_LOGGED = (
+    Interaction.id, Interaction.created_at, Interaction.model, Interaction.intent,
+    Interaction.project,
+)  # fmt: skip
 
 
 class InteractionRepository:
@@ -64,10 +84,20 @@ class InteractionRepository:
         so two concurrent inserts of one request_id never fail or duplicate.
         """
         new = insert(Interaction).values(id=new_id(), **values)
-        stmt = new.on_conflict_do_update(
-            index_elements=[Interaction.request_id],
-            set_=REUSE_INTERACTION,
-        ).returning(Interaction.id, Interaction.created_at, Interaction.user_id, was_inserted())
+        written = (
+            new.on_conflict_do_update(
+                index_elements=[Interaction.request_id],
+                set_=REUSE_INTERACTION,
+            )
+            .returning(*_LOGGED, Interaction.user_id, was_inserted())
+            .cte("written")
+        )
+        # A new interaction changes its day's figures and its hour's question counts: logged
+        # by this same statement, for the next analytics refresh.
+        logged = _logged(written).cte("logged")
+        stmt = select(
+            written.c.id, written.c.created_at, written.c.user_id, written.c.inserted
+        ).add_cte(logged)
         row = (await self.session.execute(stmt)).one()
         return row[0], row[1], row[2], bool(row[3])
 
