@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feedback_api.alerts.models import Alert, AlertDelivery
 from feedback_api.analytics.models import DailyMetric, RefreshState, TopQuery, WindowStat
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
@@ -10,6 +11,8 @@ from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import Base
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
     "Base",
     "DailyMetric",
     "ExportRun",
