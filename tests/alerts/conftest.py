@@ -1,0 +1,132 @@
+"""Votes written straight into the tables with explicit cast times, and a real webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.live_server import LiveServer
+
+# n interactions, one vote each, spread evenly over [start, end). A vote is positive when a
+# hash of its request id falls under the rate: pseudo-random, the same at every run.
+VOTES = text(
+    """
+    WITH made AS (
+        INSERT INTO interactions (id, request_id, query, response, model, intent, project,
+                                  created_at)
+        SELECT gen_random_uuid(), :prefix || '-' || g, 'a question', 'an answer', :model,
+               :intent, :project,
+               CAST(:start AS timestamptz) + (CAST(:end AS timestamptz)
+                   - CAST(:start AS timestamptz)) * ((g - 0.5) / CAST(:n AS float8))
+        FROM generate_series(1, :n) AS g
+        RETURNING id, request_id, created_at
+    )
+    INSERT INTO feedback (id, interaction_id, is_helpful, user_id, created_at, updated_at)
+    SELECT gen_random_uuid(), id,
+           (hashtext(request_id) & 1048575) < CAST(:rate AS float8) * 1048576,
+           request_id, created_at, created_at
+    FROM made
+    """
+)
+
+
+class Votes:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.batches = 0
+
+    async def add(
+        self,
+        model: str,
+        rate: float,
+        n: int,
+        start: datetime,
+        end: datetime,
+        *,
+        intent: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        self.batches += 1
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                VOTES,
+                {
+                    "prefix": f"b{self.batches}-{model}-{intent}-{project}",
+                    "model": model,
+                    "intent": intent,
+                    "project": project,
+                    "start": start,
+                    "end": end,
+                    "n": n,
+                    "rate": rate,
+                },
+            )
+
+    async def now(self) -> datetime:
+        async with self.engine.connect() as conn:
+            value: datetime = (await conn.execute(text("SELECT now()"))).scalar_one()
+        return value
+
+    async def windows(self) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+        """(baseline, recent) ranges well inside the default 28- and 7-day windows."""
+        now = await self.now()
+        recent = (now - timedelta(days=7) + timedelta(hours=2), now - timedelta(minutes=5))
+        baseline = (now - timedelta(days=35) + timedelta(hours=2), now - timedelta(days=7, hours=2))
+        return baseline, recent
+
+
+@pytest.fixture
+def votes(engine: AsyncEngine) -> Votes:
+    return Votes(engine)
+
+
+class Receiver:
+    """A webhook receiver on a real port: records each body; answers `fail_first` 500s."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.fail_first = 0
+        self._lock = threading.Lock()
+
+        async def hook(request: Request) -> JSONResponse:
+            body = json.loads(await request.body())
+            with self._lock:
+                self.attempts += 1
+                if self.attempts <= self.fail_first:
+                    return JSONResponse({"error": "down for a moment"}, 500)
+                self.bodies.append(body)
+            return JSONResponse({"ok": True})
+
+        self.app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+        self.server = LiveServer(self.app)
+        self.url = self.server.url + "/hook"
+
+    async def wait_for(self, count: int) -> list[dict[str, Any]]:
+        """The bodies received, once there are `count` of them (20 s at most)."""
+        try:
+            async with asyncio.timeout(20):
+                while len(self.bodies) < count:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"{len(self.bodies)} deliveries, expected {count}") from None
+        return list(self.bodies)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    with hook.server:
+        yield hook
