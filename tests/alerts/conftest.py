@@ -99,15 +99,16 @@ class Receiver:
         self.bodies: list[dict[str, Any]] = []
         self.attempts = 0
         self.fail_first = 0
-        self._lock = threading.Lock()
+        self._received = threading.Condition()
 
         async def hook(request: Request) -> JSONResponse:
             body = json.loads(await request.body())
-            with self._lock:
+            with self._received:
                 self.attempts += 1
                 if self.attempts <= self.fail_first:
                     return JSONResponse({"error": "down for a moment"}, 500)
                 self.bodies.append(body)
+                self._received.notify_all()
             return JSONResponse({"ok": True})
 
         self.app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
@@ -116,12 +117,14 @@ class Receiver:
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
         """The bodies received, once there are `count` of them (20 s at most)."""
-        try:
-            async with asyncio.timeout(20):
-                while len(self.bodies) < count:
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"{len(self.bodies)} deliveries, expected {count}") from None
+
+        def wait() -> bool:
+            with self._received:
+                return self._received.wait_for(lambda: len(self.bodies) >= count, timeout=20)
+
+        # The receiver runs in the live server's thread: wait on its condition in another.
+        if not await asyncio.to_thread(wait):
+            raise AssertionError(f"{len(self.bodies)} deliveries, expected {count}")
         return list(self.bodies)
 
 

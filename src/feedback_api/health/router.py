@@ -78,9 +78,7 @@ async def metrics(session: ReadSessionDep) -> Response:
     )
     # Read from the database at each scrape, like the lag: the same figure on every replica,
     # whichever of them ran the evaluation.
-    open_alerts = Gauge(
-        "feedback_api_alerts_open", "Regression alerts open now", registry=from_db
-    )
+    open_alerts = Gauge("feedback_api_alerts_open", "Regression alerts open now", registry=from_db)
     try:
         as_of = await AnalyticsService(AnalyticsRepository(session)).as_of()
         if as_of is not None:
