@@ -40,6 +40,13 @@ async def alerts(client: httpx.AsyncClient, status: str = "open") -> list[dict[s
     return items
 
 
+async def delivered(engine: AsyncEngine, n: int) -> None:
+    """Wait until `n` deliveries are marked delivered (the mark commits after the answer)."""
+    async with asyncio.timeout(20):
+        while await count(engine, "alert_deliveries", "delivered_at IS NOT NULL") < n:
+            await asyncio.sleep(0.05)
+
+
 async def falling_model(votes: Votes, model: str = "qwen-2.5-coder-7b") -> None:
     """80 % positive over the baseline, 50 % over the last 7 days, 250+ votes each side."""
     baseline, recent = await votes.windows()
@@ -96,10 +103,11 @@ async def test_a_drop_opens_one_alert_one_delivery_and_resolves_with_one_more(
         bodies = await receiver.wait_for(2)
         assert bodies[1]["alert"] == resolved
         assert bodies[1]["text"].startswith("[feedback-api] Resolved: model qwen-2.5-coder-7b")
+        await delivered(engine, 2)
         await tick(client)
         await asyncio.sleep(0.5)
         assert len(receiver.bodies) == 2
-        assert await count(engine, "alert_deliveries", "delivered_at IS NOT NULL") == 2
+        assert await count(engine, "alert_deliveries") == 2
         assert await alerts(client, "all") == [resolved]
 
 
@@ -148,6 +156,7 @@ async def test_failed_deliveries_are_retried_with_backoff(
     async with make_client(alert_webhook_url=receiver.url, **FAST_DELIVERY) as client:
         await tick(client)
         (body,) = await receiver.wait_for(1)
+        await delivered(engine, 1)
         assert receiver.attempts == 3
         assert body["alert"]["status"] == "open"
     async with engine.connect() as conn:
