@@ -42,9 +42,11 @@ async def alerts(client: httpx.AsyncClient, status: str = "open") -> list[dict[s
 
 async def delivered(engine: AsyncEngine, n: int) -> None:
     """Wait until `n` deliveries are marked delivered (the mark commits after the answer)."""
-    async with asyncio.timeout(20):
-        while await count(engine, "alert_deliveries", "delivered_at IS NOT NULL") < n:
-            await asyncio.sleep(0.05)
+    for _ in range(400):
+        if await count(engine, "alert_deliveries", "delivered_at IS NOT NULL") >= n:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {n} deliveries marked delivered")
 
 
 async def falling_model(votes: Votes, model: str = "qwen-2.5-coder-7b") -> None:
