@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from feedback_api.alerts.schemas import AlertOut
+
 
 class Accuracy(BaseModel):
     votes: int
@@ -37,6 +39,14 @@ class DownvotedQuestion(BaseModel):
     last_comment: str | None = Field(description="The latest comment left with a down-vote.")
 
 
+class ModelDay(BaseModel):
+    """One model's UTC day of the week: its answers and the votes on them."""
+
+    date: date
+    volume: int
+    accuracy: Accuracy | None = Field(description="Null when nobody voted on that day's answers")
+
+
 class ModelWeek(BaseModel):
     model: str
     volume: int = Field(description="Interactions answered by the model this week")
@@ -50,6 +60,7 @@ class ModelWeek(BaseModel):
         description="Lowest accuracy first, among intents with enough votes"
     )
     most_downvoted: list[DownvotedQuestion]
+    days: list[ModelDay] = Field(description="Monday to Sunday: the model's daily series")
 
 
 class DayVolume(BaseModel):
@@ -73,3 +84,6 @@ class WeeklyReport(BaseModel):
     positive: int
     models: list[ModelWeek] = Field(description="Busiest model first")
     days: list[DayVolume]
+    alerts: list[AlertOut] = Field(
+        description="Regression alerts open at some time of the week, oldest first"
+    )
