@@ -41,6 +41,8 @@ class AlertOut(BaseModel):
 
 class AlertList(BaseModel):
     items: list[AlertOut]
+    recent_days: int = Field(description="The recent window the service compares now (days).")
+    baseline_days: int = Field(description="The baseline window just before it (days).")
 
 
 class WebhookBody(BaseModel):
