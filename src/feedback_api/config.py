@@ -61,9 +61,6 @@ class Settings(BaseSettings):
     refresh_enabled: bool = Field(
         default=True, description="Run the analytics refresher in this process's lifespan."
     )
-    rollup_recent_days: int = Field(
-        default=3, ge=1, le=366, description="Days of the daily rollup redone at each refresh."
-    )
     export_positive_weight: float = Field(default=2.0, gt=0, description="weighted format")
     export_negative_weight: float = Field(default=0.5, ge=0, description="weighted format")
     export_schedule_enabled: bool = Field(

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from feedback_api.alerts.models import Alert, AlertDelivery
-from feedback_api.analytics.models import DailyMetric, RefreshState, TopQuery, WindowStat
+from feedback_api.analytics.models import (
+    AnalyticsChange,
+    DailyMetric,
+    MemberHour,
+    MemberLastCast,
+    QueryHour,
+    QueryWindow,
+    RefreshState,
+    TopQuery,
+    VoteHour,
+    WindowStat,
+)
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
@@ -13,13 +24,19 @@ from feedback_api.kit.models import Base
 __all__ = [
     "Alert",
     "AlertDelivery",
+    "AnalyticsChange",
     "Base",
     "DailyMetric",
     "ExportRun",
     "Feedback",
     "IdempotencyKey",
     "Interaction",
+    "MemberHour",
+    "MemberLastCast",
+    "QueryHour",
+    "QueryWindow",
     "RefreshState",
     "TopQuery",
+    "VoteHour",
     "WindowStat",
 ]

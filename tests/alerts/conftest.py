@@ -17,10 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from feedback_api.analytics.refresher import refresh_now
+from feedback_api.config import Settings
+from feedback_api.kit.db import create_sessionmaker
 from tests.live_server import LiveServer
 
 # n interactions, one vote each, spread evenly over [start, end). A vote is positive when a
-# hash of its request id falls under the rate: pseudo-random, the same at every run.
+# hash of its request id falls under the rate: pseudo-random, the same at every run. Like
+# the API's writes, the statement logs what it touched in analytics_changes (see
+# analytics/repository.py change_row), so an ordinary refresh counts these votes. Anonymous
+# votes: no voters whose last casts the refresh would have to follow.
 VOTES = text(
     """
     WITH made AS (
@@ -31,13 +37,21 @@ VOTES = text(
                CAST(:start AS timestamptz) + (CAST(:end AS timestamptz)
                    - CAST(:start AS timestamptz)) * ((g - 0.5) / CAST(:n AS float8))
         FROM generate_series(1, :n) AS g
-        RETURNING id, request_id, created_at
+        RETURNING id, request_id, created_at, model, intent, project, session_id
+    ), voted AS (
+        INSERT INTO feedback (id, interaction_id, is_helpful, created_at, updated_at)
+        SELECT gen_random_uuid(), id,
+               (hashtext(request_id) & 1048575) < CAST(:rate AS float8) * 1048576,
+               created_at, created_at
+        FROM made
+        RETURNING interaction_id, user_id, created_at
     )
-    INSERT INTO feedback (id, interaction_id, is_helpful, user_id, created_at, updated_at)
-    SELECT gen_random_uuid(), id,
-           (hashtext(request_id) & 1048575) < CAST(:rate AS float8) * 1048576,
-           request_id, created_at, created_at
-    FROM made
+    INSERT INTO analytics_changes (day, query_hour, cast_at, model, intent, project, user_id,
+                                   session_id, removed)
+    SELECT DISTINCT CAST(timezone('UTC', made.created_at) AS date),
+           date_trunc('hour', made.created_at, 'UTC'), voted.created_at, made.model,
+           made.intent, made.project, voted.user_id, made.session_id, false
+    FROM voted JOIN made ON made.id = voted.interaction_id
     """
 )
 
@@ -88,7 +102,11 @@ class Votes:
 
 
 @pytest.fixture
-def votes(engine: AsyncEngine) -> Votes:
+async def votes(engine: AsyncEngine, settings: Settings) -> Votes:
+    # A first refresh on the empty tables: the first one ever rebuilds everything, and the
+    # tests' refreshes are to be ordinary ones, reading the change log.
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await refresh_now(session, settings, full=False)
     return Votes(engine)
 
 

@@ -117,12 +117,12 @@ async def test_a_hundred_stable_segments_open_none(
     settings: Settings, votes: Votes, engine: AsyncEngine, client: httpx.AsyncClient
 ) -> None:
     baseline, recent = await votes.windows()
-    # 20 models x 4 intents: 20 model segments and 80 model x intent ones, 250+ votes each
-    # side; true rates from 60 % to 90 %, the same before and after.
+    # 20 models x 4 intents: 20 model segments and 80 model x intent ones, 250 votes or more
+    # on each side; true rates from 60 % to 90 %, the same before and after.
     for m in range(20):
         for i in range(4):
             rate = 0.6 + 0.3 * ((m * 4 + i) % 7) / 6
-            await votes.add(f"model-{m}", rate, 800, *baseline, intent=f"intent-{i}")
+            await votes.add(f"model-{m}", rate, 250, *baseline, intent=f"intent-{i}")
             await votes.add(f"model-{m}", rate, 250, *recent, intent=f"intent-{i}")
     for _ in range(2):
         await tick(client)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_api.alerts.repository import AlertRepository, AlertWriter
 from feedback_api.alerts.service import AlertRules, AlertService, Evaluation
 from feedback_api.alerts.webhook import WebhookError, WebhookSender
+from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
 
@@ -31,6 +32,7 @@ async def evaluate_after_refresh(session: AsyncSession, settings: Settings) -> E
     if not settings.alerts_enabled:
         return None
     service = AlertService(
+        AnalyticsRepository(session),
         AlertRepository(session),
         AlertWriter(session),
         AlertRules.from_settings(settings),

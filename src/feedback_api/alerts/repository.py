@@ -1,4 +1,7 @@
-"""All SQL of the alerts: the votes per segment, the alerts, and the webhook outbox."""
+"""All SQL of the alerts: the alerts and the webhook outbox.
+
+The votes per segment come from the analytics' rollup (AnalyticsRepository.segment_votes).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, not_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.alerts.models import OPEN, Alert, AlertDelivery
-from feedback_api.feedback.models import Feedback
-from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
-from feedback_api.kit.models import AnyRow, new_id
+from feedback_api.kit.models import new_id
 
 
 class AlertRepository:
@@ -26,28 +27,6 @@ class AlertRepository:
     async def now(self) -> datetime:
         value: datetime = (await self.session.execute(select(func.now()))).scalar_one()
         return value
-
-    async def segment_votes(self, since: datetime, until: datetime) -> list[AnyRow]:
-        """Votes cast in [since, until) per (model, intent, project): positive, negative.
-
-        Read from the raw tables for now. MERGE NOTE: the `incremental` branch provides
-        `AnalyticsRepository.segment_votes(since, until)` with these rows from a rollup;
-        switch this one call to it (its only caller is AlertService.evaluate).
-        """
-        stmt = (
-            select(
-                Interaction.model,
-                Interaction.intent,
-                Interaction.project,
-                func.count().filter(Feedback.is_helpful).label("positive"),
-                func.count().filter(not_(Feedback.is_helpful)).label("negative"),
-            )
-            .select_from(Feedback)
-            .join(Interaction, Interaction.id == Feedback.interaction_id)
-            .where(Feedback.created_at >= since, Feedback.created_at < until)
-            .group_by(Interaction.model, Interaction.intent, Interaction.project)
-        )
-        return list((await self.session.execute(stmt)).all())
 
     async def alerts(self, status: str | None, limit: int) -> list[Alert]:
         """Newest first; `status` None: open and resolved."""

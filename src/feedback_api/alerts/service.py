@@ -7,7 +7,6 @@ The method is described in docs/alerts.md. No SQL here (repository.py) and no HT
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 from feedback_api.alerts.models import OPEN, RESOLVED, Alert
 from feedback_api.alerts.repository import AlertRepository, AlertWriter
 from feedback_api.alerts.schemas import AlertOut, StatusFilter, WebhookBody
+from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.config import Settings
 
@@ -55,20 +55,12 @@ class Counts:
 
 
 def segment_counts(rows: Iterable[Any]) -> dict[SegmentKey, Counts]:
-    """Rows (model, intent, project, positive, negative) summed into the tested segments:
-    each model, each model x intent and each model x project (a NULL intent or project is
-    no segment of its own: it would read as the model-only one)."""
-    counts: dict[SegmentKey, Counts] = defaultdict(Counts)
-    for model, intent, project, positive, negative in rows:
-        keys: list[SegmentKey] = [(model, None, None)]
-        if intent is not None:
-            keys.append((model, intent, None))
-        if project is not None:
-            keys.append((model, None, project))
-        for key in keys:
-            counts[key].positive += int(positive)
-            counts[key].negative += int(negative)
-    return counts
+    """Rows (model, intent, project, positive, negative), one per segment: each model, each
+    model x intent and each model x project, NULL where a dimension is not part of it."""
+    return {
+        (model, intent, project): Counts(int(positive), int(negative))
+        for model, intent, project, positive, negative in rows
+    }
 
 
 def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:
@@ -164,12 +156,14 @@ class AlertService:
 
     def __init__(
         self,
+        votes: AnalyticsRepository,
         reads: AlertRepository,
         writes: AlertWriter,
         rules: AlertRules,
         *,
         notify: bool,
     ) -> None:
+        self.votes = votes
         self.reads = reads
         self.writes = writes
         self.rules = rules
@@ -202,8 +196,9 @@ class AlertService:
         now = await self.reads.now()
         recent_start = now - timedelta(days=rules.recent_days)
         baseline_start = recent_start - timedelta(days=rules.baseline_days)
-        recent = segment_counts(await self.reads.segment_votes(recent_start, now))
-        baseline = segment_counts(await self.reads.segment_votes(baseline_start, recent_start))
+        # From the rollup the refresh that runs this evaluation has just brought up to date.
+        recent = segment_counts(await self.votes.segment_votes(recent_start, now))
+        baseline = segment_counts(await self.votes.segment_votes(baseline_start, recent_start))
 
         tested = [
             drop

@@ -1,16 +1,21 @@
-"""Analytics storage: rollups refreshed by the refresher, never written on the ingest path.
+"""Analytics storage: the change log the writes fill, and the rollups the refresher keeps.
 
-`model_accuracy` is a materialized view owned by migration 0002. It is described here in a
-MetaData of its own so queries can use it while Alembic's autogenerate (which reads
-`Base.metadata`) does not mistake it for a table it should create.
+The ingest path writes only `analytics_changes` (in the statement or transaction of each
+write); every other table here is written by the refresher alone. `model_accuracy` is a
+materialized view owned by the migrations (0002, redefined over `vote_hours` in 0005). It is
+described here in a MetaData of its own so queries can use it while Alembic's autogenerate
+(which reads `Base.metadata`) does not mistake it for a table it should create.
+See docs/analytics.md for what each figure counts and how the refresh keeps it exact.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -21,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -112,6 +118,147 @@ class TopQuery(Base):
 
     days: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsChange(Base):
+    """What a write touched, for the next refresh: one row per distinct tuple per statement.
+
+    Written by the repositories in the same statement (votes, interactions) or transaction
+    (vote PUT/DELETE, erasure) as the write itself, so a change is logged if and only if the
+    write commits; the refresher takes the rows with DELETE ... RETURNING. No triggers.
+    """
+
+    __tablename__ = "analytics_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # The interaction's UTC day: that day of daily_metrics is recomputed.
+    day: Mapped[date | None]
+    # The interaction's UTC hour, when the interaction itself was written or deleted: the
+    # question counts of that hour (top queries) are recomputed.
+    query_hour: Mapped[datetime | None]
+    # The vote's cast time: its hour of vote_hours is recomputed, and its voter's and
+    # session's last cast times are moved forward (or recomputed when `removed`).
+    cast_at: Mapped[datetime | None]
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    session_id: Mapped[str | None] = mapped_column(String(255))
+    removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class VoteHour(Base):
+    """Votes per cast hour (UTC) and segment: the additive rollup of everything by cast time.
+
+    Each row is recomputed from the hour's votes when a write touches that hour; the 7/30/90
+    windows, `model_accuracy` and `segment_votes` are sums over these rows. Sums and counts
+    (not averages), so that any set of rows adds up exactly.
+    """
+
+    __tablename__ = "vote_hours"
+    __table_args__ = (
+        Index(
+            "uq_vote_hours_grain",
+            "hour", "model", "intent", "project",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(BigInteger)
+    positive: Mapped[int] = mapped_column(BigInteger)
+    negative: Mapped[int] = mapped_column(BigInteger)
+    stars_sum: Mapped[int] = mapped_column(BigInteger)
+    stars_count: Mapped[int] = mapped_column(BigInteger)
+    memory_sum: Mapped[float] = mapped_column(Float)
+    memory_count: Mapped[int] = mapped_column(BigInteger)
+    response_time_sum: Mapped[int] = mapped_column(BigInteger)
+    response_time_count: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[datetime]
+
+
+class MemberLastCast(Base):
+    """Each voter's (kind 0) and session's (kind 1) last cast time, per CUBE cell.
+
+    A member counts in a window starting at S if and only if its last cast is at or after
+    S: unique users and sessions of every window are exact counts of these rows.
+    """
+
+    __tablename__ = "member_last_casts"
+    __table_args__ = (
+        Index(
+            "uq_member_last_casts_grain",
+            "kind", "member", "grouping", "model", "intent", "project",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_member_last_casts_last_at", "last_at"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    member: Mapped[str] = mapped_column(String(255))
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    last_at: Mapped[datetime]
+
+
+class MemberHour(Base):
+    """How many members' last cast (member_last_casts) falls in each UTC hour, per kind and
+    CUBE cell: a window's unique users are the sum over its whole hours plus the members
+    whose last cast is in its partial first hour. Kept by the statements that change
+    member_last_casts, in the same transaction (the refresher is their only writer)."""
+
+    __tablename__ = "member_hours"
+    __table_args__ = (
+        Index(
+            "uq_member_hours_grain",
+            "kind", "grouping", "model", "intent", "project", "hour",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    hour: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class QueryHour(Base):
+    """Interactions per UTC hour and question, for the hours the longest window covers."""
+
+    __tablename__ = "query_hours"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    # md5 of the text: questions may be longer than a B-tree key may be.
+    query_hash: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class QueryWindow(Base):
+    """Per standard window and question: its interactions in the window's whole hours.
+
+    Kept equal to the sum of `query_hours` from the window's first whole hour on: each
+    statement that changes `query_hours` applies the same difference here.
+    """
+
+    __tablename__ = "query_windows"
+    __table_args__ = (Index("ix_query_windows_days_count", "days", "count"),)
+
+    days: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    query_hash: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     query: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(BigInteger)
 

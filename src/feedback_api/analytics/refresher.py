@@ -54,8 +54,4 @@ async def refresh_now(session: AsyncSession, settings: Settings, *, full: bool) 
 
 
 def refresh_service(session: AsyncSession, settings: Settings) -> RefreshService:
-    return RefreshService(
-        RollupRepository(session),
-        AnalyticsRepository(session),
-        recent_days=settings.rollup_recent_days,
-    )
+    return RefreshService(RollupRepository(session), AnalyticsRepository(session))

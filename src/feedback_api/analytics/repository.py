@@ -1,36 +1,65 @@
-"""All analytics SQL: the refresh of the rollups, and the reads the endpoints serve from them."""
+"""All analytics SQL: the change log, the refresh of the rollups, and the reads the
+endpoints serve from them. What each figure counts and why the refresh is exact:
+docs/analytics.md."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+import typing
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ColumnElement,
     Date,
+    DateTime,
+    Float,
+    FromClause,
+    Insert,
     Integer,
+    Select,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
     cast,
     column,
     delete,
     distinct,
+    exists,
+    false,
     func,
     literal,
     literal_column,
     not_,
+    null,
+    or_,
     select,
     text,
+    true,
+    tuple_,
+    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.models import (
+    AnalyticsChange,
     DailyMetric,
+    MemberHour,
+    MemberLastCast,
+    QueryHour,
+    QueryWindow,
     RefreshState,
     TopQuery,
+    VoteHour,
     WindowStat,
     model_accuracy,
 )
@@ -43,6 +72,11 @@ DIMENSIONS = ("model", "intent", "project")
 STANDARD_WINDOWS = (7, 30, 90)
 TOP_QUERIES_KEPT = 100
 ONE_DAY: ColumnElement[Any] = literal_column("interval '1 day'")
+HOUR = timedelta(hours=1)
+# member_last_casts.kind
+USER, SESSION = 0, 1
+# GROUPING(model, intent, project) bits: which dimensions a CUBE row sums over.
+_GROUPING_BITS = {"model": 4, "intent": 2, "project": 1}
 
 
 @dataclass(frozen=True)
@@ -59,8 +93,9 @@ class Slice:
     def grouping(self, by: str | None = None) -> int:
         """The GROUPING(model, intent, project) bitmask of the CUBE rows that answer us:
         the slice's dimensions fixed, and `by` (if given) one row per value."""
-        bits = {"model": 4, "intent": 2, "project": 1}
-        return sum(bit for dim, bit in bits.items() if getattr(self, dim) is None and dim != by)
+        return sum(
+            bit for dim, bit in _GROUPING_BITS.items() if getattr(self, dim) is None and dim != by
+        )
 
 
 def _cube_row(table: Any, where: Slice, by: str | None = None) -> list[ColumnElement[bool]]:
@@ -89,6 +124,174 @@ def utc_day(ts: Any) -> ColumnElement[date]:
     return cast(func.timezone(literal_column("'UTC'"), ts), Date)
 
 
+def utc_hour(ts: Any) -> ColumnElement[datetime]:
+    """The UTC hour a timestamptz falls in (a timestamptz on the hour)."""
+    return func.date_trunc(
+        literal_column("'hour'"), ts, literal_column("'UTC'"), type_=DateTime(timezone=True)
+    )
+
+
+def floor_hour(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(ts: datetime) -> datetime:
+    """The first whole hour at or after `ts`."""
+    floor = floor_hour(ts)
+    return floor if floor == ts else floor + HOUR
+
+
+def query_hash(query: Any) -> ColumnElement[uuid.UUID]:
+    return cast(func.md5(query), Uuid)
+
+
+def _spans(starts: Iterable[datetime], step: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted [start, start + step) spans with neighbours merged: fewer index ranges."""
+    spans: list[tuple[datetime, datetime]] = []
+    for start in sorted(set(starts)):
+        if spans and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], start + step)
+        else:
+            spans.append((start, start + step))
+    return spans
+
+
+def _within(ts: Any, spans: Sequence[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+    # One index range per span (a BitmapOr), however far apart the spans lie.
+    return or_(false(), *(and_(ts >= a, ts < b) for a, b in spans))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# -- the change log ---------------------------------------------------------------------------
+
+CHANGE_COLUMNS = (
+    "day", "query_hour", "cast_at", "model", "intent", "project", "user_id", "session_id",
+    "removed",
+)  # fmt: skip
+
+
+def change_row(
+    interaction: FromClause,
+    feedback: FromClause | None = None,
+    *,
+    query_hour: ColumnElement[Any] | None = None,
+    members: bool = True,
+    removed: bool = False,
+) -> list[ColumnElement[Any]]:
+    """The CHANGE_COLUMNS of a write, from its interaction's columns (created_at, model,
+    intent, project, session_id) and its vote's (created_at, user_id), tables or CTEs.
+
+    `query_hour`: the interaction itself was written (its hour's question counts change).
+    `members`: the vote's voter and session may have a new last cast time (not for a PUT,
+    which keeps the cast time). `removed`: the vote is gone (last casts are recomputed).
+    """
+    voted = feedback is not None
+
+    def none(name: str) -> ColumnElement[Any]:
+        # Typed: SELECT DISTINCT would make an untyped NULL text.
+        return cast(null(), AnalyticsChange.__table__.c[name].type)
+
+    return [
+        utc_day(interaction.c.created_at),
+        query_hour if query_hour is not None else none("query_hour"),
+        feedback.c.created_at if feedback is not None else none("cast_at"),
+        interaction.c.model,
+        interaction.c.intent,
+        interaction.c.project,
+        feedback.c.user_id if feedback is not None and members else none("user_id"),
+        interaction.c.session_id if voted and members else none("session_id"),
+        true() if removed else false(),
+    ]
+
+
+def log_changes(rows: Select[Any]) -> Insert:
+    """`INSERT INTO analytics_changes SELECT DISTINCT ...`: `rows` gives CHANGE_COLUMNS.
+
+    Distinct tuples per statement: a group of votes on one hour and segment by few users
+    writes few rows.
+    """
+    return insert(AnalyticsChange).from_select(list(CHANGE_COLUMNS), rows.distinct())
+
+
+@dataclass
+class Changes:
+    """What the writes since the last refresh touched (taken from the change log)."""
+
+    days: set[date] = field(default_factory=set)
+    query_hours: set[datetime] = field(default_factory=set)
+    vote_hours: set[datetime] = field(default_factory=set)
+    # (kind, member) whose last cast times are recomputed from their votes
+    removed_members: set[tuple[int, str]] = field(default_factory=set)
+    # (kind, member, model, intent, project) -> latest new cast time
+    cast: dict[tuple[int, str, str | None, str | None, str | None], datetime] = field(
+        default_factory=dict
+    )
+
+    def __bool__(self) -> bool:
+        return bool(self.days or self.query_hours or self.vote_hours or self.removed_members)
+
+
+def _recordset(name: str, columns: Sequence[tuple[str, Any]]) -> Any:
+    """`json_to_recordset(:name) AS name_rows(column type, ...)`: rows as one parameter."""
+    return (
+        func.json_to_recordset(bindparam(name, type_=JSON))
+        .table_valued(*(column(n, t) for n, t in columns))
+        .render_derived(name=f"{name}_rows", with_types=True)
+    )
+
+
+def _windows(now: datetime) -> Any:
+    """The standard windows ending at `now`: days, start, and their first whole hour."""
+    rows = []
+    for days in STANDARD_WINDOWS:
+        start = now - timedelta(days=days)
+        rows.append((days, start, ceil_hour(start)))
+    return values(
+        column("days", Integer),
+        column("start", DateTime(timezone=True)),
+        column("whole", DateTime(timezone=True)),
+        name="w",
+    ).data(rows)
+
+
+def _vote_measures() -> list[Any]:
+    """The additive measures of a set of votes (joined to their interactions): sums and
+    counts only, so that buckets add up to any window exactly."""
+    return [
+        func.count().label("total"),
+        func.count().filter(Feedback.is_helpful).label("positive"),
+        func.count().filter(not_(Feedback.is_helpful)).label("negative"),
+        func.coalesce(func.sum(Feedback.stars), 0).label("stars_sum"),
+        func.count(Feedback.stars).label("stars_count"),
+        func.coalesce(func.sum(Interaction.memory_used), 0.0).label("memory_sum"),
+        func.count(Interaction.memory_used).label("memory_count"),
+        func.coalesce(func.sum(Interaction.response_time_ms), 0).label("response_time_sum"),
+        func.count(Interaction.response_time_ms).label("response_time_count"),
+        func.max(Feedback.created_at).label("last_at"),
+    ]
+
+
+_CELL = ("kind", "grouping", "model", "intent", "project")
+# Tables, not ORM classes, where a statement takes parameters (an ORM insert with
+# parameters is a bulk insert) or returns rows to another statement.
+_MEMBERS = typing.cast(Table, MemberLastCast.__table__)
+_MEMBER_HOURS = typing.cast(Table, MemberHour.__table__)
+
+_MEASURES = (
+    "total", "positive", "negative", "stars_sum", "stars_count", "memory_sum", "memory_count",
+    "response_time_sum", "response_time_count",
+)  # fmt: skip
+
+
+def _votes_joined() -> Any:
+    return (
+        select().select_from(Feedback).join(Interaction, Interaction.id == Feedback.interaction_id)
+    )
+
+
 def _feedback_aggregates() -> list[Any]:
     return [
         func.count(Feedback.id).label("total_feedback"),
@@ -103,23 +306,65 @@ def _feedback_aggregates() -> list[Any]:
 
 
 class RollupRepository:
-    """The refresh's writes: the materialized view and the rollup tables."""
+    """The refresh's writes: the change log's consumption, the rollups and the view.
+
+    Every rollup is either recomputed from the raw rows of what a change names (a day, an
+    hour, a member), which is idempotent, or (query_windows) changed in the same statement
+    as the rows it sums; so seeing a change twice is harmless and the refresh is exact
+    whatever the snapshot of each statement. docs/analytics.md says why.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def refresh_accuracy_view(self) -> None:
-        # CONCURRENTLY: readers keep the old rows until the new ones commit.
-        await self.session.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY model_accuracy"))
+    # -- the change log --------------------------------------------------------------------
 
-    async def rebuild_daily(self, since: date | None) -> None:
-        """Recompute the daily rollup from `since` (a UTC day) on, or entirely if None.
+    async def take_changes(self) -> Changes:
+        """Delete the logged changes and return them. Changes committed after this
+        statement's snapshot stay for the next refresh."""
+        c = AnalyticsChange
+        gone = delete(c).returning(*(c.__table__.c[name] for name in CHANGE_COLUMNS)).cte("gone")
+        rows = (await self.session.execute(select(*gone.c).distinct())).all()
+        changes = Changes()
+        for day, query_hour, cast_at, model, intent, project, user, session_, removed in rows:
+            if day is not None:
+                changes.days.add(day)
+            if query_hour is not None:
+                changes.query_hours.add(query_hour)
+            if cast_at is not None:
+                changes.vote_hours.add(floor_hour(cast_at))
+            members = [(USER, user), (SESSION, session_)]
+            for kind, member in members:
+                if member is None:
+                    continue
+                if removed:
+                    changes.removed_members.add((kind, member))
+                elif cast_at is not None:
+                    key = (kind, member, model, intent, project)
+                    known = changes.cast.get(key)
+                    changes.cast[key] = cast_at if known is None else max(known, cast_at)
+        return changes
+
+    async def pending_changes(self) -> int:
+        return int(
+            await self.session.scalar(select(func.count()).select_from(AnalyticsChange)) or 0
+        )
+
+    # -- daily_metrics: recomputed per touched day -------------------------------------------
+
+    async def rebuild_daily(self, days: Collection[date] | None) -> None:
+        """Recompute the daily rollup of `days` (UTC days of the interactions), or entirely
+        if None. Each day from all of its rows, so p95 and unique users are exact.
 
         Days are those of the interactions: a day's ratio is the quality of the answers given
         that day, and feedback_rate (answers that got any vote) stays between 0 and 1.
         """
-        start = func.timezone("UTC", cast(literal(since), Date)) if since else None
-        in_range = [Interaction.created_at >= start] if start is not None else []
+        if days is not None and not days:
+            return
+        in_range: list[ColumnElement[bool]] = []
+        if days is not None:
+            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
+            in_range = [_within(Interaction.created_at, spans)]
         votes = (
             select(
                 Feedback.interaction_id,
@@ -154,8 +399,8 @@ class RollupRepository:
             .group_by(day, _cube())
         )
         cleared = delete(DailyMetric)
-        if since is not None:
-            cleared = cleared.where(DailyMetric.day >= since)
+        if days is not None:
+            cleared = cleared.where(DailyMetric.day.in_(sorted(days)))
         await self.session.execute(cleared)
         await self.session.execute(
             insert(DailyMetric).from_select(
@@ -168,28 +413,275 @@ class RollupRepository:
             )
         )  # fmt: skip
 
-    async def rebuild_windows(self) -> None:
-        """Feedback statistics over the standard windows, ending at the refresh."""
-        windows = values(column("days", Integer), name="w").data([(d,) for d in STANDARD_WINDOWS])
-        now = func.now()
+    # -- vote_hours: recomputed per touched hour ---------------------------------------------
+
+    async def rebuild_vote_hours(self, hours: Collection[datetime] | None) -> None:
+        """Recompute the hourly vote rollup of `hours` (UTC cast hours), or entirely."""
+        if hours is not None and not hours:
+            return
+        cleared = delete(VoteHour)
+        where: list[ColumnElement[bool]] = []
+        if hours is not None:
+            cleared = cleared.where(VoteHour.hour.in_(sorted(hours)))
+            where = [_within(Feedback.created_at, _spans(hours, HOUR))]
+        hour = utc_hour(Feedback.created_at)
         rows = (
-            select(
-                windows.c.days,
-                _grouping(),
-                Interaction.model,
-                Interaction.intent,
-                Interaction.project,
-                *_feedback_aggregates(),
-            )
-            .select_from(Feedback)
-            .join(Interaction, Interaction.id == Feedback.interaction_id)
-            .join(windows, Feedback.created_at >= now - windows.c.days * ONE_DAY)
-            .where(
-                Feedback.created_at >= now - max(STANDARD_WINDOWS) * ONE_DAY,
-                Feedback.created_at < now,
-            )
-            .group_by(windows.c.days, _cube())
+            _votes_joined()
+            .add_columns(hour, Interaction.model, Interaction.intent, Interaction.project)
+            .add_columns(*_vote_measures())
+            .where(*where)
+            .group_by(hour, Interaction.model, Interaction.intent, Interaction.project)
         )
+        await self.session.execute(cleared)
+        await self.session.execute(
+            insert(VoteHour).from_select(
+                ["hour", "model", "intent", "project", *_MEASURES, "last_at"], rows
+            )
+        )
+
+    # -- member_last_casts: moved forward, or recomputed after a removal -------------------
+
+    async def _count_members(self, rows: Any, sign: int, params: Any = None) -> None:
+        """member_hours += sign for each row of `rows` (a CTE or subquery with the cell
+        columns and last_at), at the hour of its last cast: in the statement that changes
+        member_last_casts when `rows` is that change."""
+        cell = [rows.c[n] for n in _CELL]
+        hour = utc_hour(rows.c.last_at)
+        summed = select(*cell, hour, cast(func.count(), BigInteger) * sign).group_by(*cell, hour)
+        table = _MEMBER_HOURS
+        stmt = insert(table).from_select([*_CELL, "hour", "count"], summed)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[*_CELL, "hour"], set_={"count": table.c.count + stmt.excluded.count}
+        )
+        await self.session.execute(stmt, params)
+
+    async def rebuild_members(self, members: Collection[tuple[int, str]] | None) -> None:
+        """Recompute the last cast times of `members` ((kind, member)) from their votes,
+        or of everyone."""
+        if members is not None and not members:
+            return
+        table = _MEMBERS
+        returned = [table.c[n] for n in (*_CELL, "last_at")]
+        if members is None:
+            await self.session.execute(delete(MemberHour))
+            await self.session.execute(delete(MemberLastCast))
+        for kind, member_column in ((USER, Feedback.user_id), (SESSION, Interaction.session_id)):
+            where = [member_column.is_not(None)]
+            if members is not None:
+                names = sorted(name for k, name in members if k == kind)
+                if not names:
+                    continue
+                gone = (
+                    delete(table)
+                    .where(table.c.kind == kind, table.c.member.in_(names))
+                    .returning(*returned)
+                    .cte("gone")
+                )
+                await self._count_members(gone, -1)
+                where.append(member_column.in_(names))
+            rows = (
+                _votes_joined()
+                .add_columns(
+                    literal(kind, SmallInteger),
+                    member_column,
+                    _grouping(),
+                    Interaction.model,
+                    Interaction.intent,
+                    Interaction.project,
+                    func.max(Feedback.created_at),
+                )
+                .where(*where)
+                .group_by(member_column, _cube())
+            )
+            new = (
+                insert(table)
+                .from_select(
+                    ["kind", "member", "grouping", "model", "intent", "project", "last_at"], rows
+                )
+                .returning(*returned)
+                .cte("new")
+            )
+            await self._count_members(new, 1)
+
+    async def advance_members(
+        self,
+        casts: dict[tuple[int, str, str | None, str | None, str | None], datetime],
+        skip: Collection[tuple[int, str]],
+    ) -> None:
+        """Move last cast times forward for new votes (a max only grows with new votes; a
+        replaced vote keeps its cast time). Members in `skip` were recomputed."""
+        cells: dict[tuple[int, str, int, str | None, str | None, str | None], datetime] = {}
+        for (kind, member, model, intent, project), at in casts.items():
+            if (kind, member) in skip:
+                continue
+            for g in range(8):  # every CUBE cell the vote counts in
+                key = (
+                    kind, member, g, None if g & 4 else model, None if g & 2 else intent,
+                    None if g & 1 else project,
+                )  # fmt: skip
+                known = cells.get(key)
+                cells[key] = at if known is None else max(known, at)
+        if not cells:
+            return
+        names = ("kind", "member", "grouping", "model", "intent", "project", "last_at")
+        rows = _recordset(
+            "casts",
+            [
+                ("kind", SmallInteger), ("member", String), ("grouping", SmallInteger),
+                ("model", String), ("intent", String), ("project", String),
+                ("last_at", DateTime(timezone=True)),
+            ],
+        )  # fmt: skip
+        params = {
+            "casts": [
+                {**dict(zip(names[:-1], key, strict=True)), "last_at": at.isoformat()}
+                for key, at in sorted(cells.items(), key=lambda item: str(item[0]))
+            ]
+        }
+        table = _MEMBERS
+        same = and_(
+            table.c.kind == rows.c.kind,
+            table.c.member == rows.c.member,
+            table.c.grouping == rows.c.grouping,
+            *(table.c[d].is_not_distinct_from(rows.c[d]) for d in DIMENSIONS),
+        )
+        # One statement: each cast with the member's stored last cast (read before the
+        # upsert, in the statement's snapshot); the upsert; and the hour counts it moves
+        # (a moved last cast leaves its old hour and joins its new one).
+        joined = (
+            select(*(rows.c[n] for n in names), table.c.last_at.label("old_at"))
+            .outerjoin_from(rows, table, same)
+            .cte("joined")
+        )
+        upsert = insert(table).from_select(list(names), select(*(joined.c[n] for n in names)))
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(names[:-1]),
+            set_={"last_at": func.greatest(table.c.last_at, upsert.excluded.last_at)},
+        )
+        cell = [joined.c[n] for n in _CELL]
+        moved = union_all(
+            select(*cell, utc_hour(joined.c.old_at).label("hour"), literal(-1).label("n")).where(
+                joined.c.old_at < joined.c.last_at
+            ),
+            select(*cell, utc_hour(joined.c.last_at), literal(1)).where(
+                or_(joined.c.old_at.is_(None), joined.c.old_at < joined.c.last_at)
+            ),
+        ).subquery("moved")
+        moved_cell = [moved.c[n] for n in _CELL]
+        summed = select(*moved_cell, moved.c.hour, cast(func.sum(moved.c.n), BigInteger)).group_by(
+            *moved_cell, moved.c.hour
+        )
+        counts = insert(_MEMBER_HOURS).from_select([*_CELL, "hour", "count"], summed)
+        counts = counts.on_conflict_do_update(
+            index_elements=[*_CELL, "hour"],
+            set_={"count": _MEMBER_HOURS.c.count + counts.excluded.count},
+        ).add_cte(upsert.cte("upsert"))
+        await self.session.execute(counts, params)
+
+    # -- window_stats: sums of whole hours plus the raw edge -------------------------------
+
+    async def votes_left_windows(self, since: datetime, now: datetime) -> bool:
+        """Whether a vote was cast between the windows' starts of the last refresh and now
+        (it has left a window, and its voter may have too)."""
+        ranges = [
+            and_(Feedback.created_at >= since - timedelta(days=d),
+                 Feedback.created_at < now - timedelta(days=d))
+            for d in STANDARD_WINDOWS
+        ]  # fmt: skip
+        return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
+
+    async def rebuild_windows(self, now: datetime) -> None:
+        """Feedback statistics over the standard windows, votes cast from `now` - days on.
+
+        Totals, sums and counts: the window's whole hours from vote_hours, plus its first
+        partial hour from the votes themselves. Unique users and sessions: the members whose
+        last cast is at or after the window's start. Exact, at the cost of the rollups' rows
+        in the window and of an hour of votes per window.
+        """
+        w = _windows(now)
+        whole = select(
+            w.c.days,
+            VoteHour.model,
+            VoteHour.intent,
+            VoteHour.project,
+            *(VoteHour.__table__.c[m] for m in _MEASURES),
+        ).join_from(VoteHour, w, VoteHour.hour >= w.c.whole)
+        edge = (
+            _votes_joined()
+            .join(w, and_(Feedback.created_at >= w.c.start, Feedback.created_at < w.c.whole))
+            .add_columns(w.c.days, Interaction.model, Interaction.intent, Interaction.project)
+            .add_columns(*_vote_measures()[: len(_MEASURES)])
+            .group_by(w.c.days, Interaction.model, Interaction.intent, Interaction.project)
+        )
+        parts = union_all(whole, edge).subquery("parts")
+        dims = (parts.c.model, parts.c.intent, parts.c.project)
+
+        def total(name: str) -> Any:
+            return cast(func.sum(parts.c[name]), BigInteger)
+
+        def mean(name: str, count: str) -> Any:
+            return cast(func.sum(parts.c[name]), Float) / func.nullif(func.sum(parts.c[count]), 0)
+
+        totals = (
+            select(
+                parts.c.days,
+                func.grouping(*dims).label("grouping"),
+                *dims,
+                total("total").label("total_feedback"),
+                total("positive").label("positive"),
+                total("negative").label("negative"),
+                mean("memory_sum", "memory_count").label("avg_memory_used"),
+                mean("response_time_sum", "response_time_count").label("avg_response_time_ms"),
+                mean("stars_sum", "stars_count").label("avg_stars"),
+            )
+            .group_by(parts.c.days, func.cube(*dims))
+            .subquery("totals")
+        )
+        m, mh = MemberLastCast, MemberHour
+        member_parts = union_all(
+            select(w.c.days, mh.kind, mh.grouping, mh.model, mh.intent, mh.project, mh.count)
+            .join_from(mh, w, mh.hour >= w.c.whole),
+            select(
+                w.c.days, m.kind, m.grouping, m.model, m.intent, m.project,
+                literal(1, BigInteger),
+            ).join_from(m, w, and_(m.last_at >= w.c.start, m.last_at < w.c.whole)),
+        ).subquery("members")  # fmt: skip
+        mp = member_parts
+
+        def members_of(kind: int) -> Any:
+            return func.coalesce(func.sum(mp.c.count).filter(mp.c.kind == kind), 0)
+
+        uniques = (
+            select(
+                mp.c.days,
+                mp.c.grouping,
+                mp.c.model,
+                mp.c.intent,
+                mp.c.project,
+                cast(members_of(USER), BigInteger).label("users"),
+                cast(members_of(SESSION), BigInteger).label("sessions"),
+            )
+            .group_by(mp.c.days, mp.c.grouping, mp.c.model, mp.c.intent, mp.c.project)
+            .subquery("uniques")
+        )
+        same_cell = and_(
+            uniques.c.days == totals.c.days,
+            uniques.c.grouping == totals.c.grouping,
+            *(uniques.c[d].is_not_distinct_from(totals.c[d]) for d in DIMENSIONS),
+        )
+        rows = select(
+            totals.c.days,
+            totals.c.grouping,
+            *(totals.c[d] for d in DIMENSIONS),
+            totals.c.total_feedback,
+            totals.c.positive,
+            totals.c.negative,
+            func.coalesce(uniques.c.users, 0),
+            func.coalesce(uniques.c.sessions, 0),
+            totals.c.avg_memory_used,
+            totals.c.avg_response_time_ms,
+            totals.c.avg_stars,
+        ).outerjoin_from(totals, uniques, same_cell)
         await self.session.execute(delete(WindowStat))
         await self.session.execute(
             insert(WindowStat).from_select(
@@ -202,30 +694,169 @@ class RollupRepository:
             )
         )  # fmt: skip
 
-    async def rebuild_top_queries(self) -> None:
+    # -- top queries: question counts per hour, per window, and the edge -------------------
+
+    async def interactions_left_windows(self, since: datetime, now: datetime) -> bool:
+        ranges = [
+            and_(Interaction.created_at >= since - timedelta(days=d),
+                 Interaction.created_at < now - timedelta(days=d))
+            for d in STANDARD_WINDOWS
+        ]  # fmt: skip
+        return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
+
+    async def _add_to_query_windows(self, rows: Any, sign: int, now: datetime) -> None:
+        """query_windows += sign x the question counts `rows` (a CTE of query_hours rows)
+        in each window's whole hours. The same statement as the change of `rows`."""
+        w = _windows(now)
+        summed = (
+            select(
+                w.c.days,
+                rows.c.query_hash,
+                func.min(rows.c.query),
+                cast(func.sum(rows.c.count), BigInteger) * sign,
+            )
+            .join_from(rows, w, rows.c.hour >= w.c.whole)
+            .group_by(w.c.days, rows.c.query_hash)
+        )
+        stmt = insert(QueryWindow).from_select(["days", "query_hash", "query", "count"], summed)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["days", "query_hash"],
+            set_={"count": QueryWindow.count + stmt.excluded.count},
+        )
+        await self.session.execute(stmt)
+
+    async def _drop_empty_query_windows(self) -> None:
+        await self.session.execute(
+            delete(QueryWindow).where(
+                QueryWindow.days.in_(STANDARD_WINDOWS), QueryWindow.count == 0
+            )
+        )
+
+    async def rebuild_query_hours(self, hours: Collection[datetime] | None, now: datetime) -> None:
+        """Recompute the question counts of `hours` (UTC interaction hours), or of every
+        hour the longest window covers, and apply the difference to query_windows."""
+        first = ceil_hour(now - timedelta(days=max(STANDARD_WINDOWS)))
+        if hours is None:
+            await self.session.execute(delete(QueryHour))
+            await self.session.execute(delete(QueryWindow))
+            where = [Interaction.created_at >= first]
+        else:
+            hours = sorted(h for h in hours if h >= first)
+            if not hours:
+                return
+            old = (
+                delete(QueryHour)
+                .where(QueryHour.hour.in_(hours))
+                .returning(QueryHour.hour, QueryHour.query_hash, QueryHour.query, QueryHour.count)
+                .cte("old")
+            )
+            await self._add_to_query_windows(old, -1, now)
+            where = [_within(Interaction.created_at, _spans(hours, HOUR))]
+        hour = utc_hour(Interaction.created_at)
+        counted = (
+            select(hour, query_hash(Interaction.query), Interaction.query, func.count())
+            .where(*where)
+            .group_by(hour, Interaction.query)
+        )
+        new = (
+            insert(QueryHour)
+            .from_select(["hour", "query_hash", "query", "count"], counted)
+            .returning(QueryHour.hour, QueryHour.query_hash, QueryHour.query, QueryHour.count)
+            .cte("new")
+        )
+        await self._add_to_query_windows(new, 1, now)
+        await self._drop_empty_query_windows()
+
+    async def slide_query_windows(self, since: datetime, now: datetime) -> None:
+        """Take out of each window the whole hours it no longer covers (its first whole hour
+        moved from that of the refresh at `since` to that of `now`), and forget the hours
+        no window covers."""
+        for days in STANDARD_WINDOWS:
+            old, new = (ceil_hour(t - timedelta(days=days)) for t in (since, now))
+            if new <= old:
+                continue
+            summed = (
+                select(
+                    literal(days, SmallInteger),
+                    QueryHour.query_hash,
+                    func.min(QueryHour.query),
+                    -cast(func.sum(QueryHour.count), BigInteger),
+                )
+                .where(QueryHour.hour >= old, QueryHour.hour < new)
+                .group_by(QueryHour.query_hash)
+            )
+            stmt = insert(QueryWindow).from_select(["days", "query_hash", "query", "count"], summed)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["days", "query_hash"],
+                set_={"count": QueryWindow.count + stmt.excluded.count},
+            )
+            await self.session.execute(stmt)
+        first = ceil_hour(now - timedelta(days=max(STANDARD_WINDOWS)))
+        await self.session.execute(delete(QueryHour).where(QueryHour.hour < first))
+        await self._drop_empty_query_windows()
+
+    async def rebuild_top_queries(self, now: datetime) -> None:
+        """The first TOP_QUERIES_KEPT questions of each window: counts of its whole hours
+        (query_windows) plus its partial first hour (from the interactions).
+
+        Only the window's leading TOP_QUERIES_KEPT questions by whole-hour count and the
+        questions of the partial hour can rank: any other one is behind those leaders on
+        both its count and its name. So the cost is an index read and an hour of rows.
+        """
         await self.session.execute(delete(TopQuery))
         for days in STANDARD_WINDOWS:
-            counted = func.count()
+            start = now - timedelta(days=days)
+            edge = (
+                select(
+                    query_hash(Interaction.query).label("query_hash"),
+                    Interaction.query,
+                    func.count().label("count"),
+                )
+                .where(Interaction.created_at >= start, Interaction.created_at < ceil_hour(start))
+                .group_by(Interaction.query)
+                .cte(f"edge_{days}")
+            )
+            leaders = (
+                select(QueryWindow.query_hash)
+                .where(QueryWindow.days == days)
+                .order_by(QueryWindow.count.desc(), QueryWindow.query)
+                .limit(TOP_QUERIES_KEPT)
+            )
+            candidates = select(edge.c.query_hash).union(leaders).subquery("candidates")
+            stored = QueryWindow.__table__.alias("stored")
+            query = func.coalesce(stored.c.query, edge.c.query)
+            counted = func.coalesce(stored.c.count, 0) + func.coalesce(edge.c.count, 0)
             rows = (
                 select(
-                    literal(days),
-                    func.row_number().over(order_by=(counted.desc(), Interaction.query)),
-                    Interaction.query,
+                    literal(days, SmallInteger),
+                    func.row_number().over(order_by=(counted.desc(), query)),
+                    query,
                     counted,
                 )
-                .where(Interaction.created_at >= func.now() - days * ONE_DAY)
-                .group_by(Interaction.query)
-                .order_by(counted.desc(), Interaction.query)
+                .select_from(candidates)
+                .outerjoin(
+                    stored,
+                    and_(stored.c.days == days, stored.c.query_hash == candidates.c.query_hash),
+                )
+                .outerjoin(edge, edge.c.query_hash == candidates.c.query_hash)
+                .order_by(counted.desc(), query)
                 .limit(TOP_QUERIES_KEPT)
             )
             await self.session.execute(
                 insert(TopQuery).from_select(["days", "rank", "query", "count"], rows)
             )
 
-    async def record_refresh(self, duration_ms: float, full: bool) -> None:
-        values_ = {"refreshed_at": func.now(), "duration_ms": duration_ms}
+    # -- the view and the state ------------------------------------------------------------
+
+    async def refresh_accuracy_view(self) -> None:
+        # CONCURRENTLY: readers keep the old rows until the new ones commit. Over vote_hours,
+        # so it costs the rollup's rows, not the feedback table's.
+        await self.session.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY model_accuracy"))
+
+    async def record_refresh(self, as_of: datetime, duration_ms: float, full: bool) -> None:
+        values_: dict[str, Any] = {"refreshed_at": as_of, "duration_ms": duration_ms}
         if full:
-            values_["full_rebuild_at"] = func.now()
+            values_["full_rebuild_at"] = as_of
         stmt = insert(RefreshState).values(id=1, **values_)
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values_))
 
@@ -315,5 +946,65 @@ class AnalyticsRepository:
             .group_by(Interaction.query)
             .order_by(counted.desc(), Interaction.query)
             .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def segment_votes(self, since: datetime, until: datetime) -> list[AnyRow]:
+        """Votes cast in [since, until) per segment: (model, intent, project, positive,
+        negative) for each model, model x intent and model x project, with the dimension
+        that is not part of the segment NULL (segments of an unknown intent or project are
+        left out, so a NULL always means "all").
+
+        From vote_hours for the range's whole hours and from the votes themselves for its
+        partial first and last hours: exact, and as cheap as the rollup rows in the range
+        plus at most two hours of votes. As of the last refresh for the whole hours.
+        """
+        whole_from, whole_to = ceil_hour(since), floor_hour(until)
+        raw: list[tuple[datetime, datetime]] = []
+        parts: list[Any] = []
+        if whole_from < whole_to:
+            raw = [(since, whole_from), (whole_to, until)]
+            parts.append(
+                select(
+                    VoteHour.model, VoteHour.intent, VoteHour.project, VoteHour.positive,
+                    VoteHour.negative,
+                ).where(VoteHour.hour >= whole_from, VoteHour.hour < whole_to)
+            )  # fmt: skip
+        else:
+            raw = [(since, until)]
+        raw = [(a, b) for a, b in raw if a < b]
+        if raw:
+            parts.append(
+                _votes_joined()
+                .add_columns(
+                    Interaction.model,
+                    Interaction.intent,
+                    Interaction.project,
+                    func.count().filter(Feedback.is_helpful).label("positive"),
+                    func.count().filter(not_(Feedback.is_helpful)).label("negative"),
+                )
+                .where(_within(Feedback.created_at, raw))
+                .group_by(Interaction.model, Interaction.intent, Interaction.project)
+            )
+        if not parts:
+            return []
+        rows = union_all(*parts).subquery("parts")
+        model, intent, project = rows.c.model, rows.c.intent, rows.c.project
+        stmt = (
+            select(
+                model,
+                intent,
+                project,
+                cast(func.sum(rows.c.positive), BigInteger).label("positive"),
+                cast(func.sum(rows.c.negative), BigInteger).label("negative"),
+            )
+            .group_by(
+                func.grouping_sets(tuple_(model), tuple_(model, intent), tuple_(model, project))
+            )
+            .having(
+                not_(and_(func.grouping(intent) == 0, intent.is_(None))),
+                not_(and_(func.grouping(project) == 0, project.is_(None))),
+            )
+            .order_by(model, intent.nulls_first(), project.nulls_first())
         )
         return list((await self.session.execute(stmt)).all())

@@ -135,7 +135,7 @@ async def refresh(
     session: SessionDep,
     settings: SettingsDep,
     full: Annotated[
-        bool, Query(description="Rebuild the daily rollup from its first day.")
+        bool, Query(description="Rebuild every rollup from the tables (maintenance).")
     ] = False,
 ) -> RefreshResult:
     return await refresh_now(session, settings, full=full)

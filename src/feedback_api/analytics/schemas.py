@@ -139,4 +139,4 @@ class Comparison(BaseModel):
 class RefreshResult(BaseModel):
     as_of: datetime
     duration_ms: float
-    full: bool = Field(description="Whether the daily rollup was rebuilt from the start.")
+    full: bool = Field(description="Whether every rollup was rebuilt from the tables.")

@@ -11,6 +11,7 @@ from feedback_api.analytics.repository import (
     DIMENSIONS,
     STANDARD_WINDOWS,
     AnalyticsRepository,
+    Changes,
     RollupRepository,
     Slice,
 )
@@ -34,9 +35,6 @@ from feedback_api.exceptions import InvalidInput, NotFound
 from feedback_api.kit.time import MAX_DAYS
 
 ALPHA = 0.05
-# How often the daily rollup is rebuilt from its first day, so that backfilled history
-# (created_at in the past) is counted; between rebuilds only the recent days are redone.
-FULL_REBUILD_EVERY = timedelta(hours=24)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -105,33 +103,64 @@ def _every_day(since: date, until: date, rows: list[DailyMetric]) -> list[DailyI
 
 
 class RefreshService:
-    """Recomputes the view and the rollups, in the caller's transaction."""
+    """Recomputes what the logged changes touched, in the caller's transaction.
 
-    def __init__(
-        self, rollups: RollupRepository, analytics: AnalyticsRepository, *, recent_days: int = 3
-    ) -> None:
+    An ordinary refresh takes the change log and recomputes the days, hours and members the
+    writes named, then the windows and top lists if a write or the windows' sliding start
+    changed them; with nothing logged and nothing left behind by the windows it only
+    records its time. A full refresh (the first one, `full=True`, after an upgrade) rebuilds
+    every rollup from the tables; both give the same rows (tests/test_analytics_incremental.py).
+    """
+
+    def __init__(self, rollups: RollupRepository, analytics: AnalyticsRepository) -> None:
         self.rollups = rollups
         self.analytics = analytics
-        self.recent_days = recent_days
 
     async def refresh(self, *, full: bool = False) -> RefreshResult:
         started = time.perf_counter()
         now = await self.analytics.transaction_time()
         state = await self.analytics.refresh_state()
-        full = (
-            full
-            or state is None
-            or state.full_rebuild_at is None
-            or now - state.full_rebuild_at > FULL_REBUILD_EVERY
-        )
-        await self.rollups.refresh_accuracy_view()
-        since = None if full else (now.astimezone(UTC).date() - timedelta(days=self.recent_days))
-        await self.rollups.rebuild_daily(since)
-        await self.rollups.rebuild_windows()
-        await self.rollups.rebuild_top_queries()
+        full = full or state is None or state.full_rebuild_at is None
+        # Taken first: a change committed later stays logged for the next refresh, and
+        # what this one recomputes from the tables includes at least every change it took.
+        changes = await self.rollups.take_changes()
+        if full or state is None:
+            await self._rebuild(now)
+        else:
+            # A refresh that waited for this one's lock may have started earlier: windows
+            # never move backwards.
+            now = max(now, state.refreshed_at)
+            await self._apply(changes, state.refreshed_at, now)
         duration_ms = (time.perf_counter() - started) * 1000
-        await self.rollups.record_refresh(duration_ms, full)
+        await self.rollups.record_refresh(now, duration_ms, full)
         return RefreshResult(as_of=now, duration_ms=round(duration_ms, 1), full=full)
+
+    async def _rebuild(self, now: datetime) -> None:
+        rollups = self.rollups
+        await rollups.rebuild_daily(None)
+        await rollups.rebuild_vote_hours(None)
+        await rollups.rebuild_members(None)
+        await rollups.rebuild_windows(now)
+        await rollups.rebuild_query_hours(None, now)
+        await rollups.rebuild_top_queries(now)
+        await rollups.refresh_accuracy_view()
+
+    async def _apply(self, changes: Changes, since: datetime, now: datetime) -> None:
+        rollups = self.rollups
+        await rollups.rebuild_daily(changes.days)
+        await rollups.rebuild_vote_hours(changes.vote_hours)
+        await rollups.rebuild_members(changes.removed_members)
+        await rollups.advance_members(changes.cast, skip=changes.removed_members)
+        voted = bool(changes.vote_hours or changes.removed_members or changes.cast)
+        if voted or await rollups.votes_left_windows(since, now):
+            await rollups.rebuild_windows(now)
+        if changes.vote_hours:
+            await rollups.refresh_accuracy_view()
+        asked = bool(changes.query_hours)
+        if asked or await rollups.interactions_left_windows(since, now):
+            await rollups.slide_query_windows(since, now)
+            await rollups.rebuild_query_hours(changes.query_hours, now)
+            await rollups.rebuild_top_queries(now)
 
     async def refresh_due(self, min_age_seconds: float) -> bool:
         state = await self.analytics.refresh_state()

@@ -195,7 +195,7 @@ def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitab
 @db_app.command("refresh")
 def db_refresh(
     full: Annotated[
-        bool, typer.Option(help="Rebuild the daily rollup from its first day (after backfills).")
+        bool, typer.Option(help="Rebuild every rollup from the tables (maintenance).")
     ] = False,
 ) -> None:
     """Refresh the analytics now (what the background refresher does every interval)."""

@@ -19,8 +19,10 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     column,
     delete,
+    false,
     func,
     literal_column,
     select,
@@ -31,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import TableValuedAlias
 
+from feedback_api.analytics.repository import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import AnyRow, attribute_names, new_id_texts, was_inserted
@@ -111,7 +114,7 @@ def _submit_votes() -> Select[Any]:
     only (REUSE_INTERACTION), so two concurrent groups touching the same rows wait for each
     other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
-    target_columns = ("id", *CONTEXT_COLUMNS)
+    target_columns = ("id", "created_at", *CONTEXT_COLUMNS)
     rows = _recordset("interactions", _interactions.columns)
     new = (
         insert(_interactions)
@@ -122,10 +125,10 @@ def _submit_votes() -> Select[Any]:
             ),
         )
         .on_conflict_do_update(index_elements=[_interactions.c.request_id], set_=REUSE_INTERACTION)
-        .returning(*(_interactions.c[name] for name in target_columns))
+        .returning(*(_interactions.c[name] for name in target_columns), was_inserted())
         .cte("new")
     )
-    known = select(*(_interactions.c[name] for name in target_columns)).where(
+    known = select(*(_interactions.c[name] for name in target_columns), false()).where(
         _interactions.c.request_id == any_(bindparam("wanted", type_=ARRAY(Text)))
     )
     target = select(*new.c).union_all(known).cte("target")
@@ -159,12 +162,29 @@ def _submit_votes() -> Select[Any]:
         .returning(*_feedback.columns, was_inserted())
         .cte("written")
     )
-    return select(*view_columns(written, target), written.c.inserted).join_from(
-        written, target, target.c.id == written.c.interaction_id
+    # What the analytics must recompute, logged by this same statement: the stored vote's
+    # cast time is also the replaced vote's (created_at names a vote, _VOTE_IDENTITY), so
+    # one row covers the old and the new vote.
+    changes = log_changes(
+        select(
+            *change_row(
+                target,
+                written,
+                query_hour=case((target.c.inserted, utc_hour(target.c.created_at))),
+            )
+        ).join_from(written, target, target.c.id == written.c.interaction_id)
+    ).cte("changes")
+    return (
+        select(*view_columns(written, target), written.c.inserted)
+        .join_from(written, target, target.c.id == written.c.interaction_id)
+        .add_cte(changes)
     )
 
 
 SUBMIT_VOTES = _submit_votes()
+
+# What a vote's change-log row needs of the vote.
+_LOGGED = (Feedback.id, Feedback.interaction_id, Feedback.created_at, Feedback.user_id)
 
 # Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
 _INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
@@ -275,16 +295,29 @@ class FeedbackRepository:
         return (await self.session.execute(stmt.where(_feedback.c.id == feedback_id))).one_or_none()
 
     async def update(self, feedback_id: uuid.UUID, changes: dict[str, Any]) -> bool:
-        stmt = (
+        changed = (
             update(Feedback)
             .where(Feedback.id == feedback_id)
             .values(**changes, updated_at=func.now())
-            .returning(Feedback.id)
+            .returning(*_LOGGED)
+            .cte("changed")
         )
-        return (await self.session.execute(stmt)).first() is not None
+        # The cast time stays, so the voter's last cast does too: only the figures change.
+        return await self._logged(changed, members=False, removed=False)
 
     async def delete(self, feedback_id: uuid.UUID) -> bool:
-        stmt = delete(Feedback).where(Feedback.id == feedback_id).returning(Feedback.id)
+        gone = delete(Feedback).where(Feedback.id == feedback_id).returning(*_LOGGED).cte("gone")
+        return await self._logged(gone, members=True, removed=True)
+
+    async def _logged(self, written: Any, *, members: bool, removed: bool) -> bool:
+        """Run a vote's UPDATE/DELETE ... RETURNING (a CTE) with its change-log row, in one
+        statement; whether it found the vote."""
+        logged = log_changes(
+            select(*change_row(_interactions, written, members=members, removed=removed)).join_from(
+                written, _interactions, _interactions.c.id == written.c.interaction_id
+            )
+        ).cte("logged")
+        stmt = select(written.c.id).add_cte(logged)
         return (await self.session.execute(stmt)).first() is not None
 
     async def list(

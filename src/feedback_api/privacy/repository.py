@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_api.analytics.models import RefreshState
+from feedback_api.analytics.repository import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction
@@ -21,6 +21,32 @@ class ErasureRepository:
             .join(Interaction, Interaction.id == Feedback.interaction_id)
             .where((Feedback.user_id == user_id) | (Interaction.user_id == user_id))
         )
+        # Logged before the rows go, in this transaction: the analytics forget them at the
+        # next refresh (their days, hours, questions, and every voter's last cast).
+        theirs = (Feedback.user_id == user_id) | (Interaction.user_id == user_id)
+        await self.session.execute(
+            log_changes(
+                select(
+                    *change_row(
+                        Interaction.__table__,
+                        Feedback.__table__,
+                        query_hour=case(
+                            (Interaction.user_id == user_id, utc_hour(Interaction.created_at))
+                        ),
+                        removed=True,
+                    )
+                )
+                .join_from(Feedback, Interaction, Interaction.id == Feedback.interaction_id)
+                .where(theirs)
+            )
+        )
+        await self.session.execute(
+            log_changes(
+                select(
+                    *change_row(Interaction.__table__, query_hour=utc_hour(Interaction.created_at))
+                ).where(Interaction.user_id == user_id)
+            )
+        )
         await self.session.execute(delete(Feedback).where(Feedback.user_id == user_id))
         # Votes others cast on this user's interactions go with them (ON DELETE CASCADE).
         interactions = await self.session.execute(
@@ -30,7 +56,4 @@ class ErasureRepository:
         await self.session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.response["user_id"].astext == user_id)
         )
-        # Old days of the daily rollup are only redone by a full rebuild: ask for one, so
-        # the user is forgotten everywhere at the next refresh.
-        await self.session.execute(update(RefreshState).values(full_rebuild_at=None))
         return len(interactions.all()), int(own_votes or 0)
