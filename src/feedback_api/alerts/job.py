@@ -38,7 +38,13 @@ async def evaluate_after_refresh(session: AsyncSession, settings: Settings) -> E
         AlertRules.from_settings(settings),
         notify=settings.alert_webhook_url is not None,
     )
-    result = await service.evaluate()
+    try:
+        # A savepoint: should the evaluation fail, the refresh it follows still commits.
+        async with session.begin_nested():
+            result = await service.evaluate()
+    except Exception:
+        logger.exception("alerts: the evaluation failed; the next refresh tries again")
+        return None
     if result.opened or result.resolved:
         logger.info(
             "alerts: %d segments tested, %d opened, %d resolved, %d still open",
