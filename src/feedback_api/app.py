@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from feedback_api import __version__
+from feedback_api.alerts.job import webhook_delivery
+from feedback_api.alerts.router import router as alerts_router
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
 from feedback_api.auth.keys import Scope, require
@@ -76,6 +78,8 @@ def build_jobs(
     if settings.report_schedule_enabled:
         jobs.append(build_report_job(sessionmaker, settings))
     jobs.append(idempotency_cleanup(sessionmaker, settings.idempotency_ttl_hours))
+    if settings.alert_webhook_url is not None:
+        jobs.append(webhook_delivery(sessionmaker, settings))
     return jobs
 
 
@@ -164,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(reasons_router)
     app.include_router(reports_router, dependencies=read)
+    app.include_router(alerts_router, dependencies=read)
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
     return app

@@ -122,6 +122,49 @@ class Settings(BaseSettings):
         "set (PUT /v1/projects/{project}/reasons) replaces it for that project.",
     )
 
+    alerts_enabled: bool = Field(
+        default=True, description="Evaluate regression alerts after each analytics refresh."
+    )
+    alert_recent_days: int = Field(
+        default=7, ge=1, le=90, description="Recent window of the regression test (days)."
+    )
+    alert_baseline_days: int = Field(
+        default=28, ge=1, le=365, description="Baseline window, just before the recent one."
+    )
+    alert_min_votes: int = Field(
+        default=100, ge=1, description="Fewest votes on each side for a segment to be tested."
+    )
+    alert_min_effect: float = Field(
+        default=0.05, gt=0, lt=1, description="Smallest drop of the positive rate that alerts."
+    )
+    alert_fdr: float = Field(
+        default=0.05, gt=0, lt=1, description="False discovery rate (Benjamini-Hochberg)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="POST each alert that opens or resolves here (JSON). Secret: incoming "
+        "webhook URLs carry their own credentials.",
+    )
+    alert_webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    alert_webhook_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the delivery job looks for alerts to send."
+    )
+    alert_webhook_retry_seconds: float = Field(
+        default=10.0, gt=0, description="First retry delay; doubled at each failure."
+    )
+    alert_webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    alert_webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value else ""
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("FEEDBACK_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+        return SecretStr(url)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_keys(cls, value: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feedback_api.alerts.models import Alert, AlertDelivery
 from feedback_api.analytics.models import (
     AnalyticsChange,
     DailyMetric,
@@ -23,6 +24,8 @@ from feedback_api.kit.models import Base
 from feedback_api.reasons.models import ProjectReasons
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
     "AnalyticsChange",
     "Base",
     "DailyMetric",

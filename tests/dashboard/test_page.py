@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.app import create_app
 from feedback_api.reasons.schemas import DEFAULT_REASONS
+from tests.alerts.conftest import Votes
 from tests.dashboard.conftest import fill, refresh, server_settings
 from tests.live_server import LiveServer, RequireKey
 
@@ -25,6 +27,7 @@ CHARTS = (
     "top-queries",
     "accuracy",
     "reasons",
+    "model-accuracy",
 )
 # The README's picture; rewritten only on request, so that a test run leaves the tree clean.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -114,6 +117,17 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     # Plotly drew an SVG with one error bar per model x intent group.
     assert await page.locator('[data-chart="accuracy"] .errorbar').count() == points["accuracy"]
     assert (await page.text_content("#as-of") or "").startswith("figures as of")
+    # Accuracy by model over time: a few votes per model and day, so ISO weeks, and per
+    # model two band edges and the line.
+    over_time = page.locator('[data-chart="model-accuracy"]')
+    assert await over_time.get_attribute("data-bucket") == "week"
+    assert "ISO week" in (await page.text_content("#model-accuracy-note") or "")
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        series = (await client.get("/v1/metrics/daily", params={"group_by": "model"})).json()
+    models = min(8, len(series["series"]))
+    assert await over_time.locator(".scatterlayer .trace").count() == 3 * models
+    assert await over_time.locator(".scatterlayer .trace path.js-fill").count() >= models
+    assert await page.is_hidden("#alerts-banner")  # stable demo traffic: no alert
     assert (await page.text_content("#kpi-votes") or "-").replace(",", "").isdigit()
     shot = await page.screenshot(full_page=True)
     assert shot.startswith(b"\x89PNG")
@@ -244,3 +258,37 @@ async def test_assets_are_served_from_the_package(client: httpx.AsyncClient) -> 
     missing = await client.get("/dashboard/static/..%2Fapp.py")
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
+
+
+async def test_daily_points_with_enough_votes_and_the_alerts_banner(
+    live_server: LiveServer,
+    open_page: Callable[[str], Awaitable[Watched]],
+    engine: AsyncEngine,
+) -> None:
+    votes = Votes(engine)
+    now = await votes.now()
+    start = now - timedelta(days=29)
+    # 40 votes a day for each of two models over the chart's 30 days: one point per day.
+    await votes.add("steady-model", 0.8, 1200, start, now)
+    await votes.add("sliding-model", 0.7, 1200, start, now)
+    await refresh(live_server.url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts VALUES (gen_random_uuid(), 'sliding-model', 'code', NULL,"
+                " 'open', 0.8, 0.77, 0.83, 0.5, 0.44, 0.56, 900, 260, 1e-12, now(), NULL, now())"
+            )
+        )
+    watched = await open_page(live_server.url)
+    page = watched.page
+    over_time = page.locator('[data-chart="model-accuracy"]')
+    assert await over_time.get_attribute("data-bucket") == "day"
+    assert 55 <= int(await over_time.get_attribute("data-points") or 0) <= 62  # 2 x 29-31 days
+    assert await over_time.locator(".scatterlayer .trace").count() == 6
+    banner = page.locator("#alerts-banner")
+    assert await banner.is_visible()
+    assert await banner.get_attribute("data-count") == "1"
+    text_ = await banner.text_content() or ""
+    assert "1 open regression alert" in text_ and "last 7 days against the 28 before" in text_
+    assert "sliding-model / intent code: 80.0 % → 50.0 %" in text_
+    assert watched.errors == []

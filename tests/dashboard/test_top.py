@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -80,3 +81,53 @@ async def test_sends_the_api_key(engine: AsyncEngine, database_url: str) -> None
         )
         assert allowed.exit_code == 0, allowed.output
         assert "Accuracy by model" in allowed.output
+
+
+LONG_MODEL = "a-fine-tuned-model-with-a-name-far-too-long-for-any-terminal-column-v2"
+
+
+async def test_80_columns_names_never_wrap_and_alerts_are_listed(
+    live_server: LiveServer, engine: AsyncEngine, database_url: str
+) -> None:
+    await fill(engine, database_url, 400)
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        body = {
+            "query": "q", "response": "a", "model": LONG_MODEL, "intent": "code", "rating": 1,
+        }  # fmt: skip
+        assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    await refresh(live_server.url)
+    # After the refresh: its evaluation would resolve an alert these few votes do not carry.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts VALUES (gen_random_uuid(), 'qwen-2.5-coder-7b', 'code', NULL,"
+                " 'open', 0.8, 0.77, 0.83, 0.5, 0.44, 0.56, 900, 260, 1e-12, now(), NULL, now())"
+            )
+        )
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        models = (await client.get("/v1/feedback/accuracy", params={"group_by": "model"})).json()
+
+    result = runner.invoke(app, ["top", "--once", "--url", live_server.url], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    # The frame's lines (the live server's access log shares the captured stderr).
+    lines = [line for line in result.output.splitlines() if line[:1] in "╭│╰"]
+    assert len(lines) > 20 and max(len(line) for line in lines) <= 80
+    model_rows = [line for line in lines if ("%" in line and "█" in line) or "·" in line]
+    for item in models["items"]:
+        name = item["model"]
+        if name == LONG_MODEL:
+            # Cut with an ellipsis, on its own row with its figures.
+            row = next(line for line in lines if "a-fine-tuned-model" in line)
+            assert "…" in row and f"{100 * item['accuracy']:.1f} %" in row
+        else:
+            assert any(f" {name} " in line for line in model_rows), name
+    # No row continues a name on a second line: every table row has its figures.
+    for line in lines:
+        if line.count("│") > 2:  # a table row (the panel's own border is two)
+            assert "%" in line, line
+    out = result.output
+    assert "Votes (7 days)" in out and "Last 7 days" in out
+    assert "Accuracy by model (all votes)" in out and "Accuracy by intent (all votes)" in out
+    assert "Open regression alerts (last 7 days against the 28 before)" in out
+    alert_row = next(line for line in lines if "qwen-2.5-coder-7b / intent" in line)
+    assert "50.0 % (260)" in alert_row and "80.0 % (900)" in alert_row

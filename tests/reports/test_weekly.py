@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from feedback_api.analytics.stats import wilson_interval
@@ -275,3 +277,74 @@ def test_cli_writes_each_format(
     assert bad.exit_code == 2 and "md, html or json" in bad.output
     bad_week = runner.invoke(app, ["report", "weekly", "--week", "soon"])
     assert bad_week.exit_code == 2 and "not an ISO week" in bad_week.output
+
+
+async def test_each_model_has_its_daily_series(
+    client: httpx.AsyncClient, dataset: list[Row], weeks: tuple[Week, Week]
+) -> None:
+    week, _ = weeks
+    report = (await client.get("/v1/reports/weekly", params={"week": str(week)})).json()
+    for m in report["models"]:
+        assert [d["date"] for d in m["days"]] == [d["date"] for d in report["days"]]
+        for day in m["days"]:
+            rows = [
+                r for r in _in(dataset, m["model"], week)
+                if r.created_at.date().isoformat() == day["date"]
+            ]  # fmt: skip
+            voted = [r for r in rows if r.vote is not None]
+            assert day["volume"] == len(rows)
+            if not voted:
+                assert day["accuracy"] is None
+                continue
+            positive = sum(r.vote is True for r in voted)
+            assert (day["accuracy"]["votes"], day["accuracy"]["positive"]) == (
+                len(voted), positive,
+            )  # fmt: skip
+            low, high = wilson_interval(positive, len(voted)) or (0, 1)
+            assert day["accuracy"]["accuracy_ci_low"] == pytest.approx(low)
+            assert day["accuracy"]["accuracy_ci_high"] == pytest.approx(high)
+    markdown = await client.get("/v1/reports/weekly", params={"week": str(week), "format": "md"})
+    assert "| Day | Interactions | Accuracy [95 % CI] |" in markdown.text
+
+
+async def test_lists_the_alerts_open_during_its_week(
+    client: httpx.AsyncClient, engine: AsyncEngine, weeks: tuple[Week, Week]
+) -> None:
+    week, _ = weeks
+    hour = timedelta(hours=1)
+    # (model, opened, resolved): in the week, across its start, still open, and two outside.
+    spans = [
+        ("inside", week.start + 30 * hour, week.start + 50 * hour),
+        ("across-start", week.start - 50 * hour, week.start + 2 * hour),
+        ("still-open", week.start - 100 * hour, None),
+        ("before", week.start - 100 * hour, week.start - hour),
+        ("after", week.end + hour, None),
+    ]
+    insert = text(
+        "INSERT INTO alerts VALUES (gen_random_uuid(), :model, 'code', NULL, :status, 0.8, 0.77,"
+        " 0.83, 0.5, 0.44, 0.56, 900, 260, 1e-12, :opened, :resolved, :opened)"
+    )
+    async with engine.begin() as conn:
+        for model, opened, resolved in spans:
+            status = "open" if resolved is None else "resolved"
+            await conn.execute(
+                insert, {"model": model, "status": status, "opened": opened, "resolved": resolved}
+            )
+    report = (await client.get("/v1/reports/weekly", params={"week": str(week)})).json()
+    assert [a["model"] for a in report["alerts"]] == ["still-open", "across-start", "inside"]
+    assert report["alerts"][0]["status"] == "open" and report["alerts"][0]["intent"] == "code"
+    markdown = (
+        await client.get("/v1/reports/weekly", params={"week": str(week), "format": "md"})
+    ).text
+    assert "## Regression alerts" in markdown
+    assert "- **open** model still-open / intent code: 50.0 % [44.0 %, 56.0 %]" in markdown
+    assert "model after" not in markdown and "model before" not in markdown
+    page = (
+        await client.get("/v1/reports/weekly", params={"week": str(week), "format": "html"})
+    ).text
+    assert "<h2>Regression alerts</h2>" in page and "model inside / intent code" in page
+    quiet = week.previous.previous  # before every alert above
+    empty = (
+        await client.get("/v1/reports/weekly", params={"week": str(quiet), "format": "md"})
+    ).text
+    assert "No regression alert was open this week." in empty

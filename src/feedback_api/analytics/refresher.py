@@ -10,6 +10,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_api.alerts.job import evaluate_after_refresh
 from feedback_api.analytics.repository import AnalyticsRepository, RollupRepository
 from feedback_api.analytics.schemas import RefreshResult
 from feedback_api.analytics.service import RefreshService
@@ -30,7 +31,10 @@ def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
             # leaves alone figures that are still fresh.
             if not await service.refresh_due(settings.refresh_interval_seconds * 0.9):
                 return None
-            return await service.refresh()
+            result = await service.refresh()
+            # In the same leader transaction: alerts see the figures this refresh commits.
+            await evaluate_after_refresh(session, settings)
+            return result
 
         ran, result = await run_as_leader(sessionmaker, JOB_NAME, job)
         if ran and result is not None:
@@ -44,7 +48,9 @@ def refresher(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 async def refresh_now(session: AsyncSession, settings: Settings, *, full: bool) -> RefreshResult:
     """Refresh in the caller's transaction, waiting for a refresh under way to finish first."""
     await take_lock(session, JOB_NAME, wait=True)
-    return await refresh_service(session, settings).refresh(full=full)
+    result = await refresh_service(session, settings).refresh(full=full)
+    await evaluate_after_refresh(session, settings)
+    return result
 
 
 def refresh_service(session: AsyncSession, settings: Settings) -> RefreshService:

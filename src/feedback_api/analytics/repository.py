@@ -93,13 +93,16 @@ class Slice:
     def given(self) -> dict[str, str]:
         return {d: v for d in DIMENSIONS if (v := getattr(self, d)) is not None}
 
-    def grouping(self) -> int:
-        """The GROUPING(model, intent, project) bitmask of the CUBE row that answers us."""
-        return sum(bit for dim, bit in _GROUPING_BITS.items() if getattr(self, dim) is None)
+    def grouping(self, by: str | None = None) -> int:
+        """The GROUPING(model, intent, project) bitmask of the CUBE rows that answer us:
+        the slice's dimensions fixed, and `by` (if given) one row per value."""
+        return sum(
+            bit for dim, bit in _GROUPING_BITS.items() if getattr(self, dim) is None and dim != by
+        )
 
 
-def _cube_row(table: Any, where: Slice) -> list[ColumnElement[bool]]:
-    conditions = [table.grouping == where.grouping()]
+def _cube_row(table: Any, where: Slice, by: str | None = None) -> list[ColumnElement[bool]]:
+    conditions = [table.grouping == where.grouping(by)]
     conditions += [getattr(table, dim) == value for dim, value in where.given().items()]
     return conditions
 
@@ -973,11 +976,14 @@ class AnalyticsRepository:
         )
         return (await self.session.execute(stmt)).one()
 
-    async def daily(self, since: date, until: date, where: Slice) -> list[DailyMetric]:
+    async def daily(
+        self, since: date, until: date, where: Slice, by: str | None = None
+    ) -> list[DailyMetric]:
+        """The slice's days; with `by`, one row per day and value of that dimension."""
         stmt = (
             select(DailyMetric)
             .where(DailyMetric.day >= since, DailyMetric.day <= until)
-            .where(*_cube_row(DailyMetric, where))
+            .where(*_cube_row(DailyMetric, where, by))
             .order_by(DailyMetric.day)
         )
         return list((await self.session.execute(stmt)).scalars())

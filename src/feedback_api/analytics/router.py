@@ -11,7 +11,9 @@ from feedback_api.analytics.schemas import (
     AccuracyReport,
     Comparison,
     DailyMetrics,
+    Dimension,
     FeedbackStats,
+    GroupedDailyMetrics,
     ReasonMetrics,
     RefreshResult,
     TopQueries,
@@ -81,7 +83,12 @@ async def stats(
     return await service.stats(where, days, since, until)
 
 
-@metrics.get("/daily", response_model=DailyMetrics, summary="Daily metrics (UTC days)")
+@metrics.get(
+    "/daily",
+    response_model=DailyMetrics | GroupedDailyMetrics,
+    response_model_exclude_unset=True,
+    summary="Daily metrics (UTC days), overall or a series per model, intent or project",
+)
 async def daily(
     service: ServiceDep,
     where: SliceDep,
@@ -89,8 +96,14 @@ async def daily(
     until: Annotated[
         date | None, Query(description="Last day, inclusive (default: today).")
     ] = None,
-) -> DailyMetrics:
-    return await service.daily(where, since, until)
+    group_by: Annotated[
+        Dimension | None,
+        Query(description="model, intent or project: a series per value (`series`)."),
+    ] = None,
+) -> DailyMetrics | GroupedDailyMetrics:
+    if group_by is None:
+        return await service.daily(where, since, until)
+    return await service.daily_by(where, since, until, group_by)
 
 
 @metrics.get(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +71,31 @@ class DailyMetrics(BaseModel):
     since: date
     until: date
     items: list[DailyItem]
+
+
+class Dimension(StrEnum):
+    model = "model"
+    intent = "intent"
+    project = "project"
+
+
+class DailySeries(BaseModel):
+    """One group's days; only the dimension grouped by is present (null: no value)."""
+
+    model: str | None = None
+    intent: str | None = None
+    project: str | None = None
+    items: list[DailyItem]
+
+
+class GroupedDailyMetrics(BaseModel):
+    """`GET /v1/metrics/daily?group_by=...`: a series per value, most votes first."""
+
+    as_of: datetime | None
+    since: date
+    until: date
+    group_by: Dimension
+    series: list[DailySeries]
 
 
 class TopQuery(BaseModel):

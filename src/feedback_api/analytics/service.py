@@ -6,6 +6,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from feedback_api.analytics.models import DailyMetric
 from feedback_api.analytics.repository import (
     DIMENSIONS,
     STANDARD_WINDOWS,
@@ -19,8 +20,11 @@ from feedback_api.analytics.schemas import (
     Comparison,
     DailyItem,
     DailyMetrics,
+    DailySeries,
     DayWindow,
+    Dimension,
     FeedbackStats,
+    GroupedDailyMetrics,
     ModelFigures,
     ReasonItem,
     ReasonMetrics,
@@ -55,6 +59,50 @@ def parse_group_by(raw: str | None) -> list[str]:
             "model, intent, project (or an empty value for one overall figure)"
         )
     return [d for d in DIMENSIONS if d in wanted]
+
+
+def _day_range(since: date | None, until: date | None) -> tuple[date, date]:
+    until = until or datetime.now(UTC).date()
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise InvalidInput("since must not be later than until")
+    if (until - since).days >= MAX_DAYS:
+        raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
+    return since, until
+
+
+def _every_day(since: date, until: date, rows: list[DailyMetric]) -> list[DailyItem]:
+    """Every day of the range, zeros included, so a chart's x-axis has no silent gaps."""
+    stored = {row.day: row for row in rows}
+    items = []
+    day = since
+    while day <= until:
+        row = stored.get(day)
+        if row is None:
+            items.append(
+                DailyItem(
+                    date=day, total_queries=0, feedback_count=0, feedback_rate=None,
+                    positive=0, negative=0, positive_ratio=None, avg_response_time_ms=None,
+                    p95_response_time_ms=None, unique_users=0,
+                )
+            )  # fmt: skip
+        else:
+            items.append(
+                DailyItem(
+                    date=day,
+                    total_queries=row.total_queries,
+                    feedback_count=row.feedback_count,
+                    feedback_rate=_ratio(row.interactions_with_feedback, row.total_queries),
+                    positive=row.positive,
+                    negative=row.negative,
+                    positive_ratio=_ratio(row.positive, row.positive + row.negative),
+                    avg_response_time_ms=row.avg_response_time_ms,
+                    p95_response_time_ms=row.p95_response_time_ms,
+                    unique_users=row.unique_users,
+                )
+            )
+        day += timedelta(days=1)
+    return items
 
 
 class RefreshService:
@@ -217,42 +265,9 @@ class AnalyticsService:
         )
 
     async def daily(self, where: Slice, since: date | None, until: date | None) -> DailyMetrics:
-        until = until or datetime.now(UTC).date()
-        since = since or until - timedelta(days=29)
-        if since > until:
-            raise InvalidInput("since must not be later than until")
-        if (until - since).days >= MAX_DAYS:
-            raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
-        stored = {row.day: row for row in await self.repository.daily(since, until, where)}
-        items = []
-        day = since
-        # Every day of the range, zeros included, so a chart's x-axis has no silent gaps.
-        while day <= until:
-            row = stored.get(day)
-            if row is None:
-                items.append(
-                    DailyItem(
-                        date=day, total_queries=0, feedback_count=0, feedback_rate=None,
-                        positive=0, negative=0, positive_ratio=None, avg_response_time_ms=None,
-                        p95_response_time_ms=None, unique_users=0,
-                    )
-                )  # fmt: skip
-            else:
-                items.append(
-                    DailyItem(
-                        date=day,
-                        total_queries=row.total_queries,
-                        feedback_count=row.feedback_count,
-                        feedback_rate=_ratio(row.interactions_with_feedback, row.total_queries),
-                        positive=row.positive,
-                        negative=row.negative,
-                        positive_ratio=_ratio(row.positive, row.positive + row.negative),
-                        avg_response_time_ms=row.avg_response_time_ms,
-                        p95_response_time_ms=row.p95_response_time_ms,
-                        unique_users=row.unique_users,
-                    )
-                )
-            day += timedelta(days=1)
+        since, until = _day_range(since, until)
+        rows = await self.repository.daily(since, until, where)
+        items = _every_day(since, until, rows)
         return DailyMetrics(as_of=await self.as_of(), since=since, until=until, items=items)
 
     async def reasons(
@@ -283,6 +298,26 @@ class AnalyticsService:
         ]
         window = DayWindow(since=since, until=until, days=(until - since).days + 1)
         return ReasonMetrics(as_of=await self.as_of(), window=window, items=items)
+
+    async def daily_by(
+        self, where: Slice, since: date | None, until: date | None, by: Dimension
+    ) -> GroupedDailyMetrics:
+        """A series per value of `by` (within the slice), the busiest first."""
+        since, until = _day_range(since, until)
+        groups: dict[str | None, list[DailyMetric]] = {}
+        for row in await self.repository.daily(since, until, where, by.value):
+            groups.setdefault(getattr(row, by.value), []).append(row)
+        votes = {key: sum(r.positive + r.negative for r in rows) for key, rows in groups.items()}
+        order = sorted(groups, key=lambda key: (-votes[key], key is None, key or ""))
+        series = [
+            DailySeries.model_validate(
+                {by.value: key, "items": _every_day(since, until, groups[key])}
+            )
+            for key in order
+        ]
+        return GroupedDailyMetrics(
+            as_of=await self.as_of(), since=since, until=until, group_by=by, series=series
+        )
 
     async def top_queries(self, days: int, limit: int) -> TopQueries:
         as_of = await self.as_of()

@@ -368,8 +368,7 @@ def report_weekly(
     from feedback_api.kit.db import create_engine, create_sessionmaker
     from feedback_api.reports.job import write_atomically
     from feedback_api.reports.render import ReportFormat, render
-    from feedback_api.reports.repository import ReportRepository
-    from feedback_api.reports.service import ReportService
+    from feedback_api.reports.service import report_service
 
     try:
         fmt = ReportFormat(format)
@@ -383,7 +382,7 @@ def report_weekly(
         engine = create_engine(settings, url)
         try:
             async with create_sessionmaker(engine)() as session:
-                service = ReportService(ReportRepository(session))
+                service = report_service(session)
                 return render(await service.weekly(await service.resolve_week(week)), fmt)
         finally:
             await engine.dispose()

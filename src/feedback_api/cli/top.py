@@ -18,6 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 BAR_WIDTH = 24
+# The bars give way first, down to this; then long names are cut with an ellipsis.
+MIN_BAR_WIDTH = 6
+MIN_NAME_WIDTH = 8
+PANEL_CHROME = 4  # the panel's two borders and its padding
 
 
 class TopError(Exception):
@@ -29,6 +33,7 @@ class Snapshot:
     stats: dict[str, Any]
     by_model: dict[str, Any]
     by_intent: dict[str, Any]
+    alerts: dict[str, Any]
     taken_at: datetime
 
 
@@ -55,15 +60,16 @@ def fetch(client: httpx.Client) -> Snapshot:
         stats=get("/v1/feedback/stats", days=7),
         by_model=get("/v1/feedback/accuracy", group_by="model"),
         by_intent=get("/v1/feedback/accuracy", group_by="intent"),
+        alerts=get("/v1/alerts", status="open"),
         taken_at=datetime.now(UTC),
     )
 
 
-def _bar(fraction: float, low: float, high: float) -> Text:
+def _bar(fraction: float, low: float, high: float, width: int = BAR_WIDTH) -> Text:
     """A bar for the accuracy, with the interval drawn as a lighter band around its end."""
     cells = []
-    for i in range(BAR_WIDTH):
-        mid = (i + 0.5) / BAR_WIDTH
+    for i in range(width):
+        mid = (i + 0.5) / width
         if mid <= fraction:
             colour = "green" if fraction >= 0.7 else "yellow" if fraction >= 0.5 else "red"
             cells.append(("█", colour))
@@ -85,24 +91,81 @@ def _num(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:,.0f}{unit}"
 
 
-def _accuracy_table(title: str, key: str, body: dict[str, Any]) -> Table:
-    table = Table(title=title, title_justify="left", expand=True, show_edge=False)
-    table.add_column(key.capitalize(), overflow="fold")
-    table.add_column("Votes", justify="right")
-    table.add_column("Accuracy", justify="right")
-    table.add_column("95 % CI", justify="right")
-    table.add_column("", no_wrap=True)
+def _cell_width(values: list[str]) -> int:
+    return max((len(v) for v in values), default=0)
+
+
+def _accuracy_table(title: str, key: str, body: dict[str, Any], width: int) -> RenderableType:
+    """Best first. In `width` columns: names on one line always; the bar shrinks first, then
+    long names are cut with an ellipsis."""
     items = sorted(body.get("items", []), key=lambda i: (-i["accuracy"], -i["total"]))
+    names = [item.get(key) or "(none)" for item in items]
+    votes = [f"{item['total']:,}" for item in items]
+    accuracy = [_pct(100 * item["accuracy"]) for item in items]
+    intervals = [
+        f"{100 * item['accuracy_ci_low']:.1f}-{100 * item['accuracy_ci_high']:.1f}"
+        for item in items
+    ]
+    headers = (key.capitalize(), "Votes", "Accuracy", "95 % CI")
+    fixed = sum(
+        max(len(header), _cell_width(cells))
+        for header, cells in zip(headers[1:], (votes, accuracy, intervals), strict=True)
+    )
+    # Five columns: a space either side of each, and a rule between two.
+    room = width - PANEL_CHROME - fixed - 5 * 2 - 4
+    name_width = max(len(headers[0]), _cell_width(names))
+    bar_width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, room - name_width))
+    name_width = min(name_width, max(MIN_NAME_WIDTH, room - bar_width))
+
     if not items:
-        table.add_row("[dim]no votes yet[/]", "", "", "", "")
-    for item in items:
-        table.add_row(
-            item.get(key) or "(none)",
-            f"{item['total']:,}",
-            _pct(100 * item["accuracy"]),
-            f"{100 * item['accuracy_ci_low']:.1f}-{100 * item['accuracy_ci_high']:.1f}",
-            _bar(item["accuracy"], item["accuracy_ci_low"], item["accuracy_ci_high"]),
+        return Text.from_markup(f"{title}\n[dim]  no votes yet[/]")
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column(
+        headers[0], no_wrap=True, overflow="ellipsis", min_width=name_width, max_width=name_width
+    )
+    for header in headers[1:]:
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, width=bar_width)
+    for item, row in zip(items, zip(names, votes, accuracy, intervals, strict=True), strict=True):
+        bar = _bar(item["accuracy"], item["accuracy_ci_low"], item["accuracy_ci_high"], bar_width)
+        table.add_row(Text(row[0]), *row[1:], bar)
+    return table
+
+
+def _segment(alert: dict[str, Any]) -> str:
+    parts = [alert["model"]]
+    parts += [f"{dim} {alert[dim]}" for dim in ("intent", "project") if alert.get(dim)]
+    return " / ".join(parts)
+
+
+def _alerts_table(body: dict[str, Any], width: int) -> RenderableType:
+    items = body.get("items", [])
+    recent, baseline = body.get("recent_days", 7), body.get("baseline_days", 28)
+    title = f"Open regression alerts (last {recent} days against the {baseline} before)"
+    if not items:
+        return Text.from_markup(f"[dim]{title}: none[/]")
+    table = Table(title=f"[bold red]{title}[/]", title_justify="left", show_edge=False)
+    # The rate, and the votes it was measured on in brackets.
+    recent_cells = [f"{_pct(100 * a['recent_rate'])} ({a['recent_votes']:,})" for a in items]
+    baseline_cells = [f"{_pct(100 * a['baseline_rate'])} ({a['baseline_votes']:,})" for a in items]
+    since = [datetime.fromisoformat(a["opened_at"]).strftime("%m-%d %H:%M") for a in items]
+    fixed = sum(
+        max(len(h), _cell_width(c))
+        for h, c in (
+            (f"Last {recent} d", recent_cells),
+            (f"{baseline} d before", baseline_cells),
+            ("Since (UTC)", since),
         )
+    )
+    name_width = max(MIN_NAME_WIDTH, width - PANEL_CHROME - fixed - 4 * 2 - 3)
+    table.add_column(
+        "Segment", no_wrap=True, overflow="ellipsis", max_width=name_width, style="red"
+    )
+    table.add_column(f"Last {recent} d", justify="right", no_wrap=True)
+    table.add_column(f"{baseline} d before", justify="right", no_wrap=True)
+    table.add_column("Since (UTC)", justify="right", no_wrap=True)
+    for alert, *cells in zip(items, recent_cells, baseline_cells, since, strict=True):
+        table.add_row(Text(_segment(alert)), *cells)
     return table
 
 
@@ -115,19 +178,14 @@ def _since(stamp: str | None, now: datetime) -> str:
     return f"[{style}]as of {as_of:%Y-%m-%d %H:%M:%S} UTC ({age:.0f} s ago)[/]"
 
 
-def render(snapshot: Snapshot, url: str) -> RenderableType:
+def render(snapshot: Snapshot, url: str, width: int = 100) -> RenderableType:
+    """One frame for a terminal `width` columns wide; every figure says its window."""
     stats = snapshot.stats
-    overview = Table.grid(expand=True, padding=(0, 2))
-    for _ in range(6):
-        overview.add_column(justify="center")
-    overview.add_row(
-        "[dim]Votes (7 days)[/]",
-        "[dim]Positive[/]",
-        "[dim]Negative[/]",
-        "[dim]Voters[/]",
-        "[dim]Sessions[/]",
-        "[dim]Avg response[/]",
-    )
+    overview = Table.grid(expand=True, padding=(0, 1))
+    labels = ("Votes (7 days)", "Positive", "Negative", "Voters", "Sessions", "Avg response")
+    for _ in labels:
+        overview.add_column(justify="center", no_wrap=True)
+    overview.add_row(*(f"[dim]{label}[/]" for label in labels))
     overview.add_row(
         f"[bold]{stats['total_feedback']:,}[/]",
         f"[bold green]{_pct(stats.get('positive_pct'))}[/]",
@@ -137,15 +195,18 @@ def render(snapshot: Snapshot, url: str) -> RenderableType:
         f"[bold]{_num(stats.get('avg_response_time_ms'), ' ms')}[/]",
     )
     status = Text.from_markup(
-        f"Refresh: {_since(snapshot.by_model.get('as_of'), snapshot.taken_at)}   "
+        f"Refresh: {_since(snapshot.by_model.get('as_of'), snapshot.taken_at)}\n"
         f"[dim]{url} · read {snapshot.taken_at:%H:%M:%S} UTC[/]"
     )
     body = Group(
+        Text.from_markup("[bold]Last 7 days[/] [dim](votes cast in the 7 days up to now)[/]"),
         overview,
         Text(""),
-        _accuracy_table("Accuracy by model (all votes)", "model", snapshot.by_model),
+        _alerts_table(snapshot.alerts, width),
         Text(""),
-        _accuracy_table("Accuracy by intent (all votes)", "intent", snapshot.by_intent),
+        _accuracy_table("Accuracy by model (all votes)", "model", snapshot.by_model, width),
+        Text(""),
+        _accuracy_table("Accuracy by intent (all votes)", "intent", snapshot.by_intent, width),
         Text(""),
         status,
     )
@@ -167,13 +228,15 @@ def run(
     console = console or Console()
     with client_for(url, api_key) as client:
         if once:
-            console.print(render(fetch(client), url))
+            console.print(render(fetch(client), url, console.width))
             return
-        with Live(render(fetch(client), url), console=console, screen=False) as live:
+        frame = render(fetch(client), url, console.width)
+        with Live(frame, console=console, screen=False) as live:
             while True:
                 time.sleep(interval)
                 try:
-                    live.update(render(fetch(client), url))
+                    # The width again at each frame: the terminal may have been resized.
+                    live.update(render(fetch(client), url, console.width))
                 except TopError as exc:
                     # A blip (restart, network) should not end a view someone is watching.
                     live.update(Panel(f"[red]{exc}[/]\nretrying every {interval:g} s"))

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from feedback_api.alerts.repository import AlertRepository
+from feedback_api.alerts.service import AlertQueries
 from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.service import AnalyticsService
 from feedback_api.kit.db import ReadSessionDep
@@ -68,18 +70,22 @@ async def readyz(
 
 @metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(session: ReadSessionDep) -> Response:
-    lag = CollectorRegistry()
+    from_db = CollectorRegistry()
     gauge = Gauge(
         "feedback_api_analytics_lag_seconds",
         "Seconds since the analytics were last refreshed",
-        registry=lag,
+        registry=from_db,
     )
+    # Read from the database at each scrape, like the lag: the same figure on every replica,
+    # whichever of them ran the evaluation.
+    open_alerts = Gauge("feedback_api_alerts_open", "Regression alerts open now", registry=from_db)
     try:
         as_of = await AnalyticsService(AnalyticsRepository(session)).as_of()
         if as_of is not None:
             gauge.set((datetime.now(UTC) - as_of).total_seconds())
+        open_alerts.set(await AlertQueries(AlertRepository(session)).open_count())
     except Exception as exc:
         if not is_database_unavailable(exc):
             raise
-    body, content_type = metrics_text(lag)
+    body, content_type = metrics_text(from_db)
     return Response(body, media_type=content_type)

@@ -20,8 +20,7 @@ from feedback_api.config import Settings
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
 from feedback_api.kit.time import Week, last_finished_week
 from feedback_api.reports.render import ReportFormat, render
-from feedback_api.reports.repository import ReportRepository
-from feedback_api.reports.service import ReportService
+from feedback_api.reports.service import report_service
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 async def write_finished_week(session: AsyncSession, directory: Path) -> list[Path]:
     """Write last week's report in every format, unless it is there already."""
-    service = ReportService(ReportRepository(session))
+    service = report_service(session)
     week = last_finished_week(await service.repo.now())
     missing = {fmt: p for fmt, p in report_paths(directory, week).items() if not p.exists()}
     if not missing:

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 
-from feedback_api.reports.schemas import Accuracy, Change, ModelWeek, WeeklyReport
+from feedback_api.alerts.schemas import AlertOut
+from feedback_api.alerts.service import segment_label
+from feedback_api.reports.schemas import Accuracy, Change, ModelDay, ModelWeek, WeeklyReport
 
 
 class ReportFormat(StrEnum):
@@ -66,6 +68,26 @@ def _period(report: WeeklyReport) -> str:
     return text if report.complete else text + ", still running"
 
 
+def _alert(alert: AlertOut) -> str:
+    """One line per alert: the segment, both windows' rates with intervals, when."""
+    state = (
+        f"open since {alert.opened_at:%a %d %b %H:%M} UTC"
+        if alert.resolved_at is None
+        else f"{alert.opened_at:%a %d %b %H:%M} to {alert.resolved_at:%a %d %b %H:%M} UTC"
+    )
+    return (
+        f"{segment_label(alert.model, alert.intent, alert.project)}: "
+        f"{_pct(alert.recent_rate)} [{_pct(alert.recent_ci_low)}, {_pct(alert.recent_ci_high)}]"
+        f" of {alert.recent_votes:,} recent votes against {_pct(alert.baseline_rate)} "
+        f"[{_pct(alert.baseline_ci_low)}, {_pct(alert.baseline_ci_high)}] of "
+        f"{alert.baseline_votes:,} before (p = {alert.p_value:.2g}); {state}"
+    )
+
+
+def _day_figure(day: ModelDay) -> str:
+    return "no votes" if day.accuracy is None else _accuracy(day.accuracy)
+
+
 def _md_cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -83,10 +105,18 @@ def render_markdown(report: WeeklyReport) -> str:
         f"alpha = {report.alpha}; intervals are 95 % Wilson intervals.",
         "",
     ]
+    lines += ["## Regression alerts", ""]
+    if report.alerts:
+        lines += [f"- **{a.status}** {_md_cell(_alert(a))}" for a in report.alerts]
+    else:
+        lines.append("No regression alert was open this week.")
+    lines.append("")
     if not report.models:
         lines += ["No interactions this week.", ""]
         return "\n".join(lines)
     lines += [
+        "## Summary",
+        "",
         "| Model | Interactions | Votes/interaction | Accuracy [95 % CI] | Change | p50 | p95 |",
         "|---|---:|---:|---|---|---:|---:|",
     ]
@@ -100,6 +130,9 @@ def render_markdown(report: WeeklyReport) -> str:
     lines += _reason_lines(report.models)
     for m in report.models:
         lines += ["", f"## {m.model}", ""]
+        lines += ["| Day | Interactions | Accuracy [95 % CI] |", "|---|---:|---|"]
+        lines += [f"| {d.date:%a %d %b} | {d.volume:,} | {_day_figure(d)} |" for d in m.days]
+        lines.append("")
         if m.worst_intents:
             lines += [f"Worst intents (at least {report.min_votes} votes):", ""]
             lines += [
@@ -291,6 +324,17 @@ def render_html(report: WeeklyReport) -> str:
         f'<div class="card"><span class="muted">Models</span><b>{len(report.models)}</b></div>',
         "</div>",
     ]
+    out.append("<h2>Regression alerts</h2>")
+    if report.alerts:
+        out.append("<table><tr><th>Status</th><th>Alert</th></tr>")
+        out += [
+            f'<tr><td class="{"sig-down" if a.status == "open" else ""}">{_e(a.status)}</td>'
+            f"<td>{_e(_alert(a))}</td></tr>"
+            for a in report.alerts
+        ]
+        out.append("</table>")
+    else:
+        out.append('<p class="muted">No regression alert was open this week.</p>')
     if not report.models:
         out.append("<p>No interactions this week.</p></main></body></html>")
         return "\n".join(out)
@@ -317,6 +361,13 @@ def render_html(report: WeeklyReport) -> str:
     out += _reasons_html(report.models)
     for m in report.models:
         out.append(f"<h2>{_e(m.model)}</h2>")
+        out.append("<table><tr><th>Day</th><th>Interactions</th><th>Accuracy [95 % CI]</th></tr>")
+        out += [
+            f"<tr><td>{d.date:%a %d %b}</td><td class=num>{d.volume:,}</td>"
+            f"<td>{_e(_day_figure(d))}</td></tr>"
+            for d in m.days
+        ]
+        out.append("</table>")
         if m.worst_intents:
             out.append(
                 f"<table><tr><th>Worst intents (at least {report.min_votes} votes)</th>"

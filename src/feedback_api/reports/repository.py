@@ -123,9 +123,14 @@ class ReportRepository:
         )
         return list((await self.session.execute(stmt)).all())
 
-    async def daily(self, start: datetime, end: datetime) -> list[AnyRow]:
-        """Per UTC day: interactions, votes and positive votes."""
+    async def daily(
+        self, start: datetime, end: datetime, *, by_model: bool = False
+    ) -> list[AnyRow]:
+        """Per UTC day (and model): interactions, votes and positive votes."""
         day = utc_day(Interaction.created_at)
+        dims: list[Any] = [day.label("day")]
+        if by_model:
+            dims.append(Interaction.model)
         votes = (
             select(
                 Feedback.interaction_id,
@@ -139,14 +144,14 @@ class ReportRepository:
         )
         stmt = (
             select(
-                day.label("day"),
+                *dims,
                 func.count().label("volume"),
                 func.coalesce(func.sum(votes.c.votes), 0).label("votes"),
                 func.coalesce(func.sum(votes.c.up), 0).label("positive"),
             )
             .outerjoin(votes, votes.c.interaction_id == Interaction.id)
             .where(_in_week(start, end))
-            .group_by(day)
-            .order_by(day)
+            .group_by(*dims)
+            .order_by(*dims)
         )
         return list((await self.session.execute(stmt)).all())

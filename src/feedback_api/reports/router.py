@@ -6,15 +6,14 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from feedback_api.kit.db import ReadSessionDep
 from feedback_api.reports.render import MEDIA_TYPES, ReportFormat, render
-from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import WeeklyReport
-from feedback_api.reports.service import ReportService
+from feedback_api.reports.service import ReportService, report_service
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
 async def get_service(session: ReadSessionDep) -> ReportService:
-    return ReportService(ReportRepository(session))
+    return report_service(session)
 
 
 ServiceDep = Annotated[ReportService, Depends(get_service)]

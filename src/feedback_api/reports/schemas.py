@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from feedback_api.alerts.schemas import AlertOut
+
 
 class Accuracy(BaseModel):
     votes: int
@@ -43,6 +45,14 @@ class DownvoteReason(BaseModel):
     share_of_downvotes: float = Field(description="Of all the model's down-votes this week")
 
 
+class ModelDay(BaseModel):
+    """One model's UTC day of the week: its answers and the votes on them."""
+
+    date: date
+    volume: int
+    accuracy: Accuracy | None = Field(description="Null when nobody voted on that day's answers")
+
+
 class ModelWeek(BaseModel):
     model: str
     volume: int = Field(description="Interactions answered by the model this week")
@@ -61,6 +71,7 @@ class ModelWeek(BaseModel):
         description="Why answers were voted down: the reasons given, most frequent first"
     )
     downvotes_without_reason: int
+    days: list[ModelDay] = Field(description="Monday to Sunday: the model's daily series")
 
 
 class DayVolume(BaseModel):
@@ -84,3 +95,6 @@ class WeeklyReport(BaseModel):
     positive: int
     models: list[ModelWeek] = Field(description="Busiest model first")
     days: list[DayVolume]
+    alerts: list[AlertOut] = Field(
+        description="Regression alerts open at some time of the week, oldest first"
+    )

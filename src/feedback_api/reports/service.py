@@ -6,9 +6,12 @@ from collections import defaultdict
 from datetime import UTC, timedelta
 from typing import Any
 
+from feedback_api.alerts.repository import AlertRepository
+from feedback_api.alerts.service import AlertQueries
 from feedback_api.analytics.service import ALPHA
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.exceptions import InvalidInput
+from feedback_api.kit.db import ReadSession
 from feedback_api.kit.time import Week, parse_week
 from feedback_api.reports.repository import ReportRepository
 from feedback_api.reports.schemas import (
@@ -18,6 +21,7 @@ from feedback_api.reports.schemas import (
     DownvotedQuestion,
     DownvoteReason,
     IntentAccuracy,
+    ModelDay,
     ModelWeek,
     WeeklyReport,
 )
@@ -56,9 +60,14 @@ def _change(current: Accuracy, previous: Accuracy) -> Change:
     )
 
 
+def report_service(session: ReadSession) -> ReportService:
+    return ReportService(ReportRepository(session), AlertQueries(AlertRepository(session)))
+
+
 class ReportService:
-    def __init__(self, repository: ReportRepository) -> None:
+    def __init__(self, repository: ReportRepository, alerts: AlertQueries) -> None:
         self.repo = repository
+        self.alerts = alerts
 
     async def resolve_week(self, raw: str | None) -> Week:
         """The week asked for, or the current one; a week that has not begun is refused."""
@@ -101,6 +110,9 @@ class ReportService:
         reasons: dict[str, list[Any]] = defaultdict(list)
         for row in await self.repo.downvote_reasons(start, end):
             reasons[row.model].append(row)
+        model_days: dict[str, list[Any]] = defaultdict(list)
+        for row in await self.repo.daily(start, end, by_model=True):
+            model_days[row.model].append(row)
         models = []
         for name in sorted(traffic, key=lambda m: (-traffic[m].volume, m)):
             traffic_row, vote_row, prev_row = traffic[name], votes.get(name), before.get(name)
@@ -134,6 +146,7 @@ class ReportService:
                     downvotes_without_reason=sum(
                         r.downvotes for r in reasons[name] if r.reason is None
                     ),
+                    days=_model_days(week, model_days[name]),
                 )
             )
         return WeeklyReport(
@@ -150,6 +163,7 @@ class ReportService:
             positive=sum(m.accuracy.positive for m in models if m.accuracy),
             models=models,
             days=_days(week, await self.repo.daily(start, end)),
+            alerts=await self.alerts.active_between(start, end),
         )
 
 
@@ -165,6 +179,23 @@ def _days(week: Week, rows: list[Any]) -> list[DayVolume]:
                 volume=row.volume if row else 0,
                 votes=int(row.votes) if row else 0,
                 positive=int(row.positive) if row else 0,
+            )
+        )
+    return days
+
+
+def _model_days(week: Week, rows: list[Any]) -> list[ModelDay]:
+    found = {row.day: row for row in rows}
+    days = []
+    for offset in range(7):
+        day = week.monday + timedelta(days=offset)
+        row = found.get(day)
+        votes = int(row.votes) if row else 0
+        days.append(
+            ModelDay(
+                date=day,
+                volume=row.volume if row else 0,
+                accuracy=_accuracy(int(row.positive), votes) if row and votes else None,
             )
         )
     return days

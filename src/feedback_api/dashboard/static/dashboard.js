@@ -15,6 +15,12 @@
     hovermode: "x unified",
   };
   const $ = (id) => document.getElementById(id);
+  // The 97.5th percentile of the standard normal: 95 % intervals, as the API's (stats.py).
+  const Z_95 = 1.959963984540054;
+  // Below this median of votes per model and day, a day's interval is too wide to read
+  // (about +-15 points at 80 %): the chart sums ISO weeks instead (docs/alerts.md).
+  const DAILY_MIN_VOTES = 30;
+  const MODEL_COLOURS = ["#4f7cff", "#f79009", "#12b76a", "#d92d20", "#7a5af8", "#0ba5ec", "#ee46bc", "#667085"];
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -308,6 +314,128 @@
         yaxis: { title: { text: "% of down-votes" }, rangemode: "tozero" },
       },
       items.length
+
+  function wilson(positive, total) {
+    const p = positive / total;
+    const z2 = Z_95 * Z_95;
+    const denominator = 1 + z2 / total;
+    const centre = (p + z2 / (2 * total)) / denominator;
+    const half = (Z_95 * Math.sqrt((p * (1 - p)) / total + z2 / (4 * total * total))) / denominator;
+    return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  }
+
+  function median(values) {
+    if (values.length === 0) return 0;
+    const sorted = values.slice().sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  }
+
+  function isoMonday(day) {
+    const date = new Date(day + "T00:00:00Z");
+    date.setUTCDate(date.getUTCDate() - ((date.getUTCDay() + 6) % 7));
+    return isoDay(date);
+  }
+
+  function translucent(hex, alpha) {
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+  }
+
+  // Daily points when a model's day usually has enough votes to read, else ISO weeks.
+  function bucketsOf(series) {
+    const perDay = [];
+    for (const s of series) {
+      for (const d of s.items) if (d.positive + d.negative > 0) perDay.push(d.positive + d.negative);
+    }
+    return median(perDay) >= DAILY_MIN_VOTES ? "day" : "week";
+  }
+
+  function drawModelAccuracy(grouped) {
+    const bucket = bucketsOf(grouped.series);
+    const box = chart("model-accuracy");
+    box.dataset.bucket = bucket;
+    $("model-accuracy-note").textContent =
+      (bucket === "day"
+        ? "one point per day"
+        : `one point per ISO week (a model's day has fewer than ${DAILY_MIN_VOTES} votes)`) +
+      "; bands show 95 % Wilson intervals";
+    const traces = [];
+    let points = 0;
+    grouped.series.slice(0, MODEL_COLOURS.length).forEach((s, index) => {
+      const buckets = new Map();
+      for (const d of s.items) {
+        const key = bucket === "day" ? d.date : isoMonday(d.date);
+        const sum = buckets.get(key) || { positive: 0, total: 0 };
+        sum.positive += d.positive;
+        sum.total += d.positive + d.negative;
+        buckets.set(key, sum);
+      }
+      const x = [];
+      const rate = [];
+      const low = [];
+      const high = [];
+      const votes = [];
+      for (const [key, sum] of buckets) {
+        x.push(key);
+        votes.push(sum.total);
+        if (sum.total === 0) {
+          rate.push(null);
+          low.push(null);
+          high.push(null);
+          continue;
+        }
+        const [lo, hi] = wilson(sum.positive, sum.total);
+        rate.push((100 * sum.positive) / sum.total);
+        low.push(100 * lo);
+        high.push(100 * hi);
+        points += 1;
+      }
+      const name = s.model || "(none)";
+      const colour = MODEL_COLOURS[index];
+      const band = { type: "scatter", mode: "lines", x, legendgroup: name, showlegend: false,
+        hoverinfo: "skip", line: { width: 0, color: colour }, connectgaps: false };
+      traces.push({ ...band, y: high });
+      traces.push({ ...band, y: low, fill: "tonexty", fillcolor: translucent(colour, 0.15) });
+      traces.push({
+        type: "scatter", mode: "lines+markers", x, y: rate, name, legendgroup: name,
+        line: { color: colour }, customdata: votes.map((v, i) => [v, low[i], high[i]]),
+        hovertemplate:
+          `${bucket === "day" ? "%{x}" : "week of %{x}"}: %{y:.1f} % ` +
+          "[%{customdata[1]:.1f}, %{customdata[2]:.1f}] of %{customdata[0]} votes<extra>%{fullData.name}</extra>",
+      });
+    });
+    return draw(
+      "model-accuracy",
+      traces,
+      { yaxis: { title: { text: "positive %" }, range: [0, 100] }, hovermode: "closest" },
+      points
+    );
+  }
+
+  function showAlerts(body) {
+    const banner = $("alerts-banner");
+    const items = body.items;
+    banner.dataset.count = String(items.length);
+    banner.hidden = items.length === 0;
+    $("alerts-title").textContent =
+      `${items.length} open regression alert${items.length === 1 ? "" : "s"}: ` +
+      `the last ${body.recent_days} days against the ${body.baseline_days} before`;
+    const list = $("alerts-list");
+    list.replaceChildren(
+      ...items.map((a) => {
+        const li = document.createElement("li");
+        const segment = [a.model, a.intent && `intent ${a.intent}`, a.project && `project ${a.project}`]
+          .filter((v) => v)
+          .join(" / ");
+        const pct = (v) => (100 * v).toFixed(1) + " %";
+        // textContent, never HTML: model names come from API callers.
+        li.textContent =
+          `${segment}: ${pct(a.baseline_rate)} → ${pct(a.recent_rate)} ` +
+          `(${a.baseline_votes.toLocaleString()} → ${a.recent_votes.toLocaleString()} votes, ` +
+          `p = ${a.p_value.toPrecision(2)}), since ${new Date(a.opened_at).toLocaleString()}`;
+        return li;
+      })
     );
   }
 
@@ -346,7 +474,7 @@
     for (const name of DIMENSIONS) dims[name] = filters[name];
     const today = isoDay(new Date());
     const topDays = Math.min(366, Math.max(1, daysBetween(filters.since, today) + 1));
-    const [all, daily, top, accuracy, stats, reasons] = await Promise.all([
+    const [all, daily, top, accuracy, stats, reasons, byModel, alerts] = await Promise.all([
       api("/v1/feedback/accuracy", { group_by: "model,intent,project" }),
       api("/v1/metrics/daily", { since: filters.since, until: filters.until, ...dims }),
       api("/v1/metrics/top-queries", { limit: 10, days: topDays, ...dims }),
@@ -357,6 +485,8 @@
         ...dims,
       }),
       api("/v1/metrics/reasons", { since: filters.since, until: filters.until, ...dims }),
+      api("/v1/metrics/daily", { since: filters.since, until: filters.until, group_by: "model", ...dims }),
+      api("/v1/alerts", { status: "open" }),
     ]);
     fillOptions(all.items);
     const empty = all.items.length === 0 && top.items.length === 0 &&
@@ -365,8 +495,10 @@
     document.body.dataset.state = empty ? "empty" : "ready";
     showAsOf(accuracy.as_of || daily.as_of);
     showStats(stats);
+    showAlerts(alerts);
     await Promise.all([
       ...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy), drawReasons(reasons),
+      drawModelAccuracy(byModel),
     ]);
   }
 
