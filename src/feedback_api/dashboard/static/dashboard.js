@@ -314,6 +314,8 @@
         yaxis: { title: { text: "% of down-votes" }, rangemode: "tozero" },
       },
       items.length
+    );
+  }
 
   function wilson(positive, total) {
     const p = positive / total;
