@@ -30,8 +30,8 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn.Server in a thread of its own (its own event loop, engine and lifespan)."""
 
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
