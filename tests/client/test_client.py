@@ -336,3 +336,73 @@ async def test_a_batch_over_the_body_limit_is_split(serve: Serve, engine: AsyncE
             client.close()
     assert (stats.stored, stats.rejected) == (120, 1)
     await stored_once(engine, rids)
+
+
+class Slow(BaseHTTPMiddleware):
+    """The first batch of each kind is stored, then answered too late: the client's
+    request times out after the commit, the way an answer gets lost."""
+
+    delayed: ClassVar[set[str]] = set()
+
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)  # committed by now
+        path = request.url.path
+        if path.endswith("/batch") and path not in type(self).delayed:
+            type(self).delayed.add(path)
+            await asyncio.sleep(1.5)
+        return response
+
+
+async def test_a_retry_after_a_lost_answer_counts_once(serve: Serve, engine: AsyncEngine) -> None:
+    Slow.delayed = set()
+    with serve(middleware=Slow) as server:
+        client = FeedbackClient(server.url, **{**FAST, "timeout": 0.5})
+        try:
+            rids = [client.log_interaction(**exchange(i)) for i in range(30)]
+            for rid in rids:
+                client.feedback(request_id=rid, is_helpful=True, user_id="u")
+            assert client.flush(timeout=30)
+            stats = client.stats()
+        finally:
+            client.close()
+    assert Slow.delayed == {"/v1/interactions/batch", "/v1/feedback/batch"}
+    assert stats.retries >= 2 and stats.stored == 60 and stats.rejected == 0
+    await stored_once(engine, rids)
+
+
+KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
+SECRET = "s3cr3t-" + "z" * 40
+
+
+async def test_votes_with_a_feedback_token_and_keys(serve: Serve, engine: AsyncEngine) -> None:
+    with serve(api_keys=KEYS, secret_key=SECRET) as server:
+        backend = FeedbackClient(server.url, api_key="ingest-key-0123456789", **FAST)
+        rid = backend.log_interaction(**exchange(1))
+        other = backend.log_interaction(**exchange(2))
+        assert backend.flush(timeout=30)
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            answer = await http.post(
+                "/v1/interactions",
+                json={**exchange(1), "request_id": rid},
+                headers={"Authorization": "Bearer ingest-key-0123456789"},
+            )
+        token = answer.json()["feedback_token"]
+        # Without an API key: the vote goes alone to POST /v1/feedback with its token.
+        frontend = FeedbackClient(server.url, **FAST)
+        try:
+            frontend.feedback(request_id=rid, is_helpful=True, feedback_token=token)
+            frontend.feedback(request_id=other, is_helpful=True, feedback_token=token)  # 403
+            frontend.feedback(request_id=rid, is_helpful=True)  # 401: no key, no token
+            assert frontend.flush(timeout=30)
+            stats = frontend.stats()
+        finally:
+            frontend.close()
+        wrong = FeedbackClient(server.url, api_key="not-a-key-at-all", **FAST)
+        wrong.log_interaction(**exchange(3))
+        assert wrong.flush(timeout=30)
+        wrong.close()
+        backend.close()
+    assert (stats.stored, stats.rejected, stats.retries) == (1, 2, 0)
+    assert (wrong.stats().rejected, wrong.stats().stored) == (1, 0)
+    assert await count(engine, "interactions") == 2
+    assert await count(engine, "feedback") == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -210,8 +211,9 @@ class Engine:
         self._spool = Spool(spool_dir) if spool_dir is not None else None
         if self._spool is not None:
             for spooled in self._spool.items():
+                kind: Kind = "interaction" if spooled.kind == "interaction" else "feedback"
                 item = Item(
-                    spooled.kind,  # type: ignore[arg-type]
+                    kind,
                     spooled.key,
                     spooled.request_id,
                     spooled.alone,
@@ -320,7 +322,8 @@ class Engine:
             left = self._pending()
             self._changed.notify_all()
         self._stopping.set()
-        self._thread.join(timeout=max(5.0, self._http.timeout.read or 0.0))
+        # A request under way may take up to `timeout`: not waited for beyond a moment.
+        self._thread.join(timeout=2.0)
         with self._lock:
             if not drained and left:
                 if self._spool is None:
@@ -385,7 +388,8 @@ class Engine:
                 waits.append(self._queue[0].queued_at + self.flush_interval - now)
             if self._deferred:
                 waits.append(min(item.due for item in self._deferred) - now)
-            self._changed.wait(max(0.0, min(waits)) if waits else None)
+            wait = min(waits, default=math.inf)
+            self._changed.wait(max(0.0, wait) if wait < math.inf else None)
 
     def _release_deferred(self, now: float) -> None:
         """Votes put aside whose time has come go back to the head, in their order, with
@@ -409,13 +413,18 @@ class Engine:
             item = self._queue[0]
             if item.kind == "feedback" and item.request_id in waiting:
                 self._queue.popleft()
+                item.due = math.inf  # it goes back with the vote it waits behind
                 self._deferred.append(item)
                 continue
             if item.alone:
-                if alone >= _ALONE_PER_CYCLE:
+                # Token votes go after the batches: never in a cycle with batched votes
+                # queued before them, which they would overtake.
+                if alone >= _ALONE_PER_CYCLE or counts["feedback"]:
                     break
                 alone += 1
             else:
+                if item.kind == "feedback" and alone:
+                    break
                 if counts[item.kind] >= self.max_batch_items:
                     break
                 if sizes[item.kind] + len(item.body) + 1 > self.max_batch_bytes - 16:
