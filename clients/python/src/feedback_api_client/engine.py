@@ -69,6 +69,7 @@ class ClientStats:
     overflowed: int  # refused because the queue was full (see `max_queue`)
     invalid: int  # refused at once: not JSON, or larger than a batch may be
     abandoned: int  # still queued when the client closed, without a spool to keep them
+    unsaved: int  # queued but not yet written to the spool (0 without one)
     retries: int  # requests sent again after a failure
     errors: int  # failed requests: network errors, 408, 429, 5xx
     last_error: str | None
@@ -81,7 +82,8 @@ class Item:
     request_id: str | None
     alone: bool  # a vote with a feedback token: POST /v1/feedback, one request each
     body: bytes  # the item's JSON, encoded once when queued
-    seq: int | None = None  # its row in the spool
+    seq: int | None = None  # its row in the spool, once written there
+    finished: bool = False  # stored or refused: nothing more to do
     not_found: int = 0  # 404 answers so far
     due: float = 0.0  # when a vote put aside may go again
     queued_at: float = field(default_factory=time.monotonic)
@@ -226,8 +228,17 @@ class Engine:
             if self._queue:
                 logger.info("resuming %d items from the spool %s", len(self._queue), spool_dir)
 
+        self._unsaved: list[Item] = []  # queued, not yet written to the spool
+        self._saving = 0  # taken by the spool writer, not yet committed
+        self._spool_stopping = False
         self._thread = threading.Thread(target=self._run, name="feedback-api-client", daemon=True)
         self._thread.start()
+        self._spool_thread: threading.Thread | None = None
+        if self._spool is not None:
+            self._spool_thread = threading.Thread(
+                target=self._write_spool, name="feedback-api-client-spool", daemon=True
+            )
+            self._spool_thread.start()
 
     # --- the callers' side: never blocks on the network, never raises ---------------------
 
@@ -263,12 +274,9 @@ class Engine:
                     )
                 return False
             if self._spool is not None:
-                try:
-                    item.seq = self._spool.add(kind, key, request_id, alone, data)
-                except Exception as exc:  # the disk is full, the directory went away...
-                    self._counts["errors"] += 1
-                    self._last_error = f"spool: {exc}"
-                    logger.warning("could not write to the spool, queued in memory only: %s", exc)
+                self._unsaved.append(item)
+                if len(self._unsaved) == 1:
+                    self._changed.notify_all()
             self._queue.append(item)
             self._counts["enqueued"] += 1
             if kind == "interaction" and request_id:
@@ -312,7 +320,7 @@ class Engine:
 
     def close(self, timeout: float | None) -> None:
         """Flush for up to `timeout` seconds, then stop the worker. What is still queued
-        stays in the spool, or is counted as abandoned without one."""
+        is written to the spool and stays there, or is counted as abandoned without one."""
         with self._lock:
             if self._closed:
                 return
@@ -324,6 +332,11 @@ class Engine:
         self._stopping.set()
         # A request under way may take up to `timeout`: not waited for beyond a moment.
         self._thread.join(timeout=2.0)
+        if self._spool_thread is not None:
+            with self._lock:
+                self._spool_stopping = True  # after writing what is unsaved
+                self._changed.notify_all()
+            self._spool_thread.join(timeout=10.0)
         with self._lock:
             if not drained and left:
                 if self._spool is None:
@@ -334,16 +347,68 @@ class Engine:
             if self._thread.is_alive():
                 return  # still inside a request: it closes what it uses when it returns
             self._http.close()
-            if self._spool is not None:
+            writing = self._spool_thread is not None and self._spool_thread.is_alive()
+            if self._spool is not None and not writing:
                 self._spool.close()
+
+    # --- the spool writer: the disk off the callers' path ---------------------------------
+
+    def _write_spool(self) -> None:
+        """Write what callers queued to the spool, everything waiting in one transaction.
+
+        Callers never touch the disk (a write can stall for many milliseconds on a busy
+        machine: docs/benchmarks.md); an item reaches the spool moments after its call. An
+        item finished before it was written is not written; one finished while it was
+        being written is deleted again.
+        """
+        assert self._spool is not None
+        while True:
+            with self._lock:
+                while not self._unsaved and not self._spool_stopping:
+                    self._changed.wait()
+                if not self._unsaved:
+                    return
+                batch = [item for item in self._unsaved if not item.finished]
+                self._unsaved = []
+                self._saving = len(batch)
+            try:
+                seqs = self._spool.add_many(
+                    (item.kind, item.key, item.request_id, item.alone, item.body) for item in batch
+                )
+            except Exception as exc:  # the disk is full, the directory went away...
+                seqs = []
+                with self._lock:
+                    self._counts["errors"] += 1
+                    self._last_error = f"spool: {exc}"
+                logger.warning("could not write to the spool; kept in memory only: %s", exc)
+            with self._lock:
+                late = []
+                for item, seq in zip(batch, seqs, strict=False):  # no seqs: not written
+                    if item.finished:
+                        late.append(seq)
+                    else:
+                        item.seq = seq
+                self._saving = 0
+                self._changed.notify_all()
+            if late:
+                self._forget(late)
+
+    def _forget(self, seqs: list[int]) -> None:
+        assert self._spool is not None
+        try:
+            self._spool.remove(seqs)
+        except Exception as exc:  # sent again after a restart: harmless, idempotent
+            logger.warning("could not update the spool: %s", exc)
 
     def stats(self) -> ClientStats:
         with self._lock:
             counts = dict(self._counts)
             queued = self._pending()
+            unsaved = len(self._unsaved) + self._saving
             last_error = self._last_error
         return ClientStats(
             queued=queued,
+            unsaved=unsaved,
             stored=counts["interactions_stored"] + counts["feedback_stored"],
             last_error=last_error,
             **counts,
@@ -441,13 +506,12 @@ class Engine:
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter": never all at once
 
     def _settle(self, settled: _Settled) -> None:
-        finished = settled.done + settled.rejected
-        if self._spool is not None:
-            try:
-                self._spool.remove(item.seq for item in finished if item.seq is not None)
-            except Exception as exc:  # sent again after a restart: harmless, idempotent
-                logger.warning("could not update the spool: %s", exc)
         with self._lock:
+            seqs = []
+            for item in settled.done + settled.rejected:
+                item.finished = True
+                if item.seq is not None:
+                    seqs.append(item.seq)
             for item in settled.done:
                 self._counts[_STORED[item.kind]] += 1
             self._counts["rejected"] += len(settled.rejected)
@@ -465,6 +529,8 @@ class Engine:
             else:
                 self._failures = 0
             self._changed.notify_all()
+        if seqs:
+            self._forget(seqs)
         if settled.retry is not None:
             logger.warning("sending failed (%s); will retry", settled.retry.reason)
 

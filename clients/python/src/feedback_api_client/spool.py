@@ -56,48 +56,60 @@ class Spool:
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Callers insert through one connection, the worker deletes through the other: a
-        # worker's delete or checkpoint never holds the lock a caller's insert needs.
-        self._writer = _connect(self.path)
-        self._writer.execute(_SCHEMA)
-        self._reader = _connect(self.path)
-        self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
+        # Inserts and deletes share one connection behind a lock: a caller waits for the
+        # worker's delete by a lock hand-off, not by SQLite's busy handler, which sleeps in
+        # steps of up to 100 ms while another connection holds the database.
+        self._db = _connect(self.path)
+        self._db.execute(_SCHEMA)
+        # Checkpoints (which fsync) on a connection of their own: in WAL mode they run
+        # beside the writes, holding nobody's lock.
+        self._checkpoints = _connect(self.path)
+        self._lock = threading.Lock()
 
-    def add(self, kind: str, key: str, request_id: str | None, alone: bool, body: bytes) -> int:
-        with self._write_lock:
-            cursor = self._writer.execute(
-                "INSERT INTO items (kind, key, request_id, alone, body) VALUES (?, ?, ?, ?, ?)",
-                (kind, key, request_id, int(alone), body),
-            )
-        seq = cursor.lastrowid
-        assert seq is not None
-        return seq
+    def add_many(self, items: Iterable[tuple[str, str, str | None, bool, bytes]]) -> list[int]:
+        """Write (kind, key, request_id, alone, body) items in one transaction; their seqs."""
+        seqs = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, key, request_id, alone, body in items:
+                    cursor = self._db.execute(
+                        "INSERT INTO items (kind, key, request_id, alone, body) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (kind, key, request_id, int(alone), body),
+                    )
+                    assert cursor.lastrowid is not None
+                    seqs.append(cursor.lastrowid)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return seqs
 
     def items(self) -> Iterator[SpooledItem]:
-        with self._read_lock:
-            rows = self._reader.execute(
+        with self._lock:
+            rows = self._db.execute(
                 "SELECT seq, kind, key, request_id, alone, body FROM items ORDER BY seq"
             ).fetchall()
         for seq, kind, key, request_id, alone, body in rows:
             yield SpooledItem(seq, kind, key, request_id, bool(alone), bytes(body))
 
     def remove(self, seqs: Iterable[int]) -> None:
-        """Forget items the server has answered for, then checkpoint (off the callers' path)."""
+        """Forget items the server has answered for (one transaction), then checkpoint."""
         rows = [(seq,) for seq in seqs]
         if not rows:
             return
-        with self._read_lock:
-            self._reader.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._reader.executemany("DELETE FROM items WHERE seq = ?", rows)
+                self._db.executemany("DELETE FROM items WHERE seq = ?", rows)
             except BaseException:
-                self._reader.execute("ROLLBACK")
+                self._db.execute("ROLLBACK")
                 raise
-            self._reader.execute("COMMIT")
-            self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._db.execute("COMMIT")
+        self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
-        with self._write_lock, self._read_lock:
-            self._writer.close()
-            self._reader.close()
+        with self._lock:
+            self._db.close()
+            self._checkpoints.close()
