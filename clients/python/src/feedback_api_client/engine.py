@@ -371,6 +371,8 @@ class Engine:
                 batch = [item for item in self._unsaved if not item.finished]
                 self._unsaved = []
                 self._saving = len(batch)
+                if not batch:
+                    continue
             try:
                 seqs = self._spool.add_many(
                     (item.kind, item.key, item.request_id, item.alone, item.body) for item in batch
