@@ -3,6 +3,8 @@
     python bench/bench_client.py [--quick] [--database-url URL]
 
 Side by side in one run:
+  baseline the same JSON encoding and list append in a loop with no client at all: this
+           machine's own pauses (the scheduler, the garbage collector) on that work;
   down     the time of one `log_interaction` or `feedback` call while nothing listens at the
            client's address (its worker failing and backing off meanwhile), without and with
            the on-disk spool: median, p99, p99.9 and the slowest call;
@@ -16,6 +18,7 @@ Side by side in one run:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import sys
@@ -69,6 +72,17 @@ def line(name: str, times: list[float]) -> str:
         f"   p99.9 {percentile(us, 0.999):8.1f} us   max {max(us) / 1000:6.2f} ms"
         f"   ({len(us)} calls)"
     )
+
+
+def baseline(count: int) -> None:
+    """The same encoding and appending with no client and no other thread: what this
+    machine's own pauses (scheduling, the garbage collector) do to a loop of that work."""
+    kept, times = [], []
+    for i in range(2 * count):
+        t0 = time.perf_counter()
+        kept.append(json.dumps(exchange(i)).encode())
+        times.append(time.perf_counter() - t0)
+    print(line("no client (json.dumps + append)", times), flush=True)
 
 
 def down(count: int) -> None:
@@ -134,6 +148,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     count = 2_000 if args.quick else 20_000
+    baseline(count)
     down(count)
     url = database(args.database_url)
     with server(url) as base:

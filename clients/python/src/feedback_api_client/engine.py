@@ -75,14 +75,15 @@ class ClientStats:
     last_error: str | None
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: fewer objects for the host's garbage collector
 class Item:
     kind: Kind
     key: str
     request_id: str | None
     alone: bool  # a vote with a feedback token: POST /v1/feedback, one request each
     body: bytes  # the item's JSON, encoded once when queued
-    seq: int | None = None  # its row in the spool, once written there
+    seq: int | None = None  # its row in the spool
+    saved: bool = False  # written to the spool
     finished: bool = False  # stored or refused: nothing more to do
     not_found: int = 0  # 404 answers so far
     due: float = 0.0  # when a vote put aside may go again
@@ -221,6 +222,7 @@ class Engine:
                     spooled.alone,
                     spooled.body,
                     seq=spooled.seq,
+                    saved=True,
                 )
                 self._queue.append(item)
                 if item.kind == "interaction" and item.request_id:
@@ -229,6 +231,7 @@ class Engine:
                 logger.info("resuming %d items from the spool %s", len(self._queue), spool_dir)
 
         self._unsaved: list[Item] = []  # queued, not yet written to the spool
+        self._next_seq = self._spool.last_seq() + 1 if self._spool is not None else 0
         self._saving = 0  # taken by the spool writer, not yet committed
         self._spool_stopping = False
         self._thread = threading.Thread(target=self._run, name="feedback-api-client", daemon=True)
@@ -274,6 +277,7 @@ class Engine:
                     )
                 return False
             if self._spool is not None:
+                item.seq, self._next_seq = self._next_seq, self._next_seq + 1
                 self._unsaved.append(item)
                 if len(self._unsaved) == 1:
                     self._changed.notify_all()
@@ -374,22 +378,23 @@ class Engine:
                 if not batch:
                     continue
             try:
-                seqs = self._spool.add_many(
-                    (item.kind, item.key, item.request_id, item.alone, item.body) for item in batch
+                self._spool.add_many(
+                    (item.seq, item.kind, item.key, item.request_id, item.alone, item.body)
+                    for item in batch
                 )
+                written = True
             except Exception as exc:  # the disk is full, the directory went away...
-                seqs = []
+                written = False
                 with self._lock:
                     self._counts["errors"] += 1
                     self._last_error = f"spool: {exc}"
                 logger.warning("could not write to the spool; kept in memory only: %s", exc)
             with self._lock:
                 late = []
-                for item, seq in zip(batch, seqs, strict=False):  # no seqs: not written
-                    if item.finished:
-                        late.append(seq)
-                    else:
-                        item.seq = seq
+                for item in batch if written else ():
+                    item.saved = True
+                    if item.finished and item.seq is not None:
+                        late.append(item.seq)
                 self._saving = 0
                 self._changed.notify_all()
             if late:
@@ -512,7 +517,7 @@ class Engine:
             seqs = []
             for item in settled.done + settled.rejected:
                 item.finished = True
-                if item.seq is not None:
+                if item.saved and item.seq is not None:
                     seqs.append(item.seq)
             for item in settled.done:
                 self._counts[_STORED[item.kind]] += 1

@@ -19,7 +19,7 @@ FILE_NAME = "feedback-api-client.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
     request_id TEXT,
@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS items (
     body BLOB NOT NULL
 )
 """
+
+
+# (seq, kind, key, request_id, alone, body): one item as written.
+Row = tuple[int | None, str, str, str | None, bool, bytes]
 
 
 @dataclass(frozen=True)
@@ -66,25 +70,27 @@ class Spool:
         self._checkpoints = _connect(self.path)
         self._lock = threading.Lock()
 
-    def add_many(self, items: Iterable[tuple[str, str, str | None, bool, bytes]]) -> list[int]:
-        """Write (kind, key, request_id, alone, body) items in one transaction; their seqs."""
-        seqs = []
+    def last_seq(self) -> int:
+        with self._lock:
+            (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()
+        return int(last)
+
+    def add_many(self, items: Iterable[Row]) -> None:
+        """Write (seq, kind, key, request_id, alone, body) items in one transaction. The seqs
+        are the client's own, counted on from `last_seq()`: one writer per spool."""
+        rows = [(*head, int(alone), body) for *head, alone, body in items]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for kind, key, request_id, alone, body in items:
-                    cursor = self._db.execute(
-                        "INSERT INTO items (kind, key, request_id, alone, body) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (kind, key, request_id, int(alone), body),
-                    )
-                    assert cursor.lastrowid is not None
-                    seqs.append(cursor.lastrowid)
+                self._db.executemany(
+                    "INSERT INTO items (seq, kind, key, request_id, alone, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return seqs
 
     def items(self) -> Iterator[SpooledItem]:
         with self._lock:
