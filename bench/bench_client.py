@@ -18,6 +18,7 @@ Side by side in one run:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import statistics
@@ -65,12 +66,32 @@ def calls(client: FeedbackClient, count: int, start: int = 0) -> list[float]:
     return times
 
 
+# The garbage collector's pauses, as (generation, seconds): a full collection stops every
+# thread of the process, callers included, for as long as the whole heap takes to walk.
+PAUSES: list[tuple[int, float]] = []
+_started = [0.0]
+
+
+def _watch_collector(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _started[0] = time.perf_counter()
+    else:
+        PAUSES.append((info["generation"], time.perf_counter() - _started[0]))
+
+
+gc.callbacks.append(_watch_collector)
+
+
 def line(name: str, times: list[float]) -> str:
     us = [t * 1e6 for t in times]
+    full = [seconds for generation, seconds in PAUSES if generation == 2]
+    longest = max((seconds for _, seconds in PAUSES), default=0.0)
+    PAUSES.clear()
     return (
         f"{name:<34} median {statistics.median(us):7.1f} us   p99 {percentile(us, 0.99):7.1f} us"
-        f"   p99.9 {percentile(us, 0.999):8.1f} us   max {max(us) / 1000:6.2f} ms"
-        f"   ({len(us)} calls)"
+        f"   p99.9 {percentile(us, 0.999):8.1f} us   max {max(us) / 1000:7.2f} ms"
+        f"   ({len(us)} calls; longest collection {longest * 1000:.1f} ms,"
+        f" {len(full)} full)"
     )
 
 
@@ -78,6 +99,7 @@ def baseline(count: int) -> None:
     """The same encoding and appending with no client and no other thread: what this
     machine's own pauses (scheduling, the garbage collector) do to a loop of that work."""
     kept, times = [], []
+    PAUSES.clear()
     for i in range(2 * count):
         t0 = time.perf_counter()
         kept.append(json.dumps(exchange(i)).encode())
@@ -93,6 +115,7 @@ def down(count: int) -> None:
     for label, options in (("memory", {}), ("spool", spooled)):
         client = FeedbackClient(nobody, backoff_base=0.05, backoff_max=0.5, **options)
         try:
+            PAUSES.clear()
             print(line(f"down, {label}", calls(client, count)), flush=True)
         finally:
             client.close(timeout=0)
@@ -103,6 +126,7 @@ def up_and_drain(base: str, count: int, batch: int) -> None:
     for label, options in (("memory", {}), ("spool", spooled)):
         client = FeedbackClient(base, max_batch_items=batch, **options)
         t0 = time.perf_counter()
+        PAUSES.clear()
         times = calls(client, count)
         drained = client.flush(timeout=600)
         elapsed = time.perf_counter() - t0

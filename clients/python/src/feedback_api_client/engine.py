@@ -1,11 +1,12 @@
 """The queue and the background worker behind both clients.
 
-Callers only append to a bounded queue (and, with a spool, to a SQLite file) and return. One
-worker thread takes items from the head in order and sends them in batches: first the
-exchanges (`POST /v1/interactions/batch`), then the votes (`POST /v1/feedback/batch`), and
-the votes carrying a feedback token one by one (`POST /v1/feedback`, which is where a token
-is accepted). A failure of the whole request (network error, 408, 429, 5xx) puts every item
-of the cycle back at the head and waits (exponential backoff with jitter, or the server's
+Callers only append to a bounded queue in memory and return (with a spool, a thread of its
+own writes what they queued to a SQLite file moments later). One worker thread takes items
+from the head in order and sends them in batches: first the exchanges
+(`POST /v1/interactions/batch`), then the votes (`POST /v1/feedback/batch`), and the votes
+carrying a feedback token one by one (`POST /v1/feedback`, which is where a token is
+accepted). A failure of the whole request (network error, 408, 429, 5xx) puts every item of
+the cycle back at the head and waits (exponential backoff with jitter, or the server's
 Retry-After), so a vote never overtakes the exchange it names. The server answers each item
 on its own: stored (201, 200) items are done; a vote answered 404 for a request_id this
 client logged is put aside and sent again later; any other 4xx is dropped, logged and
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import httpx
 
@@ -75,19 +76,21 @@ class ClientStats:
     last_error: str | None
 
 
-@dataclass(slots=True)  # no __dict__: fewer objects for the host's garbage collector
-class Item:
-    kind: Kind
-    key: str
-    request_id: str | None
-    alone: bool  # a vote with a feedback token: POST /v1/feedback, one request each
-    body: bytes  # the item's JSON, encoded once when queued
-    seq: int | None = None  # its row in the spool
-    saved: bool = False  # written to the spool
-    finished: bool = False  # stored or refused: nothing more to do
-    not_found: int = 0  # 404 answers so far
-    due: float = 0.0  # when a vote put aside may go again
-    queued_at: float = field(default_factory=time.monotonic)
+# One queued item, as a plain tuple of strings, numbers and bytes: CPython's garbage
+# collector stops tracking such tuples, so a queue that grows during an outage adds nothing
+# to the full collections that pause every thread of the host (objects would: measured in
+# docs/benchmarks.md). What changes about an item is kept beside it, by its number.
+#   (number, kind, key, request_id, alone, body, queued_at)
+# number: unique in this client, and its row in the spool; alone: a vote with a feedback
+# token (POST /v1/feedback, one request each); body: its JSON, encoded once when queued.
+Item = tuple[int, Kind, str, "str | None", bool, bytes, float]
+N: Final = 0
+KIND: Final = 1
+KEY: Final = 2
+RID: Final = 3
+ALONE: Final = 4
+BODY: Final = 5
+AT: Final = 6
 
 
 _STORED = {"interaction": "interactions_stored", "feedback": "feedback_stored"}
@@ -212,28 +215,34 @@ class Engine:
         self._failures = 0  # consecutive failed requests, for the backoff
 
         self._spool = Spool(spool_dir) if spool_dir is not None else None
+        self._next = 1
         if self._spool is not None:
             for spooled in self._spool.items():
                 kind: Kind = "interaction" if spooled.kind == "interaction" else "feedback"
-                item = Item(
+                item = (
+                    spooled.seq,
                     kind,
                     spooled.key,
                     spooled.request_id,
                     spooled.alone,
                     spooled.body,
-                    seq=spooled.seq,
-                    saved=True,
+                    time.monotonic(),
                 )
                 self._queue.append(item)
-                if item.kind == "interaction" and item.request_id:
-                    self._remember(item.request_id)
+                if kind == "interaction" and spooled.request_id:
+                    self._remember(spooled.request_id)
+                self._next = spooled.seq + 1
             if self._queue:
                 logger.info("resuming %d items from the spool %s", len(self._queue), spool_dir)
-
-        self._unsaved: list[Item] = []  # queued, not yet written to the spool
-        self._next_seq = self._spool.last_seq() + 1 if self._spool is not None else 0
-        self._saving = 0  # taken by the spool writer, not yet committed
+        # With a spool: items queued, not yet written (by number); being written; and
+        # those of the latter that finished meanwhile (deleted once written).
+        self._unsaved: dict[int, Item] = {}
+        self._saving: set[int] = set()
+        self._finished_while_saving: list[int] = []
         self._spool_stopping = False
+        # Votes put aside after a 404: how many 404s each got, and when each may go again.
+        self._not_found: dict[int, int] = {}
+        self._due: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, name="feedback-api-client", daemon=True)
         self._thread.start()
         self._spool_thread: threading.Thread | None = None
@@ -260,7 +269,6 @@ class Engine:
             )
             return False
         alone = kind == "feedback" and "feedback_token" in body
-        item = Item(kind, key, request_id, alone, data)
         with self._lock:
             if self._closed:
                 self._counts["abandoned"] += 1
@@ -276,9 +284,10 @@ class Engine:
                         overflowed,
                     )
                 return False
+            item: Item = (self._next, kind, key, request_id, alone, data, time.monotonic())
+            self._next += 1
             if self._spool is not None:
-                item.seq, self._next_seq = self._next_seq, self._next_seq + 1
-                self._unsaved.append(item)
+                self._unsaved[item[N]] = item
                 if len(self._unsaved) == 1:
                     self._changed.notify_all()
             self._queue.append(item)
@@ -372,30 +381,22 @@ class Engine:
                     self._changed.wait()
                 if not self._unsaved:
                     return
-                batch = [item for item in self._unsaved if not item.finished]
-                self._unsaved = []
-                self._saving = len(batch)
-                if not batch:
-                    continue
+                batch = list(self._unsaved.values())
+                self._unsaved = {}
+                self._saving = {item[N] for item in batch}
             try:
                 self._spool.add_many(
-                    (item.seq, item.kind, item.key, item.request_id, item.alone, item.body)
+                    (item[N], item[KIND], item[KEY], item[RID], item[ALONE], item[BODY])
                     for item in batch
                 )
-                written = True
             except Exception as exc:  # the disk is full, the directory went away...
-                written = False
                 with self._lock:
                     self._counts["errors"] += 1
                     self._last_error = f"spool: {exc}"
                 logger.warning("could not write to the spool; kept in memory only: %s", exc)
             with self._lock:
-                late = []
-                for item in batch if written else ():
-                    item.saved = True
-                    if item.finished and item.seq is not None:
-                        late.append(item.seq)
-                self._saving = 0
+                late, self._finished_while_saving = self._finished_while_saving, []
+                self._saving = set()
                 self._changed.notify_all()
             if late:
                 self._forget(late)
@@ -411,7 +412,7 @@ class Engine:
         with self._lock:
             counts = dict(self._counts)
             queued = self._pending()
-            unsaved = len(self._unsaved) + self._saving
+            unsaved = len(self._unsaved) + len(self._saving)
             last_error = self._last_error
         return ClientStats(
             queued=queued,
@@ -451,25 +452,27 @@ class Engine:
                 if (
                     self._flushes
                     or len(self._queue) >= self.max_batch_items
-                    or now - self._queue[0].queued_at >= self.flush_interval
+                    or now - self._queue[0][AT] >= self.flush_interval
                 ):
                     cycle = self._take()
                     if cycle:
                         return cycle
                     continue  # everything at the head was put aside
-                waits.append(self._queue[0].queued_at + self.flush_interval - now)
+                waits.append(self._queue[0][AT] + self.flush_interval - now)
             if self._deferred:
-                waits.append(min(item.due for item in self._deferred) - now)
+                waits.append(min(self._due[item[N]] for item in self._deferred) - now)
             wait = min(waits, default=math.inf)
             self._changed.wait(max(0.0, wait) if wait < math.inf else None)
 
     def _release_deferred(self, now: float) -> None:
         """Votes put aside whose time has come go back to the head, in their order, with
         every later vote on the same request_id (which must not overtake them)."""
-        ready = {item.request_id for item in self._deferred if item.due <= now}
+        ready = {item[RID] for item in self._deferred if self._due[item[N]] <= now}
         if ready:
-            due = [item for item in self._deferred if item.request_id in ready]
-            self._deferred = [item for item in self._deferred if item.request_id not in ready]
+            due = [item for item in self._deferred if item[RID] in ready]
+            self._deferred = [item for item in self._deferred if item[RID] not in ready]
+            for item in due:
+                del self._due[item[N]]
             self._queue.extendleft(reversed(due))
 
     def _take(self) -> list[Item]:
@@ -480,29 +483,30 @@ class Engine:
         sizes = {"interaction": 0, "feedback": 0}
         counts = {"interaction": 0, "feedback": 0}
         alone = 0
-        waiting = {item.request_id for item in self._deferred}
+        waiting = {item[RID] for item in self._deferred}
         while self._queue:
             item = self._queue[0]
-            if item.kind == "feedback" and item.request_id in waiting:
+            if item[KIND] == "feedback" and item[RID] in waiting:
                 self._queue.popleft()
-                item.due = math.inf  # it goes back with the vote it waits behind
+                self._due[item[N]] = math.inf  # it goes back with the vote it waits behind
                 self._deferred.append(item)
                 continue
-            if item.alone:
+            if item[ALONE]:
                 # Token votes go after the batches: never in a cycle with batched votes
                 # queued before them, which they would overtake.
                 if alone >= _ALONE_PER_CYCLE or counts["feedback"]:
                     break
                 alone += 1
             else:
-                if item.kind == "feedback" and alone:
+                kind, size = item[KIND], len(item[BODY]) + 1
+                if kind == "feedback" and alone:
                     break
-                if counts[item.kind] >= self.max_batch_items:
+                if counts[kind] >= self.max_batch_items:
                     break
-                if sizes[item.kind] + len(item.body) + 1 > self.max_batch_bytes - 16:
+                if sizes[kind] + size > self.max_batch_bytes - 16:
                     break
-                counts[item.kind] += 1
-                sizes[item.kind] += len(item.body) + 1
+                counts[kind] += 1
+                sizes[kind] += size
             cycle.append(self._queue.popleft())
         return cycle
 
@@ -516,15 +520,20 @@ class Engine:
         with self._lock:
             seqs = []
             for item in settled.done + settled.rejected:
-                item.finished = True
-                if item.saved and item.seq is not None:
-                    seqs.append(item.seq)
+                number = item[N]
+                self._not_found.pop(number, None)
+                if self._spool is None or self._unsaved.pop(number, None) is not None:
+                    continue  # never written: nothing to delete
+                if number in self._saving:
+                    self._finished_while_saving.append(number)
+                else:
+                    seqs.append(number)
             for item in settled.done:
-                self._counts[_STORED[item.kind]] += 1
+                self._counts[_STORED[item[KIND]]] += 1
             self._counts["rejected"] += len(settled.rejected)
             for item in settled.rejected:
-                if item.kind == "interaction" and item.request_id:
-                    self._logged.pop(item.request_id, None)  # its votes cannot find it
+                if item[KIND] == "interaction" and item[RID]:
+                    self._logged.pop(item[RID], None)  # its votes cannot find it
             self._deferred.extend(settled.deferred)
             self._queue.extendleft(reversed(settled.again))
             self._in_flight = 0
@@ -543,8 +552,8 @@ class Engine:
 
     def _send(self, cycle: list[Item]) -> _Settled:
         settled = _Settled()
-        exchanges = [item for item in cycle if item.kind == "interaction"]
-        votes = [item for item in cycle if item.kind == "feedback" and not item.alone]
+        exchanges = [item for item in cycle if item[KIND] == "interaction"]
+        votes = [item for item in cycle if item[KIND] == "feedback" and not item[ALONE]]
         try:
             # In this order: a vote goes only once the exchanges queued before it are stored.
             if exchanges:
@@ -554,7 +563,7 @@ class Engine:
             if votes:
                 self._post_batch(FEEDBACK_BATCH, votes, settled)
             for item in cycle:
-                if item.alone:
+                if item[ALONE]:
                     self._post_alone(item, settled)
         except _Retry as retry:
             settled.retry = retry
@@ -562,14 +571,14 @@ class Engine:
             settled.retry = _Retry("the server asked to send some items again")
         if settled.retry is not None:
             # Everything not settled goes back to the head, in its order.
-            finished = {id(item) for item in settled.done + settled.rejected + settled.deferred}
-            settled.again = [item for item in cycle if id(item) not in finished]
+            finished = {item[N] for item in settled.done + settled.rejected + settled.deferred}
+            settled.again = [item for item in cycle if item[N] not in finished]
         return settled
 
     def _post_batch(self, path: str, items: list[Item], settled: _Settled) -> None:
         """One batch request; on 413 the batch is halved (an item alone too large is
         dropped). Raises _Retry when the whole request should be sent again."""
-        body = b'{"items":[' + b",".join(item.body for item in items) + b"]}"
+        body = b'{"items":[' + b",".join(item[BODY] for item in items) + b"]}"
         response = self._request(path, body, {"content-type": "application/json"})
         if response.status_code == 413 and len(items) > 1:
             half = len(items) // 2
@@ -591,8 +600,8 @@ class Engine:
             self._file(item, status, error or "", settled)
 
     def _post_alone(self, item: Item, settled: _Settled) -> None:
-        headers = {"content-type": "application/json", "idempotency-key": item.key}
-        response = self._request(FEEDBACK, item.body, headers)
+        headers = {"content-type": "application/json", "idempotency-key": item[KEY]}
+        response = self._request(FEEDBACK, item[BODY], headers)
         self._file(item, response.status_code, _describe(response), settled)
 
     def _request(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -608,13 +617,13 @@ class Engine:
         """Where one item goes after the server's answer for it."""
         if status in (200, 201):
             settled.done.append(item)
-        elif status == 404 and item.kind == "feedback" and item.request_id in self._logged:
-            item.not_found += 1
-            if item.not_found > self.not_found_retries:
+        elif status == 404 and item[KIND] == "feedback" and item[RID] in self._logged:
+            times = self._not_found[item[N]] = self._not_found.get(item[N], 0) + 1
+            if times > self.not_found_retries:
                 self._reject(item, settled, status, error)
                 return
-            ceiling = min(self.backoff_max, self.backoff_base * 2**item.not_found)
-            item.due = time.monotonic() + random.uniform(ceiling / 2, ceiling)
+            ceiling = min(self.backoff_max, self.backoff_base * 2**times)
+            self._due[item[N]] = time.monotonic() + random.uniform(ceiling / 2, ceiling)
             settled.deferred.append(item)
         elif _retryable(status):
             settled.again.append(item)
@@ -623,10 +632,10 @@ class Engine:
 
     def _reject(self, item: Item, settled: _Settled, status: int, error: str) -> None:
         settled.rejected.append(item)
-        message = f"a {item.kind} was refused with {status} and dropped: {error}"
+        message = f"a {item[KIND]} was refused with {status} and dropped: {error}"
         with self._lock:
             self._last_error = message
-        logger.warning("%s (request_id %s)", message, item.request_id)
+        logger.warning("%s (request_id %s)", message, item[RID])
 
 
 def _describe(response: httpx.Response) -> str:

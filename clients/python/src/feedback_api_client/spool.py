@@ -70,14 +70,9 @@ class Spool:
         self._checkpoints = _connect(self.path)
         self._lock = threading.Lock()
 
-    def last_seq(self) -> int:
-        with self._lock:
-            (last,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()
-        return int(last)
-
     def add_many(self, items: Iterable[Row]) -> None:
         """Write (seq, kind, key, request_id, alone, body) items in one transaction. The seqs
-        are the client's own, counted on from `last_seq()`: one writer per spool."""
+        are the client's own, counted on from the largest it found: one writer per spool."""
         rows = [(*head, int(alone), body) for *head, alone, body in items]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
