@@ -27,27 +27,48 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
+def listening_socket(port: int | None = None) -> socket.socket:
+    """A loopback socket already listening, on `port` or the first free one of PORTS: held
+    from here on, so no other test process can take the port before the server starts."""
+    for candidate in [port] if port else PORTS:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A port just given up (connections in TIME_WAIT) may be taken again at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            if port:
+                raise
+            continue
+        return sock
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
 class LiveServer:
     """uvicorn.Server in a thread of its own (its own event loop, engine and lifespan)."""
 
     def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
+        # A given port: a server started again where its clients expect it.
+        self.socket = listening_socket(port)
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-        )
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.socket]},
+            name="live-server",
+            daemon=True,
+        )
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.socket.close()
                 raise RuntimeError("the live server did not start")
             time.sleep(0.05)
         return self
@@ -55,6 +76,7 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+        self.socket.close()
 
 
 class RequireKey(BaseHTTPMiddleware):

@@ -91,9 +91,9 @@ async def test_feedback_token_lets_a_browser_vote_on_its_interaction_only(
     assert by_header.status_code == 201, by_header.text
     in_body = await keyed.post(
         "/v1/feedback",
-        json={"request_id": "t1", "is_helpful": False, "user_id": "b", "feedback_token": token},
+        json={"request_id": "t1", "is_helpful": False, "feedback_token": token},
     )
-    assert in_body.status_code == 201
+    assert in_body.status_code == 200  # the token's one (anonymous) voter, voting again
     elsewhere = await keyed.post(
         "/v1/feedback",
         json={"request_id": "t2", "is_helpful": True},
@@ -106,7 +106,7 @@ async def test_feedback_token_lets_a_browser_vote_on_its_interaction_only(
         headers={"X-Feedback-Token": "9999999999.forged"},
     )
     assert forged.status_code == 403
-    expired = issue_token(SECRET, "t1", 60, now=time.time() - 3600)
+    expired = issue_token(SECRET, "t1", None, 60, now=time.time() - 3600).token
     late = await keyed.post(
         "/v1/feedback",
         json={"request_id": "t1", "is_helpful": True},
@@ -119,12 +119,12 @@ async def test_feedback_token_lets_a_browser_vote_on_its_interaction_only(
         "/v1/feedback", json=exchange(rating=1), headers={"X-Feedback-Token": token}
     )
     assert with_context.status_code == 403
-    assert await count(engine, "feedback") == 2
+    assert await count(engine, "feedback") == 1
 
 
 def test_token_checks() -> None:
-    token = issue_token(SECRET, "r", 60)
-    check_token(SECRET, token, "r")
+    token = issue_token(SECRET, "r", "u1", 60).token
+    assert check_token(SECRET, token, "r").voter == "u1"
     with pytest.raises(Exception, match="malformed"):
         check_token(SECRET, "garbage", "r")
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from tests.helpers import exchange
 
 KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
@@ -57,7 +58,7 @@ async def test_a_vote_gets_the_same_answer_grouped_and_alone(client: httpx.Async
         ('{"request_id": "r", "rating": 1}', {"content-type": "text/plain"}, 422, ""),
         (
             '{"request_id": "r", "rating": 1}',
-            {"content-type": "application/json", "x-feedback-token": "t" * 201},
+            {"content-type": "application/json", "x-feedback-token": "t" * (TOKEN_MAX_LENGTH + 1)},
             422,
             "X-Feedback-Token",
         ),

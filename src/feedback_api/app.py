@@ -16,6 +16,7 @@ from feedback_api import __version__
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
 from feedback_api.auth.keys import Scope, require
+from feedback_api.browser.router import router as browser_router
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
 from feedback_api.exception_handlers import install_error_handlers
@@ -41,6 +42,7 @@ from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
+from feedback_api.traces.router import router as traces_router
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +95,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Group commit: single votes have one writer per process, batches two (measured
             # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
             # batches are large groups by themselves and gain from running side by side.
-            intake = VoteIntake(vote_group(engine, writers=1), vote_group(engine, writers=2), rules)
+            sessionmaker = create_sessionmaker(engine)
+            intake = VoteIntake(
+                vote_group(engine, writers=1), vote_group(engine, writers=2), rules, sessionmaker
+            )
             opened.push_async_callback(intake.close)
             state = State(
                 settings=settings,
                 ingest_rules=rules,
                 engine=engine,
                 read_engine=read_engine,
-                sessionmaker=create_sessionmaker(engine),
+                sessionmaker=sessionmaker,
                 read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
                 stream_sessionmaker=create_sessionmaker(read_engine),
                 vote_intake=intake,
@@ -144,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(health.metrics_router, dependencies=[] if settings.metrics_public else read)
     app.include_router(interactions_router)
+    app.include_router(traces_router)
     # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
     app.include_router(analytics.feedback_analytics, dependencies=read)
     app.include_router(analytics.metrics, dependencies=read)
@@ -154,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
+    app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
     return app
 
 

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    otel_intent_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["feedback.intent"],
+        description="Span attributes naming a span's intent (POST /v1/traces), first found wins.",
+    )
+    otel_project_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["feedback.project"],
+        description="Span attributes naming a span's project (POST /v1/traces), first found wins.",
+    )
     max_future_skew_seconds: float = Field(
         default=300.0, ge=0, description="How far in the future a client's created_at may lie."
     )
@@ -180,7 +188,13 @@ class Settings(BaseSettings):
             return None
         return normalize_database_url(value.strip())
 
-    @field_validator("cors_origins", "export_formats", mode="before")
+    @field_validator(
+        "cors_origins",
+        "export_formats",
+        "otel_intent_attributes",
+        "otel_project_attributes",
+        mode="before",
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

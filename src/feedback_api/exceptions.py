@@ -40,6 +40,16 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class InvalidInput(AppError):
     status_code = 422
     code = "invalid_input"

@@ -63,6 +63,14 @@ EXPORT_RUNS = Counter(
 )
 
 
+OTEL_SPANS = Counter(
+    "feedback_api_otel_spans_total",
+    "Spans received by POST /v1/traces, by what became of them: stored (an interaction), "
+    "ignored (not a GenAI inference span, or a tool-calling step) or rejected",
+    ["outcome"],
+)
+
+
 # Attributes every LogRecord has: what is not among them came with `extra=`. (uvicorn's
 # color_message is the message again with terminal colour codes.)
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from feedback_api.auth.keys import Principal, Scope, authenticate, require
-from feedback_api.auth.tokens import authorize_vote
+from feedback_api.auth.tokens import TOKEN_MAX_LENGTH, authorize_vote
 from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
 from feedback_api.exceptions import AppError
 from feedback_api.feedback.repository import FeedbackFilter, FeedbackRepository
 from feedback_api.feedback.schemas import (
-    TOKEN_MAX_LENGTH,
     BatchResult,
     FeedbackBatch,
     FeedbackCreate,
@@ -74,11 +73,11 @@ async def submit_feedback(
     requests (group commit); with one, in a transaction of its own that also claims the key.
     """
     rules = intake.rules
-    authorize_vote(
+    grant = authorize_vote(
         rules.token_secret, principal, token or payload.feedback_token, payload.request_id
     )
     if idempotency_key is None:
-        code, body = vote_answer(*await intake.submit(payload))
+        code, body = vote_answer(*await intake.submit(payload, grant))
         return Response(body.model_dump_json(), status_code=code, media_type="application/json")
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
@@ -86,7 +85,7 @@ async def submit_feedback(
         service = FeedbackService(FeedbackRepository(session), rules)
 
         async def vote() -> tuple[int, FeedbackOut]:
-            return vote_answer(*await service.submit(payload))
+            return vote_answer(*await service.submit(payload, grant))
 
         return await run_once(session, caller, idempotency_key, fingerprint, vote)
 
@@ -99,11 +98,14 @@ def vote_answer(feedback: FeedbackOut, created: bool) -> tuple[int, FeedbackOut]
     "/batch",
     response_model=BatchResult,
     summary="Submit up to 1,000 votes in one round trip; one result per item",
-    dependencies=[require(Scope.INGEST)],
 )
-async def submit_batch(payload: FeedbackBatch, intake: VoteIntakeDep) -> Response:
+async def submit_batch(
+    payload: FeedbackBatch,
+    intake: VoteIntakeDep,
+    principal: Annotated[Principal, require(Scope.INGEST)],
+) -> Response:
     results: list[dict[str, Any]] = []
-    for index, outcome in enumerate(await intake.submit_batch(payload.items)):
+    for index, outcome in enumerate(await intake.submit_batch(payload.items, principal)):
         if isinstance(outcome, AppError):
             results.append(
                 {"index": index, "status": outcome.status_code, "error": outcome.message}

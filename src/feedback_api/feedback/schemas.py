@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.interactions.schemas import ExchangeContext
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import Comment, Identifier, JsonObject, RequestId, Timestamp
@@ -49,10 +50,6 @@ def resolve_vote(
 CONTEXT_ONLY = tuple(
     name for name in ExchangeContext.model_fields if name not in ("query", "user_id", "metadata")
 )
-
-
-# The longest feedback token accepted, in the body or the X-Feedback-Token header.
-TOKEN_MAX_LENGTH = 200
 
 
 class _ByReference(BaseModel):
@@ -199,7 +196,10 @@ class FeedbackBatch(BaseModel):
 
 
 class BatchItemResult(BatchItemStatus):
-    status: int = Field(description="201 created, 200 replaced a vote, 404 or 422 refused.")
+    status: int = Field(
+        description="201 created, 200 replaced a vote; 401 or 403 (its feedback token), 404 "
+        "or 422 refused."
+    )
     feedback: FeedbackOut | None = None
 
 

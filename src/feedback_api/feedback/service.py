@@ -1,15 +1,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from feedback_api.exceptions import AppError, InvalidInput, NotFound, describe_validation_errors
+from feedback_api.auth.keys import Principal
+from feedback_api.auth.tokens import TokenGrant, authorize_vote
+from feedback_api.exceptions import (
+    AppError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    describe_validation_errors,
+)
 from feedback_api.feedback.repository import (
     VOTE_COLUMNS,
     FeedbackFilter,
@@ -24,6 +32,7 @@ from feedback_api.feedback.schemas import (
     FeedbackPage,
     FeedbackUpdate,
 )
+from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import (
     IngestRules,
     check_not_in_future,
@@ -66,17 +75,44 @@ def _unknown_request_id(request_id: str | None) -> str:
 _BODY_VOTE_COLUMNS = tuple(name for name in VOTE_COLUMNS if name in FeedbackCreate.model_fields)
 
 
-def vote_entry(payload: FeedbackCreate, rules: IngestRules) -> VoteEntry:
-    """The rows one vote writes, from a body validated once already."""
+def bind_voter(payload: FeedbackCreate, grant: TokenGrant, rules: IngestRules) -> str | None:
+    """The user_id (as stored) of a vote sent with a feedback token: the token's voter.
+
+    A token is one voter's, not a ballot box: whatever user_id the body names, the vote
+    counts as the interaction's own user's (or as its one anonymous voter's), so its holder
+    can change that one vote and add no other. A body naming someone else is refused; it is
+    compared in the stored form (the pseudonym, when pseudonymisation is on), the token's.
+    """
+    if payload.user_id is None:
+        return grant.voter
+    if grant.voter is None:
+        raise Forbidden(
+            "this interaction was logged without a user, so its feedback token votes as its "
+            "one anonymous voter: leave user_id out"
+        )
+    if rules.pseudonym(payload.user_id) != grant.voter:
+        raise Forbidden(
+            "this feedback token votes as the user the interaction was logged with, and "
+            "user_id names another user: leave user_id out, or send that user's id"
+        )
+    return grant.voter
+
+
+def vote_entry(
+    payload: FeedbackCreate, rules: IngestRules, grant: TokenGrant | None = None
+) -> VoteEntry:
+    """The rows one vote writes, from a body validated once already; `grant`: the bound
+    feedback token it came with, if any."""
     check_not_in_future(payload.created_at, rules.max_future_skew_seconds)
     is_helpful, stars = payload.vote()
+    voter = rules.pseudonym(payload.user_id) if grant is None else bind_voter(payload, grant, rules)
     # Every vote column the body has, as sent (a new optional column needs no line here),
     # then the ones a rule decides.
     vote: dict[str, Any] = {name: getattr(payload, name) for name in _BODY_VOTE_COLUMNS}
     vote.update(
         is_helpful=is_helpful,
         stars=stars,
-        user_id=rules.pseudonym(payload.user_id),
+        user_id=voter,
         metadata=payload.metadata or {},
     )
     if not payload.has_context:
@@ -94,6 +130,15 @@ def _vote_outcome(payload: FeedbackCreate, written: VoteResult) -> tuple[Feedbac
     return feedback_out(row), created
 
 
+async def bind_legacy(
+    grants: Sequence[TokenGrant], interactions: InteractionRepository
+) -> dict[str, TokenGrant]:
+    """Tokens issued before tokens named their voter, bound to their interaction's user:
+    one query, and only until the last of them expires (FEEDBACK_TOKEN_TTL_SECONDS)."""
+    users = await interactions.users_of(sorted({g.request_id for g in grants}))
+    return {g.request_id: g.bind(users.get(g.request_id)) for g in grants}
+
+
 class VoteIntake:
     """Votes from many requests, committed together (group commit).
 
@@ -101,37 +146,72 @@ class VoteIntake:
     call are always in one transaction.
     """
 
-    def __init__(self, votes: VoteGroup, batches: VoteGroup, rules: IngestRules) -> None:
+    def __init__(
+        self,
+        votes: VoteGroup,
+        batches: VoteGroup,
+        rules: IngestRules,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
         # Apart: single votes gain from large groups (one writer), batches are large
         # already and gain from running side by side (docs/benchmarks.md).
         self.votes = votes
         self.batches = batches
         self.rules = rules
+        self.sessions = sessions  # only for tokens from before voters were signed in
+
+    async def _bind_legacy(self, grants: Sequence[TokenGrant]) -> dict[str, TokenGrant]:
+        async with self.sessions() as session:
+            return await bind_legacy(grants, InteractionRepository(session))
 
     async def close(self) -> None:
         """Wait until every vote handed in so far is written (at shutdown)."""
         await self.votes.close()
         await self.batches.close()
 
-    async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
-        """Record a vote; returns it and whether it is new (False: it replaced one)."""
-        [written] = await self.votes.write([vote_entry(payload, self.rules)])
+    async def submit(
+        self, payload: FeedbackCreate, grant: TokenGrant | None = None
+    ) -> tuple[FeedbackOut, bool]:
+        """Record a vote; returns it and whether it is new (False: it replaced one).
+
+        `grant`: what the feedback token it came with allows (see `authorize_vote`).
+        """
+        if grant is not None and not grant.bound:
+            grant = (await self._bind_legacy([grant]))[grant.request_id]
+        [written] = await self.votes.write([vote_entry(payload, self.rules, grant)])
         return _vote_outcome(payload, written)
 
-    async def submit_batch(self, items: list[Any]) -> list[tuple[dict[str, Any], bool] | AppError]:
+    async def submit_batch(
+        self, items: list[Any], principal: Principal
+    ) -> list[tuple[dict[str, Any], bool] | AppError]:
         """Validate every item on its own, then record the valid ones in one transaction.
 
         One outcome per item, in order: the stored vote and whether it is new, or the error
-        that refused it.
+        that refused it. An item with a feedback_token counts as the token's voter, as a
+        single vote does.
         """
         outcomes: list[tuple[dict[str, Any], bool] | AppError | None] = [None] * len(items)
-        accepted: list[tuple[int, VoteEntry]] = []
+        valid: list[tuple[int, FeedbackCreate, TokenGrant | None]] = []
         for index, raw in enumerate(items):
             try:
-                accepted.append((index, vote_entry(FeedbackCreate.model_validate(raw), self.rules)))
+                payload = FeedbackCreate.model_validate(raw)
+                grant = authorize_vote(
+                    self.rules.token_secret, principal, payload.feedback_token, payload.request_id
+                )
+                valid.append((index, payload, grant))
             except ValidationError as exc:
                 message, _ = describe_validation_errors(list(exc.errors()))
                 outcomes[index] = InvalidInput(message)
+            except AppError as exc:
+                outcomes[index] = exc
+        legacy = [grant for _, _, grant in valid if grant is not None and not grant.bound]
+        bound = await self._bind_legacy(legacy) if legacy else {}
+        accepted: list[tuple[int, VoteEntry]] = []
+        for index, payload, grant in valid:
+            if grant is not None and not grant.bound:
+                grant = bound[grant.request_id]
+            try:
+                accepted.append((index, vote_entry(payload, self.rules, grant)))
             except AppError as exc:
                 outcomes[index] = exc
         written = await self.batches.write([entry for _, entry in accepted])
@@ -147,9 +227,15 @@ class FeedbackService:
         self.feedback = feedback
         self.rules = rules
 
-    async def submit(self, payload: FeedbackCreate) -> tuple[FeedbackOut, bool]:
+    async def submit(
+        self, payload: FeedbackCreate, grant: TokenGrant | None = None
+    ) -> tuple[FeedbackOut, bool]:
         """Record a vote in this session; returns it and whether it is new."""
-        return _vote_outcome(payload, await self.feedback.submit(vote_entry(payload, self.rules)))
+        if grant is not None and not grant.bound:
+            interactions = InteractionRepository(self.feedback.session)
+            grant = (await bind_legacy([grant], interactions))[grant.request_id]
+        entry = vote_entry(payload, self.rules, grant)
+        return _vote_outcome(payload, await self.feedback.submit(entry))
 
     async def get(self, feedback_id: uuid.UUID) -> FeedbackOut:
         row = await self.feedback.get_view(feedback_id)

@@ -3,15 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.exceptions import AppError
+from feedback_api.exceptions import AppError, ErrorBody
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
+    FeedbackTokenOut,
     InteractionBatch,
     InteractionBatchResult,
     InteractionCreate,
@@ -90,3 +91,24 @@ async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
 )
 async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> InteractionOut:
     return await service.get(interaction_id)
+
+
+@router.post(
+    "/{request_id}/token",
+    response_model=FeedbackTokenOut,
+    responses={
+        404: {"model": ErrorBody, "description": "request_id of no logged interaction"},
+        409: {
+            "model": ErrorBody,
+            "description": "The server has no FEEDBACK_SECRET_KEY: it issues no tokens",
+        },
+    },
+    summary="A feedback token for a logged interaction (e.g. one sent as an OpenTelemetry span)",
+    dependencies=[require(Scope.INGEST)],
+)
+async def issue_feedback_token(
+    request_id: Annotated[str, Path(min_length=1, max_length=128)], service: ServiceDep
+) -> FeedbackTokenOut:
+    """Its votes count as the vote of the user the interaction was logged with (or of its
+    one anonymous voter), whatever user_id the vote names."""
+    return await service.token(request_id)

@@ -88,9 +88,20 @@ class InteractionCreated(BaseModel):
     feedback_token: str | None = Field(
         default=None,
         description="Lets a browser vote on this interaction without an API key "
-        "(X-Feedback-Token header or feedback_token field of POST /v1/feedback). "
+        "(X-Feedback-Token header or feedback_token field of POST /v1/feedback); its votes "
+        "count as the vote of the user_id logged here. "
         "Null when the server has no FEEDBACK_SECRET_KEY.",
     )
+
+
+class FeedbackTokenOut(BaseModel):
+    """A feedback token for a logged interaction: its votes count as that interaction's user."""
+
+    request_id: str
+    feedback_token: str = Field(
+        description="X-Feedback-Token header or feedback_token field of POST /v1/feedback."
+    )
+    expires_at: datetime
 
 
 class InteractionBatch(BaseModel):

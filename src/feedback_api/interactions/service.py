@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from feedback_api.auth.pseudonyms import Pseudonymizer
-from feedback_api.auth.tokens import issue_token
+from feedback_api.auth.tokens import IssuedToken, issue_token
 from feedback_api.config import Settings
 from feedback_api.exceptions import (
     AppError,
@@ -22,6 +22,7 @@ from feedback_api.interactions.models import Interaction
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     ExchangeContext,
+    FeedbackTokenOut,
     InteractionCreate,
     InteractionCreated,
     InteractionOut,
@@ -49,6 +50,13 @@ class IngestRules:
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(None, False))
     token_secret: str | None = None
     token_ttl_seconds: int = 86_400
+
+    def token(self, request_id: str, stored_user_id: str | None) -> IssuedToken | None:
+        """A feedback token whose votes count as the interaction's user (`stored_user_id`,
+        as stored: pseudonymised already); None without a secret key."""
+        if not self.token_secret:
+            return None
+        return issue_token(self.token_secret, request_id, stored_user_id, self.token_ttl_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestRules:
@@ -108,24 +116,46 @@ class InteractionService:
         self.rules = rules
 
     def _created(
-        self, request_id: str, interaction_id: uuid.UUID, created_at: datetime, created: bool
+        self,
+        request_id: str,
+        interaction_id: uuid.UUID,
+        created_at: datetime,
+        user_id: str | None,
+        created: bool,
     ) -> InteractionCreated:
-        token = None
-        if self.rules.token_secret:
-            token = issue_token(self.rules.token_secret, request_id, self.rules.token_ttl_seconds)
+        """The answer for a stored exchange; its token binds the user stored with it."""
+        issued = self.rules.token(request_id, user_id)
         return InteractionCreated(
             id=interaction_id,
             request_id=request_id,
             created=created,
             created_at=created_at,
-            feedback_token=token,
+            feedback_token=issued.token if issued else None,
+        )
+
+    async def token(self, request_id: str) -> FeedbackTokenOut:
+        """A new feedback token for a logged interaction (e.g. one that came as a span)."""
+        if not self.rules.token_secret:
+            raise Conflict(
+                "feedback tokens are not enabled on this server: set FEEDBACK_SECRET_KEY"
+            )
+        users = await self.repository.users_of([request_id])
+        if request_id not in users:
+            raise NotFound(
+                f"no interaction with request_id {request_id!r}: log it first with "
+                "POST /v1/interactions or POST /v1/traces"
+            )
+        issued = self.rules.token(request_id, users[request_id])
+        assert issued is not None  # a secret is set
+        return FeedbackTokenOut(
+            request_id=request_id, feedback_token=issued.token, expires_at=issued.expires_at
         )
 
     async def log(self, payload: InteractionCreate) -> InteractionCreated:
         check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
         values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
-        interaction_id, created_at, created = await self.repository.insert_or_get(values)
-        return self._created(values["request_id"], interaction_id, created_at, created)
+        interaction_id, created_at, user_id, created = await self.repository.insert_or_get(values)
+        return self._created(values["request_id"], interaction_id, created_at, user_id, created)
 
     async def log_batch(self, items: Sequence[Any]) -> list[Outcome]:
         """Validate every raw item on its own, then `create_many` the valid ones."""
@@ -178,7 +208,9 @@ class InteractionService:
                 continue
             created = inserted and request_id not in reported
             reported.add(request_id)
-            outcomes[index] = self._created(request_id, row["id"], row["created_at"], created)
+            outcomes[index] = self._created(
+                request_id, row["id"], row["created_at"], row["user_id"], created
+            )
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def get(self, interaction_id: uuid.UUID) -> InteractionOut:

@@ -1,0 +1,1 @@
+from tests.dashboard.conftest import browser  # noqa: F401  (the dashboard's Chromium, shared)
