@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from feedback_api_client import AsyncFeedbackClient, FeedbackClient
+import pytest
+from feedback_api_client import AsyncFeedbackClient, FeedbackClient, SpoolInUse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -217,6 +218,17 @@ async def test_a_closed_client_leaves_its_queue_to_the_next(
         finally:
             second.close()
     await stored_once(engine, request_ids)
+
+
+def test_one_client_per_spool(tmp_path: Path) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    first = FeedbackClient(nobody, spool_dir=tmp_path, **FAST)
+    try:
+        with pytest.raises(SpoolInUse, match="spool_dir of its own"):
+            FeedbackClient(nobody, spool_dir=tmp_path, **FAST)
+    finally:
+        first.close(timeout=0)
+    FeedbackClient(nobody, spool_dir=tmp_path, **FAST).close(timeout=0)  # free again
 
 
 _EXITING = """

@@ -9,6 +9,7 @@ client.feedback(request_id=request_id, is_helpful=True, user_id="u1")
 
 from feedback_api_client.client import AsyncFeedbackClient, FeedbackClient
 from feedback_api_client.engine import ClientStats
+from feedback_api_client.spool import SpoolInUse
 
-__all__ = ["AsyncFeedbackClient", "ClientStats", "FeedbackClient"]
+__all__ = ["AsyncFeedbackClient", "ClientStats", "FeedbackClient", "SpoolInUse"]
 __version__ = "0.1.0"

@@ -178,6 +178,8 @@ class Engine:
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.not_found_retries = not_found_retries
+        # First: it may refuse (SpoolInUse) before anything else is opened.
+        self._spool = Spool(spool_dir) if spool_dir is not None else None
         all_headers = {"user-agent": "feedback-api-client/0.1", **(headers or {})}
         if api_key:
             all_headers["authorization"] = f"Bearer {api_key}"
@@ -214,7 +216,6 @@ class Engine:
         self._last_error: str | None = None
         self._failures = 0  # consecutive failed requests, for the backoff
 
-        self._spool = Spool(spool_dir) if spool_dir is not None else None
         self._next = 1
         if self._spool is not None:
             for spooled in self._spool.items():

@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 FILE_NAME = "feedback-api-client.sqlite3"
+LOCK_NAME = "feedback-api-client.lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -54,12 +56,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class Spool:
-    """One directory per process: two clients on one spool would both send its items (which
-    the server's idempotency absorbs, but the work is done twice)."""
+    """One client per directory: two on one spool would both send its items (which the
+    server's idempotency absorbs, but the work would be done twice), so a second one is
+    refused (SpoolInUse) while the first holds the directory's lock."""
 
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / FILE_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._claim = _claim(self.path.parent / LOCK_NAME)
         # Inserts and deletes share one connection behind a lock: a caller waits for the
         # worker's delete by a lock hand-off, not by SQLite's busy handler, which sleeps in
         # steps of up to 100 ms while another connection holds the database.
@@ -114,3 +118,27 @@ class Spool:
         with self._lock:
             self._db.close()
             self._checkpoints.close()
+            if self._claim is not None:
+                self._claim.close()  # and with it the lock
+
+
+def _claim(path: Path) -> IO[bytes] | None:
+    """An exclusive lock on the spool for this client (POSIX; elsewhere none is taken)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SpoolInUse(
+            f"the spool {path.parent} is in use by another client; give each process a "
+            "spool_dir of its own"
+        ) from None
+    return handle
+
+
+class SpoolInUse(RuntimeError):
+    """Raised when a client is created on a spool another live client holds."""
