@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import count, exchange
@@ -143,3 +144,23 @@ async def test_tokens_and_pseudonyms(make_client: Any, engine: AsyncEngine) -> N
         assert voted.status_code == 201, voted.text
     assert await count(engine, "interactions", "user_id = 'alice'") == 0
     assert await count(engine, "interactions") == 1
+
+
+async def test_a_batch_is_one_statement(make_client: Any) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async with make_client() as client:
+        engine = client.state["engine"].sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            items = [exchange(request_id=f"s{i}") for i in range(500)]
+            data = await batch(client, items)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert data["created"] == 500
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1, statements
+    assert "json_to_recordset" in inserts[0] and "ON CONFLICT" in inserts[0]
