@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     ColumnElement,
     Date,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     Integer,
     Select,
     SmallInteger,
-    String,
     Table,
     Text,
     Uuid,
@@ -70,6 +68,7 @@ from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow
+from feedback_api.kit.recordset import json_recordset
 
 DIMENSIONS = ("model", "intent", "project")
 STANDARD_WINDOWS = (7, 30, 90)
@@ -235,15 +234,6 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.days or self.query_hours or self.vote_hours or self.removed_members)
-
-
-def _recordset(name: str, columns: Sequence[tuple[str, Any]]) -> Any:
-    """`json_to_recordset(:name) AS name_rows(column type, ...)`: rows as one parameter."""
-    return (
-        func.json_to_recordset(bindparam(name, type_=JSON))
-        .table_valued(*(column(n, t) for n, t in columns))
-        .render_derived(name=f"{name}_rows", with_types=True)
-    )
 
 
 def _windows(now: datetime) -> Any:
@@ -527,14 +517,7 @@ class RollupRepository:
         if not cells:
             return
         names = ("kind", "member", "grouping", "model", "intent", "project", "last_at")
-        rows = _recordset(
-            "casts",
-            [
-                ("kind", SmallInteger), ("member", String), ("grouping", SmallInteger),
-                ("model", String), ("intent", String), ("project", String),
-                ("last_at", DateTime(timezone=True)),
-            ],
-        )  # fmt: skip
+        rows = json_recordset("casts", [_MEMBERS.c[n] for n in names])
         params = {
             "casts": [
                 {**dict(zip(names[:-1], key, strict=True)), "last_at": at.isoformat()}
