@@ -303,3 +303,34 @@ async def test_votes_and_questions_leave_a_window_as_it_slides(
     ordinary = await rollups(engine)
     await client.post("/v1/admin/refresh", params={"full": "true"})
     assert_same_rollups(ordinary, await rollups(engine))
+
+
+async def test_batched_history_and_reasons_show_after_the_next_ordinary_tick(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    """The interactions batch (also what POST /v1/traces stores through) logs its changes,
+    and the reasons rollup follows the cast days a tick recomputes."""
+    now = datetime.now(UTC)
+    await log(client, "seed")
+    assert (await client.post("/v1/admin/refresh")).json()["full"] is True
+
+    old = at(now, 25)
+    items = [
+        {"request_id": f"hist-{n}", "query": "from the batch", "response": "a", "model": "bm",
+         "created_at": old}
+        for n in range(3)
+    ]  # fmt: skip
+    r = await client.post("/v1/interactions/batch", json={"items": items})
+    assert r.status_code == 200 and r.json()["created"] == 3, r.text
+    await vote(client, "hist-0", is_helpful=False, user_id="r1", reasons=["incorrect"])
+    await tick(engine, settings)
+
+    since = (now - timedelta(days=30)).date().isoformat()
+    days = (await client.get("/v1/metrics/daily", params={"since": since, "model": "bm"})).json()
+    by_day = {item["date"]: item for item in days["items"]}
+    assert by_day[day_of(old)]["total_queries"] == 3
+    assert by_day[day_of(old)]["negative"] == 1
+    reasons = (await client.get("/v1/metrics/reasons", params={"model": "bm"})).json()
+    assert [(i["reason"], i["down_votes"]) for i in reasons["items"]] == [("incorrect", 1)]
+    top = (await client.get("/v1/metrics/top-queries", params={"days": 30})).json()
+    assert {"query": "from the batch", "count": 3} in top["items"]
