@@ -406,20 +406,30 @@ async def test_reasons_are_sent_with_the_vote_and_a_refusal_is_final(
         "reasons": ["incorrect"],
         "feedback_token": token,
     }
+    assert events[1]["type"] == "feedback-sent"
     (vote,) = await votes_on(api.url, "req-reasons")
-    if events[1]["type"] == "feedback-sent":
-        # A server that takes reasons (issue 14) stores them.
-        assert vote["reasons"] == ["incorrect"]
-        assert await watched.state() == "sent"
-    else:
-        # A server without them refuses the field: a 4xx is final, never kept or resent.
-        assert events[1]["status"] == 422
-        assert events[1]["queued"] is False
-        assert await watched.state() == "failed"
-        text = await page.locator("feedback-thumbs [part=status]").text_content()
-        assert text is not None and text.startswith("Could not send:")
-        assert "reasons" in text
-        assert all("422" in error for error in watched.errors), watched.errors
+    assert vote["reasons"] == ["incorrect"]
+    assert await watched.state() == "sent"
+    assert await watched.pending() == []
+
+    # A label outside the project's set is refused (422, naming the allowed ones): final,
+    # never kept or resent.
+    token = await log_interaction(api.url, "req-refused")
+    widget = thumbs("req-refused", token, 'reasons="made_up:Made up"')
+    watched = await open_page(pages.write("refused.html", page_html(api.url, widget)))
+    page = watched.page
+    await page.locator('feedback-thumbs [data-vote="down"]').click()
+    await watched.events(1)
+    await page.get_by_label("Made up").check()
+    await page.locator("feedback-thumbs [part~=send]").click()
+    events = await watched.events(2)
+    assert events[1]["status"] == 422
+    assert events[1]["queued"] is False
+    assert await watched.state() == "failed"
+    text = await page.locator("feedback-thumbs [part=status]").text_content()
+    assert text is not None and text.startswith("Could not send:")
+    assert "incorrect" in text  # the allowed labels
+    assert all("422" in error for error in watched.errors), watched.errors
     assert await watched.pending() == []
 
     # A forged token is refused (403) the same way: the widget says so, nothing is kept.
