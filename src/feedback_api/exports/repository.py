@@ -92,6 +92,22 @@ def _selected(selection: Selection) -> list[ColumnElement[bool]]:
     return where + [getattr(Interaction, k) == v for k, v in selection.filters().items()]
 
 
+def _example_context() -> list[ColumnElement[Any]]:
+    """What an example (a group of votes) tells of its exchanges and votes: the metadata of
+    every training format, and every vote's reasons as a JSON array of arrays (merged by
+    `_reasons`)."""
+    return [
+        func.min(Interaction.model).label("model"),
+        func.min(Interaction.intent).label("intent"),
+        func.min(Interaction.project).label("project"),
+        func.min(Interaction.created_at).label("created_at"),
+        func.max(Feedback.created_at).label("voted_at"),
+        func.min(Interaction.session_id).label("session_id"),
+        func.min(Interaction.user_id).label("user_id"),
+        func.jsonb_agg(Feedback.reasons).label("reasons"),
+    ]
+
+
 def _examples(selection: Selection, *, with_ids: bool) -> CTE:
     """One row per distinct (system prompt, question, answer) with its votes in the window.
 
@@ -107,15 +123,7 @@ def _examples(selection: Selection, *, with_ids: bool) -> CTE:
         Interaction.response.label("response"),
         func.count().filter(Feedback.is_helpful).label("up"),
         func.count().filter(not_(Feedback.is_helpful)).label("down"),
-        func.min(Interaction.model).label("model"),
-        func.min(Interaction.intent).label("intent"),
-        func.min(Interaction.project).label("project"),
-        func.min(Interaction.created_at).label("created_at"),
-        func.max(Feedback.created_at).label("voted_at"),
-        func.min(Interaction.session_id).label("session_id"),
-        func.min(Interaction.user_id).label("user_id"),
-        # Every vote's reasons, as a JSON array of arrays (merged by `_reasons`).
-        func.jsonb_agg(Feedback.reasons).label("reasons"),
+        *_example_context(),
         not_(and_(_has_text(Interaction.query), _has_text(Interaction.response))).label("empty"),
     ]
     if with_ids:
@@ -148,14 +156,7 @@ def _corrections(selection: Selection, *, paired: bool, with_ids: bool) -> CTE:
         Feedback.correction.label("response"),
         func.count().label("up"),
         literal(0).label("down"),
-        func.min(Interaction.model).label("model"),
-        func.min(Interaction.intent).label("intent"),
-        func.min(Interaction.project).label("project"),
-        func.min(Interaction.created_at).label("created_at"),
-        func.max(Feedback.created_at).label("voted_at"),
-        func.min(Interaction.session_id).label("session_id"),
-        func.min(Interaction.user_id).label("user_id"),
-        func.jsonb_agg(Feedback.reasons).label("reasons"),
+        *_example_context(),
     ]
     if paired:
         columns.append(Interaction.response.label("rejected"))
