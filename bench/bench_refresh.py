@@ -75,7 +75,7 @@ def new_answers(count: int, rng: random.Random) -> list[VoteEntry]:
 
 
 def old_answers(count: int, rows: int, rng: random.Random) -> list[VoteEntry]:
-    # fill-N was created (N % 90) days before the fill.
+    # fill-N lies at a random time of the 90 days before the fill (common.TIMELINE_FILL).
     return [
         VoteEntry(
             {"is_helpful": rng.random() < 0.5, "user_id": f"late-{rng.randint(0, 10**9)}"},
@@ -167,7 +167,7 @@ async def run(url: str, sizes: list[int], load_seconds: float, interval: float) 
         have = 0
         for rows in sorted(sizes):
             started = time.perf_counter()
-            await fill(asyncpg_dsn(url), rows - have, start=have + 1)
+            await fill(asyncpg_dsn(url), rows - have, start=have + 1, timeline=True)
             have = rows
             print(f"filled {rows:,} rows in {time.perf_counter() - started:.0f} s", flush=True)
             print(await measure(engine, settings, rows), flush=True)

@@ -180,13 +180,28 @@ async def settle(dsn: str) -> None:
     await conn.close()
 
 
-async def fill(dsn: str, rows: int, *, start: int = 1) -> None:
-    """Add `rows` interactions, each with one vote, numbered from `start`."""
+# FILL with the times of real traffic: the rows of one call spread evenly over the 90 days
+# before it, in the order of their numbers (the newest last), so that an hour holds an hour's
+# rows and a day's rows lie together in the table, as they do when traffic arrives over time.
+TIMELINE_FILL = FILL.replace(
+    "now() - (g % 90) * interval '1 day'",
+    "$3::timestamptz - ($5::bigint - g) * (interval '90 days' / ($5::bigint - $4::bigint + 1))",
+)
+
+
+async def fill(dsn: str, rows: int, *, start: int = 1, timeline: bool = False) -> None:
+    """Add `rows` interactions, each with one vote, numbered from `start`: on the same time
+    of day of the 90 days (FILL), or spread over them in order (`timeline`, TIMELINE_FILL)."""
     conn = await asyncpg.connect(dsn)
     chunk = 100_000
     last = start + rows - 1
+    origin = await conn.fetchval("SELECT now()")
     for low in range(start, last + 1, chunk):
-        await conn.execute(FILL, low, min(last, low + chunk - 1))
+        high = min(last, low + chunk - 1)
+        if timeline:
+            await conn.execute(TIMELINE_FILL, low, high, origin, start, last)
+        else:
+            await conn.execute(FILL, low, high)
     await conn.execute("VACUUM ANALYZE interactions")
     await conn.execute("VACUUM ANALYZE feedback")
     await conn.close()

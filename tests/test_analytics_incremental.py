@@ -25,8 +25,10 @@ ROLLUPS = {
     "top_queries": "days, rank",
     "vote_hours": "hour, model, intent, project",
     "member_last_casts": "kind, member, grouping, model, intent, project",
-    # An hour whose last casts all moved on keeps a zero: the same sums.
+    # An hour (a window) whose last casts all moved on keeps a zero: the same sums.
     "member_hours": "kind, grouping, model, intent, project, hour",
+    "vote_windows": "days, model, intent, project",
+    "member_windows": "days, kind, grouping, model, intent, project",
     "query_hours": "hour, query_hash",
     "query_windows": "days, query_hash",
     "model_accuracy": "model, intent, project",
@@ -54,7 +56,8 @@ async def rollups(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
     tables = {}
     async with engine.connect() as conn:
         for table, order in ROLLUPS.items():
-            where = "WHERE count <> 0" if table == "member_hours" else ""
+            counted = table in ("member_hours", "member_windows")
+            where = "WHERE count <> 0" if counted else ""
             rows = await conn.execute(text(f"SELECT * FROM {table} {where} ORDER BY {order}"))
             tables[table] = [{k: v for k, v in row._mapping.items() if k != "id"} for row in rows]
     return tables

@@ -9,11 +9,13 @@ from feedback_api.analytics.models import (
     DailyReason,
     MemberHour,
     MemberLastCast,
+    MemberWindow,
     QueryHour,
     QueryWindow,
     RefreshState,
     TopQuery,
     VoteHour,
+    VoteWindow,
     WindowStat,
 )
 from feedback_api.exports.models import ExportRun
@@ -36,11 +38,13 @@ __all__ = [
     "Interaction",
     "MemberHour",
     "MemberLastCast",
+    "MemberWindow",
     "ProjectReasons",
     "QueryHour",
     "QueryWindow",
     "RefreshState",
     "TopQuery",
     "VoteHour",
+    "VoteWindow",
     "WindowStat",
 ]

@@ -183,6 +183,40 @@ class VoteHour(Base):
     last_at: Mapped[datetime]
 
 
+class VoteWindow(Base):
+    """Per standard window and segment: the sums of `vote_hours` over the window's whole hours.
+
+    Kept equal to the sum of the vote_hours rows from the window's first whole hour on, as
+    query_windows is for questions: each statement that changes vote_hours applies the same
+    difference here, and each refresh takes out the hours the window's start has passed. So a
+    window's figures cost a row per segment to read, not a row per segment and hour.
+    """
+
+    __tablename__ = "vote_windows"
+    __table_args__ = (
+        Index(
+            "uq_vote_windows_grain",
+            "days", "model", "intent", "project",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    days: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(BigInteger)
+    positive: Mapped[int] = mapped_column(BigInteger)
+    negative: Mapped[int] = mapped_column(BigInteger)
+    stars_sum: Mapped[int] = mapped_column(BigInteger)
+    stars_count: Mapped[int] = mapped_column(BigInteger)
+    memory_sum: Mapped[float] = mapped_column(Float)
+    memory_count: Mapped[int] = mapped_column(BigInteger)
+    response_time_sum: Mapped[int] = mapped_column(BigInteger)
+    response_time_count: Mapped[int] = mapped_column(BigInteger)
+
+
 class MemberLastCast(Base):
     """Each voter's (kind 0) and session's (kind 1) last cast time, per CUBE cell.
 
@@ -232,6 +266,30 @@ class MemberHour(Base):
     intent: Mapped[str | None] = mapped_column(String(200))
     project: Mapped[str | None] = mapped_column(String(200))
     hour: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class MemberWindow(Base):
+    """Per standard window, kind and CUBE cell: the members whose last cast falls in the
+    window's whole hours (the sum of `member_hours` from the window's first whole hour on),
+    kept like vote_windows by the statements that change member_hours and by each refresh."""
+
+    __tablename__ = "member_windows"
+    __table_args__ = (
+        Index(
+            "uq_member_windows_grain",
+            "days", "kind", "grouping", "model", "intent", "project",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    days: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
     count: Mapped[int] = mapped_column(BigInteger)
 
 

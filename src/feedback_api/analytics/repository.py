@@ -35,11 +35,13 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    join,
     literal,
     literal_column,
     not_,
     null,
     or_,
+    outerjoin,
     select,
     text,
     true,
@@ -56,17 +58,19 @@ from feedback_api.analytics.models import (
     DailyReason,
     MemberHour,
     MemberLastCast,
+    MemberWindow,
     QueryHour,
     QueryWindow,
     RefreshState,
     TopQuery,
     VoteHour,
+    VoteWindow,
     WindowStat,
     model_accuracy,
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.kit.db import ReadSession
+from feedback_api.kit.db import AnySelect, ReadSession
 from feedback_api.kit.models import AnyRow
 from feedback_api.kit.recordset import json_recordset
 
@@ -272,6 +276,15 @@ _CELL = ("kind", "grouping", "model", "intent", "project")
 # parameters is a bulk insert) or returns rows to another statement.
 _MEMBERS = typing.cast(Table, MemberLastCast.__table__)
 _MEMBER_HOURS = typing.cast(Table, MemberHour.__table__)
+_MEMBER_WINDOWS = typing.cast(Table, MemberWindow.__table__)
+_VOTE_HOURS = typing.cast(Table, VoteHour.__table__)
+_VOTE_WINDOWS = typing.cast(Table, VoteWindow.__table__)
+
+
+def _summed(column: Any, sign: int) -> Any:
+    """sign x sum(column), of the column's own type (a sum of bigints is a numeric)."""
+    return cast(func.sum(column), column.type) * sign
+
 
 _MEASURES = (
     "total", "positive", "negative", "stars_sum", "stars_count", "memory_sum", "memory_count",
@@ -358,18 +371,23 @@ class RollupRepository:
         if days is not None:
             spans = _spans((_day_start(d) for d in days), timedelta(days=1))
             in_range = [_within(Interaction.created_at, spans)]
-        votes = (
-            select(
-                Feedback.interaction_id,
-                func.count().label("n"),
-                func.count().filter(Feedback.is_helpful).label("positive"),
-                func.count().filter(not_(Feedback.is_helpful)).label("negative"),
-            )
-            .join(Interaction, Interaction.id == Feedback.interaction_id)
-            .where(*in_range)
-            .group_by(Feedback.interaction_id)
-            .subquery("v")
+        tallies = (
+            func.count().label("n"),
+            func.count().filter(Feedback.is_helpful).label("positive"),
+            func.count().filter(not_(Feedback.is_helpful)).label("negative"),
         )
+        votes: FromClause
+        if days is None:
+            # Every vote: one pass over the votes, grouped by interaction, hash-joined.
+            grouped = select(Feedback.interaction_id, *tallies).group_by(Feedback.interaction_id)
+            votes = grouped.subquery("v")
+            joined = outerjoin(Interaction, votes, votes.c.interaction_id == Interaction.id)
+        else:
+            # The votes of these days' interactions only, each interaction's through the
+            # index on feedback.interaction_id. Joined to all votes, the planner scans the
+            # whole vote table for the day's few (docs/benchmarks.md, "Stop 14").
+            votes = select(*tallies).where(Feedback.interaction_id == Interaction.id).lateral("v")
+            joined = join(Interaction, votes, true())
         day = utc_day(Interaction.created_at)
         rows = (
             select(
@@ -380,14 +398,14 @@ class RollupRepository:
                 Interaction.project,
                 func.count(),
                 func.coalesce(func.sum(votes.c.n), 0),
-                func.count(votes.c.interaction_id),
+                func.count().filter(votes.c.n > 0),
                 func.coalesce(func.sum(votes.c.positive), 0),
                 func.coalesce(func.sum(votes.c.negative), 0),
                 func.avg(Interaction.response_time_ms),
                 func.percentile_cont(0.95).within_group(Interaction.response_time_ms),
                 func.count(distinct(Interaction.user_id)),
             )
-            .outerjoin(votes, votes.c.interaction_id == Interaction.id)
+            .select_from(joined)
             .where(*in_range)
             .group_by(day, _cube())
         )
@@ -408,14 +426,19 @@ class RollupRepository:
 
     # -- vote_hours: recomputed per touched hour ---------------------------------------------
 
-    async def rebuild_vote_hours(self, hours: Collection[datetime] | None) -> None:
-        """Recompute the hourly vote rollup of `hours` (UTC cast hours), or entirely."""
+    async def rebuild_vote_hours(self, hours: Collection[datetime] | None, now: datetime) -> None:
+        """Recompute the hourly vote rollup of `hours` (UTC cast hours), or entirely, and
+        apply the difference to vote_windows in the same statements."""
         if hours is not None and not hours:
             return
-        cleared = delete(VoteHour)
+        returned = [_VOTE_HOURS.c[n] for n in ("hour", *DIMENSIONS, *_MEASURES)]
         where: list[ColumnElement[bool]] = []
-        if hours is not None:
-            cleared = cleared.where(VoteHour.hour.in_(sorted(hours)))
+        if hours is None:
+            await self.session.execute(delete(VoteHour))
+            await self.session.execute(delete(VoteWindow))
+        else:
+            old = delete(VoteHour).where(VoteHour.hour.in_(sorted(hours))).returning(*returned)
+            await self._add_to_vote_windows(old.cte("old"), -1, now)
             where = [_within(Feedback.created_at, _spans(hours, HOUR))]
         hour = utc_hour(Feedback.created_at)
         rows = (
@@ -425,30 +448,119 @@ class RollupRepository:
             .where(*where)
             .group_by(hour, Interaction.model, Interaction.intent, Interaction.project)
         )
-        await self.session.execute(cleared)
-        await self.session.execute(
-            insert(VoteHour).from_select(
-                ["hour", "model", "intent", "project", *_MEASURES, "last_at"], rows
-            )
+        new = (
+            insert(VoteHour)
+            .from_select(["hour", *DIMENSIONS, *_MEASURES, "last_at"], rows)
+            .returning(*returned)
         )
+        await self._add_to_vote_windows(new.cte("new"), 1, now)
+        await self.session.execute(delete(VoteWindow).where(VoteWindow.total == 0))
+
+    async def _add_to_vote_windows(self, rows: Any, sign: int, now: datetime) -> None:
+        """vote_windows += sign x `rows` (vote_hours rows, a CTE) in each window whose whole
+        hours hold them: the same statement as the change of `rows`."""
+        w = _windows(now)
+        dims = [rows.c[d] for d in DIMENSIONS]
+        summed = (
+            select(w.c.days, *dims, *(_summed(rows.c[m], sign) for m in _MEASURES))
+            .join_from(rows, w, rows.c.hour >= w.c.whole)
+            .group_by(w.c.days, *dims)
+        )
+        await self._upsert_vote_windows(summed)
+
+    async def _upsert_vote_windows(self, summed: AnySelect) -> None:
+        """vote_windows += `summed` (days, model, intent, project and the measures)."""
+        table = _VOTE_WINDOWS
+        stmt = insert(table).from_select(["days", *DIMENSIONS, *_MEASURES], summed)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["days", *DIMENSIONS],
+            set_={m: table.c[m] + stmt.excluded[m] for m in _MEASURES},
+        )
+        await self.session.execute(stmt)
+
+    async def slide_windows(self, since: datetime, now: datetime) -> None:
+        """Take out of vote_windows and member_windows the whole hours each window no longer
+        covers: its first whole hour moved from that of the refresh at `since` to that of
+        `now`. Before the hours are recomputed, so that their differences apply to the
+        windows as they are at `now`."""
+        moved = False
+        for days in STANDARD_WINDOWS:
+            old, new = (ceil_hour(t - timedelta(days=days)) for t in (since, now))
+            if new <= old:
+                continue
+            moved = True
+            passed = and_(VoteHour.hour >= old, VoteHour.hour < new)
+            dims = [VoteHour.model, VoteHour.intent, VoteHour.project]
+            await self._upsert_vote_windows(
+                select(
+                    literal(days, SmallInteger),
+                    *dims,
+                    *(_summed(_VOTE_HOURS.c[m], -1) for m in _MEASURES),
+                )
+                .where(passed)
+                .group_by(*dims)
+            )
+            mh = _MEMBER_HOURS
+            cell = [mh.c[n] for n in _CELL]
+            await self._upsert_member_windows(
+                select(literal(days, SmallInteger), *cell, -cast(func.sum(mh.c.count), BigInteger))
+                .where(mh.c.hour >= old, mh.c.hour < new)
+                .group_by(*cell)
+            )
+        if moved:
+            await self.session.execute(delete(VoteWindow).where(VoteWindow.total == 0))
 
     # -- member_last_casts: moved forward, or recomputed after a removal -------------------
 
-    async def _count_members(self, rows: Any, sign: int, params: Any = None) -> None:
+    async def _count_members(
+        self, rows: Any, sign: int, now: datetime, params: Any = None, *ctes: Any
+    ) -> None:
         """member_hours += sign for each row of `rows` (a CTE or subquery with the cell
         columns and last_at), at the hour of its last cast: in the statement that changes
-        member_last_casts when `rows` is that change."""
+        member_last_casts when `rows` (or one of `ctes`) is that change."""
         cell = [rows.c[n] for n in _CELL]
         hour = utc_hour(rows.c.last_at)
-        summed = select(*cell, hour, cast(func.count(), BigInteger) * sign).group_by(*cell, hour)
+        summed = select(
+            *cell, hour.label("hour"), (cast(func.count(), BigInteger) * sign).label("count")
+        ).group_by(*cell, hour)
+        await self._move_members(summed, now, params, *ctes)
+
+    async def _move_members(
+        self, summed: AnySelect, now: datetime, params: Any, *ctes: Any
+    ) -> None:
+        """member_hours += `summed` (the cell columns, hour, count), and member_windows += the
+        same counts in each window whose whole hours hold them: one statement, with `ctes`."""
+        counted = summed.cte("counted")
+        cell = [counted.c[n] for n in _CELL]
+        w = _windows(now)
+        in_windows = (
+            select(w.c.days, *cell, cast(func.sum(counted.c.count), BigInteger))
+            .join_from(counted, w, counted.c.hour >= w.c.whole)
+            .group_by(w.c.days, *cell)
+        )
+        windows = self._member_windows_upsert(in_windows).cte("windows")
         table = _MEMBER_HOURS
-        stmt = insert(table).from_select([*_CELL, "hour", "count"], summed)
+        stmt = insert(table).from_select([*_CELL, "hour", "count"], select(*counted.c))
         stmt = stmt.on_conflict_do_update(
             index_elements=[*_CELL, "hour"], set_={"count": table.c.count + stmt.excluded.count}
-        )
+        ).add_cte(*ctes, windows)
         await self.session.execute(stmt, params)
 
-    async def rebuild_members(self, members: Collection[tuple[int, str]] | None) -> None:
+    @staticmethod
+    def _member_windows_upsert(summed: AnySelect) -> Any:
+        table = _MEMBER_WINDOWS
+        stmt = insert(table).from_select(["days", *_CELL, "count"], summed)
+        return stmt.on_conflict_do_update(
+            index_elements=["days", *_CELL], set_={"count": table.c.count + stmt.excluded.count}
+        )
+
+    async def _upsert_member_windows(self, summed: AnySelect) -> None:
+        """member_windows += `summed` (days, the cell columns, count)."""
+        await self.session.execute(self._member_windows_upsert(summed))
+
+    async def rebuild_members(
+        self, members: Collection[tuple[int, str]] | None, now: datetime
+    ) -> None:
         """Recompute the last cast times of `members` ((kind, member)) from their votes,
         or of everyone."""
         if members is not None and not members:
@@ -457,6 +569,7 @@ class RollupRepository:
         returned = [table.c[n] for n in (*_CELL, "last_at")]
         if members is None:
             await self.session.execute(delete(MemberHour))
+            await self.session.execute(delete(MemberWindow))
             await self.session.execute(delete(MemberLastCast))
         for kind, member_column in ((USER, Feedback.user_id), (SESSION, Interaction.session_id)):
             where = [member_column.is_not(None)]
@@ -470,7 +583,7 @@ class RollupRepository:
                     .returning(*returned)
                     .cte("gone")
                 )
-                await self._count_members(gone, -1)
+                await self._count_members(gone, -1, now)
                 where.append(member_column.in_(names))
             rows = (
                 _votes_joined()
@@ -494,12 +607,13 @@ class RollupRepository:
                 .returning(*returned)
                 .cte("new")
             )
-            await self._count_members(new, 1)
+            await self._count_members(new, 1, now)
 
     async def advance_members(
         self,
         casts: dict[tuple[int, str, str | None, str | None, str | None], datetime],
         skip: Collection[tuple[int, str]],
+        now: datetime,
     ) -> None:
         """Move last cast times forward for new votes (a max only grows with new votes; a
         replaced vote keeps its cast time). Members in `skip` were recomputed."""
@@ -554,15 +668,10 @@ class RollupRepository:
             ),
         ).subquery("moved")
         moved_cell = [moved.c[n] for n in _CELL]
-        summed = select(*moved_cell, moved.c.hour, cast(func.sum(moved.c.n), BigInteger)).group_by(
-            *moved_cell, moved.c.hour
-        )
-        counts = insert(_MEMBER_HOURS).from_select([*_CELL, "hour", "count"], summed)
-        counts = counts.on_conflict_do_update(
-            index_elements=[*_CELL, "hour"],
-            set_={"count": _MEMBER_HOURS.c.count + counts.excluded.count},
-        ).add_cte(upsert.cte("upsert"))
-        await self.session.execute(counts, params)
+        summed = select(
+            *moved_cell, moved.c.hour, cast(func.sum(moved.c.n), BigInteger).label("count")
+        ).group_by(*moved_cell, moved.c.hour)
+        await self._move_members(summed, now, params, upsert.cte("upsert"))
 
     # -- window_stats: sums of whole hours plus the raw edge -------------------------------
 
@@ -612,37 +721,37 @@ class RollupRepository:
         if days is not None:
             cleared = cleared.where(DailyReason.day.in_(sorted(days)))
         await self.session.execute(cleared)
-        # Once per reason of a vote, then once per vote (reason NULL: the slice's whole).
+        # Once per reason of a vote, and once per vote (reason NULL: the slice's whole), in
+        # one statement: the votes are read once (a CTE named twice is computed once).
+        counted = []
         for source, reason in ((per_reason, per_reason.c.reason), (votes, None)):
             by_reason = [reason] if reason is not None else []
-            rows = select(
-                source.c.day,
-                _grouping(source.c),
-                source.c.model,
-                source.c.intent,
-                source.c.project,
-                reason if reason is not None else cast(null(), Text),
-                func.count().filter(source.c.is_helpful),
-                func.count().filter(not_(source.c.is_helpful)),
-            ).group_by(source.c.day, *by_reason, _cube(source.c))
-            await self.session.execute(insert(DailyReason).from_select(columns, rows))
+            counted.append(
+                select(
+                    source.c.day,
+                    _grouping(source.c),
+                    source.c.model,
+                    source.c.intent,
+                    source.c.project,
+                    reason if reason is not None else cast(null(), Text),
+                    func.count().filter(source.c.is_helpful),
+                    func.count().filter(not_(source.c.is_helpful)),
+                ).group_by(source.c.day, *by_reason, _cube(source.c))
+            )
+        await self.session.execute(insert(DailyReason).from_select(columns, union_all(*counted)))
 
     async def rebuild_windows(self, now: datetime) -> None:
         """Feedback statistics over the standard windows, votes cast from `now` - days on.
 
-        Totals, sums and counts: the window's whole hours from vote_hours, plus its first
-        partial hour from the votes themselves. Unique users and sessions: the members whose
-        last cast is at or after the window's start. Exact, at the cost of the rollups' rows
-        in the window and of an hour of votes per window.
+        Totals, sums and counts: the window's whole hours (vote_windows, a row per segment),
+        plus its first partial hour from the votes themselves. Unique users and sessions: the
+        members whose last cast is at or after the window's start (member_windows for the
+        whole hours, member_last_casts for the partial one). Exact, at the cost of a row per
+        segment and of an hour of votes per window.
         """
         w = _windows(now)
-        whole = select(
-            w.c.days,
-            VoteHour.model,
-            VoteHour.intent,
-            VoteHour.project,
-            *(VoteHour.__table__.c[m] for m in _MEASURES),
-        ).join_from(VoteHour, w, VoteHour.hour >= w.c.whole)
+        vw = _VOTE_WINDOWS
+        whole = select(vw.c.days, *(vw.c[n] for n in (*DIMENSIONS, *_MEASURES)))
         edge = (
             _votes_joined()
             .join(w, and_(Feedback.created_at >= w.c.start, Feedback.created_at < w.c.whole))
@@ -674,10 +783,9 @@ class RollupRepository:
             .group_by(parts.c.days, func.cube(*dims))
             .subquery("totals")
         )
-        m, mh = MemberLastCast, MemberHour
+        m, mw = MemberLastCast, _MEMBER_WINDOWS
         member_parts = union_all(
-            select(w.c.days, mh.kind, mh.grouping, mh.model, mh.intent, mh.project, mh.count)
-            .join_from(mh, w, mh.hour >= w.c.whole),
+            select(mw.c.days, *(mw.c[n] for n in _CELL), mw.c.count),
             select(
                 w.c.days, m.kind, m.grouping, m.model, m.intent, m.project,
                 literal(1, BigInteger),

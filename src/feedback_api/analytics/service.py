@@ -141,9 +141,9 @@ class RefreshService:
     async def _rebuild(self, now: datetime) -> None:
         rollups = self.rollups
         await rollups.rebuild_daily(None)
-        await rollups.rebuild_vote_hours(None)
+        await rollups.rebuild_vote_hours(None, now)
         await rollups.rebuild_reasons(None)
-        await rollups.rebuild_members(None)
+        await rollups.rebuild_members(None, now)
         await rollups.rebuild_windows(now)
         await rollups.rebuild_query_hours(None, now)
         await rollups.rebuild_top_queries(now)
@@ -151,12 +151,15 @@ class RefreshService:
 
     async def _apply(self, changes: Changes, since: datetime, now: datetime) -> None:
         rollups = self.rollups
+        # First the windows' sums follow their starts; then the recomputed hours' differences
+        # apply to the windows as they are at `now`.
+        await rollups.slide_windows(since, now)
         await rollups.rebuild_daily(changes.days)
-        await rollups.rebuild_vote_hours(changes.vote_hours)
+        await rollups.rebuild_vote_hours(changes.vote_hours, now)
         # Reasons count by the UTC day a vote was cast: the days of the touched cast hours.
         await rollups.rebuild_reasons({hour.astimezone(UTC).date() for hour in changes.vote_hours})
-        await rollups.rebuild_members(changes.removed_members)
-        await rollups.advance_members(changes.cast, skip=changes.removed_members)
+        await rollups.rebuild_members(changes.removed_members, now)
+        await rollups.advance_members(changes.cast, changes.removed_members, now)
         voted = bool(changes.vote_hours or changes.removed_members or changes.cast)
         if voted or await rollups.votes_left_windows(since, now):
             await rollups.rebuild_windows(now)

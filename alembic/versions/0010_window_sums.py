@@ -1,0 +1,81 @@
+"""window sums: the standard windows' whole-hour sums of votes and of last casts, kept
+
+vote_windows and member_windows hold, per window and segment, the sums of vote_hours and
+member_hours over the window's whole hours, so that a refresh reads a row per segment
+instead of a row per segment and hour. They start empty: the next refresh after this
+upgrade is a full one, which fills them.
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-02 01:20:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "vote_windows",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("days", sa.SmallInteger(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("intent", sa.String(length=200), nullable=True),
+        sa.Column("project", sa.String(length=200), nullable=True),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("positive", sa.BigInteger(), nullable=False),
+        sa.Column("negative", sa.BigInteger(), nullable=False),
+        sa.Column("stars_sum", sa.BigInteger(), nullable=False),
+        sa.Column("stars_count", sa.BigInteger(), nullable=False),
+        sa.Column("memory_sum", sa.Float(), nullable=False),
+        sa.Column("memory_count", sa.BigInteger(), nullable=False),
+        sa.Column("response_time_sum", sa.BigInteger(), nullable=False),
+        sa.Column("response_time_count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vote_windows")),
+    )
+    op.create_index(
+        "uq_vote_windows_grain",
+        "vote_windows",
+        ["days", "model", "intent", "project"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
+    op.create_table(
+        "member_windows",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("days", sa.SmallInteger(), nullable=False),
+        sa.Column("kind", sa.SmallInteger(), nullable=False),
+        sa.Column("grouping", sa.SmallInteger(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=True),
+        sa.Column("intent", sa.String(length=200), nullable=True),
+        sa.Column("project", sa.String(length=200), nullable=True),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_windows")),
+    )
+    op.create_index(
+        "uq_member_windows_grain",
+        "member_windows",
+        ["days", "kind", "grouping", "model", "intent", "project"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
+    # The new tables start empty: the next refresh rebuilds everything.
+    op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
+
+
+def downgrade() -> None:
+    op.drop_index(
+        "uq_member_windows_grain", table_name="member_windows", postgresql_nulls_not_distinct=True
+    )
+    op.drop_table("member_windows")
+    op.drop_index(
+        "uq_vote_windows_grain", table_name="vote_windows", postgresql_nulls_not_distinct=True
+    )
+    op.drop_table("vote_windows")
