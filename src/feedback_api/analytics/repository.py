@@ -749,17 +749,23 @@ class RollupRepository:
         whole hours, member_last_casts for the partial one). Exact, at the cost of a row per
         segment and of an hour of votes per window.
         """
-        w = _windows(now)
+        # Each window's partial first hour with its bounds as constants: joined to a VALUES
+        # list, the planner cannot see that they span an hour, and scans whole tables.
+        edges = [
+            (literal(days, SmallInteger), start, ceil_hour(start))
+            for days, start in ((d, now - timedelta(days=d)) for d in STANDARD_WINDOWS)
+        ]
         vw = _VOTE_WINDOWS
         whole = select(vw.c.days, *(vw.c[n] for n in (*DIMENSIONS, *_MEASURES)))
-        edge = (
+        dims_of_votes = (Interaction.model, Interaction.intent, Interaction.project)
+        vote_edges = [
             _votes_joined()
-            .join(w, and_(Feedback.created_at >= w.c.start, Feedback.created_at < w.c.whole))
-            .add_columns(w.c.days, Interaction.model, Interaction.intent, Interaction.project)
-            .add_columns(*_vote_measures()[: len(_MEASURES)])
-            .group_by(w.c.days, Interaction.model, Interaction.intent, Interaction.project)
-        )
-        parts = union_all(whole, edge).subquery("parts")
+            .add_columns(days, *dims_of_votes, *_vote_measures()[: len(_MEASURES)])
+            .where(Feedback.created_at >= start, Feedback.created_at < whole_from)
+            .group_by(*dims_of_votes)
+            for days, start, whole_from in edges
+        ]
+        parts = union_all(whole, *vote_edges).subquery("parts")
         dims = (parts.c.model, parts.c.intent, parts.c.project)
 
         def total(name: str) -> Any:
@@ -786,10 +792,13 @@ class RollupRepository:
         m, mw = MemberLastCast, _MEMBER_WINDOWS
         member_parts = union_all(
             select(mw.c.days, *(mw.c[n] for n in _CELL), mw.c.count),
-            select(
-                w.c.days, m.kind, m.grouping, m.model, m.intent, m.project,
-                literal(1, BigInteger),
-            ).join_from(m, w, and_(m.last_at >= w.c.start, m.last_at < w.c.whole)),
+            *(
+                select(
+                    days, m.kind, m.grouping, m.model, m.intent, m.project,
+                    literal(1, BigInteger),
+                ).where(m.last_at >= start, m.last_at < whole_from)
+                for days, start, whole_from in edges
+            ),
         ).subquery("members")  # fmt: skip
         mp = member_parts
 
