@@ -255,24 +255,35 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
 
 
 async def test_segment_votes_by_cast_time(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
-    t0 = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
-    cases = [  # (model, intent, project, helpful, minutes after t0)
-        ("m1", "code", "p", True, 0),
-        ("m1", "code", None, False, 45),  # the next hour
-        ("m1", None, "p", True, 200),
-        ("m2", "chat", "p", False, 10),
-        ("m2", "chat", "p", True, 300),  # after the range
+    """The alerts' segments: the votes cast in a kept window (7 days, and 7 + 28), whole
+    hours and partial first hour alike, per model, model x intent and model x project."""
+    now = datetime.now(UTC)
+    cases = [  # (model, intent, project, helpful, days ago)
+        ("m1", "code", "p", True, 0.1),
+        ("m1", "code", None, False, 6.9),
+        ("m1", None, "p", True, 8),  # the baseline only
+        ("m2", "chat", "p", False, 1),
+        ("m2", "chat", "p", True, 36),  # in neither window
     ]
-    for n, (model, intent, project, helpful, minutes) in enumerate(cases):
-        when = (t0 + timedelta(minutes=minutes)).isoformat()
+    for n, (model, intent, project, helpful, days) in enumerate(cases):
+        when = (now - timedelta(days=days)).isoformat()
         fields = {"model": model, "created_at": when}
         fields |= {k: v for k, v in (("intent", intent), ("project", project)) if v}
         await log(client, f"r{n}", **fields)
         await vote(client, f"r{n}", is_helpful=helpful, user_id=f"u{n}", created_at=when)
     await client.post("/v1/admin/refresh")
     async with async_sessionmaker(engine)() as session:
-        rows = await AnalyticsRepository(session).segment_votes(t0, t0 + timedelta(minutes=250))
-    assert [tuple(row) for row in rows] == [
+        recent = await AnalyticsRepository(session).segment_votes(7)
+        both = await AnalyticsRepository(session).segment_votes(35)
+    assert [tuple(row) for row in recent] == [
+        ("m1", None, None, 1, 1),
+        ("m1", None, "p", 1, 0),
+        ("m1", "code", None, 1, 1),
+        ("m2", None, None, 0, 1),
+        ("m2", None, "p", 0, 1),
+        ("m2", "chat", None, 0, 1),
+    ]
+    assert [tuple(row) for row in both] == [
         ("m1", None, None, 2, 1),
         ("m1", None, "p", 2, 0),
         ("m1", "code", None, 1, 1),

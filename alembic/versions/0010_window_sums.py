@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
 down_revision: str | Sequence[str] | None = "0008"
@@ -66,11 +67,16 @@ def upgrade() -> None:
         unique=True,
         postgresql_nulls_not_distinct=True,
     )
+    op.add_column(
+        "analytics_refresh",
+        sa.Column("windows", postgresql.ARRAY(sa.SmallInteger()), nullable=True),
+    )
     # The new tables start empty: the next refresh rebuilds everything.
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
 
 
 def downgrade() -> None:
+    op.drop_column("analytics_refresh", "windows")
     op.drop_index(
         "uq_member_windows_grain", table_name="member_windows", postgresql_nulls_not_distinct=True
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from feedback_api.alerts.models import OPEN, RESOLVED, Alert
@@ -43,6 +43,12 @@ class AlertRules:
             fdr=settings.alert_fdr,
         )
 
+    @property
+    def windows(self) -> tuple[int, int]:
+        """The windows (days back from the refresh) the evaluation reads: the recent one,
+        and the recent one with its baseline (the baseline is their difference)."""
+        return self.recent_days, self.recent_days + self.baseline_days
+
 
 @dataclass
 class Counts:
@@ -52,6 +58,9 @@ class Counts:
     @property
     def total(self) -> int:
         return self.positive + self.negative
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(self.positive - other.positive, self.negative - other.negative)
 
 
 def segment_counts(rows: Iterable[Any]) -> dict[SegmentKey, Counts]:
@@ -194,11 +203,12 @@ class AlertService:
     async def evaluate(self) -> Evaluation:
         rules = self.rules
         now = await self.reads.now()
-        recent_start = now - timedelta(days=rules.recent_days)
-        baseline_start = recent_start - timedelta(days=rules.baseline_days)
-        # From the rollup the refresh that runs this evaluation has just brought up to date.
-        recent = segment_counts(await self.votes.segment_votes(recent_start, now))
-        baseline = segment_counts(await self.votes.segment_votes(baseline_start, recent_start))
+        # The windows the refresh that runs this evaluation has just brought up to date
+        # (RollupRepository keeps them: AlertRules.windows).
+        recent_days, both_days = rules.windows
+        recent = segment_counts(await self.votes.segment_votes(recent_days))
+        both = segment_counts(await self.votes.segment_votes(both_days))
+        baseline = {key: both[key] - recent.get(key, Counts()) for key in both}
 
         tested = [
             drop

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     false,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base
@@ -358,3 +359,6 @@ class RefreshState(Base):
     refreshed_at: Mapped[datetime]
     duration_ms: Mapped[float] = mapped_column(Float)
     full_rebuild_at: Mapped[datetime | None]
+    # The windows (days) kept in vote_windows and member_windows by the last full rebuild:
+    # keeping another set (other alert settings) needs a full rebuild first.
+    windows: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))

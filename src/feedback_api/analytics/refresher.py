@@ -11,6 +11,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.alerts.job import evaluate_after_refresh
+from feedback_api.alerts.service import AlertRules
 from feedback_api.analytics.repository import AnalyticsRepository, RollupRepository
 from feedback_api.analytics.schemas import RefreshResult
 from feedback_api.analytics.service import RefreshService
@@ -54,4 +55,5 @@ async def refresh_now(session: AsyncSession, settings: Settings, *, full: bool) 
 
 
 def refresh_service(session: AsyncSession, settings: Settings) -> RefreshService:
-    return RefreshService(RollupRepository(session), AnalyticsRepository(session))
+    windows = AlertRules.from_settings(settings).windows if settings.alerts_enabled else ()
+    return RefreshService(RollupRepository(session, windows), AnalyticsRepository(session))

@@ -45,7 +45,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    tuple_,
     union_all,
     values,
 )
@@ -240,10 +239,10 @@ class Changes:
         return bool(self.days or self.query_hours or self.vote_hours or self.removed_members)
 
 
-def _windows(now: datetime) -> Any:
+def _windows(now: datetime, windows: Sequence[int] = STANDARD_WINDOWS) -> Any:
     """The standard windows ending at `now`: days, start, and their first whole hour."""
     rows = []
-    for days in STANDARD_WINDOWS:
+    for days in windows:
         start = now - timedelta(days=days)
         rows.append((days, start, ceil_hour(start)))
     return values(
@@ -320,8 +319,11 @@ class RollupRepository:
     whatever the snapshot of each statement. docs/analytics.md says why.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, windows: Sequence[int] = STANDARD_WINDOWS) -> None:
         self.session = session
+        # The windows whose votes and members are kept: the standard ones, and those the
+        # alerts compare (their recent window, and recent + baseline).
+        self.windows = tuple(sorted(set(STANDARD_WINDOWS) | set(windows)))
 
     # -- the change log --------------------------------------------------------------------
 
@@ -459,7 +461,7 @@ class RollupRepository:
     async def _add_to_vote_windows(self, rows: Any, sign: int, now: datetime) -> None:
         """vote_windows += sign x `rows` (vote_hours rows, a CTE) in each window whose whole
         hours hold them: the same statement as the change of `rows`."""
-        w = _windows(now)
+        w = _windows(now, self.windows)
         dims = [rows.c[d] for d in DIMENSIONS]
         summed = (
             select(w.c.days, *dims, *(_summed(rows.c[m], sign) for m in _MEASURES))
@@ -484,7 +486,7 @@ class RollupRepository:
         `now`. Before the hours are recomputed, so that their differences apply to the
         windows as they are at `now`."""
         moved = False
-        for days in STANDARD_WINDOWS:
+        for days in self.windows:
             old, new = (ceil_hour(t - timedelta(days=days)) for t in (since, now))
             if new <= old:
                 continue
@@ -532,7 +534,7 @@ class RollupRepository:
         same counts in each window whose whole hours hold them: one statement, with `ctes`."""
         counted = summed.cte("counted")
         cell = [counted.c[n] for n in _CELL]
-        w = _windows(now)
+        w = _windows(now, self.windows)
         in_windows = (
             select(w.c.days, *cell, cast(func.sum(counted.c.count), BigInteger))
             .join_from(counted, w, counted.c.hour >= w.c.whole)
@@ -681,7 +683,7 @@ class RollupRepository:
         ranges = [
             and_(Feedback.created_at >= since - timedelta(days=d),
                  Feedback.created_at < now - timedelta(days=d))
-            for d in STANDARD_WINDOWS
+            for d in self.windows
         ]  # fmt: skip
         return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
 
@@ -753,7 +755,7 @@ class RollupRepository:
         # list, the planner cannot see that they span an hour, and scans whole tables.
         edges = [
             (literal(days, SmallInteger), start, ceil_hour(start))
-            for days, start in ((d, now - timedelta(days=d)) for d in STANDARD_WINDOWS)
+            for days, start in ((d, now - timedelta(days=d)) for d in self.windows)
         ]
         vw = _VOTE_WINDOWS
         whole = select(vw.c.days, *(vw.c[n] for n in (*DIMENSIONS, *_MEASURES)))
@@ -1015,7 +1017,7 @@ class RollupRepository:
     async def record_refresh(self, as_of: datetime, duration_ms: float, full: bool) -> None:
         values_: dict[str, Any] = {"refreshed_at": as_of, "duration_ms": duration_ms}
         if full:
-            values_["full_rebuild_at"] = as_of
+            values_ |= {"full_rebuild_at": as_of, "windows": list(self.windows)}
         stmt = insert(RefreshState).values(id=1, **values_)
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values_))
 
@@ -1125,62 +1127,20 @@ class AnalyticsRepository:
         )
         return list((await self.session.execute(stmt)).all())
 
-    async def segment_votes(self, since: datetime, until: datetime) -> list[AnyRow]:
-        """Votes cast in [since, until) per segment: (model, intent, project, positive,
-        negative) for each model, model x intent and model x project, with the dimension
-        that is not part of the segment NULL (segments of an unknown intent or project are
-        left out, so a NULL always means "all").
-
-        From vote_hours for the range's whole hours and from the votes themselves for its
-        partial first and last hours: exact, and as cheap as the rollup rows in the range
-        plus at most two hours of votes. As of the last refresh for the whole hours.
-        """
-        whole_from, whole_to = ceil_hour(since), floor_hour(until)
-        raw: list[tuple[datetime, datetime]] = []
-        parts: list[Any] = []
-        if whole_from < whole_to:
-            raw = [(since, whole_from), (whole_to, until)]
-            parts.append(
-                select(
-                    VoteHour.model, VoteHour.intent, VoteHour.project, VoteHour.positive,
-                    VoteHour.negative,
-                ).where(VoteHour.hour >= whole_from, VoteHour.hour < whole_to)
-            )  # fmt: skip
-        else:
-            raw = [(since, until)]
-        raw = [(a, b) for a, b in raw if a < b]
-        if raw:
-            parts.append(
-                _votes_joined()
-                .add_columns(
-                    Interaction.model,
-                    Interaction.intent,
-                    Interaction.project,
-                    func.count().filter(Feedback.is_helpful).label("positive"),
-                    func.count().filter(not_(Feedback.is_helpful)).label("negative"),
-                )
-                .where(_within(Feedback.created_at, raw))
-                .group_by(Interaction.model, Interaction.intent, Interaction.project)
-            )
-        if not parts:
-            return []
-        rows = union_all(*parts).subquery("parts")
-        model, intent, project = rows.c.model, rows.c.intent, rows.c.project
+    async def segment_votes(self, days: int) -> list[AnyRow]:
+        """Votes of the window of `days` kept by the last refresh (RollupRepository.windows),
+        per segment: (model, intent, project, positive, negative) for each model, model x
+        intent and model x project, with the dimension that is not part of the segment NULL
+        (segments of an unknown intent or project are left out, so a NULL always means
+        "all"). A row per segment of window_stats: exact, and as of the last refresh."""
+        w = WindowStat
+        bits = _GROUPING_BITS
+        by_model = w.grouping == bits["intent"] | bits["project"]
+        by_intent = and_(w.grouping == bits["project"], w.intent.is_not(None))
+        by_project = and_(w.grouping == bits["intent"], w.project.is_not(None))
         stmt = (
-            select(
-                model,
-                intent,
-                project,
-                cast(func.sum(rows.c.positive), BigInteger).label("positive"),
-                cast(func.sum(rows.c.negative), BigInteger).label("negative"),
-            )
-            .group_by(
-                func.grouping_sets(tuple_(model), tuple_(model, intent), tuple_(model, project))
-            )
-            .having(
-                not_(and_(func.grouping(intent) == 0, intent.is_(None))),
-                not_(and_(func.grouping(project) == 0, project.is_(None))),
-            )
-            .order_by(model, intent.nulls_first(), project.nulls_first())
+            select(w.model, w.intent, w.project, w.positive, w.negative)
+            .where(w.days == days, or_(by_model, by_intent, by_project))
+            .order_by(w.model, w.intent.nulls_first(), w.project.nulls_first())
         )
         return list((await self.session.execute(stmt)).all())

@@ -123,7 +123,12 @@ class RefreshService:
         started = time.perf_counter()
         now = await self.analytics.transaction_time()
         state = await self.analytics.refresh_state()
-        full = full or state is None or state.full_rebuild_at is None
+        full = (
+            full
+            or state is None
+            or state.full_rebuild_at is None
+            or tuple(state.windows or ()) != self.rollups.windows
+        )
         # Taken first: a change committed later stays logged for the next refresh, and
         # what this one recomputes from the tables includes at least every change it took.
         changes = await self.rollups.take_changes()
