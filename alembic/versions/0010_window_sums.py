@@ -1,4 +1,4 @@
-"""window sums: the standard windows' whole-hour sums of votes and of last casts, kept
+"""window sums: the kept windows' whole-hour sums of votes and of last casts; last casts by cell key
 
 vote_windows and member_windows hold, per window and segment, the sums of vote_hours and
 member_hours over the window's whole hours, so that a refresh reads a row per segment
@@ -20,6 +20,14 @@ revision: str = "0010"
 down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# models.cell_key over the table's own columns, as the migration creates it.
+CELL_KEY = (
+    "CAST(md5(CAST(grouping AS TEXT) || '|' "
+    "|| coalesce(CAST(length(model) AS TEXT) || ':' || model, '-') || '|' "
+    "|| coalesce(CAST(length(intent) AS TEXT) || ':' || intent, '-') || '|' "
+    "|| coalesce(CAST(length(project) AS TEXT) || ':' || project, '-')) AS UUID)"
+)
 
 
 def upgrade() -> None:
@@ -71,11 +79,36 @@ def upgrade() -> None:
         "analytics_refresh",
         sa.Column("windows", postgresql.ARRAY(sa.SmallInteger()), nullable=True),
     )
-    # The new tables start empty: the next refresh rebuilds everything.
+    # Last casts are looked up by a key of their cell (models.cell_key), an equality that an
+    # index serves. The rollups start again: the next refresh rebuilds everything.
+    op.execute("TRUNCATE member_last_casts, member_hours")
+    op.drop_index(
+        "uq_member_last_casts_grain",
+        table_name="member_last_casts",
+        postgresql_nulls_not_distinct=True,
+    )
+    op.add_column(
+        "member_last_casts",
+        sa.Column("cell", sa.Uuid(), sa.Computed(CELL_KEY, persisted=True), nullable=False),
+    )
+    op.create_index(
+        "uq_member_last_casts_cell", "member_last_casts", ["kind", "member", "cell"], unique=True
+    )
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
 
 
 def downgrade() -> None:
+    op.execute("TRUNCATE member_last_casts, member_hours")
+    op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
+    op.drop_index("uq_member_last_casts_cell", table_name="member_last_casts")
+    op.drop_column("member_last_casts", "cell")
+    op.create_index(
+        "uq_member_last_casts_grain",
+        "member_last_casts",
+        ["kind", "member", "grouping", "model", "intent", "project"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
     op.drop_column("analytics_refresh", "windows")
     op.drop_index(
         "uq_member_windows_grain", table_name="member_windows", postgresql_nulls_not_distinct=True

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
+    Computed,
     DateTime,
     Float,
     Index,
@@ -26,7 +29,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Uuid,
+    cast,
     false,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -218,22 +225,34 @@ class VoteWindow(Base):
     response_time_count: Mapped[int] = mapped_column(BigInteger)
 
 
+def cell_key(grouping: Any, model: Any, intent: Any, project: Any) -> ColumnElement[uuid.UUID]:
+    """One uuid per CUBE cell (grouping and the three dimensions, NULL included): md5 of
+    each part with its length, so that no two cells share a text. A key that equality can
+    look up in an index, which `IS NOT DISTINCT FROM` over nullable columns cannot."""
+
+    def part(text_: Any) -> Any:
+        return func.coalesce(cast(func.length(text_), Text) + ":" + text_, "-")
+
+    joined = cast(grouping, Text) + "|" + part(model) + "|" + part(intent) + "|" + part(project)
+    return cast(func.md5(joined), Uuid)
+
+
+_CELL_KEY = cell_key(*(literal_column(name) for name in ("grouping", "model", "intent", "project")))
+
+
 class MemberLastCast(Base):
     """Each voter's (kind 0) and session's (kind 1) last cast time, per CUBE cell.
 
     A member counts in a window starting at S if and only if its last cast is at or after
-    S: unique users and sessions of every window are exact counts of these rows.
+    S: unique users and sessions of every window are exact counts of these rows. `cell`
+    (cell_key, computed by PostgreSQL) is what the refresh looks rows up by.
     """
 
     __tablename__ = "member_last_casts"
     __table_args__ = (
-        Index(
-            "uq_member_last_casts_grain",
-            "kind", "member", "grouping", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
+        Index("uq_member_last_casts_cell", "kind", "member", "cell", unique=True),
         Index("ix_member_last_casts_last_at", "last_at"),
-    )  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     kind: Mapped[int] = mapped_column(SmallInteger)
@@ -242,6 +261,7 @@ class MemberLastCast(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     intent: Mapped[str | None] = mapped_column(String(200))
     project: Mapped[str | None] = mapped_column(String(200))
+    cell: Mapped[uuid.UUID] = mapped_column(Uuid, Computed(_CELL_KEY, persisted=True))
     last_at: Mapped[datetime]
 
 

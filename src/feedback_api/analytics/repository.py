@@ -65,6 +65,7 @@ from feedback_api.analytics.models import (
     VoteHour,
     VoteWindow,
     WindowStat,
+    cell_key,
     model_accuracy,
 )
 from feedback_api.feedback.models import Feedback
@@ -644,8 +645,7 @@ class RollupRepository:
         same = and_(
             table.c.kind == rows.c.kind,
             table.c.member == rows.c.member,
-            table.c.grouping == rows.c.grouping,
-            *(table.c[d].is_not_distinct_from(rows.c[d]) for d in DIMENSIONS),
+            table.c.cell == cell_key(*(rows.c[n] for n in ("grouping", *DIMENSIONS))),
         )
         # One statement: each cast with the member's stored last cast (read before the
         # upsert, in the statement's snapshot); the upsert; and the hour counts it moves
@@ -657,7 +657,7 @@ class RollupRepository:
         )
         upsert = insert(table).from_select(list(names), select(*(joined.c[n] for n in names)))
         upsert = upsert.on_conflict_do_update(
-            index_elements=list(names[:-1]),
+            index_elements=["kind", "member", "cell"],
             set_={"last_at": func.greatest(table.c.last_at, upsert.excluded.last_at)},
         )
         cell = [joined.c[n] for n in _CELL]
