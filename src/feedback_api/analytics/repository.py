@@ -45,6 +45,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     union_all,
     values,
 )
@@ -860,9 +861,10 @@ class RollupRepository:
         ]  # fmt: skip
         return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
 
-    async def _add_to_query_windows(self, rows: Any, sign: int, now: datetime) -> None:
+    async def _add_to_query_windows(self, rows: Any, sign: int, now: datetime, *ctes: Any) -> None:
         """query_windows += sign x the question counts `rows` (a CTE of query_hours rows)
-        in each window's whole hours. The same statement as the change of `rows`."""
+        in each window's whole hours. The same statement as the change of `rows` (or of
+        `ctes`)."""
         w = _windows(now)
         summed = (
             select(
@@ -878,7 +880,7 @@ class RollupRepository:
         stmt = stmt.on_conflict_do_update(
             index_elements=["days", "query_hash"],
             set_={"count": QueryWindow.count + stmt.excluded.count},
-        )
+        ).add_cte(*ctes)
         await self.session.execute(stmt)
 
     async def _drop_empty_query_windows(self) -> None:
@@ -890,37 +892,81 @@ class RollupRepository:
 
     async def rebuild_query_hours(self, hours: Collection[datetime] | None, now: datetime) -> None:
         """Recompute the question counts of `hours` (UTC interaction hours), or of every
-        hour the longest window covers, and apply the difference to query_windows."""
+        hour the longest window covers, and apply the difference to query_windows.
+
+        The counts of an hour are recomputed from its interactions, and only the questions
+        whose count differs are written: a new interaction changes a row, not the hour's."""
         first = ceil_hour(now - timedelta(days=max(STANDARD_WINDOWS)))
+        hour = utc_hour(Interaction.created_at)
+        names = ("hour", "query_hash", "query", "count")
         if hours is None:
             await self.session.execute(delete(QueryHour))
             await self.session.execute(delete(QueryWindow))
-            where = [Interaction.created_at >= first]
-        else:
-            hours = sorted(h for h in hours if h >= first)
-            if not hours:
-                return
-            old = (
-                delete(QueryHour)
-                .where(QueryHour.hour.in_(hours))
-                .returning(QueryHour.hour, QueryHour.query_hash, QueryHour.query, QueryHour.count)
-                .cte("old")
+            counted = (
+                select(hour, query_hash(Interaction.query), Interaction.query, func.count())
+                .where(Interaction.created_at >= first)
+                .group_by(hour, Interaction.query)
             )
-            await self._add_to_query_windows(old, -1, now)
-            where = [_within(Interaction.created_at, _spans(hours, HOUR))]
-        hour = utc_hour(Interaction.created_at)
-        counted = (
-            select(hour, query_hash(Interaction.query), Interaction.query, func.count())
-            .where(*where)
+            new = (
+                insert(QueryHour)
+                .from_select(list(names), counted)
+                .returning(*(QueryHour.__table__.c[n] for n in names))
+                .cte("new")
+            )
+            await self._add_to_query_windows(new, 1, now)
+            await self._drop_empty_query_windows()
+            return
+        hours = sorted(h for h in hours if h >= first)
+        if not hours:
+            return
+        counted_ = (
+            select(
+                hour.label("hour"),
+                query_hash(Interaction.query).label("query_hash"),
+                Interaction.query.label("query"),
+                func.count().label("count"),
+            )
+            .where(_within(Interaction.created_at, _spans(hours, HOUR)))
             .group_by(hour, Interaction.query)
+            .subquery("counted")
         )
-        new = (
-            insert(QueryHour)
-            .from_select(["hour", "query_hash", "query", "count"], counted)
-            .returning(QueryHour.hour, QueryHour.query_hash, QueryHour.query, QueryHour.count)
-            .cte("new")
+        stored = (
+            select(*(QueryHour.__table__.c[n] for n in names))
+            .where(QueryHour.hour.in_(hours))
+            .subquery("stored")
         )
-        await self._add_to_query_windows(new, 1, now)
+        c, st = counted_.c, stored.c
+        diff = (
+            select(
+                func.coalesce(c.hour, st.hour).label("hour"),
+                func.coalesce(c.query_hash, st.query_hash).label("query_hash"),
+                func.coalesce(c.query, st.query).label("query"),
+                (func.coalesce(c["count"], 0) - func.coalesce(st["count"], 0)).label("count"),
+                c["count"].label("now_count"),
+            )
+            .select_from(
+                counted_.outerjoin(
+                    stored, and_(c.hour == st.hour, c.query_hash == st.query_hash), full=True
+                )
+            )
+            .where(c["count"].is_distinct_from(st["count"]))
+            .cte("diff")
+        )
+        kept = insert(QueryHour).from_select(
+            list(names),
+            select(diff.c.hour, diff.c.query_hash, diff.c.query, diff.c.now_count).where(
+                diff.c.now_count.is_not(None)
+            ),
+        )
+        kept = kept.on_conflict_do_update(
+            index_elements=["hour", "query_hash"], set_={"count": kept.excluded.count}
+        )
+        gone = delete(QueryHour).where(
+            tuple_(QueryHour.hour, QueryHour.query_hash).in_(
+                select(diff.c.hour, diff.c.query_hash).where(diff.c.now_count.is_(None))
+            )
+        )
+        await self._add_to_query_windows(diff, 1, now, kept.cte("kept"), gone.cte("gone"))
         await self._drop_empty_query_windows()
 
     async def slide_query_windows(self, since: datetime, now: datetime) -> None:
