@@ -28,6 +28,8 @@ ROLLUPS = {
     # An hour (a window) whose last casts all moved on keeps a zero: the same sums.
     "member_hours": "kind, grouping, model, intent, project, hour",
     "vote_windows": "days, model, intent, project",
+    "reason_hours": "hour, model, intent, project, reason",
+    "daily_reasons": "day, grouping, model, intent, project, reason",
     "member_windows": "days, kind, grouping, model, intent, project",
     "query_hours": "hour, query_hash",
     "query_windows": "days, query_hash",

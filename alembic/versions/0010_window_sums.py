@@ -75,6 +75,25 @@ def upgrade() -> None:
         unique=True,
         postgresql_nulls_not_distinct=True,
     )
+    op.create_table(
+        "reason_hours",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("intent", sa.String(length=200), nullable=True),
+        sa.Column("project", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("up_votes", sa.BigInteger(), nullable=False),
+        sa.Column("down_votes", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reason_hours")),
+    )
+    op.create_index(
+        "uq_reason_hours_grain",
+        "reason_hours",
+        ["hour", "model", "intent", "project", "reason"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
     op.add_column(
         "analytics_refresh",
         sa.Column("windows", postgresql.ARRAY(sa.SmallInteger()), nullable=True),
@@ -99,6 +118,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "uq_reason_hours_grain", table_name="reason_hours", postgresql_nulls_not_distinct=True
+    )
+    op.drop_table("reason_hours")
     op.execute("TRUNCATE member_last_casts, member_hours")
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
     op.execute("ALTER TABLE member_last_casts RESET (fillfactor)")

@@ -342,6 +342,29 @@ class QueryWindow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class ReasonHour(Base):
+    """Votes per reason, per UTC cast hour and segment (model, intent, project): the hours
+    that daily_reasons sums. `reason` NULL counts every vote of the hour and segment."""
+
+    __tablename__ = "reason_hours"
+    __table_args__ = (
+        Index(
+            "uq_reason_hours_grain",
+            "hour", "model", "intent", "project", "reason",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    up_votes: Mapped[int] = mapped_column(BigInteger)
+    down_votes: Mapped[int] = mapped_column(BigInteger)
+
+
 class DailyReason(Base):
     """Votes per reason, per UTC day the vote was cast, for every CUBE(model, intent, project)
     combination (`grouping` as in DailyMetric).

@@ -26,8 +26,6 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
-    any_,
-    bindparam,
     cast,
     column,
     delete,
@@ -49,7 +47,7 @@ from sqlalchemy import (
     union_all,
     values,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.models import (
@@ -61,6 +59,7 @@ from feedback_api.analytics.models import (
     MemberWindow,
     QueryHour,
     QueryWindow,
+    ReasonHour,
     RefreshState,
     TopQuery,
     VoteHour,
@@ -280,6 +279,7 @@ _MEMBER_HOURS = typing.cast(Table, MemberHour.__table__)
 _MEMBER_WINDOWS = typing.cast(Table, MemberWindow.__table__)
 _VOTE_HOURS = typing.cast(Table, VoteHour.__table__)
 _VOTE_WINDOWS = typing.cast(Table, VoteWindow.__table__)
+_REASON_HOURS = typing.cast(Table, ReasonHour.__table__)
 
 
 def _summed(column: Any, sign: int) -> Any:
@@ -688,21 +688,23 @@ class RollupRepository:
         ]  # fmt: skip
         return bool(await self.session.scalar(select(or_(*(exists().where(r) for r in ranges)))))
 
-    async def rebuild_reasons(self, days: Collection[date] | None) -> None:
-        """Recompute the votes per reason of the given UTC days (those the votes were cast
-        on), or of every day if None; the other days' rows stay as they are."""
-        vote_day = utc_day(Feedback.created_at)
-        in_days: list[ColumnElement[bool]] = []
-        if days is not None:
-            if not days:
-                return
-            # The range lets the index on created_at narrow the scan; ANY picks the days.
-            first = func.timezone("UTC", cast(literal(min(days)), Date))
-            wanted = bindparam("days", sorted(days), type_=ARRAY(Date))
-            in_days = [Feedback.created_at >= first, vote_day == any_(wanted)]
+    async def rebuild_reasons(self, hours: Collection[datetime] | None) -> None:
+        """Recompute the votes per reason of the given UTC cast hours (reason_hours), then
+        the days they belong to (daily_reasons, sums of their hours); or everything if None.
+
+        An hour from its votes, a day from its hours: a tick that touched the current hour
+        reads that hour's votes, not the day's."""
+        if hours is not None and not hours:
+            return
+        hour = utc_hour(Feedback.created_at)
+        in_hours: list[ColumnElement[bool]] = []
+        cleared = delete(ReasonHour)
+        if hours is not None:
+            in_hours = [_within(Feedback.created_at, _spans(hours, HOUR))]
+            cleared = cleared.where(ReasonHour.hour.in_(sorted(hours)))
         votes = (
             select(
-                vote_day.label("day"),
+                hour.label("hour"),
                 Interaction.model,
                 Interaction.intent,
                 Interaction.project,
@@ -710,38 +712,65 @@ class RollupRepository:
                 Feedback.reasons,
             )
             .join(Interaction, Interaction.id == Feedback.interaction_id)
-            .where(*in_days)
+            .where(*in_hours)
             .cte("votes")
         )
         per_reason = select(
-            *(votes.c[name] for name in ("day", "model", "intent", "project", "is_helpful")),
+            *(votes.c[name] for name in ("hour", *DIMENSIONS, "is_helpful")),
             func.unnest(votes.c.reasons).label("reason"),
         ).subquery("per_reason")
-        columns = [
-            "day", "grouping", "model", "intent", "project", "reason", "up_votes", "down_votes",
-        ]  # fmt: skip
-        cleared = delete(DailyReason)
-        if days is not None:
-            cleared = cleared.where(DailyReason.day.in_(sorted(days)))
         await self.session.execute(cleared)
         # Once per reason of a vote, and once per vote (reason NULL: the slice's whole), in
         # one statement: the votes are read once (a CTE named twice is computed once).
         counted = []
         for source, reason in ((per_reason, per_reason.c.reason), (votes, None)):
+            dims = [source.c[d] for d in DIMENSIONS]
             by_reason = [reason] if reason is not None else []
             counted.append(
                 select(
-                    source.c.day,
-                    _grouping(source.c),
-                    source.c.model,
-                    source.c.intent,
-                    source.c.project,
+                    source.c.hour,
+                    *dims,
                     reason if reason is not None else cast(null(), Text),
                     func.count().filter(source.c.is_helpful),
                     func.count().filter(not_(source.c.is_helpful)),
-                ).group_by(source.c.day, *by_reason, _cube(source.c))
+                ).group_by(source.c.hour, *dims, *by_reason)
             )
-        await self.session.execute(insert(DailyReason).from_select(columns, union_all(*counted)))
+        tallies = ["up_votes", "down_votes"]
+        await self.session.execute(
+            insert(ReasonHour).from_select(
+                ["hour", *DIMENSIONS, "reason", *tallies], union_all(*counted)
+            )
+        )
+        # The days of those hours, from all of their hours.
+        days = None if hours is None else sorted({h.astimezone(UTC).date() for h in hours})
+        cleared_days = delete(DailyReason)
+        in_days: list[ColumnElement[bool]] = []
+        if days is not None:
+            cleared_days = cleared_days.where(DailyReason.day.in_(days))
+            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
+            in_days = [_within(ReasonHour.hour, spans)]
+        r = _REASON_HOURS
+        day = utc_day(r.c.hour)
+        rows = (
+            select(
+                day,
+                _grouping(r.c),
+                r.c.model,
+                r.c.intent,
+                r.c.project,
+                r.c.reason,
+                cast(func.sum(r.c.up_votes), BigInteger),
+                cast(func.sum(r.c.down_votes), BigInteger),
+            )
+            .where(*in_days)
+            .group_by(day, r.c.reason, _cube(r.c))
+        )
+        await self.session.execute(cleared_days)
+        await self.session.execute(
+            insert(DailyReason).from_select(
+                ["day", "grouping", *DIMENSIONS, "reason", *tallies], rows
+            )
+        )
 
     async def rebuild_windows(self, now: datetime) -> None:
         """Feedback statistics over the standard windows, votes cast from `now` - days on.

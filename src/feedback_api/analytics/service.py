@@ -161,8 +161,8 @@ class RefreshService:
         await rollups.slide_windows(since, now)
         await rollups.rebuild_daily(changes.days)
         await rollups.rebuild_vote_hours(changes.vote_hours, now)
-        # Reasons count by the UTC day a vote was cast: the days of the touched cast hours.
-        await rollups.rebuild_reasons({hour.astimezone(UTC).date() for hour in changes.vote_hours})
+        # Reasons count by the hour a vote was cast, and each day is the sum of its hours.
+        await rollups.rebuild_reasons(changes.vote_hours)
         await rollups.rebuild_members(changes.removed_members, now)
         await rollups.advance_members(changes.cast, changes.removed_members, now)
         voted = bool(changes.vote_hours or changes.removed_members or changes.cast)
