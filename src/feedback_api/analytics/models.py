@@ -160,8 +160,8 @@ class AnalyticsChange(Base):
 class VoteHour(Base):
     """Votes per cast hour (UTC) and segment: the additive rollup of everything by cast time.
 
-    Each row is recomputed from the hour's votes when a write touches that hour; the 7/30/90
-    windows, `model_accuracy` and `segment_votes` are sums over these rows. Sums and counts
+    Each row is recomputed from the hour's votes when a write touches that hour; the kept
+    windows (vote_windows) and `model_accuracy` are sums over these rows. Sums and counts
     (not averages), so that any set of rows adds up exactly.
     """
 
