@@ -157,7 +157,25 @@ class AnalyticsChange(Base):
     removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
-class VoteHour(Base):
+class SegmentVotes:
+    """A segment (model, intent, project) and the additive measures of its votes: counts
+    and sums, never averages, so that any set of rows adds up exactly."""
+
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(BigInteger)
+    positive: Mapped[int] = mapped_column(BigInteger)
+    negative: Mapped[int] = mapped_column(BigInteger)
+    stars_sum: Mapped[int] = mapped_column(BigInteger)
+    stars_count: Mapped[int] = mapped_column(BigInteger)
+    memory_sum: Mapped[float] = mapped_column(Float)
+    memory_count: Mapped[int] = mapped_column(BigInteger)
+    response_time_sum: Mapped[int] = mapped_column(BigInteger)
+    response_time_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class VoteHour(SegmentVotes, Base):
     """Votes per cast hour (UTC) and segment: the additive rollup of everything by cast time.
 
     Each row is recomputed from the hour's votes when a write touches that hour; the kept
@@ -176,22 +194,10 @@ class VoteHour(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
-    total: Mapped[int] = mapped_column(BigInteger)
-    positive: Mapped[int] = mapped_column(BigInteger)
-    negative: Mapped[int] = mapped_column(BigInteger)
-    stars_sum: Mapped[int] = mapped_column(BigInteger)
-    stars_count: Mapped[int] = mapped_column(BigInteger)
-    memory_sum: Mapped[float] = mapped_column(Float)
-    memory_count: Mapped[int] = mapped_column(BigInteger)
-    response_time_sum: Mapped[int] = mapped_column(BigInteger)
-    response_time_count: Mapped[int] = mapped_column(BigInteger)
     last_at: Mapped[datetime]
 
 
-class VoteWindow(Base):
+class VoteWindow(SegmentVotes, Base):
     """Per standard window and segment: the sums of `vote_hours` over the window's whole hours.
 
     Kept equal to the sum of the vote_hours rows from the window's first whole hour on, as
@@ -211,18 +217,6 @@ class VoteWindow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     days: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
-    total: Mapped[int] = mapped_column(BigInteger)
-    positive: Mapped[int] = mapped_column(BigInteger)
-    negative: Mapped[int] = mapped_column(BigInteger)
-    stars_sum: Mapped[int] = mapped_column(BigInteger)
-    stars_count: Mapped[int] = mapped_column(BigInteger)
-    memory_sum: Mapped[float] = mapped_column(Float)
-    memory_count: Mapped[int] = mapped_column(BigInteger)
-    response_time_sum: Mapped[int] = mapped_column(BigInteger)
-    response_time_count: Mapped[int] = mapped_column(BigInteger)
 
 
 def cell_key(grouping: Any, model: Any, intent: Any, project: Any) -> ColumnElement[uuid.UUID]:
