@@ -61,7 +61,11 @@ async def rollups(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
             counted = table in ("member_hours", "member_windows")
             where = "WHERE count <> 0" if counted else ""
             rows = await conn.execute(text(f"SELECT * FROM {table} {where} ORDER BY {order}"))
-            tables[table] = [{k: v for k, v in row._mapping.items() if k != "id"} for row in rows]
+            # prev_at: what the latest upsert of a last cast replaced (bookkeeping).
+            tables[table] = [
+                {k: v for k, v in row._mapping.items() if k not in ("id", "prev_at")}
+                for row in rows
+            ]
     return tables
 
 

@@ -112,6 +112,9 @@ def upgrade() -> None:
         sa.Column("cell", sa.Uuid(), sa.Computed(CELL_KEY, persisted=True), nullable=False),
     )
     op.create_primary_key("pk_member_last_casts", "member_last_casts", ["kind", "member", "cell"])
+    op.add_column(
+        "member_last_casts", sa.Column("prev_at", sa.DateTime(timezone=True), nullable=True)
+    )
     # Room on each page for the new versions of its rows (docs/benchmarks.md, "Stop 14").
     op.execute("ALTER TABLE member_last_casts SET (fillfactor = 70)")
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
@@ -126,6 +129,7 @@ def downgrade() -> None:
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
     op.execute("ALTER TABLE member_last_casts RESET (fillfactor)")
     op.drop_constraint("pk_member_last_casts", "member_last_casts", type_="primary")
+    op.drop_column("member_last_casts", "prev_at")
     op.drop_column("member_last_casts", "cell")
     op.execute("ALTER TABLE member_last_casts ADD COLUMN id bigserial")
     op.create_primary_key("pk_member_last_casts", "member_last_casts", ["id"])

@@ -257,6 +257,9 @@ class MemberLastCast(Base):
         Uuid, Computed(_CELL_KEY, persisted=True), primary_key=True
     )
     last_at: Mapped[datetime]
+    # The last cast the refresh's latest upsert of this row replaced (NULL: it inserted the
+    # row): what tells that statement which hour the member left, without a read of its own.
+    prev_at: Mapped[datetime | None]
 
 
 class MemberHour(Base):

@@ -65,7 +65,6 @@ from feedback_api.analytics.models import (
     VoteHour,
     VoteWindow,
     WindowStat,
-    cell_key,
     model_accuracy,
 )
 from feedback_api.feedback.models import Feedback
@@ -643,38 +642,33 @@ class RollupRepository:
             ]
         }
         table = _MEMBERS
-        same = and_(
-            table.c.kind == rows.c.kind,
-            table.c.member == rows.c.member,
-            table.c.cell == cell_key(*(rows.c[n] for n in ("grouping", *DIMENSIONS))),
-        )
-        # One statement: each cast with the member's stored last cast (read before the
-        # upsert, in the statement's snapshot); the upsert; and the hour counts it moves
-        # (a moved last cast leaves its old hour and joins its new one).
-        joined = (
-            select(*(rows.c[n] for n in names), table.c.last_at.label("old_at"))
-            .outerjoin_from(rows, table, same)
-            .cte("joined")
-        )
-        upsert = insert(table).from_select(list(names), select(*(joined.c[n] for n in names)))
+        # One statement: the upsert, which keeps in prev_at the last cast it replaced (the
+        # stored row as the statement found it; NULL for a new row), and the hour counts it
+        # moves (a moved last cast leaves its old hour and joins its new one). No separate
+        # read of the stored rows: the upsert's own lookup finds them.
+        upsert = insert(table).from_select(list(names), select(*(rows.c[n] for n in names)))
         upsert = upsert.on_conflict_do_update(
             index_elements=["kind", "member", "cell"],
-            set_={"last_at": func.greatest(table.c.last_at, upsert.excluded.last_at)},
+            set_={
+                "last_at": func.greatest(table.c.last_at, upsert.excluded.last_at),
+                "prev_at": table.c.last_at,
+            },
         )
-        cell = [joined.c[n] for n in _CELL]
+        done = upsert.returning(*(table.c[n] for n in (*_CELL, "last_at", "prev_at"))).cte("done")
+        cell = [done.c[n] for n in _CELL]
         moved = union_all(
-            select(*cell, utc_hour(joined.c.old_at).label("hour"), literal(-1).label("n")).where(
-                joined.c.old_at < joined.c.last_at
+            select(*cell, utc_hour(done.c.prev_at).label("hour"), literal(-1).label("n")).where(
+                done.c.prev_at < done.c.last_at
             ),
-            select(*cell, utc_hour(joined.c.last_at), literal(1)).where(
-                or_(joined.c.old_at.is_(None), joined.c.old_at < joined.c.last_at)
+            select(*cell, utc_hour(done.c.last_at), literal(1)).where(
+                or_(done.c.prev_at.is_(None), done.c.prev_at < done.c.last_at)
             ),
         ).subquery("moved")
         moved_cell = [moved.c[n] for n in _CELL]
         summed = select(
             *moved_cell, moved.c.hour, cast(func.sum(moved.c.n), BigInteger).label("count")
         ).group_by(*moved_cell, moved.c.hour)
-        await self._move_members(summed, now, params, upsert.cte("upsert"))
+        await self._move_members(summed, now, params)
 
     # -- window_stats: sums of whole hours plus the raw edge -------------------------------
 
