@@ -29,7 +29,6 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    union,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -329,31 +328,41 @@ class FeedbackFilter:
 
 # What `q` searches: the words of the vote, and those of its exchange, each with its index.
 SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
-# Up to this many matches in a table, a search takes them from its index and sorts them;
-# with more, it walks the newest votes until it has a page, which takes about
-# limit x rows / FEW_MATCHES rows at most (docs/explorer.md, docs/benchmarks.md).
-FEW_MATCHES = 4_000
+# A search first walks this many of the newest votes after the cursor, testing the words of
+# both tables: a word common among them (one vote in FIRST_WALK / limit or more) has its
+# page there, with no count asked (which, for a common word, reads many rows).
+FIRST_WALK = 1_000
+# Fewer than this many matches of a table in the first walk: the table is asked for its
+# matches (few_matches); more: it walks on.
+DENSE = 2
+# Up to this many matches in a table, a search reads them by id and sorts them (cost: its
+# matches); with more, it walks the newest votes until it has a page (cost: about
+# limit x votes / matches votes walked). Where the two cost the same: docs/benchmarks.md,
+# "Stop 14".
+FEW_MATCHES = 5_000
+# A walk reads at most this many votes; a walk that ends there short of a page (its word
+# is common, but not among the newest votes) takes the rest from the index instead.
+WALK_ROWS = 20_000
+# Parallel workers would walk the newest votes far past the page (each worker reads its
+# own share of the index before the leader can stop them): off for the search's statements,
+# in the request's transaction only (docs/explorer.md; figures: docs/benchmarks.md, Stop 14).
+NO_PARALLEL = select(func.set_config("max_parallel_workers_per_gather", "0", True))
+
+Hit = tuple[datetime, uuid.UUID]
 
 
-def few_matches(q: str) -> Select[Any]:
-    """The ids of the rows of each table of SEARCHED that match `q`, up to FEW_MATCHES + 1
-    (an empty array for none).
+def few_matches(words: Column[Any], q: str) -> Select[Any]:
+    """The ids of the rows of `words`'s table that match `q`, up to FEW_MATCHES + 1 (an
+    empty array for none).
 
-    Asked first because PostgreSQL cannot estimate how many there are: for a word its
-    statistics do not know (any rare word, any prefix) it assumes one row in 200, and walks
-    the newest votes for a page of matches that may not exist, through the whole table.
-    Given the ids, it knows.
+    Asked because PostgreSQL cannot estimate how many there are: for a word its statistics
+    do not know (any rare word, any prefix) it assumes one row in 200, and picks a plan for
+    that (a walk through the whole table for a word nobody wrote; a sort of twenty thousand
+    matches for a common one). Given the count, the search picks.
     """
-    found = []
-    for words in SEARCHED:
-        table = words.table
-        ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
-        found.append(
-            select(
-                func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]"))
-            ).scalar_subquery()
-        )
-    return select(*found)
+    table = words.table
+    ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
+    return select(func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]")))
 
 
 class FeedbackRepository:
@@ -402,89 +411,241 @@ class FeedbackRepository:
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[AnyRow]:
-        """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does."""
-        few: tuple[list[uuid.UUID] | None, ...] = ()
-        if where.q is not None:
-            found = (await self.session.execute(few_matches(where.q))).one()
-            few = tuple(ids if len(ids) <= FEW_MATCHES else None for ids in found)
-        stmt = list_statement(where, limit, after, matched=few)
-        return list((await self.session.execute(stmt)).all())
+        """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does.
+
+        With `q`: each table of SEARCHED is asked how many of its rows match (few_matches),
+        then gives its newest `limit` matches after the cursor, by id (few) or by a walk of
+        the newest votes (many); the page is the newest `limit` of both, read by id.
+        """
+        if where.q is None:
+            return list((await self.session.execute(list_statement(where, limit, after))).all())
+        await self.session.execute(NO_PARALLEL)
+        first = (await self.session.execute(first_walk(where, limit, after))).all()
+        hits: set[Hit] = {(row.created_at, row.id) for row in first}
+        if len(first) < limit:
+            for index, words in enumerate(SEARCHED):
+                dense = sum(1 for row in first if row[2 + index]) >= DENSE
+                hits.update(
+                    await _table_hits(self.session, words, where, limit, after, dense=dense)
+                )
+        page = sorted(hits, reverse=True)[:limit]
+        if not page:
+            return []
+        return list((await self.session.execute(page_statement([id_ for _, id_ in page]))).all())
 
 
-def _conditions(
-    where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    equal = {
-        Interaction.model: where.model,
-        Interaction.intent: where.intent,
-        Interaction.project: where.project,
-        Feedback.user_id: where.user_id,
-        Feedback.is_helpful: where.is_helpful,
-    }
-    conditions.extend(column_ == value for column_, value in equal.items() if value is not None)
-    if where.reason is not None:
-        # Containment, which the GIN index on feedback.reasons serves.
-        conditions.append(Feedback.reasons.contains([where.reason]))
-    if where.since is not None:
-        conditions.append(Feedback.created_at >= where.since)
-    if where.until is not None:
-        conditions.append(Feedback.created_at < where.until)
-    if after is not None:
-        conditions.append(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
-    return conditions
-
-
-def list_statement(
+async def _table_hits(
+    session: AsyncSession,
+    words: Column[Any],
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
     *,
-    matched: tuple[list[uuid.UUID] | None, ...] = (),
-) -> Select[Any]:
-    """The feedback-with-context rows of one page of GET /v1/feedback.
+    dense: bool,
+) -> list[Hit]:
+    """The newest `limit` matches of one table after the cursor: by id when it has few
+    (FEW_MATCHES), else by a walk of the newest votes, and from the index for what a
+    walk that stopped at WALK_ROWS votes left."""
+    if not dense:
+        ids = (await session.execute(few_matches(words, cast(str, where.q)))).scalar_one()
+        if len(ids) <= FEW_MATCHES:
+            return await _hits(session, by_ids(words, ids, where, limit, after)) if ids else []
+    walked = await _hits(session, walk(words, where, limit, after))
+    if len(walked) < limit:
+        edge = (await session.execute(walk_edge(where, after))).first()
+        if edge is not None:  # the walk stopped at WALK_ROWS votes, not at the last
+            older = (edge.created_at, edge.id)
+            walked += await _hits(session, matching(words, where, limit, older))
+    return walked
 
-    With `q`, the texts searched live in two tables, and one `OR` across both would leave
-    each table's index unused. So each table gets a branch of its own: its page of matches,
-    newest first after the cursor, found through its search index (or, for words most rows
-    contain, by walking the newest votes: the planner picks). A page of the union
-    of the branches holds every vote of the true page: a vote among the newest `limit`
-    matches is among the newest `limit` of its own branch. UNION drops a vote both find.
-    """
-    order = (Feedback.created_at.desc(), Feedback.id.desc())
-    conditions = _conditions(where, after)
-    joined = join(_feedback, _interactions, _interactions.c.id == _feedback.c.interaction_id)
-    if where.q is None:
-        return (
-            select(*view_columns(_feedback, _interactions))
-            .select_from(joined)
-            .where(*conditions)
-            .order_by(*order)
-            .limit(limit)
-        )
-    # `created_at + 0 s` sorts alike, but no index yields it in that order.
-    sorted_matches = (
-        (Feedback.created_at + literal_column("interval '0 s'")).desc(),
-        Feedback.id.desc(),
-    )
-    branches = []
-    for words, ids in zip(SEARCHED, matched or (None,) * len(SEARCHED), strict=True):
-        branch = select(_feedback.c.id, _feedback.c.created_at).select_from(joined)
-        if ids is None:
-            branch = branch.where(*conditions, search.matches(words, where.q)).order_by(*order)
-        else:
-            table = words.table
-            found = table.c.id == any_(bindparam(f"{table.name}_ids", ids, ARRAY(Uuid)))
-            branch = branch.where(*conditions, found).order_by(*sorted_matches)
-        branches.append(branch.limit(limit))
-    hits = union(*branches).subquery("hits")
+
+async def _hits(session: AsyncSession, statement: Select[Any]) -> list[Hit]:
+    return [(row.created_at, row.id) for row in await session.execute(statement)]
+
+
+_ORDER = (Feedback.created_at.desc(), Feedback.id.desc())
+# `created_at + 0 s` sorts alike, but no index yields it in that order: a sort of the rows
+# found, never a walk of the created_at index.
+_SORTED = ((Feedback.created_at + literal_column("interval '0 s'")).desc(), Feedback.id.desc())
+
+
+def _conditions(
+    where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """The filters on the vote, and those on its exchange (which need the join)."""
+    on_vote: list[ColumnElement[bool]] = []
+    equal = {Feedback.user_id: where.user_id, Feedback.is_helpful: where.is_helpful}
+    on_vote.extend(column_ == value for column_, value in equal.items() if value is not None)
+    if where.reason is not None:
+        # Containment, which the GIN index on feedback.reasons serves.
+        on_vote.append(Feedback.reasons.contains([where.reason]))
+    if where.since is not None:
+        on_vote.append(Feedback.created_at >= where.since)
+    if where.until is not None:
+        on_vote.append(Feedback.created_at < where.until)
+    if after is not None:
+        on_vote.append(tuple_(Feedback.created_at, Feedback.id) < tuple_(*after))
+    on_exchange = [
+        column_ == value
+        for column_, value in {
+            Interaction.model: where.model,
+            Interaction.intent: where.intent,
+            Interaction.project: where.project,
+        }.items()
+        if value is not None
+    ]
+    return on_vote, on_exchange
+
+
+_JOINED = join(_feedback, _interactions, _interactions.c.id == _feedback.c.interaction_id)
+
+
+def list_statement(
+    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Select[Any]:
+    """The feedback-with-context rows of one page of GET /v1/feedback without `q`."""
+    on_vote, on_exchange = _conditions(where, after)
     return (
         select(*view_columns(_feedback, _interactions))
-        .select_from(
-            join(hits, _feedback, _feedback.c.id == hits.c.id).join(
-                _interactions, _interactions.c.id == _feedback.c.interaction_id
-            )
-        )
-        .order_by(hits.c.created_at.desc(), hits.c.id.desc())
+        .select_from(_JOINED)
+        .where(*on_vote, *on_exchange)
+        .order_by(*_ORDER)
         .limit(limit)
+    )
+
+
+def _hit_rows(
+    words: Column[Any], where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
+) -> Select[Any]:
+    """(created_at, id) of the votes that pass every filter; joined to their exchange where
+    a filter or the words need it."""
+    on_vote, on_exchange = _conditions(where, after)
+    stmt = select(_feedback.c.created_at, _feedback.c.id)
+    if on_exchange or words.table is _interactions:
+        stmt = stmt.select_from(_JOINED)
+    return stmt.where(*on_vote, *on_exchange)
+
+
+def by_ids(
+    words: Column[Any],
+    ids: Sequence[uuid.UUID],
+    where: FeedbackFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Select[Any]:
+    """The newest `limit` votes among those whose row of `words`'s table is in `ids` (the
+    matches few_matches found), sorted: each read by its key."""
+    table = words.table
+    key = _feedback.c.id if table is _feedback else _feedback.c.interaction_id
+    stmt = select(_feedback.c.created_at, _feedback.c.id)
+    on_vote, on_exchange = _conditions(where, after)
+    if on_exchange:
+        stmt = stmt.select_from(_JOINED)
+    found = key == any_(bindparam(f"{table.name}_ids", list(ids), ARRAY(Uuid)))
+    return stmt.where(found, *on_vote, *on_exchange).order_by(*_SORTED).limit(limit)
+
+
+def walk(
+    words: Column[Any],
+    where: FeedbackFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Select[Any]:
+    """The newest `limit` matches among the newest WALK_ROWS votes after the cursor (that
+    pass the vote's filters), walked newest first until the page is there.
+
+    The words are tested outside the subquery, which PostgreSQL cannot push a condition
+    into past its LIMIT: so it cannot read the search index instead, whatever it estimates
+    (it takes a word it has no statistics for as one row in 200 and, for a word of 20,000
+    rows, sorts them all); and it stops at the page, the subquery's rows being pulled one
+    at a time.
+    """
+    on_vote, on_exchange = _conditions(where, after)
+    columns = [_feedback.c.created_at, _feedback.c.id, _feedback.c.interaction_id]
+    if words.table is _feedback:
+        columns.append(_feedback.c.search_words)
+    recent = select(*columns).where(*on_vote).order_by(*_ORDER).limit(WALK_ROWS).subquery("recent")
+    source: FromClause = recent
+    found = recent.c.search_words if words.table is _feedback else words
+    if on_exchange or words.table is _interactions:
+        source = join(recent, _interactions, _interactions.c.id == recent.c.interaction_id)
+    return (
+        select(recent.c.created_at, recent.c.id)
+        .select_from(source)
+        .where(search.matches(found, cast(str, where.q)), *on_exchange)
+        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+        .limit(limit)
+    )
+
+
+def first_walk(
+    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Select[Any]:
+    """The newest `limit` votes among the newest FIRST_WALK after the cursor whose words
+    match in either table, each with whether it matches in each (SEARCHED's order): a
+    walk as `walk` is, over both tables at once."""
+    on_vote, on_exchange = _conditions(where, after)
+    recent = (
+        select(
+            _feedback.c.created_at,
+            _feedback.c.id,
+            _feedback.c.interaction_id,
+            _feedback.c.search_words,
+        )
+        .where(*on_vote)
+        .order_by(*_ORDER)
+        .limit(FIRST_WALK)
+        .subquery("recent")
+    )
+    q = cast(str, where.q)
+    in_vote = search.matches(recent.c.search_words, q)
+    in_exchange = search.matches(_interactions.c.search_words, q)
+    return (
+        select(
+            recent.c.created_at,
+            recent.c.id,
+            in_vote.label("in_vote"),
+            in_exchange.label("in_exchange"),
+        )
+        .select_from(join(recent, _interactions, _interactions.c.id == recent.c.interaction_id))
+        .where(or_(in_vote, in_exchange), *on_exchange)
+        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
+        .limit(limit)
+    )
+
+
+def walk_edge(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:
+    """The last vote a walk reads (the WALK_ROWS-th after the cursor), or no row when the
+    walk reads every vote there is."""
+    on_vote, _ = _conditions(where, after)
+    return (
+        select(_feedback.c.created_at, _feedback.c.id)
+        .where(*on_vote)
+        .order_by(*_ORDER)
+        .offset(WALK_ROWS - 1)
+        .limit(1)
+    )
+
+
+def matching(
+    words: Column[Any], where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID]
+) -> Select[Any]:
+    """The newest `limit` matches after `after`, from the search index, sorted: what a walk
+    that ended at WALK_ROWS votes left."""
+    return (
+        _hit_rows(words, where, after)
+        .where(search.matches(words, cast(str, where.q)))
+        .order_by(*_SORTED)
+        .limit(limit)
+    )
+
+
+def page_statement(ids: Sequence[uuid.UUID]) -> Select[Any]:
+    """The feedback-with-context rows of the votes `ids`, newest first."""
+    found = _feedback.c.id == any_(bindparam("page_ids", list(ids), ARRAY(Uuid)))
+    return (
+        select(*view_columns(_feedback, _interactions))
+        .select_from(_JOINED)
+        .where(found)
+        .order_by(*_ORDER)
     )
