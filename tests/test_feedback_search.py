@@ -8,9 +8,18 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from feedback_api.feedback.repository import FeedbackFilter, few_matches, list_statement
+from feedback_api.feedback import repository
+from feedback_api.feedback.repository import (
+    SEARCHED,
+    FeedbackFilter,
+    FeedbackRepository,
+    by_ids,
+    few_matches,
+    matching,
+    walk,
+)
 from tests.helpers import exchange
 
 
@@ -149,18 +158,22 @@ async def test_one_letter_and_two_hundred_characters_are_fine(
 
 async def test_each_table_s_branch_can_use_its_search_index(engine: AsyncEngine) -> None:
     """The searches' expressions are the migration's index expressions: with scans of the
-    tables and of their B-trees priced out, the plan reads both search indexes."""
-    statement = list_statement(FeedbackFilter(q="zebra"), 50, None)
-    sql = str(
-        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    )
+    tables and of their B-trees priced out, each table's search reads its search index."""
     async with engine.connect() as conn:
         await conn.execute(text("SET enable_seqscan = off"))
         await conn.execute(text("SET enable_indexscan = off"))
-        plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
+        for words, index in zip(
+            SEARCHED, ("ix_feedback_search", "ix_interactions_search"), strict=True
+        ):
+            statement = matching(words, FeedbackFilter(q="zebra"), 50, None)
+            sql = str(
+                statement.compile(
+                    dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+                )
+            )
+            plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
+            assert f"Bitmap Index Scan on {index}" in plan, plan
         await conn.rollback()
-    for index in ("ix_feedback_search", "ix_interactions_search"):
-        assert f"Bitmap Index Scan on {index}" in plan, plan
 
 
 async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncClient) -> None:
@@ -185,15 +198,63 @@ async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncCl
 async def test_walking_the_newest_votes_finds_what_the_index_finds(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    """With many matches a search walks the newest votes instead of reading its matches by
-    id (FEW_MATCHES): both ways give the same pages."""
+    """A table's matches read by id (few), by a walk of the newest votes (many), or from
+    its index (what a walk left): the three ways give the same pages."""
     for minute in range(30):
         await vote(client, minute, comment="otter" if minute % 2 else None, query=f"otter {minute}")
     where = FeedbackFilter(q="otter")
     async with engine.connect() as conn:
-        found = (await conn.execute(few_matches("otter"))).one()
-        assert [len(ids) for ids in found] == [15, 30]
-        by_id = list_statement(where, 7, None, matched=tuple(found))
-        walking = list_statement(where, 7, None, matched=(None, None))
-        pages = [[row.id for row in await conn.execute(stmt)] for stmt in (by_id, walking)]
-    assert pages[0] == pages[1] and len(pages[0]) == 7
+        for words, count in zip(SEARCHED, (15, 30), strict=True):
+            ids = (await conn.execute(few_matches(words, "otter"))).scalar_one()
+            assert len(ids) == count
+            ways = (by_ids(words, ids, where, 7, None), walk(words, where, 7, None))
+            pages = [[row.id for row in await conn.execute(stmt)] for stmt in ways]
+            pages.append([row.id for row in await conn.execute(matching(words, where, 7, None))])
+            assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 7
+
+
+@pytest.mark.parametrize("walked", [3, 40])
+async def test_every_way_of_a_search_gives_the_same_pages(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, walked: int
+) -> None:
+    """With the bounds made small, a search takes every way there is: a first walk that
+    finds the page or not, a table with few matches (by id) and one with many (a walk),
+    and walks that stop at WALK_ROWS votes short of a page (the rest from the index):
+    every page keeps the order, no vote twice, none lost."""
+    monkeypatch.setattr(repository, "FIRST_WALK", 4)
+    monkeypatch.setattr(repository, "DENSE", 1)
+    monkeypatch.setattr(repository, "FEW_MATCHES", 3)
+    monkeypatch.setattr(repository, "WALK_ROWS", walked)
+    expected = []
+    for minute in range(60):
+        if minute < 20 and minute % 4 == 0:  # few in the vote's comment, all old
+            expected.append(await vote(client, minute, comment=f"heron {minute}"))
+        elif minute < 40 and minute % 2 == 1:  # many in the question, none among the newest
+            expected.append(await vote(client, minute, query=f"a heron question {minute}"))
+        else:
+            await vote(client, minute, comment="ibis")
+    expected.reverse()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": "heron", "limit": 4}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/v1/feedback", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+async def test_a_search_runs_without_parallel_workers(engine: AsyncEngine) -> None:
+    """Parallel workers walk far past a page (docs/explorer.md): the search turns them off
+    for its own transaction, and only there."""
+    async with AsyncSession(engine) as session:
+        await FeedbackRepository(session).list(FeedbackFilter(q="anything"), 10, None)
+        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        assert setting == "0"
+        await session.rollback()
+        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        assert setting != "0"

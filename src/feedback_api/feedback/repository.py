@@ -628,7 +628,10 @@ def walk_edge(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -
 
 
 def matching(
-    words: Column[Any], where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID]
+    words: Column[Any],
+    where: FeedbackFilter,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
 ) -> Select[Any]:
     """The newest `limit` matches after `after`, from the search index, sorted: what a walk
     that ended at WALK_ROWS votes left."""
