@@ -1,6 +1,6 @@
 """Search benchmark: GET /v1/feedback?q= and keyset pages of the list at 1,000,000 votes.
 
-    python bench/bench_search.py [--quick] [--rows N] [--database-url URL]
+    python bench/bench_search.py [--quick] [--rows N] [--database-url URL] [--filled URL]
 
 Fills N votes (default 1,000,000; --quick: 100,000), one interaction each, with
 generate_series SQL inside PostgreSQL, at the schema without the search indexes; then
@@ -15,7 +15,9 @@ printed). Side by side in one run:
   pages      p50 / p95 of the list's first page against the page at the oldest vote, the
              N-th, reached by a keyset cursor (goal: equal).
 
---database-url must name an empty database (the benchmark migrates it itself).
+--database-url must name an empty database (the benchmark migrates it itself). --filled
+names a database this benchmark filled before (at head, N votes): only the searches and
+pages are measured, for quick iterations.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Connection, asyncpg_dsn, percentile, server, settle
 from feedback_api.config import normalize_database_url
-from feedback_api.feedback.repository import FEW_MATCHES
+from feedback_api.feedback.repository import FEW_MATCHES, FIRST_WALK, WALK_ROWS
 from feedback_api.kit import migrations
 from feedback_api.kit.pagination import encode_cursor
 
@@ -175,9 +177,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="votes to fill (default 1,000,000)")
     parser.add_argument("--rounds", type=int, default=60, help="requests per figure")
     parser.add_argument("--database-url", help="an empty database; default: a fresh embedded one")
+    parser.add_argument("--filled", help="a database this benchmark filled: measure only")
     args = parser.parse_args()
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     limit = 50
+    if args.filled:
+        url = normalize_database_url(args.filled)
+        measure_requests(url, asyncpg_dsn(url), rows, limit, args.rounds)
+        return
 
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
@@ -220,6 +227,11 @@ def main() -> None:
         print(f"  {name:<36}{' / '.join(f'{s:.1f} s' for s in seconds):>20}"
               f"{min(seconds) / base:>8.2f}x")  # fmt: skip
 
+    measure_requests(url, dsn, rows, limit, args.rounds)
+
+
+def measure_requests(url: str, dsn: str, rows: int, limit: int, rounds: int) -> None:
+    """The searches and the list's pages, through the service's HTTP server."""
     cursor = asyncio.run(oldest_page_cursor(dsn, limit))
     paths = {
         label: "/v1/feedback?" + urlencode({"q": q, "limit": limit}) for label, q in searches(rows)
@@ -232,9 +244,9 @@ def main() -> None:
         f"list page at vote {rows:,} (cursor)": f"/v1/feedback?limit={limit}&cursor={cursor}",
     }
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
-        times = asyncio.run(measure(base, {**paths, **pages}, args.rounds))
+        times = asyncio.run(measure(base, {**paths, **pages}, rounds))
 
-    print(f"\nGET /v1/feedback, limit={limit}, {args.rounds} requests each, alternated")
+    print(f"\nGET /v1/feedback, limit={limit}, {rounds} requests each, alternated")
     print(f"{'request':<46}{'p50 ms':>9}{'p95 ms':>9}")
     for label, values in times.items():
         print(f"{label:<46}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}")
@@ -242,7 +254,10 @@ def main() -> None:
     print(f"page at vote {rows:,} / page 1 (p50): {deep / first:.2f}x")
     worst = max(percentile(times[label], 0.5) for label in paths)
     print(f"slowest search p50: {worst:.1f} ms (goal <= 50 ms)")
-    print(f"(a table with up to {FEW_MATCHES:,} matches is searched through its index)")
+    print(
+        f"(first walk {FIRST_WALK:,} votes; a table with up to {FEW_MATCHES:,} matches read by id;"
+        f" walks of up to {WALK_ROWS:,} votes)"
+    )
 
 
 if __name__ == "__main__":

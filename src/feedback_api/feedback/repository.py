@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     CompoundSelect,
+    Float,
     FromClause,
     Select,
     Table,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    column,
     delete,
     false,
     func,
@@ -28,9 +30,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    table,
     tuple_,
     update,
 )
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -329,19 +333,17 @@ class FeedbackFilter:
 # What `q` searches: the words of the vote, and those of its exchange, each with its index.
 SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
 # A search first walks this many of the newest votes after the cursor, testing the words of
-# both tables: a word common among them (one vote in FIRST_WALK / limit or more) has its
-# page there, with no count asked (which, for a common word, reads many rows).
+# both tables: a word in one vote of FIRST_WALK / limit or more has its page there.
 FIRST_WALK = 1_000
-# Fewer than this many matches of a table in the first walk: the table is asked for its
-# matches (few_matches); more: it walks on.
-DENSE = 2
 # Up to this many matches in a table, a search reads them by id and sorts them (cost: its
 # matches); with more, it walks the newest votes until it has a page (cost: about
 # limit x votes / matches votes walked). Where the two cost the same: docs/benchmarks.md,
 # "Stop 14".
 FEW_MATCHES = 5_000
 # A walk reads at most this many votes; a walk that ends there short of a page (its word
-# is common, but not among the newest votes) takes the rest from the index instead.
+# is common, but not among the newest votes) takes the rest from the index instead. A table
+# walks when its share of matching votes (seen in the first walk, or in PostgreSQL's
+# statistics) promises a page within that many: else it is asked for its count first.
 WALK_ROWS = 20_000
 # Parallel workers would walk the newest votes far past the page (each worker reads its
 # own share of the index before the leader can stop them): off for the search's statements,
@@ -363,6 +365,32 @@ def few_matches(words: Column[Any], q: str) -> Select[Any]:
     table = words.table
     ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
     return select(func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]")))
+
+
+_pg_stats = table(
+    "pg_stats",
+    column("schemaname", Text),
+    column("tablename", Text),
+    column("attname", Text),
+    column("most_common_elems"),
+    column("most_common_elem_freqs", ARRAY(Float)),
+)
+
+
+def most_common_words(words: Column[Any]) -> Select[Any]:
+    """The words most rows of `words`'s table contain and the share of rows that contain
+    each, as ANALYZE found them (the planner's own statistics); no row before an ANALYZE."""
+    stats = _pg_stats.c
+    return select(
+        # anyarray: text first, then the array of texts it spells.
+        sa_cast(sa_cast(stats.most_common_elems, Text), ARRAY(Text)),
+        stats.most_common_elem_freqs,
+    ).where(
+        stats.schemaname == func.current_schema(),
+        stats.tablename == words.table.name,
+        stats.attname == words.name,
+        stats.most_common_elems.is_not(None),
+    )
 
 
 class FeedbackRepository:
@@ -422,12 +450,10 @@ class FeedbackRepository:
         await self.session.execute(NO_PARALLEL)
         first = (await self.session.execute(first_walk(where, limit, after))).all()
         hits: set[Hit] = {(row.created_at, row.id) for row in first}
-        if len(first) < limit:
+        if len(first) < limit:  # it walked FIRST_WALK votes (or all there are)
             for index, words in enumerate(SEARCHED):
-                dense = sum(1 for row in first if row[2 + index]) >= DENSE
-                hits.update(
-                    await _table_hits(self.session, words, where, limit, after, dense=dense)
-                )
+                seen = sum(1 for row in first if row[2 + index]) / FIRST_WALK
+                hits.update(await _table_hits(self.session, words, where, limit, after, seen))
         page = sorted(hits, reverse=True)[:limit]
         if not page:
             return []
@@ -440,16 +466,20 @@ async def _table_hits(
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-    *,
-    dense: bool,
+    seen: float,
 ) -> list[Hit]:
-    """The newest `limit` matches of one table after the cursor: by id when it has few
-    (FEW_MATCHES), else by a walk of the newest votes, and from the index for what a
-    walk that stopped at WALK_ROWS votes left."""
-    if not dense:
-        ids = (await session.execute(few_matches(words, cast(str, where.q)))).scalar_one()
-        if len(ids) <= FEW_MATCHES:
-            return await _hits(session, by_ids(words, ids, where, limit, after)) if ids else []
+    """The newest `limit` matches of one table after the cursor: by a walk of the newest
+    votes when the share of votes that match (`seen` in the first walk, or the statistics')
+    promises a page within WALK_ROWS votes; else by id when the table has few
+    (FEW_MATCHES); else by a walk too. What a walk that stopped at WALK_ROWS votes short of
+    a page left comes from the index."""
+    q = cast(str, where.q)
+    if limit > seen * WALK_ROWS:
+        common = (await session.execute(most_common_words(words))).first()
+        if common is None or limit > search.share(q, *common) * WALK_ROWS:
+            ids = (await session.execute(few_matches(words, q))).scalar_one()
+            if len(ids) <= FEW_MATCHES:
+                return await _hits(session, by_ids(words, ids, where, limit, after)) if ids else []
     walked = await _hits(session, walk(words, where, limit, after))
     if len(walked) < limit:
         edge = (await session.execute(walk_edge(where, after))).first()
