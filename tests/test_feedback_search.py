@@ -20,6 +20,7 @@ from feedback_api.feedback.repository import (
     matching,
     walk,
 )
+from feedback_api.kit.search import share
 from tests.helpers import exchange
 
 
@@ -207,7 +208,7 @@ async def test_walking_the_newest_votes_finds_what_the_index_finds(
         for words, count in zip(SEARCHED, (15, 30), strict=True):
             ids = (await conn.execute(few_matches(words, "otter"))).scalar_one()
             assert len(ids) == count
-            ways = (by_ids(words, ids, where, 7, None), walk(words, where, 7, None))
+            ways = (by_ids(words, ids, where, 7, None), walk(words, where, 7, None, 100))
             pages = [[row.id for row in await conn.execute(stmt)] for stmt in ways]
             pages.append([row.id for row in await conn.execute(matching(words, where, 7, None))])
             assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 7
@@ -215,14 +216,14 @@ async def test_walking_the_newest_votes_finds_what_the_index_finds(
 
 @pytest.mark.parametrize("walked", [3, 40])
 async def test_every_way_of_a_search_gives_the_same_pages(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, walked: int
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, walked: int
 ) -> None:
     """With the bounds made small, a search takes every way there is: a first walk that
     finds the page or not, a table with few matches (by id) and one with many (a walk),
-    and walks that stop at WALK_ROWS votes short of a page (the rest from the index):
-    every page keeps the order, no vote twice, none lost."""
+    and walks that stop at WALK_ROWS votes short of a page (the rest from the index);
+    after an ANALYZE, the statistics send the common word straight to a walk: every page
+    keeps the order, no vote twice, none lost."""
     monkeypatch.setattr(repository, "FIRST_WALK", 4)
-    monkeypatch.setattr(repository, "DENSE", 1)
     monkeypatch.setattr(repository, "FEW_MATCHES", 3)
     monkeypatch.setattr(repository, "WALK_ROWS", walked)
     expected = []
@@ -234,18 +235,25 @@ async def test_every_way_of_a_search_gives_the_same_pages(
         else:
             await vote(client, minute, comment="ibis")
     expected.reverse()
+    assert await all_pages(client, "heron") == expected
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE feedback, interactions"))
+        await conn.commit()
+    assert await all_pages(client, "heron") == expected
+
+
+async def all_pages(client: httpx.AsyncClient, q: str) -> list[str]:
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, Any] = {"q": "heron", "limit": 4}
+        params: dict[str, Any] = {"q": q, "limit": 4}
         if cursor:
             params["cursor"] = cursor
         page = (await client.get("/v1/feedback", params=params)).json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
-            break
-    assert seen == expected
+            return seen
 
 
 async def test_a_search_runs_without_parallel_workers(engine: AsyncEngine) -> None:
@@ -258,3 +266,14 @@ async def test_a_search_runs_without_parallel_workers(engine: AsyncEngine) -> No
         await session.rollback()
         setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
         assert setting != "0"
+
+
+def test_the_share_of_rows_a_search_matches_by_the_statistics() -> None:
+    """A prefix sums the common words it starts; every word must match: the smallest; a
+    word the statistics do not list counts as none (the three extra shares: ANALYZE's)."""
+    common, shares = ["kotlin", "kotlinx", "rust", "go"], [0.1, 0.05, 0.2, 0.3, 0.05, 0.3, 0.0]
+    assert share("kot", common, shares) == pytest.approx(0.15)
+    assert share("Kotlin RUST", common, shares) == pytest.approx(0.15)
+    assert share("go", common, shares) == pytest.approx(0.3)
+    assert share("g", common, shares) == 0.0  # one letter: whole words only
+    assert share("rust zebra", common, shares) == 0.0

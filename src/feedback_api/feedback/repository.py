@@ -377,18 +377,20 @@ _pg_stats = table(
 )
 
 
-def most_common_words(words: Column[Any]) -> Select[Any]:
-    """The words most rows of `words`'s table contain and the share of rows that contain
-    each, as ANALYZE found them (the planner's own statistics); no row before an ANALYZE."""
+def most_common_words() -> Select[Any]:
+    """For each column of SEARCHED: the words most of its rows contain and the share of
+    rows that contain each (`common`, `shares`), as ANALYZE found them (the planner's own
+    statistics); no row for a table not analyzed yet."""
     stats = _pg_stats.c
     return select(
+        stats.tablename,
+        stats.attname,
         # anyarray: text first, then the array of texts it spells.
-        sa_cast(sa_cast(stats.most_common_elems, Text), ARRAY(Text)),
-        stats.most_common_elem_freqs,
+        sa_cast(sa_cast(stats.most_common_elems, Text), ARRAY(Text)).label("common"),
+        stats.most_common_elem_freqs.label("shares"),
     ).where(
         stats.schemaname == func.current_schema(),
-        stats.tablename == words.table.name,
-        stats.attname == words.name,
+        tuple_(stats.tablename, stats.attname).in_([(w.table.name, w.name) for w in SEARCHED]),
         stats.most_common_elems.is_not(None),
     )
 
@@ -448,12 +450,15 @@ class FeedbackRepository:
         if where.q is None:
             return list((await self.session.execute(list_statement(where, limit, after))).all())
         await self.session.execute(NO_PARALLEL)
-        first = (await self.session.execute(first_walk(where, limit, after))).all()
-        hits: set[Hit] = {(row.created_at, row.id) for row in first}
-        if len(first) < limit:  # it walked FIRST_WALK votes (or all there are)
-            for index, words in enumerate(SEARCHED):
-                seen = sum(1 for row in first if row[2 + index]) / FIRST_WALK
-                hits.update(await _table_hits(self.session, words, where, limit, after, seen))
+        q = where.q
+        common = {
+            (row.tablename, row.attname): search.share(q, row.common, row.shares)
+            for row in await self.session.execute(most_common_words())
+        }
+        hits: set[Hit] = set()
+        for words in SEARCHED:
+            share = common.get((words.table.name, words.name), 0.0)
+            hits.update(await _table_hits(self.session, words, where, limit, after, share))
         page = sorted(hits, reverse=True)[:limit]
         if not page:
             return []
@@ -466,21 +471,24 @@ async def _table_hits(
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-    seen: float,
+    share: float,
 ) -> list[Hit]:
-    """The newest `limit` matches of one table after the cursor: by a walk of the newest
-    votes when the share of votes that match (`seen` in the first walk, or the statistics')
-    promises a page within WALK_ROWS votes; else by id when the table has few
-    (FEW_MATCHES); else by a walk too. What a walk that stopped at WALK_ROWS votes short of
-    a page left comes from the index."""
-    q = cast(str, where.q)
-    if limit > seen * WALK_ROWS:
-        common = (await session.execute(most_common_words(words))).first()
-        if common is None or limit > search.share(q, *common) * WALK_ROWS:
-            ids = (await session.execute(few_matches(words, q))).scalar_one()
+    """The newest `limit` matches of one table after the cursor.
+
+    By a walk of the newest votes when the share of its rows that match (`share`, by the
+    statistics; else as seen in a first walk of FIRST_WALK votes) promises a page within
+    WALK_ROWS votes; else by id when the table has few (FEW_MATCHES); else by a walk too.
+    What a walk that stopped at WALK_ROWS votes short of a page left comes from the index.
+    """
+    if limit > share * WALK_ROWS:
+        first = await _hits(session, walk(words, where, limit, after, FIRST_WALK))
+        if len(first) == limit:
+            return first
+        if limit > len(first) / FIRST_WALK * WALK_ROWS:
+            ids = (await session.execute(few_matches(words, cast(str, where.q)))).scalar_one()
             if len(ids) <= FEW_MATCHES:
                 return await _hits(session, by_ids(words, ids, where, limit, after)) if ids else []
-    walked = await _hits(session, walk(words, where, limit, after))
+    walked = await _hits(session, walk(words, where, limit, after, WALK_ROWS))
     if len(walked) < limit:
         edge = (await session.execute(walk_edge(where, after))).first()
         if edge is not None:  # the walk stopped at WALK_ROWS votes, not at the last
@@ -580,8 +588,9 @@ def walk(
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
+    rows: int,
 ) -> Select[Any]:
-    """The newest `limit` matches among the newest WALK_ROWS votes after the cursor (that
+    """The newest `limit` matches among the newest `rows` votes after the cursor (that
     pass the vote's filters), walked newest first until the page is there.
 
     The words are tested outside the subquery, which PostgreSQL cannot push a condition
@@ -594,7 +603,7 @@ def walk(
     columns = [_feedback.c.created_at, _feedback.c.id, _feedback.c.interaction_id]
     if words.table is _feedback:
         columns.append(_feedback.c.search_words)
-    recent = select(*columns).where(*on_vote).order_by(*_ORDER).limit(WALK_ROWS).subquery("recent")
+    recent = select(*columns).where(*on_vote).order_by(*_ORDER).limit(rows).subquery("recent")
     source: FromClause = recent
     found = recent.c.search_words if words.table is _feedback else words
     if on_exchange or words.table is _interactions:
@@ -603,42 +612,6 @@ def walk(
         select(recent.c.created_at, recent.c.id)
         .select_from(source)
         .where(search.matches(found, cast(str, where.q)), *on_exchange)
-        .order_by(recent.c.created_at.desc(), recent.c.id.desc())
-        .limit(limit)
-    )
-
-
-def first_walk(
-    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
-) -> Select[Any]:
-    """The newest `limit` votes among the newest FIRST_WALK after the cursor whose words
-    match in either table, each with whether it matches in each (SEARCHED's order): a
-    walk as `walk` is, over both tables at once."""
-    on_vote, on_exchange = _conditions(where, after)
-    recent = (
-        select(
-            _feedback.c.created_at,
-            _feedback.c.id,
-            _feedback.c.interaction_id,
-            _feedback.c.search_words,
-        )
-        .where(*on_vote)
-        .order_by(*_ORDER)
-        .limit(FIRST_WALK)
-        .subquery("recent")
-    )
-    q = cast(str, where.q)
-    in_vote = search.matches(recent.c.search_words, q)
-    in_exchange = search.matches(_interactions.c.search_words, q)
-    return (
-        select(
-            recent.c.created_at,
-            recent.c.id,
-            in_vote.label("in_vote"),
-            in_exchange.label("in_exchange"),
-        )
-        .select_from(join(recent, _interactions, _interactions.c.id == recent.c.interaction_id))
-        .where(or_(in_vote, in_exchange), *on_exchange)
         .order_by(recent.c.created_at.desc(), recent.c.id.desc())
         .limit(limit)
     )
