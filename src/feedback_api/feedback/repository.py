@@ -14,6 +14,7 @@ from sqlalchemy import (
     CompoundSelect,
     Float,
     FromClause,
+    Integer,
     Select,
     Table,
     Text,
@@ -603,7 +604,9 @@ def walk(
     columns = [_feedback.c.created_at, _feedback.c.id, _feedback.c.interaction_id]
     if words.table is _feedback:
         columns.append(_feedback.c.search_words)
-    recent = select(*columns).where(*on_vote).order_by(*_ORDER).limit(rows).subquery("recent")
+    recent = (
+        select(*columns).where(*on_vote).order_by(*_ORDER).limit(_inline(rows)).subquery("recent")
+    )
     source: FromClause = recent
     found = recent.c.search_words if words.table is _feedback else words
     if on_exchange or words.table is _interactions:
@@ -613,8 +616,15 @@ def walk(
         .select_from(source)
         .where(search.matches(found, cast(str, where.q)), *on_exchange)
         .order_by(recent.c.created_at.desc(), recent.c.id.desc())
-        .limit(limit)
+        .limit(_inline(limit))
     )
+
+
+def _inline(count: int) -> ColumnElement[int]:
+    """A LIMIT written into the statement, not a parameter: a prepared statement's generic
+    plan, which PostgreSQL may switch to after five runs, would not know it and would
+    plan a walk as if it read a tenth of the table."""
+    return literal_column(str(int(count)), Integer)
 
 
 def walk_edge(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:
