@@ -55,9 +55,7 @@ def upgrade() -> None:
         unique=True,
         postgresql_nulls_not_distinct=True,
     )
-    op.create_index(
-        "ix_member_last_casts_last_at", "member_last_casts", ["last_at"], unique=False
-    )
+    op.create_index("ix_member_last_casts_last_at", "member_last_casts", ["last_at"], unique=False)
     op.create_table(
         "member_hours",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),

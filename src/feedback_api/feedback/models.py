@@ -15,7 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
@@ -64,5 +64,13 @@ class Feedback(Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
-    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): what the voter wrote.
-    search_words: Mapped[Any] = search_column("comment", "correction")
+    # The words of the vote's exchange (its question and answer: the interaction's
+    # search_words), copied by the statement that writes the vote (an exchange's texts never
+    # change): so a search reads one row per vote, not two (docs/explorer.md). Never sent
+    # by a client, never shown.
+    exchange_words: Mapped[Any] = mapped_column(
+        TSVECTOR, server_default=text("''::tsvector"), nullable=False, deferred=True
+    )
+    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): the exchange's words
+    # and what the voter wrote.
+    search_words: Mapped[Any] = search_column("comment", "correction", words="exchange_words")

@@ -58,7 +58,10 @@ _feedback = cast(Table, Feedback.__table__)
 _interactions = cast(Table, Interaction.__table__)
 _project_reasons = cast(Table, ProjectReasons.__table__)
 # What a statement writes and an answer shows: not the columns PostgreSQL computes.
-_feedback_columns = written_columns(_feedback)
+# Written by the vote statement from the vote's exchange, never sent or shown: not a column
+# of the view.
+_COPIED = frozenset({"exchange_words"})
+_feedback_columns = [c for c in written_columns(_feedback) if c.name not in _COPIED]
 _interaction_columns = written_columns(_interactions)
 
 # What a vote shows of its interaction. With every column of the vote, this is the
@@ -114,7 +117,8 @@ def _submit_votes() -> CompoundSelect[Any]:
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
     """
-    target_columns = ("id", "created_at", *CONTEXT_COLUMNS)
+    # search_words: the exchange's words, which the vote copies (Feedback.exchange_words).
+    target_columns = ("id", "created_at", "search_words", *CONTEXT_COLUMNS)
     rows = json_recordset("interactions", _interaction_columns)
     new = (
         insert(_interactions)
@@ -147,6 +151,7 @@ def _submit_votes() -> CompoundSelect[Any]:
             target.c.id.label("target_id"),
             target.c.project.label("target_project"),
             allowed.label("allowed_reasons"),
+            target.c.search_words.label("target_words"),
         )
         .select_from(
             votes.join(target, target.c.request_id == votes.c.request_key).outerjoin(
@@ -163,8 +168,8 @@ def _submit_votes() -> CompoundSelect[Any]:
     written = (
         insert(_feedback)
         .from_select(
-            inserted,
-            select(*(values[c.name] for c in inserted))
+            [*inserted, _feedback.c.exchange_words],
+            select(*(values[c.name] for c in inserted), checked.c.target_words)
             .where(reasons_allowed)
             .order_by(checked.c.target_id, checked.c.user_id.nulls_last()),
         )
@@ -331,8 +336,10 @@ class FeedbackFilter:
     q: str | None = None  # words to find in SEARCHED (kit/search.py)
 
 
-# What `q` searches: the words of the vote, and those of its exchange, each with its index.
-SEARCHED = (_feedback.c.search_words, _interactions.c.search_words)
+# What `q` searches: the words of the vote and of its exchange, in the vote's row (the
+# exchange's copied: Feedback.exchange_words), with their index. A tuple of the columns
+# searched, each with an index and a way of its own; one, since the copy (docs/explorer.md).
+SEARCHED = (_feedback.c.search_words,)
 # A search first walks this many of the newest votes after the cursor, testing the words of
 # both tables: a word in one vote of FIRST_WALK / limit or more has its page there.
 FIRST_WALK = 1_000
