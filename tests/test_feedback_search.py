@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from feedback_api.feedback import repository
 from feedback_api.feedback.repository import (
-    SEARCHED,
     FeedbackFilter,
     FeedbackRepository,
     by_ids,
@@ -157,11 +156,11 @@ async def test_one_letter_and_two_hundred_characters_are_fine(
     assert [i["id"] for i in await search(client, "  X ")] == [wanted]
 
 
-async def test_the_search_can_use_its_index(engine: AsyncEngine) -> None:
-    """The search's expression is the migration's index expression: with scans of the
-    table and of its B-trees priced out, the plan reads the search index."""
-    [words] = SEARCHED
-    statement = matching(words, FeedbackFilter(q="zebra"), 50, None)
+async def test_the_search_can_use_its_indexes(engine: AsyncEngine) -> None:
+    """The search's expressions are the migration's index expressions: with scans of the
+    table and of its B-trees priced out, the plan reads both search indexes of the votes
+    (their own words, their exchange's)."""
+    statement = matching(FeedbackFilter(q="zebra"), 50, None)
     sql = str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
@@ -170,7 +169,8 @@ async def test_the_search_can_use_its_index(engine: AsyncEngine) -> None:
         await conn.execute(text("SET enable_indexscan = off"))
         plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
         await conn.rollback()
-    assert "Bitmap Index Scan on ix_feedback_search" in plan, plan
+    for index in ("ix_feedback_search", "ix_feedback_exchange_search"):
+        assert f"Bitmap Index Scan on {index}" in plan, plan
 
 
 async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncClient) -> None:
@@ -201,13 +201,11 @@ async def test_walking_the_newest_votes_finds_what_the_index_finds(
         await vote(client, minute, comment="otter" if minute % 2 else None, query=f"otter {minute}")
     where = FeedbackFilter(q="otter")
     async with engine.connect() as conn:
-        for words, count in zip(SEARCHED, (30,), strict=True):
-            ids = (await conn.execute(few_matches(words, "otter"))).scalar_one()
-            assert len(ids) == count
-            ways = (by_ids(words, ids, where, 7, None), walk(words, where, 7, None, 100))
-            pages = [[row.id for row in await conn.execute(stmt)] for stmt in ways]
-            pages.append([row.id for row in await conn.execute(matching(words, where, 7, None))])
-            assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 7
+        ids = (await conn.execute(few_matches("otter"))).scalar_one()
+        assert len(ids) == 30
+        ways = (by_ids(ids, where, 7, None), walk(where, 7, None, 100), matching(where, 7, None))
+        pages = [[row.id for row in await conn.execute(stmt)] for stmt in ways]
+    assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 7
 
 
 @pytest.mark.parametrize("walked", [3, 40])
@@ -273,3 +271,33 @@ def test_the_share_of_rows_a_search_matches_by_the_statistics() -> None:
     assert share("go", common, shares) == pytest.approx(0.3)
     assert share("g", common, shares) == 0.0  # one letter: whole words only
     assert share("rust zebra", common, shares) == 0.0
+
+
+async def test_a_vote_carries_the_words_of_its_exchange_however_it_comes(
+    client: httpx.AsyncClient,
+) -> None:
+    """The vote statement copies the exchange's words into the vote: for a vote with its
+    exchange, by reference to one logged before, in a batch, and for a second vote on the
+    same exchange; a vote replaced by the same user keeps them. A search still needs every
+    word in the exchange or every word in the vote (not some of each)."""
+    logged = {"query": "Where do pelicans nest?", "response": "On islands", "model": "m"}
+    r = await client.post("/v1/interactions", json={"request_id": "pelican-1", **logged})
+    assert r.status_code == 201, r.text
+    by_reference = await client.post(
+        "/v1/feedback", json={"request_id": "pelican-1", "is_helpful": True, "user_id": "u1"}
+    )
+    assert by_reference.status_code == 201, by_reference.text
+    with_exchange = await vote(client, 5, query="A pelican question", user_id="u2")
+    batch = {"items": [{"request_id": "pelican-1", "is_helpful": False, "user_id": "u3"}]}
+    r = await client.post("/v1/feedback/batch", json=batch)
+    assert r.status_code == 200 and r.json()["failed"] == 0, r.text
+    replaced = await client.post(
+        "/v1/feedback",
+        json={"request_id": "pelican-1", "is_helpful": False, "user_id": "u1", "comment": "ok"},
+    )
+    assert replaced.status_code == 200, replaced.text
+    found = {item["id"] for item in await search(client, "pelican")}
+    # u1's vote (replaced, the same vote), u2's on its own exchange, u3's from the batch.
+    assert len(found) == 3 and {with_exchange, by_reference.json()["id"]} <= found
+    assert len(await search(client, "nest islands")) == 2
+    assert await search(client, "islands ok") == []

@@ -42,6 +42,7 @@ class Feedback(Base):
         # `reason=` filters with `reasons @> ARRAY[...]`, which a GIN index on the array serves.
         Index("ix_feedback_reasons", "reasons", postgresql_using="gin"),
         search_index("ix_feedback_search", "search_words"),
+        search_index("ix_feedback_exchange_search", "exchange_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -64,6 +65,8 @@ class Feedback(Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): what the voter wrote.
+    search_words: Mapped[Any] = search_column("comment", "correction")
     # The words of the vote's exchange (its question and answer: the interaction's
     # search_words), copied by the statement that writes the vote (an exchange's texts never
     # change): so a search reads one row per vote, not two (docs/explorer.md). Never sent
@@ -71,6 +74,3 @@ class Feedback(Base):
     exchange_words: Mapped[Any] = mapped_column(
         TSVECTOR, server_default=text("''::tsvector"), nullable=False, deferred=True
     )
-    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): the exchange's words
-    # and what the voter wrote.
-    search_words: Mapped[Any] = search_column("comment", "correction", words="exchange_words")

@@ -336,22 +336,22 @@ class FeedbackFilter:
     q: str | None = None  # words to find in SEARCHED (kit/search.py)
 
 
-# What `q` searches: the words of the vote and of its exchange, in the vote's row (the
-# exchange's copied: Feedback.exchange_words), with their index. A tuple of the columns
-# searched, each with an index and a way of its own; one, since the copy (docs/explorer.md).
-SEARCHED = (_feedback.c.search_words,)
-# A search first walks this many of the newest votes after the cursor, testing the words of
-# both tables: a word in one vote of FIRST_WALK / limit or more has its page there.
+# What `q` searches, all in the vote's row: its own words (comment and correction) and its
+# exchange's (question and answer, copied when the vote is written), each with its index.
+SEARCHED = (_feedback.c.search_words, _feedback.c.exchange_words)
+# A search for a word the statistics do not call common first walks this many of the
+# newest votes after the cursor: a word in one vote of FIRST_WALK / limit or more (new
+# since the last ANALYZE, say) has its page there, or the promise of one within WALK_ROWS.
 FIRST_WALK = 1_000
-# Up to this many matches in a table, a search reads them by id and sorts them (cost: its
-# matches); with more, it walks the newest votes until it has a page (cost: about
+# Up to this many matches, a search reads them by id and sorts them (cost: its matches);
+# with more, it walks the newest votes until it has a page (cost: about
 # limit x votes / matches votes walked). Where the two cost the same: docs/benchmarks.md,
 # "Stop 14".
-FEW_MATCHES = 5_000
+FEW_MATCHES = 2_000
 # A walk reads at most this many votes; a walk that ends there short of a page (its word
-# is common, but not among the newest votes) takes the rest from the index instead. A table
-# walks when its share of matching votes (seen in the first walk, or in PostgreSQL's
-# statistics) promises a page within that many: else it is asked for its count first.
+# is common, but not among the newest votes) takes the rest from the index instead. A
+# search walks when its share of matching votes (by the statistics, or seen in the first
+# walk) promises a page within that many: else it asks for the ids of its matches first.
 WALK_ROWS = 20_000
 # Parallel workers would walk the newest votes far past the page (each worker reads its
 # own share of the index before the leader can stop them): off for the search's statements,
@@ -361,17 +361,21 @@ NO_PARALLEL = select(func.set_config("max_parallel_workers_per_gather", "0", Tru
 Hit = tuple[datetime, uuid.UUID]
 
 
-def few_matches(words: Column[Any], q: str) -> Select[Any]:
-    """The ids of the rows of `words`'s table that match `q`, up to FEW_MATCHES + 1 (an
-    empty array for none).
+def _matches(source: FromClause, q: str) -> ColumnElement[bool]:
+    """Every word of `q` in the vote's own texts, or every word in its exchange's."""
+    return or_(*(search.matches(source.c[words.name], q) for words in SEARCHED))
+
+
+def few_matches(q: str) -> Select[Any]:
+    """The ids of the votes that match `q`, up to FEW_MATCHES + 1 (an empty array for none),
+    from the search indexes.
 
     Asked because PostgreSQL cannot estimate how many there are: for a word its statistics
     do not know (any rare word, any prefix) it assumes one row in 200, and picks a plan for
     that (a walk through the whole table for a word nobody wrote; a sort of twenty thousand
     matches for a common one). Given the count, the search picks.
     """
-    table = words.table
-    ids = select(table.c.id).where(search.matches(words, q)).limit(FEW_MATCHES + 1).subquery()
+    ids = select(_feedback.c.id).where(_matches(_feedback, q)).limit(FEW_MATCHES + 1).subquery()
     return select(func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]")))
 
 
@@ -388,17 +392,16 @@ _pg_stats = table(
 def most_common_words() -> Select[Any]:
     """For each column of SEARCHED: the words most of its rows contain and the share of
     rows that contain each (`common`, `shares`), as ANALYZE found them (the planner's own
-    statistics); no row for a table not analyzed yet."""
+    statistics); no row for a column not analyzed yet, or with no word common enough."""
     stats = _pg_stats.c
     return select(
-        stats.tablename,
-        stats.attname,
         # anyarray: text first, then the array of texts it spells.
         sa_cast(sa_cast(stats.most_common_elems, Text), ARRAY(Text)).label("common"),
         stats.most_common_elem_freqs.label("shares"),
     ).where(
         stats.schemaname == func.current_schema(),
-        tuple_(stats.tablename, stats.attname).in_([(w.table.name, w.name) for w in SEARCHED]),
+        stats.tablename == _feedback.name,
+        stats.attname.in_([words.name for words in SEARCHED]),
         stats.most_common_elems.is_not(None),
     )
 
@@ -451,57 +454,53 @@ class FeedbackRepository:
     ) -> list[AnyRow]:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does.
 
-        With `q`: each table of SEARCHED is asked how many of its rows match (few_matches),
-        then gives its newest `limit` matches after the cursor, by id (few) or by a walk of
-        the newest votes (many); the page is the newest `limit` of both, read by id.
+        With `q`: the newest `limit` matches after the cursor are found by a walk of the
+        newest votes or by id (`_search_hits`), then read by id.
         """
         if where.q is None:
             return list((await self.session.execute(list_statement(where, limit, after))).all())
         await self.session.execute(NO_PARALLEL)
         q = where.q
-        common = {
-            (row.tablename, row.attname): search.share(q, row.common, row.shares)
+        # A vote matches in one column or the other: at most the sum of their shares.
+        share = sum(
+            search.share(q, row.common, row.shares)
             for row in await self.session.execute(most_common_words())
-        }
-        hits: set[Hit] = set()
-        for words in SEARCHED:
-            share = common.get((words.table.name, words.name), 0.0)
-            hits.update(await _table_hits(self.session, words, where, limit, after, share))
-        page = sorted(hits, reverse=True)[:limit]
-        if not page:
+        )
+        hits = await _search_hits(self.session, where, limit, after, share)
+        if not hits:
             return []
-        return list((await self.session.execute(page_statement([id_ for _, id_ in page]))).all())
+        ids = [id_ for _, id_ in sorted(hits, reverse=True)[:limit]]
+        return list((await self.session.execute(page_statement(ids))).all())
 
 
-async def _table_hits(
+async def _search_hits(
     session: AsyncSession,
-    words: Column[Any],
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
     share: float,
 ) -> list[Hit]:
-    """The newest `limit` matches of one table after the cursor.
+    """The newest `limit` matches after the cursor, newest first.
 
-    By a walk of the newest votes when the share of its rows that match (`share`, by the
+    By a walk of the newest votes when the share of votes that match (`share`, by the
     statistics; else as seen in a first walk of FIRST_WALK votes) promises a page within
-    WALK_ROWS votes; else by id when the table has few (FEW_MATCHES); else by a walk too.
+    WALK_ROWS votes; else by id when there are few (FEW_MATCHES); else by a walk too.
     What a walk that stopped at WALK_ROWS votes short of a page left comes from the index.
     """
     if limit > share * WALK_ROWS:
-        first = await _hits(session, walk(words, where, limit, after, FIRST_WALK))
+        first = await _hits(session, walk(where, limit, after, FIRST_WALK))
         if len(first) == limit:
             return first
         if limit > len(first) / FIRST_WALK * WALK_ROWS:
-            ids = (await session.execute(few_matches(words, cast(str, where.q)))).scalar_one()
+            ids = (await session.execute(few_matches(cast(str, where.q)))).scalar_one()
             if len(ids) <= FEW_MATCHES:
-                return await _hits(session, by_ids(words, ids, where, limit, after)) if ids else []
-    walked = await _hits(session, walk(words, where, limit, after, WALK_ROWS))
+                return await _hits(session, by_ids(ids, where, limit, after)) if ids else []
+    walked = await _hits(session, walk(where, limit, after, WALK_ROWS))
     if len(walked) < limit:
         edge = (await session.execute(walk_edge(where, after))).first()
         if edge is not None:  # the walk stopped at WALK_ROWS votes, not at the last
             older = (edge.created_at, edge.id)
-            walked += await _hits(session, matching(words, where, limit, older))
+            walked += await _hits(session, matching(where, limit, older))
     return walked
 
 
@@ -560,39 +559,29 @@ def list_statement(
     )
 
 
-def _hit_rows(
-    words: Column[Any], where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None
-) -> Select[Any]:
+def _hit_rows(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:
     """(created_at, id) of the votes that pass every filter; joined to their exchange where
-    a filter or the words need it."""
+    a filter needs it."""
     on_vote, on_exchange = _conditions(where, after)
     stmt = select(_feedback.c.created_at, _feedback.c.id)
-    if on_exchange or words.table is _interactions:
+    if on_exchange:
         stmt = stmt.select_from(_JOINED)
     return stmt.where(*on_vote, *on_exchange)
 
 
 def by_ids(
-    words: Column[Any],
     ids: Sequence[uuid.UUID],
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Select[Any]:
-    """The newest `limit` votes among those whose row of `words`'s table is in `ids` (the
-    matches few_matches found), sorted: each read by its key."""
-    table = words.table
-    key = _feedback.c.id if table is _feedback else _feedback.c.interaction_id
-    stmt = select(_feedback.c.created_at, _feedback.c.id)
-    on_vote, on_exchange = _conditions(where, after)
-    if on_exchange:
-        stmt = stmt.select_from(_JOINED)
-    found = key == any_(bindparam(f"{table.name}_ids", list(ids), ARRAY(Uuid)))
-    return stmt.where(found, *on_vote, *on_exchange).order_by(*_SORTED).limit(limit)
+    """The newest `limit` votes among `ids` (the matches few_matches found) that pass the
+    filters, sorted: each read by its key."""
+    found = _feedback.c.id == any_(bindparam("matched_ids", list(ids), ARRAY(Uuid)))
+    return _hit_rows(where, after).where(found).order_by(*_SORTED).limit(limit)
 
 
 def walk(
-    words: Column[Any],
     where: FeedbackFilter,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
@@ -602,26 +591,26 @@ def walk(
     pass the vote's filters), walked newest first until the page is there.
 
     The words are tested outside the subquery, which PostgreSQL cannot push a condition
-    into past its LIMIT: so it cannot read the search index instead, whatever it estimates
-    (it takes a word it has no statistics for as one row in 200 and, for a word of 20,000
-    rows, sorts them all); and it stops at the page, the subquery's rows being pulled one
-    at a time.
+    into past its LIMIT: so it cannot read the search indexes instead, whatever it
+    estimates (it takes a word it has no statistics for as one row in 200 and, for a word
+    of 20,000 rows, sorts them all); and it stops at the page, the subquery's rows being
+    pulled one at a time. Each vote walked is tested in its own row.
     """
     on_vote, on_exchange = _conditions(where, after)
-    columns = [_feedback.c.created_at, _feedback.c.id, _feedback.c.interaction_id]
-    if words.table is _feedback:
-        columns.append(_feedback.c.search_words)
     recent = (
-        select(*columns).where(*on_vote).order_by(*_ORDER).limit(_inline(rows)).subquery("recent")
+        select(_feedback.c.created_at, _feedback.c.id, _feedback.c.interaction_id, *SEARCHED)
+        .where(*on_vote)
+        .order_by(*_ORDER)
+        .limit(_inline(rows))
+        .subquery("recent")
     )
     source: FromClause = recent
-    found = recent.c.search_words if words.table is _feedback else words
-    if on_exchange or words.table is _interactions:
+    if on_exchange:
         source = join(recent, _interactions, _interactions.c.id == recent.c.interaction_id)
     return (
         select(recent.c.created_at, recent.c.id)
         .select_from(source)
-        .where(search.matches(found, cast(str, where.q)), *on_exchange)
+        .where(_matches(recent, cast(str, where.q)), *on_exchange)
         .order_by(recent.c.created_at.desc(), recent.c.id.desc())
         .limit(_inline(limit))
     )
@@ -648,16 +637,13 @@ def walk_edge(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -
 
 
 def matching(
-    words: Column[Any],
-    where: FeedbackFilter,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
 ) -> Select[Any]:
-    """The newest `limit` matches after `after`, from the search index, sorted: what a walk
+    """The newest `limit` matches after `after`, from the search indexes, sorted: what a walk
     that ended at WALK_ROWS votes left."""
     return (
-        _hit_rows(words, where, after)
-        .where(search.matches(words, cast(str, where.q)))
+        _hit_rows(where, after)
+        .where(_matches(_feedback, cast(str, where.q)))
         .order_by(*_SORTED)
         .limit(limit)
     )

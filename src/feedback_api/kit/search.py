@@ -29,20 +29,16 @@ _WORD = re.compile(r"[^\W_]+")
 PREFIX_FROM = 3
 
 
-def document(*columns: str, words: str | None = None) -> str:
-    """`to_tsvector('simple', a || ' ' || b ...)`, NULL as empty: the words of the columns
-    (after those of the tsvector column `words`, when given)."""
+def document(*columns: str) -> str:
+    """`to_tsvector('simple', a || ' ' || b ...)`, NULL as empty: the words of the columns."""
     joined = " || ' ' || ".join(f"coalesce({name}, '')" for name in columns)
-    vector = f"to_tsvector('{CONFIG}'::regconfig, {joined})"
-    return f"{words} || {vector}" if words else vector
+    return f"to_tsvector('{CONFIG}'::regconfig, {joined})"
 
 
-def search_column(*columns: str, words: str | None = None) -> Mapped[Any]:
-    """The words of `columns` (and of the tsvector column `words`), computed by PostgreSQL
-    whenever they change; never loaded with the row (deferred), never written by us."""
-    return mapped_column(
-        TSVECTOR, Computed(document(*columns, words=words), persisted=True), deferred=True
-    )
+def search_column(*columns: str) -> Mapped[Any]:
+    """The words of `columns`, computed by PostgreSQL whenever they change; never loaded
+    with the row (deferred), never written by us."""
+    return mapped_column(TSVECTOR, Computed(document(*columns), persisted=True), deferred=True)
 
 
 def search_index(name: str, column: str) -> Index:
