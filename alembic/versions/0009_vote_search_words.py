@@ -1,4 +1,5 @@
-"""feedback search: each vote carries the words of its exchange, with their index
+"""feedback search: each vote carries the words of its exchange, with their index; the
+list's (created_at, id) order from one index
 
 Revision ID: 0009
 Revises: 0008
@@ -45,9 +46,17 @@ def upgrade() -> None:
     )
     # The search reads the votes' indexes only.
     op.drop_index("ix_interactions_search", table_name="interactions", postgresql_using="gin")
+    # The list's order, (created_at, id), read from the index with no sort.
+    _created_at_index("created_at", "id")
+
+
+def _created_at_index(*columns: str) -> None:
+    op.drop_index("ix_feedback_created_at", table_name="feedback")
+    op.create_index("ix_feedback_created_at", "feedback", list(columns), unique=False)
 
 
 def downgrade() -> None:
+    _created_at_index("created_at")
     op.create_index(
         "ix_interactions_search",
         "interactions",

@@ -343,11 +343,11 @@ SEARCHED = (_feedback.c.search_words, _feedback.c.exchange_words)
 # newest votes after the cursor: a word in one vote of FIRST_WALK / limit or more (new
 # since the last ANALYZE, say) has its page there, or the promise of one within WALK_ROWS.
 FIRST_WALK = 1_000
-# Up to this many matches, a search reads them by id and sorts them (cost: its matches);
-# with more, it walks the newest votes until it has a page (cost: about
+# Up to this many matches, a search reads them from the search indexes and sorts them
+# (cost: its matches); with more, it walks the newest votes until it has a page (cost: about
 # limit x votes / matches votes walked). Where the two cost the same: docs/benchmarks.md,
 # "Stop 14".
-FEW_MATCHES = 2_000
+FEW_MATCHES = 5_000
 # A walk reads at most this many votes; a walk that ends there short of a page (its word
 # is common, but not among the newest votes) takes the rest from the index instead. A
 # search walks when its share of matching votes (by the statistics, or seen in the first
@@ -367,16 +367,15 @@ def _matches(source: FromClause, q: str) -> ColumnElement[bool]:
 
 
 def few_matches(q: str) -> Select[Any]:
-    """The ids of the votes that match `q`, up to FEW_MATCHES + 1 (an empty array for none),
-    from the search indexes.
+    """How many votes match `q`, counted up to FEW_MATCHES + 1, from the search indexes.
 
     Asked because PostgreSQL cannot estimate how many there are: for a word its statistics
     do not know (any rare word, any prefix) it assumes one row in 200, and picks a plan for
     that (a walk through the whole table for a word nobody wrote; a sort of twenty thousand
     matches for a common one). Given the count, the search picks.
     """
-    ids = select(_feedback.c.id).where(_matches(_feedback, q)).limit(FEW_MATCHES + 1).subquery()
-    return select(func.coalesce(func.array_agg(ids.c.id), literal_column("'{}'::uuid[]")))
+    found = select(_feedback.c.id).where(_matches(_feedback, q)).limit(FEW_MATCHES + 1)
+    return select(func.count()).select_from(found.subquery())
 
 
 _pg_stats = table(
@@ -455,7 +454,7 @@ class FeedbackRepository:
         """Newest first, keyset-paginated on (created_at, id): page N costs what page 1 does.
 
         With `q`: the newest `limit` matches after the cursor are found by a walk of the
-        newest votes or by id (`_search_hits`), then read by id.
+        newest votes or from the search indexes (`_search_hits`), then read by id.
         """
         if where.q is None:
             return list((await self.session.execute(list_statement(where, limit, after))).all())
@@ -484,17 +483,18 @@ async def _search_hits(
 
     By a walk of the newest votes when the share of votes that match (`share`, by the
     statistics; else as seen in a first walk of FIRST_WALK votes) promises a page within
-    WALK_ROWS votes; else by id when there are few (FEW_MATCHES); else by a walk too.
-    What a walk that stopped at WALK_ROWS votes short of a page left comes from the index.
+    WALK_ROWS votes; else from the search indexes when there are few (FEW_MATCHES), all
+    of them sorted; else by a walk too. What a walk that stopped at WALK_ROWS votes short of
+    a page left comes from the indexes.
     """
     if limit > share * WALK_ROWS:
         first = await _hits(session, walk(where, limit, after, FIRST_WALK))
         if len(first) == limit:
             return first
         if limit > len(first) / FIRST_WALK * WALK_ROWS:
-            ids = (await session.execute(few_matches(cast(str, where.q)))).scalar_one()
-            if len(ids) <= FEW_MATCHES:
-                return await _hits(session, by_ids(ids, where, limit, after)) if ids else []
+            count = (await session.execute(few_matches(cast(str, where.q)))).scalar_one()
+            if count <= FEW_MATCHES:
+                return await _hits(session, matching(where, limit, after)) if count else []
     walked = await _hits(session, walk(where, limit, after, WALK_ROWS))
     if len(walked) < limit:
         edge = (await session.execute(walk_edge(where, after))).first()
@@ -569,18 +569,6 @@ def _hit_rows(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -
     return stmt.where(*on_vote, *on_exchange)
 
 
-def by_ids(
-    ids: Sequence[uuid.UUID],
-    where: FeedbackFilter,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> Select[Any]:
-    """The newest `limit` votes among `ids` (the matches few_matches found) that pass the
-    filters, sorted: each read by its key."""
-    found = _feedback.c.id == any_(bindparam("matched_ids", list(ids), ARRAY(Uuid)))
-    return _hit_rows(where, after).where(found).order_by(*_SORTED).limit(limit)
-
-
 def walk(
     where: FeedbackFilter,
     limit: int,
@@ -639,8 +627,8 @@ def walk_edge(where: FeedbackFilter, after: tuple[datetime, uuid.UUID] | None) -
 def matching(
     where: FeedbackFilter, limit: int, after: tuple[datetime, uuid.UUID] | None
 ) -> Select[Any]:
-    """The newest `limit` matches after `after`, from the search indexes, sorted: what a walk
-    that ended at WALK_ROWS votes left."""
+    """The newest `limit` matches after `after`, from the search indexes, all sorted: for a
+    word with few matches, and for what a walk that ended at WALK_ROWS votes left."""
     return (
         _hit_rows(where, after)
         .where(_matches(_feedback, cast(str, where.q)))
