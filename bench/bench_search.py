@@ -265,7 +265,7 @@ def measure_requests(url: str, dsn: str, rows: int, limit: int, rounds: int) -> 
     worst = max(percentile(times[label], 0.5) for label in paths)
     print(f"slowest search p50: {worst:.1f} ms (goal <= 50 ms)")
     print(
-        f"(first walk {FIRST_WALK:,} votes; a table with up to {FEW_MATCHES:,} matches read by id;"
+        f"(first walk {FIRST_WALK:,} votes; up to {FEW_MATCHES:,} matches read from the indexes;"
         f" walks of up to {WALK_ROWS:,} votes)"
     )
 
