@@ -206,17 +206,21 @@ async def test_walking_the_newest_votes_finds_what_the_index_finds(
     assert pages[0] == pages[1] and len(pages[0]) == 7
 
 
-@pytest.mark.parametrize("walked", [3, 40])
+@pytest.mark.parametrize(("walked", "few"), [(3, 3), (40, 3), (3, 100)])
 async def test_every_way_of_a_search_gives_the_same_pages(
-    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, walked: int
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    walked: int,
+    few: int,
 ) -> None:
     """With the bounds made small, a search takes every way there is: a first walk that
-    finds the page or not, a table with few matches (by id) and one with many (a walk),
-    and walks that stop at WALK_ROWS votes short of a page (the rest from the index);
-    after an ANALYZE, the statistics send the common word straight to a walk: every page
-    keeps the order, no vote twice, none lost."""
+    finds the page or not, matches few enough to read from the indexes or a walk, and
+    walks that stop at WALK_ROWS votes short of a page (the rest from the indexes), words
+    in the vote's comment and in its question; after an ANALYZE, the statistics send the
+    common word straight to a walk: every page keeps the order, no vote twice, none lost."""
     monkeypatch.setattr(repository, "FIRST_WALK", 4)
-    monkeypatch.setattr(repository, "FEW_MATCHES", 3)
+    monkeypatch.setattr(repository, "FEW_MATCHES", few)
     monkeypatch.setattr(repository, "WALK_ROWS", walked)
     expected = []
     for minute in range(60):

@@ -349,9 +349,9 @@ FIRST_WALK = 1_000
 # "Stop 14".
 FEW_MATCHES = 5_000
 # A walk reads at most this many votes; a walk that ends there short of a page (its word
-# is common, but not among the newest votes) takes the rest from the index instead. A
+# is common, but not among the newest votes) takes the rest from the indexes instead. A
 # search walks when its share of matching votes (by the statistics, or seen in the first
-# walk) promises a page within that many: else it asks for the ids of its matches first.
+# walk) promises a page within that many: else it counts its matches first.
 WALK_ROWS = 20_000
 # Parallel workers would walk the newest votes far past the page (each worker reads its
 # own share of the index before the leader can stop them): off for the search's statements,
