@@ -1,6 +1,6 @@
 """Search benchmark: GET /v1/feedback?q= and keyset pages of the list at 1,000,000 votes.
 
-    python bench/bench_search.py [--quick] [--rows N] [--database-url URL]
+    python bench/bench_search.py [--quick] [--rows N] [--database-url URL] [--filled URL]
 
 Fills N votes (default 1,000,000; --quick: 100,000), one interaction each, with
 generate_series SQL inside PostgreSQL, at the schema without the search indexes; then
@@ -15,7 +15,9 @@ printed). Side by side in one run:
   pages      p50 / p95 of the list's first page against the page at the oldest vote, the
              N-th, reached by a keyset cursor (goal: equal).
 
---database-url must name an empty database (the benchmark migrates it itself).
+--database-url must name an empty database (the benchmark migrates it itself). --filled
+names a database this benchmark filled before (at head, N votes): only the searches and
+pages are measured, for quick iterations.
 """
 
 from __future__ import annotations
@@ -36,18 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Connection, asyncpg_dsn, percentile, server, settle
 from feedback_api.config import normalize_database_url
-from feedback_api.feedback.repository import FEW_MATCHES
+from feedback_api.feedback.repository import FEW_MATCHES, FIRST_WALK, WALK_ROWS
 from feedback_api.kit import migrations
 from feedback_api.kit.pagination import encode_cursor
 
-# The migration that creates the search indexes.
+# The first migration of the search (0008; 0009 copies each exchange's words into its votes).
 SEARCH_REVISION = "0008"
 
 # Vote g: a question built from word lists (a verb of 20, a thing of 50, a language of 10),
 # "xylophone" in one question of 100,000, "urgently" in one of 1,000, "quickly" in one of
 # 200; an answer carrying md5(g) and a sentence every answer shares; a comment on a fifth of
 # the votes; one vote every 5 seconds back from now.
-FILL = """
+_FILL = """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
   SELECT gen_random_uuid(), 'search-' || g,
@@ -69,14 +71,20 @@ WITH i AS (
          || 'function small; test the edge cases first, then measure before optimising.',
          'model-' || (g % 5), 'intent-' || (g % 7), 'project-' || (g % 3),
          now() - g * interval '5 seconds'
-  FROM generate_series($1::bigint, $2::bigint) AS g RETURNING id, created_at, request_id)
-INSERT INTO feedback (id, interaction_id, is_helpful, stars, comment, user_id, created_at)
+  FROM generate_series($1::bigint, $2::bigint) AS g RETURNING id, created_at, request_id{words})
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, comment, user_id, created_at{copy})
 SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
        CASE WHEN random() < 0.2 THEN 'too ' || (ARRAY['long','short','vague','verbose',
          'slow','wrong','generic','formal','casual','terse'])[1 + (random() * 9)::int] END,
-       'user-' || (random() * 10000)::int, created_at
+       'user-' || (random() * 10000)::int, created_at{copied}
 FROM i
 """
+# Before the search migrations, and at head, where a vote copies its exchange's words
+# (feedback.exchange_words, written by the vote statement in the service).
+FILL = _FILL.format(words="", copy="", copied="")
+FILL_AT_HEAD = _FILL.format(
+    words=", search_words", copy=", exchange_words", copied=", search_words"
+)
 CHUNK = 25_000
 ROUNDS = 2
 # The alternative to the migration's indexes: substrings (ILIKE) served by trigrams.
@@ -112,12 +120,12 @@ def searches(rows: int) -> list[tuple[str, str]]:
     ]
 
 
-async def fill(dsn: str, low: int, high: int) -> float:
+async def fill(dsn: str, low: int, high: int, statement: str = FILL) -> float:
     """Votes low..high in chunks; returns the seconds it took."""
     conn = await asyncpg.connect(dsn)
     started = time.perf_counter()
     for start in range(low, high + 1, CHUNK):
-        await conn.execute(FILL, start, min(high, start + CHUNK - 1))
+        await conn.execute(statement, start, min(high, start + CHUNK - 1))
     elapsed = time.perf_counter() - started
     await conn.close()
     return elapsed
@@ -175,9 +183,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="votes to fill (default 1,000,000)")
     parser.add_argument("--rounds", type=int, default=60, help="requests per figure")
     parser.add_argument("--database-url", help="an empty database; default: a fresh embedded one")
+    parser.add_argument("--filled", help="a database this benchmark filled: measure only")
     args = parser.parse_args()
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     limit = 50
+    if args.filled:
+        url = normalize_database_url(args.filled)
+        measure_requests(url, asyncpg_dsn(url), rows, limit, args.rounds)
+        return
 
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
@@ -201,7 +214,8 @@ def main() -> None:
                 migrations.upgrade(url)
             elif name == variants[2]:
                 asyncio.run(ddl(dsn, TRIGRAM_CREATE))
-            inserts[name].append(asyncio.run(fill(dsn, low, low + CHUNK - 1)))
+            statement = FILL_AT_HEAD if name == variants[1] else FILL
+            inserts[name].append(asyncio.run(fill(dsn, low, low + CHUNK - 1, statement)))
             low += CHUNK
             if name == variants[1]:
                 command.downgrade(migrations.alembic_config(url), before)
@@ -213,13 +227,21 @@ def main() -> None:
     asyncio.run(settle(dsn))
 
     print(f"{rows:,} votes filled in {fill_seconds + sum(map(sum, inserts.values())):.0f} s")
-    print(f"migration {SEARCH_REVISION} (its indexes over {rows:,} votes): {migrate_seconds:.0f} s")
+    print(
+        f"migrations {SEARCH_REVISION} to head (the search columns and index over {rows:,} votes):"
+        f" {migrate_seconds:.0f} s"
+    )
     print(f"\ninsert {CHUNK:,} votes in one statement, {ROUNDS} chunks each, alternated")
     base = min(inserts[variants[0]])
     for name, seconds in inserts.items():
         print(f"  {name:<36}{' / '.join(f'{s:.1f} s' for s in seconds):>20}"
               f"{min(seconds) / base:>8.2f}x")  # fmt: skip
 
+    measure_requests(url, dsn, rows, limit, args.rounds)
+
+
+def measure_requests(url: str, dsn: str, rows: int, limit: int, rounds: int) -> None:
+    """The searches and the list's pages, through the service's HTTP server."""
     cursor = asyncio.run(oldest_page_cursor(dsn, limit))
     paths = {
         label: "/v1/feedback?" + urlencode({"q": q, "limit": limit}) for label, q in searches(rows)
@@ -232,9 +254,9 @@ def main() -> None:
         f"list page at vote {rows:,} (cursor)": f"/v1/feedback?limit={limit}&cursor={cursor}",
     }
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
-        times = asyncio.run(measure(base, {**paths, **pages}, args.rounds))
+        times = asyncio.run(measure(base, {**paths, **pages}, rounds))
 
-    print(f"\nGET /v1/feedback, limit={limit}, {args.rounds} requests each, alternated")
+    print(f"\nGET /v1/feedback, limit={limit}, {rounds} requests each, alternated")
     print(f"{'request':<46}{'p50 ms':>9}{'p95 ms':>9}")
     for label, values in times.items():
         print(f"{label:<46}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}")
@@ -242,7 +264,10 @@ def main() -> None:
     print(f"page at vote {rows:,} / page 1 (p50): {deep / first:.2f}x")
     worst = max(percentile(times[label], 0.5) for label in paths)
     print(f"slowest search p50: {worst:.1f} ms (goal <= 50 ms)")
-    print(f"(a table with up to {FEW_MATCHES:,} matches is searched through its index)")
+    print(
+        f"(first walk {FIRST_WALK:,} votes; up to {FEW_MATCHES:,} matches read from the indexes;"
+        f" walks of up to {WALK_ROWS:,} votes)"
+    )
 
 
 if __name__ == "__main__":

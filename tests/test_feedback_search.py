@@ -8,9 +8,17 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from feedback_api.feedback.repository import FeedbackFilter, few_matches, list_statement
+from feedback_api.feedback import repository
+from feedback_api.feedback.repository import (
+    FeedbackFilter,
+    FeedbackRepository,
+    few_matches,
+    matching,
+    walk,
+)
+from feedback_api.kit.search import share
 from tests.helpers import exchange
 
 
@@ -147,10 +155,11 @@ async def test_one_letter_and_two_hundred_characters_are_fine(
     assert [i["id"] for i in await search(client, "  X ")] == [wanted]
 
 
-async def test_each_table_s_branch_can_use_its_search_index(engine: AsyncEngine) -> None:
-    """The searches' expressions are the migration's index expressions: with scans of the
-    tables and of their B-trees priced out, the plan reads both search indexes."""
-    statement = list_statement(FeedbackFilter(q="zebra"), 50, None)
+async def test_the_search_can_use_its_indexes(engine: AsyncEngine) -> None:
+    """The search's expressions are the migration's index expressions: with scans of the
+    table and of its B-trees priced out, the plan reads both search indexes of the votes
+    (their own words, their exchange's)."""
+    statement = matching(FeedbackFilter(q="zebra"), 50, None)
     sql = str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
@@ -159,7 +168,7 @@ async def test_each_table_s_branch_can_use_its_search_index(engine: AsyncEngine)
         await conn.execute(text("SET enable_indexscan = off"))
         plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
         await conn.rollback()
-    for index in ("ix_feedback_search", "ix_interactions_search"):
+    for index in ("ix_feedback_search", "ix_feedback_exchange_search"):
         assert f"Bitmap Index Scan on {index}" in plan, plan
 
 
@@ -185,15 +194,112 @@ async def test_q_finds_the_correction_and_goes_with_reason(client: httpx.AsyncCl
 async def test_walking_the_newest_votes_finds_what_the_index_finds(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    """With many matches a search walks the newest votes instead of reading its matches by
-    id (FEW_MATCHES): both ways give the same pages."""
+    """Matches from the indexes (few, or what a walk left) or by a walk of the newest votes
+    (many): both ways give the same pages."""
     for minute in range(30):
         await vote(client, minute, comment="otter" if minute % 2 else None, query=f"otter {minute}")
     where = FeedbackFilter(q="otter")
     async with engine.connect() as conn:
-        found = (await conn.execute(few_matches("otter"))).one()
-        assert [len(ids) for ids in found] == [15, 30]
-        by_id = list_statement(where, 7, None, matched=tuple(found))
-        walking = list_statement(where, 7, None, matched=(None, None))
-        pages = [[row.id for row in await conn.execute(stmt)] for stmt in (by_id, walking)]
+        assert (await conn.execute(few_matches("otter"))).scalar_one() == 30
+        ways = (walk(where, 7, None, 100), matching(where, 7, None))
+        pages = [[row.id for row in await conn.execute(stmt)] for stmt in ways]
     assert pages[0] == pages[1] and len(pages[0]) == 7
+
+
+@pytest.mark.parametrize(("walked", "few"), [(3, 3), (40, 3), (3, 100)])
+async def test_every_way_of_a_search_gives_the_same_pages(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    walked: int,
+    few: int,
+) -> None:
+    """With the bounds made small, a search takes every way there is: a first walk that
+    finds the page or not, matches few enough to read from the indexes or a walk, and
+    walks that stop at WALK_ROWS votes short of a page (the rest from the indexes), words
+    in the vote's comment and in its question; after an ANALYZE, the statistics send the
+    common word straight to a walk: every page keeps the order, no vote twice, none lost."""
+    monkeypatch.setattr(repository, "FIRST_WALK", 4)
+    monkeypatch.setattr(repository, "FEW_MATCHES", few)
+    monkeypatch.setattr(repository, "WALK_ROWS", walked)
+    expected = []
+    for minute in range(60):
+        if minute < 20 and minute % 4 == 0:  # few in the vote's comment, all old
+            expected.append(await vote(client, minute, comment=f"heron {minute}"))
+        elif minute < 40 and minute % 2 == 1:  # many in the question, none among the newest
+            expected.append(await vote(client, minute, query=f"a heron question {minute}"))
+        else:
+            await vote(client, minute, comment="ibis")
+    expected.reverse()
+    assert await all_pages(client, "heron") == expected
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE feedback, interactions"))
+        await conn.commit()
+    assert await all_pages(client, "heron") == expected
+
+
+async def all_pages(client: httpx.AsyncClient, q: str) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": q, "limit": 4}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/v1/feedback", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_a_search_runs_without_parallel_workers(engine: AsyncEngine) -> None:
+    """Parallel workers walk far past a page (docs/explorer.md): the search turns them off
+    for its own transaction, and only there."""
+    async with AsyncSession(engine) as session:
+        await FeedbackRepository(session).list(FeedbackFilter(q="anything"), 10, None)
+        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        assert setting == "0"
+        await session.rollback()
+        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+        assert setting != "0"
+
+
+def test_the_share_of_rows_a_search_matches_by_the_statistics() -> None:
+    """A prefix sums the common words it starts; every word must match: the smallest; a
+    word the statistics do not list counts as none (the three extra shares: ANALYZE's)."""
+    common, shares = ["kotlin", "kotlinx", "rust", "go"], [0.1, 0.05, 0.2, 0.3, 0.05, 0.3, 0.0]
+    assert share("kot", common, shares) == pytest.approx(0.15)
+    assert share("Kotlin RUST", common, shares) == pytest.approx(0.15)
+    assert share("go", common, shares) == pytest.approx(0.3)
+    assert share("g", common, shares) == 0.0  # one letter: whole words only
+    assert share("rust zebra", common, shares) == 0.0
+
+
+async def test_a_vote_carries_the_words_of_its_exchange_however_it_comes(
+    client: httpx.AsyncClient,
+) -> None:
+    """The vote statement copies the exchange's words into the vote: for a vote with its
+    exchange, by reference to one logged before, in a batch, and for a second vote on the
+    same exchange; a vote replaced by the same user keeps them. A search still needs every
+    word in the exchange or every word in the vote (not some of each)."""
+    logged = {"query": "Where do pelicans nest?", "response": "On islands", "model": "m"}
+    r = await client.post("/v1/interactions", json={"request_id": "pelican-1", **logged})
+    assert r.status_code == 201, r.text
+    by_reference = await client.post(
+        "/v1/feedback", json={"request_id": "pelican-1", "is_helpful": True, "user_id": "u1"}
+    )
+    assert by_reference.status_code == 201, by_reference.text
+    with_exchange = await vote(client, 5, query="A pelican question", user_id="u2")
+    batch = {"items": [{"request_id": "pelican-1", "is_helpful": False, "user_id": "u3"}]}
+    r = await client.post("/v1/feedback/batch", json=batch)
+    assert r.status_code == 200 and r.json()["failed"] == 0, r.text
+    replaced = await client.post(
+        "/v1/feedback",
+        json={"request_id": "pelican-1", "is_helpful": False, "user_id": "u1", "comment": "ok"},
+    )
+    assert replaced.status_code == 200, replaced.text
+    found = {item["id"] for item in await search(client, "pelican")}
+    # u1's vote (replaced, the same vote), u2's on its own exchange, u3's from the batch.
+    assert len(found) == 3 and {with_exchange, by_reference.json()["id"]} <= found
+    assert len(await search(client, "nest islands")) == 2
+    assert await search(client, "islands ok") == []

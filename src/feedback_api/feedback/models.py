@@ -15,7 +15,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
@@ -37,11 +37,14 @@ class Feedback(Base):
             name="uq_feedback_interaction_user",
             postgresql_nulls_not_distinct=True,
         ),
-        Index("ix_feedback_created_at", "created_at"),
+        # Newest first by (created_at, id), the list's order and its keyset: a page, and a
+        # search's walk of the newest votes, read the index in order, with no sort.
+        Index("ix_feedback_created_at", "created_at", "id"),
         Index("ix_feedback_user_id", "user_id"),
         # `reason=` filters with `reasons @> ARRAY[...]`, which a GIN index on the array serves.
         Index("ix_feedback_reasons", "reasons", postgresql_using="gin"),
         search_index("ix_feedback_search", "search_words"),
+        search_index("ix_feedback_exchange_search", "exchange_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -66,3 +69,10 @@ class Feedback(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
     # The explorer's word search (GET /v1/feedback?q=, kit/search.py): what the voter wrote.
     search_words: Mapped[Any] = search_column("comment", "correction")
+    # The words of the vote's exchange (its question and answer: the interaction's
+    # search_words), copied by the statement that writes the vote (an exchange's texts never
+    # change): so a search reads one row per vote, not two (docs/explorer.md). Never sent
+    # by a client, never shown.
+    exchange_words: Mapped[Any] = mapped_column(
+        TSVECTOR, server_default=text("''::tsvector"), nullable=False, deferred=True
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
-from feedback_api.kit.search import search_column, search_index
+from feedback_api.kit.search import search_column
 
 
 class Interaction(Base):
@@ -23,7 +23,6 @@ class Interaction(Base):
         Index("ix_interactions_created_at", "created_at"),
         Index("ix_interactions_user_id", "user_id"),
         Index("ix_interactions_session_id", "session_id"),
-        search_index("ix_interactions_search", "search_words"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -45,7 +44,9 @@ class Interaction(Base):
         "metadata", JSONB, server_default=text("'{}'::jsonb"), default=dict
     )
     created_at: Mapped[datetime] = created_at_column()
-    # The explorer's word search (GET /v1/feedback?q=, kit/search.py): question and answer.
+    # The words of question and answer, which each vote on the exchange copies into its own
+    # search words (feedback.exchange_words; GET /v1/feedback?q=, kit/search.py). No index:
+    # the search reads the votes' index.
     search_words: Mapped[Any] = search_column("query", "response")
 
 

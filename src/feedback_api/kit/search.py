@@ -15,6 +15,7 @@ docs/explorer.md says why words rather than substrings; docs/benchmarks.md has t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Computed, Index, Text, bindparam, func, text
@@ -60,3 +61,22 @@ def matches(column: ColumnElement[Any], typed: str) -> ColumnElement[bool]:
         text(f"'{CONFIG}'::regconfig"), bindparam("search", tsquery(typed), Text)
     )
     return column.op("@@")(query)
+
+
+def share(typed: str, common: Sequence[str], shares: Sequence[float]) -> float:
+    """The share of rows that match `typed` at most, by the statistics of a column's most
+    common words (`common`, each with its share of rows in `shares`), 0 for a word not
+    among them (rarer than all of them, or unseen): for each word of the search, the shares
+    of the common words it matches, summed (a prefix matches several); for the search,
+    the smallest of those (every word must match)."""
+    found = []
+    for word in words(typed):
+        prefix = len(word) >= PREFIX_FROM
+        found.append(
+            sum(
+                part
+                for lexeme, part in zip(common, shares, strict=False)  # shares has 3 more
+                if lexeme == word or (prefix and lexeme.startswith(word))
+            )
+        )
+    return min(min(found, default=0.0), 1.0)
