@@ -262,7 +262,18 @@ class MemberLastCast(Base):
     prev_at: Mapped[datetime | None]
 
 
-class MemberHour(Base):
+class MemberCount:
+    """A count of members (kind 0 voters, kind 1 sessions) in a CUBE cell."""
+
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    grouping: Mapped[int] = mapped_column(SmallInteger)
+    model: Mapped[str | None] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class MemberHour(MemberCount, Base):
     """How many members' last cast (member_last_casts) falls in each UTC hour, per kind and
     CUBE cell: a window's unique users are the sum over its whole hours plus the members
     whose last cast is in its partial first hour. Kept by the statements that change
@@ -278,16 +289,10 @@ class MemberHour(Base):
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    kind: Mapped[int] = mapped_column(SmallInteger)
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     hour: Mapped[datetime]
-    count: Mapped[int] = mapped_column(BigInteger)
 
 
-class MemberWindow(Base):
+class MemberWindow(MemberCount, Base):
     """Per standard window, kind and CUBE cell: the members whose last cast falls in the
     window's whole hours (the sum of `member_hours` from the window's first whole hour on),
     kept like vote_windows by the statements that change member_hours and by each refresh."""
@@ -303,12 +308,6 @@ class MemberWindow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     days: Mapped[int] = mapped_column(SmallInteger)
-    kind: Mapped[int] = mapped_column(SmallInteger)
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
-    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class QueryHour(Base):
