@@ -92,7 +92,8 @@ class DailyMetric(Base):
 
 
 class WindowStat(Base):
-    """Feedback statistics over the standard windows (7, 30, 90 days up to the refresh)."""
+    """Feedback statistics over the kept windows: 7, 30 and 90 days up to the refresh, and
+    the alerts' two (RollupRepository.windows)."""
 
     __tablename__ = "window_stats"
     __table_args__ = (
@@ -198,7 +199,7 @@ class VoteHour(SegmentVotes, Base):
 
 
 class VoteWindow(SegmentVotes, Base):
-    """Per standard window and segment: the sums of `vote_hours` over the window's whole hours.
+    """Per kept window and segment: the sums of `vote_hours` over the window's whole hours.
 
     Kept equal to the sum of the vote_hours rows from the window's first whole hour on, as
     query_windows is for questions: each statement that changes vote_hours applies the same
@@ -293,7 +294,7 @@ class MemberHour(MemberCount, Base):
 
 
 class MemberWindow(MemberCount, Base):
-    """Per standard window, kind and CUBE cell: the members whose last cast falls in the
+    """Per kept window, kind and CUBE cell: the members whose last cast falls in the
     window's whole hours (the sum of `member_hours` from the window's first whole hour on),
     kept like vote_windows by the statements that change member_hours and by each refresh."""
 

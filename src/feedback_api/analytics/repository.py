@@ -240,7 +240,8 @@ class Changes:
 
 
 def _windows(now: datetime, windows: Sequence[int] = STANDARD_WINDOWS) -> Any:
-    """The standard windows ending at `now`: days, start, and their first whole hour."""
+    """`windows` (days; the standard ones by default) ending at `now`: days, start, and each
+    start's first whole hour."""
     rows = []
     for days in windows:
         start = now - timedelta(days=days)
