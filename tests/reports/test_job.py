@@ -50,8 +50,10 @@ async def test_scheduled_job_runs_only_when_enabled(
         assert isinstance(client, httpx.AsyncClient)
         week = last_finished_week(datetime.now(UTC))
         target = tmp_path / f"weekly-{week}.json"
+        # The job writes the formats one after another: wait for the last of them.
+        paths = [tmp_path / f"weekly-{week}.{ext}" for ext in ("json", "html", "md")]
         for _ in range(100):
-            if target.exists():
+            if all(path.exists() for path in paths):
                 break
             await asyncio.sleep(0.1)
         assert json.loads(target.read_text())["week"] == str(week)
