@@ -1,6 +1,7 @@
 """Refresh benchmark: what an ordinary refresh tick costs as the tables grow.
 
     python bench/bench_refresh.py [--rows 1000000 ...] [--load-seconds 60] [--database-url URL]
+    python bench/bench_refresh.py --filled URL [--load-seconds 60]
 
 Run with PYTHONPATH=src (this checkout's code) or another checkout's src/ to compare.
 
@@ -16,6 +17,10 @@ then one full refresh and a VACUUM ANALYZE), measured in one run on one database
   full       a full rebuild, for scale
 With --load-seconds, at the largest size: the as_of lag (now - as_of, sampled every 0.5 s)
 while 200 votes a second arrive and the refresher ticks every --interval seconds.
+
+--filled names a database filled before with TIMELINE_FILL (by this benchmark or a copy of
+one; at head): its rows are measured as they are, without a new fill. A fill of 10,000,000
+rows takes longer than the measurement; a copy (CREATE DATABASE ... TEMPLATE) is quicker.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bench.common import asyncpg_dsn, database, fill
 from feedback_api.analytics.models import RefreshState
 from feedback_api.analytics.refresher import refresh_now
-from feedback_api.config import Settings
+from feedback_api.config import Settings, normalize_database_url
 from feedback_api.feedback.repository import VoteEntry, submit_votes
+from feedback_api.kit import migrations
 from feedback_api.kit.db import create_engine
 
 GROUP = 100  # votes per statement, as group commit writes them under load
@@ -169,11 +175,21 @@ async def lag_under_load(
     }
 
 
-async def run(url: str, sizes: list[int], load_seconds: float, interval: float) -> None:
+async def run(
+    url: str, sizes: list[int], load_seconds: float, interval: float, *, filled: bool = False
+) -> None:
     settings = settings_for(url)
     engine = create_engine(settings, url)
     try:
         have = 0
+        if filled:
+            async with engine.connect() as conn:
+                # The fill's own rows (fill-1 ... fill-N), whatever earlier runs added.
+                count = text("SELECT count(*) FROM interactions WHERE request_id LIKE 'fill-%'")
+                have = int(await conn.scalar(count) or 0)
+            print(f"measuring a database filled before: {have:,} rows", flush=True)
+            print(await measure(engine, settings, have), flush=True)
+            sizes = []
         for rows in sorted(sizes):
             started = time.perf_counter()
             await fill(asyncpg_dsn(url), rows - have, start=have + 1, timeline=True)
@@ -198,9 +214,17 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=0)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
+    parser.add_argument("--filled", help="a database filled before: measure only")
     args = parser.parse_args()
-    url = database(args.database_url)
-    asyncio.run(run(url, args.rows or [1_000_000], args.load_seconds, args.interval))
+    if args.filled and (args.rows or args.database_url):
+        parser.error("--filled measures the database as it is: no --rows or --database-url")
+    if args.filled:
+        url = normalize_database_url(args.filled)
+        migrations.upgrade(url)
+    else:
+        url = database(args.database_url)
+    sizes = args.rows or [1_000_000]
+    asyncio.run(run(url, sizes, args.load_seconds, args.interval, filled=bool(args.filled)))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ ROLLUPS = {
     "window_stats": "days, grouping, model, intent, project",
     "top_queries": "days, rank",
     "vote_hours": "hour, model, intent, project",
+    "answer_hours": "hour, model, intent, project",
     "member_last_casts": "kind, member, grouping, model, intent, project",
     # An hour (a window) whose last casts all moved on keeps a zero: the same sums.
     "member_hours": "kind, grouping, model, intent, project, hour",

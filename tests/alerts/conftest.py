@@ -46,9 +46,9 @@ VOTES = text(
         FROM made
         RETURNING interaction_id, user_id, created_at
     )
-    INSERT INTO analytics_changes (day, query_hour, cast_at, model, intent, project, user_id,
-                                   session_id, removed)
-    SELECT DISTINCT CAST(timezone('UTC', made.created_at) AS date),
+    INSERT INTO analytics_changes (answer_hour, query_hour, cast_at, model, intent, project,
+                                   user_id, session_id, removed)
+    SELECT DISTINCT date_trunc('hour', made.created_at, 'UTC'),
            date_trunc('hour', made.created_at, 'UTC'), voted.created_at, made.model,
            made.intent, made.project, voted.user_id, made.session_id, false
     FROM voted JOIN made ON made.id = voted.interaction_id

@@ -91,6 +91,35 @@ class DailyMetric(Base):
     unique_users: Mapped[int] = mapped_column(BigInteger)
 
 
+class AnswerHour(Base):
+    """The votes on the answers of each UTC hour (of the interactions, as daily_metrics
+    counts them), per segment: what daily_metrics' vote columns sum.
+
+    Recomputed per hour from that hour's interactions and their votes when a vote on one of
+    them changes, so that a vote on an old answer reads an hour of answers, not its day.
+    Only segments with votes have a row.
+    """
+
+    __tablename__ = "answer_hours"
+    __table_args__ = (
+        Index(
+            "uq_answer_hours_grain",
+            "hour", "model", "intent", "project",
+            unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+    feedback_count: Mapped[int] = mapped_column(BigInteger)
+    interactions_with_feedback: Mapped[int] = mapped_column(BigInteger)
+    positive: Mapped[int] = mapped_column(BigInteger)
+    negative: Mapped[int] = mapped_column(BigInteger)
+
+
 class WindowStat(Base):
     """Feedback statistics over the kept windows: 7, 30 and 90 days up to the refresh, and
     the alerts' two (RollupRepository.windows)."""
@@ -142,10 +171,12 @@ class AnalyticsChange(Base):
     __tablename__ = "analytics_changes"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # The interaction's UTC day: that day of daily_metrics is recomputed.
-    day: Mapped[date | None]
+    # The interaction's UTC hour: when a vote changed, that hour of answer_hours (the votes
+    # on that hour's answers) is recomputed, and its day's vote figures in daily_metrics.
+    answer_hour: Mapped[datetime | None]
     # The interaction's UTC hour, when the interaction itself was written or deleted: the
-    # question counts of that hour (top queries) are recomputed.
+    # question counts of that hour (top queries) are recomputed, and its whole day of
+    # daily_metrics (p95 and unique users are the day's).
     query_hour: Mapped[datetime | None]
     # The vote's cast time: its hour of vote_hours is recomputed, and its voter's and
     # session's last cast times are moved forward (or recomputed when `removed`).

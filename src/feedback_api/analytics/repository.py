@@ -39,12 +39,12 @@ from sqlalchemy import (
     not_,
     null,
     or_,
-    outerjoin,
     select,
     text,
     true,
     tuple_,
     union_all,
+    update,
     values,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.models import (
     AnalyticsChange,
+    AnswerHour,
     DailyMetric,
     DailyReason,
     MemberHour,
@@ -173,7 +174,7 @@ def _day_start(day: date) -> datetime:
 # -- the change log ---------------------------------------------------------------------------
 
 CHANGE_COLUMNS = (
-    "day", "query_hour", "cast_at", "model", "intent", "project", "user_id", "session_id",
+    "answer_hour", "query_hour", "cast_at", "model", "intent", "project", "user_id", "session_id",
     "removed",
 )  # fmt: skip
 
@@ -200,7 +201,7 @@ def change_row(
         return cast(null(), AnalyticsChange.__table__.c[name].type)
 
     return [
-        utc_day(interaction.c.created_at),
+        utc_hour(interaction.c.created_at),
         query_hour if query_hour is not None else none("query_hour"),
         feedback.c.created_at if feedback is not None else none("cast_at"),
         interaction.c.model,
@@ -225,8 +226,11 @@ def log_changes(rows: Select[Any]) -> Insert:
 class Changes:
     """What the writes since the last refresh touched (taken from the change log)."""
 
-    days: set[date] = field(default_factory=set)
+    # UTC hours of the interactions whose votes changed (answer_hours)
+    answer_hours: set[datetime] = field(default_factory=set)
+    # UTC hours of interactions written or deleted (question counts; their whole days)
     query_hours: set[datetime] = field(default_factory=set)
+    # UTC hours of the votes' cast times (vote_hours, reasons)
     vote_hours: set[datetime] = field(default_factory=set)
     # (kind, member) whose last cast times are recomputed from their votes
     removed_members: set[tuple[int, str]] = field(default_factory=set)
@@ -235,8 +239,24 @@ class Changes:
         default_factory=dict
     )
 
+    @property
+    def days(self) -> set[date]:
+        """The days of daily_metrics recomputed whole: those whose interactions changed."""
+        return {_utc_date(h) for h in self.query_hours}
+
+    @property
+    def vote_days(self) -> set[date]:
+        """The days whose vote figures changed (sums of their answer hours)."""
+        return {_utc_date(h) for h in self.answer_hours}
+
     def __bool__(self) -> bool:
-        return bool(self.days or self.query_hours or self.vote_hours or self.removed_members)
+        return bool(
+            self.answer_hours or self.query_hours or self.vote_hours or self.removed_members
+        )
+
+
+def _utc_date(ts: datetime) -> date:
+    return ts.astimezone(UTC).date()
 
 
 def _windows(now: datetime, windows: Sequence[int] = STANDARD_WINDOWS) -> Any:
@@ -280,6 +300,18 @@ _MEMBER_WINDOWS = typing.cast(Table, MemberWindow.__table__)
 _VOTE_HOURS = typing.cast(Table, VoteHour.__table__)
 _VOTE_WINDOWS = typing.cast(Table, VoteWindow.__table__)
 _REASON_HOURS = typing.cast(Table, ReasonHour.__table__)
+_ANSWER_HOURS = typing.cast(Table, AnswerHour.__table__)
+# daily_metrics' vote columns, as answer_hours holds them per hour
+_ANSWER_VOTES = ("feedback_count", "interactions_with_feedback", "positive", "negative")
+
+
+def _same_day_cell(a: Any, b: Any) -> ColumnElement[bool]:
+    """The same day and CUBE cell (NULL dimensions included) of two daily row sources."""
+    return and_(
+        a.c.day == b.c.day,
+        a.c.grouping == b.c.grouping,
+        *(a.c[n].is_not_distinct_from(b.c[n]) for n in DIMENSIONS),
+    )
 
 
 def _summed(column: Any, sign: int) -> Any:
@@ -336,13 +368,14 @@ class RollupRepository:
         gone = delete(c).returning(*(c.__table__.c[name] for name in CHANGE_COLUMNS)).cte("gone")
         rows = (await self.session.execute(select(*gone.c).distinct())).all()
         changes = Changes()
-        for day, query_hour, cast_at, model, intent, project, user, session_, removed in rows:
-            if day is not None:
-                changes.days.add(day)
+        for answer_hour, query_hour, cast_at, *segment, user, session_, removed in rows:
+            model, intent, project = segment
             if query_hour is not None:
                 changes.query_hours.add(query_hour)
             if cast_at is not None:
                 changes.vote_hours.add(floor_hour(cast_at))
+                if answer_hour is not None:
+                    changes.answer_hours.add(answer_hour)
             members = [(USER, user), (SESSION, session_)]
             for kind, member in members:
                 if member is None:
@@ -360,59 +393,132 @@ class RollupRepository:
             await self.session.scalar(select(func.count()).select_from(AnalyticsChange)) or 0
         )
 
-    # -- daily_metrics: recomputed per touched day -------------------------------------------
+    # -- answer_hours and daily_metrics: votes per answer hour, days from their hours -------
 
-    async def rebuild_daily(self, days: Collection[date] | None) -> None:
-        """Recompute the daily rollup of `days` (UTC days of the interactions), or entirely
-        if None. Each day from all of its rows, so p95 and unique users are exact.
-
-        Days are those of the interactions: a day's ratio is the quality of the answers given
-        that day, and feedback_rate (answers that got any vote) stays between 0 and 1.
-        """
-        if days is not None and not days:
+    async def rebuild_answer_hours(self, hours: Collection[datetime] | None) -> None:
+        """Recompute the votes on the answers of `hours` (UTC hours of the interactions), or
+        of every hour if None."""
+        if hours is not None and not hours:
             return
-        in_range: list[ColumnElement[bool]] = []
-        if days is not None:
-            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
-            in_range = [_within(Interaction.created_at, spans)]
         tallies = (
             func.count().label("n"),
             func.count().filter(Feedback.is_helpful).label("positive"),
             func.count().filter(not_(Feedback.is_helpful)).label("negative"),
         )
         votes: FromClause
-        if days is None:
+        cleared = delete(AnswerHour)
+        in_hours: list[ColumnElement[bool]] = []
+        if hours is None:
             # Every vote: one pass over the votes, grouped by interaction, hash-joined.
             grouped = select(Feedback.interaction_id, *tallies).group_by(Feedback.interaction_id)
             votes = grouped.subquery("v")
-            joined = outerjoin(Interaction, votes, votes.c.interaction_id == Interaction.id)
+            joined = join(Interaction, votes, votes.c.interaction_id == Interaction.id)
         else:
-            # The votes of these days' interactions only, each interaction's through the
+            # The votes of these hours' interactions only, each interaction's through the
             # index on feedback.interaction_id. Joined to all votes, the planner scans the
-            # whole vote table for the day's few (docs/benchmarks.md, "Stop 14").
+            # whole vote table for the hour's few (docs/benchmarks.md, "Stop 14").
+            cleared = cleared.where(AnswerHour.hour.in_(sorted(hours)))
+            in_hours = [_within(Interaction.created_at, _spans(hours, HOUR))]
             votes = select(*tallies).where(Feedback.interaction_id == Interaction.id).lateral("v")
             joined = join(Interaction, votes, true())
-        day = utc_day(Interaction.created_at)
+        hour = utc_hour(Interaction.created_at)
+        dims = (Interaction.model, Interaction.intent, Interaction.project)
         rows = (
             select(
-                day,
-                _grouping(),
+                hour,
+                *dims,
+                func.sum(votes.c.n),
+                func.count().filter(votes.c.n > 0),
+                func.sum(votes.c.positive),
+                func.sum(votes.c.negative),
+            )
+            .select_from(joined)
+            .where(*in_hours)
+            .group_by(hour, *dims)
+            .having(func.sum(votes.c.n) > 0)
+        )
+        await self.session.execute(cleared)
+        await self.session.execute(
+            insert(AnswerHour).from_select(["hour", *DIMENSIONS, *_ANSWER_VOTES], rows)
+        )
+
+    def _votes_of_days(self, days: Collection[date] | None) -> Any:
+        """daily_metrics' vote columns of `days` (or all), per CUBE cell: sums of their
+        answer hours."""
+        a = _ANSWER_HOURS
+        day = utc_day(a.c.hour)
+        in_days: list[ColumnElement[bool]] = []
+        if days is not None:
+            in_days = [_within(a.c.hour, _spans((_day_start(d) for d in days), timedelta(days=1)))]
+        return (
+            select(
+                day.label("day"),
+                _grouping(a.c).label("grouping"),
+                a.c.model,
+                a.c.intent,
+                a.c.project,
+                *(cast(func.sum(a.c[n]), BigInteger).label(n) for n in _ANSWER_VOTES),
+            )
+            .where(*in_days)
+            .group_by(day, _cube(a.c))
+            .subquery("voted")
+        )
+
+    async def rebuild_daily(
+        self, days: Collection[date] | None, vote_days: Collection[date] = ()
+    ) -> None:
+        """Recompute the daily rollup of `days` (UTC days of the interactions) whole, or
+        entirely if None; and of `vote_days` only the vote figures. answer_hours first.
+
+        A day's own figures come from all of its interactions, so p95 and unique users are
+        exact; its vote figures are the sums of its answer hours. So a vote on an old answer
+        costs an hour of answers and a day of hour rows, and only a new (or deleted)
+        interaction recomputes its day's interactions.
+
+        Days are those of the interactions: a day's ratio is the quality of the answers given
+        that day, and feedback_rate (answers that got any vote) stays between 0 and 1.
+        """
+        if days is None or days:
+            await self._rebuild_days(days)
+        only_votes = sorted(set(vote_days) - set(days or ())) if days is not None else []
+        if only_votes:
+            await self._update_day_votes(only_votes)
+
+    async def _rebuild_days(self, days: Collection[date] | None) -> None:
+        in_range: list[ColumnElement[bool]] = []
+        if days is not None:
+            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
+            in_range = [_within(Interaction.created_at, spans)]
+        day = utc_day(Interaction.created_at)
+        asked = (
+            select(
+                day.label("day"),
+                _grouping().label("grouping"),
                 Interaction.model,
                 Interaction.intent,
                 Interaction.project,
-                func.count(),
-                func.coalesce(func.sum(votes.c.n), 0),
-                func.count().filter(votes.c.n > 0),
-                func.coalesce(func.sum(votes.c.positive), 0),
-                func.coalesce(func.sum(votes.c.negative), 0),
-                func.avg(Interaction.response_time_ms),
-                func.percentile_cont(0.95).within_group(Interaction.response_time_ms),
-                func.count(distinct(Interaction.user_id)),
+                func.count().label("total_queries"),
+                func.avg(Interaction.response_time_ms).label("avg"),
+                func.percentile_cont(0.95).within_group(Interaction.response_time_ms).label("p95"),
+                func.count(distinct(Interaction.user_id)).label("users"),
             )
-            .select_from(joined)
             .where(*in_range)
             .group_by(day, _cube())
+            .subquery("asked")
         )
+        voted = self._votes_of_days(days)
+        rows = select(
+            asked.c.day,
+            asked.c.grouping,
+            asked.c.model,
+            asked.c.intent,
+            asked.c.project,
+            asked.c.total_queries,
+            *(func.coalesce(voted.c[n], 0) for n in _ANSWER_VOTES),
+            asked.c.avg,
+            asked.c.p95,
+            asked.c.users,
+        ).outerjoin_from(asked, voted, _same_day_cell(asked, voted))
         cleared = delete(DailyMetric)
         if days is not None:
             cleared = cleared.where(DailyMetric.day.in_(sorted(days)))
@@ -421,12 +527,32 @@ class RollupRepository:
             insert(DailyMetric).from_select(
                 [
                     "day", "grouping", "model", "intent", "project", "total_queries",
-                    "feedback_count", "interactions_with_feedback", "positive", "negative",
-                    "avg_response_time_ms", "p95_response_time_ms", "unique_users",
+                    *_ANSWER_VOTES, "avg_response_time_ms", "p95_response_time_ms",
+                    "unique_users",
                 ],
                 rows,
             )
         )  # fmt: skip
+
+    async def _update_day_votes(self, days: Sequence[date]) -> None:
+        """Set the vote figures of `days` from their answer hours; rows whose figures did
+        not change are not written."""
+        d = typing.cast(Table, DailyMetric.__table__)
+        voted = self._votes_of_days(days)
+        figures = (
+            select(d.c.id, *(func.coalesce(voted.c[n], 0).label(n) for n in _ANSWER_VOTES))
+            .outerjoin_from(d, voted, _same_day_cell(d, voted))
+            .where(d.c.day.in_(days))
+            .subquery("figures")
+        )
+        await self.session.execute(
+            update(d)
+            .where(
+                d.c.id == figures.c.id,
+                or_(*(d.c[n].is_distinct_from(figures.c[n]) for n in _ANSWER_VOTES)),
+            )
+            .values({n: figures.c[n] for n in _ANSWER_VOTES})
+        )
 
     # -- vote_hours: recomputed per touched hour ---------------------------------------------
 
@@ -737,7 +863,7 @@ class RollupRepository:
             )
         )
         # The days of those hours, from all of their hours.
-        days = None if hours is None else sorted({h.astimezone(UTC).date() for h in hours})
+        days = None if hours is None else sorted({_utc_date(h) for h in hours})
         cleared_days = delete(DailyReason)
         in_days: list[ColumnElement[bool]] = []
         if days is not None:

@@ -145,6 +145,7 @@ class RefreshService:
 
     async def _rebuild(self, now: datetime) -> None:
         rollups = self.rollups
+        await rollups.rebuild_answer_hours(None)
         await rollups.rebuild_daily(None)
         await rollups.rebuild_vote_hours(None, now)
         await rollups.rebuild_reasons(None)
@@ -159,7 +160,8 @@ class RefreshService:
         # First the windows' sums follow their starts; then the recomputed hours' differences
         # apply to the windows as they are at `now`.
         await rollups.slide_windows(since, now)
-        await rollups.rebuild_daily(changes.days)
+        await rollups.rebuild_answer_hours(changes.answer_hours)
+        await rollups.rebuild_daily(changes.days, changes.vote_days)
         await rollups.rebuild_vote_hours(changes.vote_hours, now)
         # Reasons count by the hour a vote was cast, and each day is the sum of its hours.
         await rollups.rebuild_reasons(changes.vote_hours)
