@@ -91,7 +91,15 @@ class DailyMetric(Base):
     unique_users: Mapped[int] = mapped_column(BigInteger)
 
 
-class AnswerHour(Base):
+class Segment:
+    """A segment: model, intent, project (the finest grain of every rollup)."""
+
+    model: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[str | None] = mapped_column(String(200))
+
+
+class AnswerHour(Segment, Base):
     """The votes on the answers of each UTC hour (of the interactions, as daily_metrics
     counts them), per segment: what daily_metrics' vote columns sum.
 
@@ -111,9 +119,6 @@ class AnswerHour(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     feedback_count: Mapped[int] = mapped_column(BigInteger)
     interactions_with_feedback: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
@@ -189,13 +194,10 @@ class AnalyticsChange(Base):
     removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
-class SegmentVotes:
-    """A segment (model, intent, project) and the additive measures of its votes: counts
-    and sums, never averages, so that any set of rows adds up exactly."""
+class SegmentVotes(Segment):
+    """A segment and the additive measures of its votes: counts and sums, never averages,
+    so that any set of rows adds up exactly."""
 
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     total: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
@@ -370,7 +372,7 @@ class QueryWindow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
-class ReasonHour(Base):
+class ReasonHour(Segment, Base):
     """Votes per reason, per UTC cast hour and segment (model, intent, project): the hours
     that daily_reasons sums. `reason` NULL counts every vote of the hour and segment."""
 
@@ -385,9 +387,6 @@ class ReasonHour(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     up_votes: Mapped[int] = mapped_column(BigInteger)
     down_votes: Mapped[int] = mapped_column(BigInteger)
