@@ -237,6 +237,9 @@ async def test_switching_views_keeps_the_overview_working(
     )
     assert len(await watched.ids()) == 50
     await page.click('a[data-view-link="overview"]')
+    # The view follows the link's hash change, an event after the click: wait for it (the
+    # wait fails the test if the overview never comes back).
+    await page.wait_for_selector('[data-chart="accuracy"]', state="visible")
+    await page.wait_for_selector("#explorer", state="hidden")
     assert await page.is_visible('[data-chart="accuracy"]')
-    assert await page.is_hidden("#explorer")
     assert watched.errors == []
