@@ -189,7 +189,6 @@ async def run(
                 have = int(await conn.scalar(count) or 0)
             print(f"measuring a database filled before: {have:,} rows", flush=True)
             print(await measure(engine, settings, have), flush=True)
-            sizes = []
         for rows in sorted(sizes):
             started = time.perf_counter()
             await fill(asyncpg_dsn(url), rows - have, start=have + 1, timeline=True)
@@ -223,7 +222,7 @@ def main() -> None:
         migrations.upgrade(url)
     else:
         url = database(args.database_url)
-    sizes = args.rows or [1_000_000]
+    sizes = [] if args.filled else args.rows or [1_000_000]
     asyncio.run(run(url, sizes, args.load_seconds, args.interval, filled=bool(args.filled)))
 
 

@@ -171,6 +171,11 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _day_spans(days: Iterable[date]) -> list[tuple[datetime, datetime]]:
+    """The UTC days as time ranges (adjacent days merged), for _within."""
+    return _spans((_day_start(d) for d in days), timedelta(days=1))
+
+
 # -- the change log ---------------------------------------------------------------------------
 
 CHANGE_COLUMNS = (
@@ -442,14 +447,15 @@ class RollupRepository:
             insert(AnswerHour).from_select(["hour", *DIMENSIONS, *_ANSWER_VOTES], rows)
         )
 
-    def _votes_of_days(self, days: Collection[date] | None) -> Any:
+    @staticmethod
+    def _votes_of_days(days: Collection[date] | None) -> Any:
         """daily_metrics' vote columns of `days` (or all), per CUBE cell: sums of their
         answer hours."""
         a = _ANSWER_HOURS
         day = utc_day(a.c.hour)
         in_days: list[ColumnElement[bool]] = []
         if days is not None:
-            in_days = [_within(a.c.hour, _spans((_day_start(d) for d in days), timedelta(days=1)))]
+            in_days = [_within(a.c.hour, _day_spans(days))]
         return (
             select(
                 day.label("day"),
@@ -487,8 +493,7 @@ class RollupRepository:
     async def _rebuild_days(self, days: Collection[date] | None) -> None:
         in_range: list[ColumnElement[bool]] = []
         if days is not None:
-            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
-            in_range = [_within(Interaction.created_at, spans)]
+            in_range = [_within(Interaction.created_at, _day_spans(days))]
         day = utc_day(Interaction.created_at)
         asked = (
             select(
@@ -868,8 +873,7 @@ class RollupRepository:
         in_days: list[ColumnElement[bool]] = []
         if days is not None:
             cleared_days = cleared_days.where(DailyReason.day.in_(days))
-            spans = _spans((_day_start(d) for d in days), timedelta(days=1))
-            in_days = [_within(ReasonHour.hour, spans)]
+            in_days = [_within(ReasonHour.hour, _day_spans(days))]
         r = _REASON_HOURS
         day = utc_day(r.c.hour)
         rows = (
