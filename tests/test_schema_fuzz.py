@@ -26,6 +26,9 @@ from schemathesis.specs.openapi.checks import (
 from feedback_api.app import create_app
 from feedback_api.config import Settings
 
+# Slow: schemathesis sends hundreds of generated requests over a socket.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def live_url(database_url: str) -> Iterator[str]:

@@ -69,6 +69,7 @@ async def test_connection_close_ends_after_the_whole_answer(served: LiveServer) 
     writer.close()
 
 
+@pytest.mark.slow  # a large export over a real socket
 async def test_a_streamed_export_arrives_whole(served: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
         for i in range(40):

@@ -62,6 +62,7 @@ async def stable_model(votes: Votes, model: str, rate: float = 0.8) -> None:
     await votes.add(model, rate, 260, *recent)
 
 
+@pytest.mark.slow  # weeks of votes and a webhook over a socket
 async def test_a_drop_opens_one_alert_one_delivery_and_resolves_with_one_more(
     make_client: Callable[..., Any], votes: Votes, receiver: Receiver, engine: AsyncEngine
 ) -> None:
@@ -113,6 +114,7 @@ async def test_a_drop_opens_one_alert_one_delivery_and_resolves_with_one_more(
         assert await alerts(client, "all") == [resolved]
 
 
+@pytest.mark.slow  # a hundred segments of votes
 async def test_a_hundred_stable_segments_open_none(
     settings: Settings, votes: Votes, engine: AsyncEngine, client: httpx.AsyncClient
 ) -> None:
@@ -150,6 +152,7 @@ async def test_a_drop_in_one_intent_opens_that_segment(
     assert all(a["model"] != "small" for a in await alerts(client))
 
 
+@pytest.mark.slow  # waits out the retry backoff
 async def test_failed_deliveries_are_retried_with_backoff(
     make_client: Callable[..., Any], votes: Votes, receiver: Receiver, engine: AsyncEngine
 ) -> None:
@@ -167,6 +170,7 @@ async def test_failed_deliveries_are_retried_with_backoff(
     assert row.attempts == 3 and row.delivered_at is not None and row.last_error is None
 
 
+@pytest.mark.slow  # waits while the webhook is down
 async def test_deliveries_wait_while_the_webhook_is_down_and_the_refresh_does_not(
     make_client: Callable[..., Any], votes: Votes, receiver: Receiver, engine: AsyncEngine
 ) -> None:

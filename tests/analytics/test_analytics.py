@@ -124,8 +124,9 @@ async def load(client: httpx.AsyncClient, exchanges: list[Exchange]) -> None:
             if v.stars is not None:
                 vote["stars"] = v.stars
             votes.append(vote)
-    for body in interactions:
-        assert (await client.post("/v1/interactions", json=body)).status_code == 201
+    # One batch request: the same rows as one POST each, in a fraction of a test's time.
+    logged = await client.post("/v1/interactions/batch", json={"items": interactions})
+    assert logged.json()["created"] == len(interactions), logged.text
     for i in range(0, len(votes), 500):
         r = await client.post("/v1/feedback/batch", json={"items": votes[i : i + 500]})
         assert r.json()["failed"] == 0, r.text

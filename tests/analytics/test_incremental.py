@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -191,6 +192,7 @@ async def test_a_tick_without_writes_changes_nothing(
         assert await conn.scalar(text("SELECT count(*) FROM analytics_changes")) == 0
 
 
+@pytest.mark.slow  # many random writes, each round rebuilt in full
 async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
 ) -> None:

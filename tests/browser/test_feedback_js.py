@@ -20,6 +20,9 @@ from feedback_api.app import create_app
 from feedback_api.config import Settings
 from tests.live_server import PORTS, LiveServer
 
+# Slow: every test runs feedback.js in a real Chromium.
+pytestmark = pytest.mark.slow
+
 INGEST = "ingest-key-for-the-browser-tests"
 READ = "read-key-for-the-browser-tests"
 SECRET = "a-secret-for-the-browser-tests-0123456789"

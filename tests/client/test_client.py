@@ -27,6 +27,9 @@ from tests.client.conftest import Serve
 from tests.helpers import count
 from tests.live_server import free_port
 
+# Slow: the client runs in subprocesses against a served app, some while it is down.
+pytestmark = pytest.mark.slow
+
 # Quick retries: the tests wait for the server, not for production-sized backoffs.
 FAST: dict[str, Any] = {
     "flush_interval": 0.05,

@@ -14,6 +14,9 @@ from tests.dashboard.conftest import refresh
 from tests.dashboard.test_page import Watched
 from tests.live_server import LiveServer
 
+# Slow: every test drives the explorer in a real Chromium.
+pytestmark = pytest.mark.slow
+
 # Votes cast a minute apart back from this time: 31 on 2026-11-20, the rest the day before.
 NEWEST = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)
 VOTES = 120

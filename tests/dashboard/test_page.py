@@ -20,6 +20,9 @@ from tests.alerts.conftest import Votes
 from tests.dashboard.conftest import fill, refresh, server_settings
 from tests.live_server import LiveServer, RequireKey
 
+# Slow: every test drives the page in a real Chromium.
+pytestmark = pytest.mark.slow
+
 CHARTS = (
     "daily-volume",
     "response-time",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
@@ -16,6 +17,7 @@ from tests.live_server import LiveServer, free_port
 runner = CliRunner()
 
 
+@pytest.mark.slow  # fills a served database, then the terminal dashboard reads it
 async def test_once_prints_one_frame_with_the_figures(
     live_server: LiveServer, engine: AsyncEngine, database_url: str
 ) -> None:
@@ -86,6 +88,7 @@ async def test_sends_the_api_key(engine: AsyncEngine, database_url: str) -> None
 LONG_MODEL = "a-fine-tuned-model-with-a-name-far-too-long-for-any-terminal-column-v2"
 
 
+@pytest.mark.slow  # fills a served database, then the terminal dashboard reads it
 async def test_80_columns_names_never_wrap_and_alerts_are_listed(
     live_server: LiveServer, engine: AsyncEngine, database_url: str
 ) -> None:

@@ -123,6 +123,7 @@ async def own_server_url() -> AsyncIterator[str]:
     )
 
 
+@pytest.mark.slow  # a PostgreSQL of its own
 async def test_a_pooled_connection_that_stopped_answering_fails_its_ping_as_unavailable(
     settings: Settings, own_server_url: str
 ) -> None:

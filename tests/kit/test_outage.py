@@ -18,6 +18,9 @@ from feedback_api.kit import migrations
 from feedback_api.kit.embedded import start_embedded
 from tests.helpers import exchange
 
+# Slow: a PostgreSQL of its own is stopped and started again under load.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def own_server() -> Any:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mypy import api as mypy_api
 from sqlalchemy import func, select
 
@@ -42,6 +43,7 @@ async def test_a_read_session_runs_each_statement_on_its_own(make_client: Any) -
     assert in_transaction[0] == in_transaction[1]
 
 
+@pytest.mark.slow  # runs mypy on a file: tens of seconds
 def test_writing_through_a_read_session_is_a_type_error(tmp_path: Path) -> None:
     module = tmp_path / "writes.py"
     module.write_text(
