@@ -18,7 +18,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from feedback_api.app import create_app
 from feedback_api.config import Settings, normalize_database_url
@@ -92,19 +98,57 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def _tables() -> str:
-    return ", ".join(table.name for table in Base.metadata.sorted_tables)
+def _emptying() -> str:
+    """One statement that empties every table (children first) and the materialized views
+    (refreshed over the empty tables: views are no tables). DELETE, not TRUNCATE: on the few
+    rows a test writes it takes a fifth of the time (TRUNCATE makes new files per table)."""
+    deletes = " ".join(
+        f"DELETE FROM {table.name};" for table in reversed(Base.metadata.sorted_tables)
+    )
+    views = (
+        "FOR v IN SELECT matviewname FROM pg_matviews LOOP"
+        " EXECUTE format('REFRESH MATERIALIZED VIEW %I', v); END LOOP;"
+    )
+    return f"DO $$ DECLARE v text; BEGIN {deletes} {views} END $$"
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that is rolled back when the test ends: what a test
+    writes through it (or through `session` / `rolled_back`) vanishes without emptying
+    every table, which costs more than most repository and service tests themselves."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        yield conn
+        if outer.is_active:
+            await outer.rollback()
+
+
+@pytest.fixture
+def rolled_back(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `connection`, for code that takes a sessionmaker: their commits release a
+    savepoint, and the test's end rolls all of it back."""
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def session(rolled_back: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose writes are rolled back after the test (see `connection`)."""
+    async with rolled_back() as s:
+        yield s
 
 
 @pytest.fixture(autouse=True)
-async def _clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+async def _clean_tables(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[None]:
     yield
+    # A test on the rolled-back connection wrote nothing that lasts, unless it also wrote
+    # through an app (its own connections commit).
+    if "connection" in request.fixturenames and "make_client" not in request.fixturenames:
+        return
     async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {_tables()} CASCADE"))
-        # Materialized views are no tables: empty them by refreshing over the empty tables.
-        views = await conn.scalars(text("SELECT matviewname FROM pg_matviews"))
-        for view in list(views):
-            await conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
+        await conn.execute(text(_emptying()))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from feedback_api.feedback import repository
 from feedback_api.feedback.repository import (
@@ -155,7 +155,7 @@ async def test_one_letter_and_two_hundred_characters_are_fine(
     assert [i["id"] for i in await search(client, "  X ")] == [wanted]
 
 
-async def test_the_search_can_use_its_indexes(engine: AsyncEngine) -> None:
+async def test_the_search_can_use_its_indexes(connection: AsyncConnection) -> None:
     """The search's expressions are the migration's index expressions: with scans of the
     table and of its B-trees priced out, the plan reads both search indexes of the votes
     (their own words, their exchange's)."""
@@ -163,11 +163,10 @@ async def test_the_search_can_use_its_indexes(engine: AsyncEngine) -> None:
     sql = str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
-    async with engine.connect() as conn:
-        await conn.execute(text("SET enable_seqscan = off"))
-        await conn.execute(text("SET enable_indexscan = off"))
-        plan = "\n".join(row[0] for row in await conn.execute(text("EXPLAIN " + sql)))
-        await conn.rollback()
+    # The settings go with the connection's transaction, rolled back after the test.
+    await connection.execute(text("SET LOCAL enable_seqscan = off"))
+    await connection.execute(text("SET LOCAL enable_indexscan = off"))
+    plan = "\n".join(row[0] for row in await connection.execute(text("EXPLAIN " + sql)))
     for index in ("ix_feedback_search", "ix_feedback_exchange_search"):
         assert f"Bitmap Index Scan on {index}" in plan, plan
 
@@ -252,16 +251,15 @@ async def all_pages(client: httpx.AsyncClient, q: str) -> list[str]:
             return seen
 
 
-async def test_a_search_runs_without_parallel_workers(engine: AsyncEngine) -> None:
+async def test_a_search_runs_without_parallel_workers(session: AsyncSession) -> None:
     """Parallel workers walk far past a page (docs/explorer.md): the search turns them off
-    for its own transaction, and only there."""
-    async with AsyncSession(engine) as session:
-        await FeedbackRepository(session).list(FeedbackFilter(q="anything"), 10, None)
-        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
-        assert setting == "0"
-        await session.rollback()
-        setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
-        assert setting != "0"
+    for its own transaction, and only there (here a savepoint: undone with it, the same)."""
+    await FeedbackRepository(session).list(FeedbackFilter(q="anything"), 10, None)
+    setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+    assert setting == "0"
+    await session.rollback()
+    setting = await session.scalar(text("SHOW max_parallel_workers_per_gather"))
+    assert setting != "0"
 
 
 def test_the_share_of_rows_a_search_matches_by_the_statistics() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.app import build_jobs
 from feedback_api.config import Settings
@@ -20,8 +20,10 @@ from feedback_api.kit.time import last_finished_week
 from feedback_api.reports.job import NAME, report_paths, write_finished_week
 
 
-async def test_writes_last_week_once(engine: AsyncEngine, tmp_path: Path) -> None:
-    sessionmaker = create_sessionmaker(engine)
+async def test_writes_last_week_once(
+    rolled_back: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    sessionmaker = rolled_back
     week = last_finished_week(datetime.now(UTC))
     paths = report_paths(tmp_path, week)
     paths[next(iter(paths))].write_text("kept")  # one written by hand stays as it is
