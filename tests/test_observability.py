@@ -105,13 +105,13 @@ async def test_an_unhandled_error_is_a_json_500_with_its_request_id(
     assert access["status"] == 500 and access["request_id"] == "req-500"
 
 
-async def test_the_seed_client_posts_to_feedback(client: httpx.AsyncClient) -> None:
-    body = exchange(rating=1, user_id="u-seed", request_id="seed-1")
-    seed = await client.post("/feedback", json=body)
-    assert seed.status_code == 201
-    assert seed.json()["rating"] == 1 and seed.json()["query"] == body["query"]
+async def test_the_unversioned_alias_answers_like_v1(client: httpx.AsyncClient) -> None:
+    body = exchange(rating=1, user_id="u-alias", request_id="alias-1")
+    first = await client.post("/feedback", json=body)
+    assert first.status_code == 201
+    assert first.json()["rating"] == 1 and first.json()["query"] == body["query"]
     again = await client.post("/feedback", json={**body, "rating": -1})
-    assert again.status_code == 200 and again.json()["id"] == seed.json()["id"]
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     refused = await client.post("/feedback", json={"rating": 2})
     v1 = await client.post("/v1/feedback", json={"rating": 2})
     assert refused.status_code == v1.status_code == 422

@@ -115,7 +115,7 @@ def upgrade() -> None:
     op.add_column(
         "member_last_casts", sa.Column("prev_at", sa.DateTime(timezone=True), nullable=True)
     )
-    # Room on each page for the new versions of its rows (docs/benchmarks.md, "Stop 14").
+    # Room on each page for the new versions of its rows (docs/decisions/008-last-cast-keys.md).
     op.execute("ALTER TABLE member_last_casts SET (fillfactor = 70)")
     op.execute("UPDATE analytics_refresh SET full_rebuild_at = NULL")
 

@@ -349,8 +349,11 @@ async def test_batch_limits(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200 and r.json()["created"] == 300
 
 
-async def test_seed_task8_client_flow(client: httpx.AsyncClient) -> None:
-    """The task-8 seed's client: log the query, then post is_helpful/rating by request_id."""
+async def test_a_logged_query_then_a_by_reference_vote_with_stars(
+    client: httpx.AsyncClient,
+) -> None:
+    """The by-reference shape as a chat backend sends it: log the query, then post
+    is_helpful and a 1-5 rating by request_id."""
     await log(client, "6f1d2c1e-0000-4000-8000-000000000001")
     r = await client.post(
         "/v1/feedback",

@@ -247,7 +247,7 @@ async def test_groups_mixing_context_and_references_never_deadlock(
         async with autocommit(engine).connect() as connection:
             return await write_votes(connection, entries)
 
-    await run([vote("R1", "seed", context=True), vote("R2", "seed", context=True)])
+    await run([vote("R1", "creator", context=True), vote("R2", "creator", context=True)])
     for n in range(20):
         a = [vote("R1", f"a{n}-{i}", context=True) for i in range(20)]
         a += [vote("R2", f"a{n}-{i}", context=False) for i in range(20)]

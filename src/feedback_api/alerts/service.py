@@ -133,7 +133,7 @@ def compare(key: SegmentKey, baseline: Counts, recent: Counts) -> Drop | None:
     if baseline.total == 0 or recent.total == 0:
         return None
     test = two_proportion_test(recent.positive, recent.total, baseline.positive, baseline.total)
-    # The helper's p-value is two-sided; an alert is about a drop only, so one-sided:
+    # two_proportion_test's p-value is two-sided; an alert is about a drop only, so one-sided:
     # P(Z <= z) is half the two-sided tail when z < 0, and its complement otherwise.
     p_value = test.p_value / 2 if test.z < 0 else 1 - test.p_value / 2
     return Drop(key, baseline, recent, p_value)

@@ -112,7 +112,7 @@ def _submit_votes() -> CompoundSelect[Any]:
     interaction's project label set (`project_reasons`, else `:default_reasons`) is not
     written: a row of its own answers it, with the allowed labels (`allowed_reasons`); so the
     label sets are read by this statement, not by a round trip per vote (its cost:
-    docs/benchmarks.md, "Reasons and corrections"). Rows are written
+    docs/benchmarks.md, "bench_vote_statement.py"). Rows are written
     in a fixed order (request_id; interaction, user), and a reused interaction is locked
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
@@ -345,8 +345,8 @@ SEARCHED = (_feedback.c.search_words, _feedback.c.exchange_words)
 FIRST_WALK = 1_000
 # Up to this many matches, a search reads them from the search indexes and sorts them
 # (cost: its matches); with more, it walks the newest votes until it has a page (cost: about
-# limit x votes / matches votes walked). Where the two cost the same: docs/benchmarks.md,
-# "Stop 14".
+# limit x votes / matches votes walked). Where the two cost the same: EXPLAIN ANALYZE at
+# 1,000,000 votes (docs/decisions/010-search-planner.md).
 FEW_MATCHES = 5_000
 # A walk reads at most this many votes; a walk that ends there short of a page (its word
 # is common, but not among the newest votes) takes the rest from the indexes instead. A
@@ -355,7 +355,7 @@ FEW_MATCHES = 5_000
 WALK_ROWS = 20_000
 # Parallel workers would walk the newest votes far past the page (each worker reads its
 # own share of the index before the leader can stop them): off for the search's statements,
-# in the request's transaction only (docs/explorer.md; figures: docs/benchmarks.md, Stop 14).
+# in the request's transaction only (docs/explorer.md; docs/decisions/010-search-planner.md).
 NO_PARALLEL = select(func.set_config("max_parallel_workers_per_gather", "0", True))
 
 Hit = tuple[datetime, uuid.UUID]

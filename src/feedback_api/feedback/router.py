@@ -37,7 +37,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feed
 # matching tries routers in order.
 ingest = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
-# The seed "feedback-collection-summary"'s client posts to /feedback.
+# Chat frontends written against the first version of this API post to /feedback.
 seed_alias = APIRouter(tags=["feedback"])
 
 # POST /v1/feedback and its alias: the same operation, documented alike.
@@ -54,7 +54,7 @@ SUBMIT: dict[str, Any] = {
 @ingest.post("", summary="Submit a vote (thumb, optional stars and comment)", **SUBMIT)
 @seed_alias.post(
     "/feedback",
-    summary="Submit a vote: an alias of POST /v1/feedback, for the seed's client",
+    summary="Submit a vote: an alias of POST /v1/feedback, for clients that post to /feedback",
     **SUBMIT,
 )
 async def submit_feedback(

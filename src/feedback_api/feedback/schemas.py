@@ -1,6 +1,7 @@
-"""Feedback bodies in both of the seeds' shapes, and the one representation we answer with.
+"""Feedback bodies in both shapes (with context, by reference), and the one representation
+we answer with.
 
-The rating rule both seeds share: with `is_helpful` present, `rating` means 1-5 stars;
+The rating rule both shapes share: with `is_helpful` present, `rating` means 1-5 stars;
 without it, `rating` is the thumb itself, +1 or -1.
 """
 
@@ -68,7 +69,7 @@ class _ByReference(BaseModel):
 
 # pydantic orders fields from the last base on: request_id stays the first field.
 class FeedbackCreate(ExchangeContext, _ByReference):
-    """Either shape of the seeds.
+    """Either shape: the with-context shape or the by-reference shape.
 
     * with context: `query`, `response`, `model`, `rating` (+1/-1) and optional details;
       the interaction is created (or reused by `request_id`).

@@ -13,7 +13,7 @@ from feedback_api.kit.search import search_column
 
 
 class Interaction(Base):
-    """One exchange of the chat product (the seeds' `queries` table)."""
+    """One exchange of the chat product: a question, its answer and their context."""
 
     __tablename__ = "interactions"
     __table_args__ = (
