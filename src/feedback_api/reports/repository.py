@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Double, Text, case, cast, func, not_, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 
-from feedback_api.analytics.repository import utc_day
+from feedback_api.analytics.buckets import utc_day
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
