@@ -3,7 +3,6 @@ and what the tick keeps equals what a full rebuild builds from the tables."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -11,10 +10,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from feedback_api.analytics.refresher import JOB_NAME, refresh_now
 from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.analytics.state import Clock, database_clock
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import run_as_leader
 
@@ -45,13 +45,24 @@ def at(now: datetime, days: float, rng: random.Random | None = None) -> str:
     return (now - timedelta(days=days, hours=hours, minutes=30)).isoformat()
 
 
-async def tick(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
-    """One ordinary tick of the background refresher (leader-elected, not full)."""
+def later(seconds: float) -> Clock:
+    """The database's clock, `seconds` ahead: a refresh that far in the future."""
+
+    async def clock(session: AsyncSession) -> datetime:
+        return await database_clock(session) + timedelta(seconds=seconds)
+
+    return clock
+
+
+async def tick(
+    engine: AsyncEngine, settings: Settings, *, full: bool = False, clock: Clock = database_clock
+) -> dict[str, Any]:
+    """One tick of the background refresher (leader-elected; ordinary unless `full`)."""
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     ran, result = await run_as_leader(
-        sessionmaker, JOB_NAME, lambda s: refresh_now(s, settings, full=False)
+        sessionmaker, JOB_NAME, lambda s: refresh_now(s, settings, full=full, clock=clock)
     )
-    assert ran and result is not None and result.full is False
+    assert ran and result is not None and result.full is full
     return result.model_dump()
 
 
@@ -312,17 +323,16 @@ async def test_votes_and_questions_leave_a_window_as_it_slides(
     top = (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()
     assert [i["query"] for i in top["items"]] == ["about to leave"]
 
-    await asyncio.sleep(
-        max(0.0, (edge - (datetime.now(UTC) - timedelta(days=7))).total_seconds()) + 0.5
-    )
-    await tick(engine, settings)  # no write since: only the window's start moved
+    # No write since: only the window's start moved, past the edge (a refresh 10 s ahead).
+    result = await tick(engine, settings, clock=later(10))
+    assert result["as_of"] - timedelta(days=7) > edge
     week = (await client.get("/v1/feedback/stats", params={"days": 7})).json()
     assert (week["total_feedback"], week["unique_users"]) == (0, 0)
     assert (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()["items"] == []
     month = (await client.get("/v1/feedback/stats", params={"days": 30})).json()
     assert month["total_feedback"] == 1
     ordinary = await rollups(engine)
-    await client.post("/v1/admin/refresh", params={"full": "true"})
+    await tick(engine, settings, full=True, clock=later(10))
     assert_same_rollups(ordinary, await rollups(engine))
 
 
