@@ -206,6 +206,7 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
 ) -> None:
     rng = random.Random(13)
+    fixes = random.Random(7)  # corrections: their own draws, the rest as it always was
     now = datetime.now(UTC)
     models, intents, projects = ["a", "b", "c"], ["code", "chat", None], ["x", None]
     logged: list[tuple[str, str]] = []  # request_id, created_at
@@ -238,6 +239,8 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
             }
             if rng.random() < 0.5:
                 fields["rating"] = rng.randint(1, 5)
+            if fixes.random() < 0.3:
+                fields["correction"] = fixes.choice(["the right answer", "  ", ""])
             if old:  # cast an hour after the answer, else now
                 fields["created_at"] = (
                     datetime.fromisoformat(created) + timedelta(hours=1)
@@ -255,7 +258,10 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
         if rng.random() < 0.5:
             r = await client.delete(f"/v1/feedback/{feedback_id}")
         else:
-            r = await client.put(f"/v1/feedback/{feedback_id}", json={"is_helpful": True})
+            body: dict[str, Any] = {"is_helpful": True}
+            if fixes.random() < 0.5:
+                body["correction"] = "a correction added later"
+            r = await client.put(f"/v1/feedback/{feedback_id}", json=body)
         assert r.status_code in (200, 204, 404), r.text  # 404: erased or deleted already
     for user in ("voter3", "asker4"):
         assert (await client.delete(f"/v1/users/{user}")).status_code == 200

@@ -33,8 +33,9 @@ def negative(is_helpful: Any = Feedback.is_helpful) -> Any:
 
 
 def corrections() -> Any:
-    """Votes that carry a correction (the answer the user wanted)."""
-    return func.count().filter(Feedback.correction.is_not(None))
+    """Votes that carry a correction (the answer the user wanted): one with some text, not
+    only whitespace (what an export can learn from)."""
+    return func.count().filter(Feedback.correction.regexp_match(r"\S"))
 
 
 def stars_sum() -> Any:
