@@ -107,7 +107,7 @@ class AnswerHour(Segment, Base):
 
 class WindowStat(Cell, Base):
     """Feedback statistics over the kept windows: 7, 30 and 90 days up to the refresh, and
-    the alerts' two (RollupRepository.windows)."""
+    the alerts' two (RefreshService.windows)."""
 
     __tablename__ = "window_stats"
     __table_args__ = (grain_index(__tablename__, "days", cell=True),)

@@ -21,19 +21,6 @@ from feedback_api.analytics.rollup import Tick
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 
-MEASURES = (
-    "total", "positive", "negative", "corrections", "stars_sum", "stars_count", "memory_sum",
-    "memory_count", "response_time_sum", "response_time_count",
-)  # fmt: skip
-
-KEPT = KeptWindows(
-    hours=typing.cast(Table, VoteHour.__table__),
-    windows=typing.cast(Table, VoteWindow.__table__),
-    key=DIMENSIONS,
-    measures=MEASURES,
-    empty="total",
-)
-
 
 def votes_joined() -> Any:
     """Votes joined to their interactions (the segment and the answer's measures)."""
@@ -43,7 +30,8 @@ def votes_joined() -> Any:
 
 
 def vote_measures() -> list[Any]:
-    """The MEASURES of a set of votes joined to their interactions, in order."""
+    """The additive measures of a set of votes joined to their interactions: counts and
+    sums, never averages. Each is a column of vote_hours and vote_windows (SegmentVotes)."""
     return [
         figures.votes().label("total"),
         figures.positive().label("positive"),
@@ -56,6 +44,17 @@ def vote_measures() -> list[Any]:
         func.coalesce(func.sum(Interaction.response_time_ms), 0).label("response_time_sum"),
         func.count(Interaction.response_time_ms).label("response_time_count"),
     ]
+
+
+# The columns vote_hours and vote_windows keep, named by vote_measures' labels.
+MEASURES = tuple(str(c.name) for c in vote_measures())
+KEPT = KeptWindows(
+    hours=typing.cast(Table, VoteHour.__table__),
+    windows=typing.cast(Table, VoteWindow.__table__),
+    key=DIMENSIONS,
+    measures=MEASURES,
+    empty="total",
+)
 
 
 class Votes:
