@@ -483,22 +483,17 @@ async def test_the_background_refresher_runs_and_survives_a_dead_database(
         assert (await client.get("/healthz")).status_code == 200
 
 
-async def test_a_slow_job_is_paused_in_proportion() -> None:
+def test_a_slow_job_is_paused_in_proportion() -> None:
     from feedback_api.kit.jobs import PeriodicJob
 
-    ticks = 0
+    async def tick() -> None:
+        pass
 
-    async def slow_tick() -> None:
-        nonlocal ticks
-        ticks += 1
-        await asyncio.sleep(0.1)
-
-    job = PeriodicJob("slow", 0.001, slow_tick, max_duty=0.5)
-    job.start()
-    await asyncio.sleep(0.55)
-    await job.stop()
-    # 0.1 s of work, then at least 0.1 s of pause: three ticks at most in 0.55 s.
-    assert 2 <= ticks <= 3
+    job = PeriodicJob("slow", 0.001, tick, max_duty=0.5)
+    # At most half of the time working: a tick of 0.1 s is followed by 0.1 s of rest.
+    assert job.pause_after(0.1) == pytest.approx(0.1)
+    assert job.pause_after(0.0001) == 0.001  # a quick tick waits the interval
+    assert PeriodicJob("fast", 0.2, tick).pause_after(5.0) == 0.2  # no duty limit
 
 
 async def test_fresh_figures_are_not_refreshed_again(

@@ -3,7 +3,6 @@ and what the tick keeps equals what a full rebuild builds from the tables."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -12,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from feedback_api.analytics.refresher import JOB_NAME, refresh_now
 from feedback_api.analytics.repository import AnalyticsRepository
+from feedback_api.analytics.state import Clock, database_clock
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import run_as_leader
 
@@ -46,13 +46,24 @@ def at(now: datetime, days: float, rng: random.Random | None = None) -> str:
     return (now - timedelta(days=days, hours=hours, minutes=30)).isoformat()
 
 
-async def tick(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
-    """One ordinary tick of the background refresher (leader-elected, not full)."""
+def later(seconds: float) -> Clock:
+    """The database's clock, `seconds` ahead: a refresh that far in the future."""
+
+    async def clock(session: AsyncSession) -> datetime:
+        return await database_clock(session) + timedelta(seconds=seconds)
+
+    return clock
+
+
+async def tick(
+    engine: AsyncEngine, settings: Settings, *, full: bool = False, clock: Clock = database_clock
+) -> dict[str, Any]:
+    """One tick of the background refresher (leader-elected; ordinary unless `full`)."""
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     ran, result = await run_as_leader(
-        sessionmaker, JOB_NAME, lambda s: refresh_now(s, settings, full=False)
+        sessionmaker, JOB_NAME, lambda s: refresh_now(s, settings, full=full, clock=clock)
     )
-    assert ran and result is not None and result.full is False
+    assert ran and result is not None and result.full is full
     return result.model_dump()
 
 
@@ -197,6 +208,7 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
 ) -> None:
     rng = random.Random(13)
+    fixes = random.Random(7)  # corrections: their own draws, the rest as it always was
     now = datetime.now(UTC)
     models, intents, projects = ["a", "b", "c"], ["code", "chat", None], ["x", None]
     logged: list[tuple[str, str]] = []  # request_id, created_at
@@ -229,6 +241,8 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
             }
             if rng.random() < 0.5:
                 fields["rating"] = rng.randint(1, 5)
+            if fixes.random() < 0.3:
+                fields["correction"] = fixes.choice(["the right answer", "  ", ""])
             if old:  # cast an hour after the answer, else now
                 fields["created_at"] = (
                     datetime.fromisoformat(created) + timedelta(hours=1)
@@ -246,7 +260,10 @@ async def test_an_ordinary_tick_equals_a_full_rebuild_on_random_writes(
         if rng.random() < 0.5:
             r = await client.delete(f"/v1/feedback/{feedback_id}")
         else:
-            r = await client.put(f"/v1/feedback/{feedback_id}", json={"is_helpful": True})
+            body: dict[str, Any] = {"is_helpful": True}
+            if fixes.random() < 0.5:
+                body["correction"] = "a correction added later"
+            r = await client.put(f"/v1/feedback/{feedback_id}", json=body)
         assert r.status_code in (200, 204, 404), r.text  # 404: erased or deleted already
     for user in ("voter3", "asker4"):
         assert (await client.delete(f"/v1/users/{user}")).status_code == 200
@@ -314,17 +331,16 @@ async def test_votes_and_questions_leave_a_window_as_it_slides(
     top = (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()
     assert [i["query"] for i in top["items"]] == ["about to leave"]
 
-    await asyncio.sleep(
-        max(0.0, (edge - (datetime.now(UTC) - timedelta(days=7))).total_seconds()) + 0.5
-    )
-    await tick(engine, settings)  # no write since: only the window's start moved
+    # No write since: only the window's start moved, past the edge (a refresh 10 s ahead).
+    result = await tick(engine, settings, clock=later(10))
+    assert result["as_of"] - timedelta(days=7) > edge
     week = (await client.get("/v1/feedback/stats", params={"days": 7})).json()
     assert (week["total_feedback"], week["unique_users"]) == (0, 0)
     assert (await client.get("/v1/metrics/top-queries", params={"days": 7})).json()["items"] == []
     month = (await client.get("/v1/feedback/stats", params={"days": 30})).json()
     assert month["total_feedback"] == 1
     ordinary = await rollups(engine)
-    await client.post("/v1/admin/refresh", params={"full": "true"})
+    await tick(engine, settings, full=True, clock=later(10))
     assert_same_rollups(ordinary, await rollups(engine))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.helpers import count, exchange
 
@@ -79,19 +80,28 @@ async def test_two_instances_refresh_once_per_tick(make_client: Any, caplog: Any
     import logging
 
     from feedback_api.analytics.refresher import refresher
+    from feedback_api.analytics.state import database_clock
+
+    ahead = timedelta()
+
+    async def clock(session: AsyncSession) -> datetime:
+        # The replicas' shared clock, moved forward by the test instead of waited for.
+        return await database_clock(session) + ahead
 
     async with (
         make_client(refresh_interval_seconds=0.3) as first,
         make_client(refresh_interval_seconds=0.3) as second,
     ):
         await first.post("/v1/feedback", json=exchange(rating=1))
-        jobs = [refresher(c.state["sessionmaker"], c.state["settings"]) for c in (first, second)]
+        jobs = [
+            refresher(c.state["sessionmaker"], c.state["settings"], clock) for c in (first, second)
+        ]
         caplog.set_level(logging.INFO, logger="feedback_api.analytics.refresher")
         for _ in range(3):
             caplog.clear()
             await asyncio.gather(*(job.tick() for job in jobs))
             refreshed = [r for r in caplog.records if "analytics refreshed" in r.getMessage()]
             assert len(refreshed) == 1
-            await asyncio.sleep(0.3)  # the figures are due again
+            ahead += timedelta(seconds=0.3)  # the figures are due again
         items = (await second.get("/v1/feedback/accuracy")).json()["items"]
     assert items[0]["total"] == 1

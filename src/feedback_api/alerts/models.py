@@ -24,13 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from feedback_api.analytics.segments import Segment, grain_index
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
 
 OPEN = "open"
 RESOLVED = "resolved"
 
 
-class Alert(Base):
+class Alert(Segment, Base):
     """A drop of a segment's positive rate: the recent window against the baseline before it.
 
     The figures are those of the latest evaluation: set when the alert opens, updated at each
@@ -40,20 +41,13 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'resolved')", name="status_known"),
-        Index(
-            "uq_alerts_open_segment",
-            "model", "intent", "project",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
-            postgresql_where=text("status = 'open'"),
+        grain_index(
+            __tablename__, name="uq_alerts_open_segment", postgresql_where=text("status = 'open'")
         ),
         Index("ix_alerts_opened_at", "opened_at"),
-    )  # fmt: skip
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     baseline_rate: Mapped[float] = mapped_column(Float)
     baseline_ci_low: Mapped[float] = mapped_column(Float)

@@ -204,7 +204,7 @@ class AlertService:
         rules = self.rules
         now = await self.reads.now()
         # The windows the refresh that runs this evaluation has just brought up to date
-        # (RollupRepository keeps them: AlertRules.windows).
+        # (the refresher keeps them: AlertRules.windows).
         recent_days, both_days = rules.windows
         recent = segment_counts(await self.votes.segment_votes(recent_days))
         both = segment_counts(await self.votes.segment_votes(both_days))

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from feedback_api.analytics.segments import Cell, Segment, grain_index
 from feedback_api.kit.models import Base
 
 views = MetaData()
@@ -57,7 +58,7 @@ model_accuracy = Table(
 )
 
 
-class DailyMetric(Base):
+class DailyMetric(Cell, Base):
     """Per UTC day of the interactions, for every combination of the three dimensions.
 
     Rows come from `GROUP BY day, CUBE(model, intent, project)`: `grouping` is PostgreSQL's
@@ -67,36 +68,20 @@ class DailyMetric(Base):
     """
 
     __tablename__ = "daily_metrics"
-    __table_args__ = (
-        Index(
-            "uq_daily_metrics_grain",
-            "day", "grouping", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "day", cell=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     day: Mapped[date]
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     total_queries: Mapped[int] = mapped_column(BigInteger)
     feedback_count: Mapped[int] = mapped_column(BigInteger)
     interactions_with_feedback: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
+    corrections: Mapped[int] = mapped_column(BigInteger)
     avg_response_time_ms: Mapped[float | None] = mapped_column(Float)
     p95_response_time_ms: Mapped[float | None] = mapped_column(Float)
-    unique_users: Mapped[int] = mapped_column(BigInteger)
-
-
-class Segment:
-    """A segment: model, intent, project (the finest grain of every rollup)."""
-
-    model: Mapped[str] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
+    # People who asked (interactions.user_id) that day.
+    unique_askers: Mapped[int] = mapped_column(BigInteger)
 
 
 class AnswerHour(Segment, Base):
@@ -109,13 +94,7 @@ class AnswerHour(Segment, Base):
     """
 
     __tablename__ = "answer_hours"
-    __table_args__ = (
-        Index(
-            "uq_answer_hours_grain",
-            "hour", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "hour"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
@@ -123,31 +102,24 @@ class AnswerHour(Segment, Base):
     interactions_with_feedback: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
+    corrections: Mapped[int] = mapped_column(BigInteger)
 
 
-class WindowStat(Base):
+class WindowStat(Cell, Base):
     """Feedback statistics over the kept windows: 7, 30 and 90 days up to the refresh, and
-    the alerts' two (RollupRepository.windows)."""
+    the alerts' two (RefreshService.windows)."""
 
     __tablename__ = "window_stats"
-    __table_args__ = (
-        Index(
-            "uq_window_stats_grain",
-            "days", "grouping", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "days", cell=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     days: Mapped[int] = mapped_column(SmallInteger)
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     total_feedback: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
-    unique_users: Mapped[int] = mapped_column(BigInteger)
+    corrections: Mapped[int] = mapped_column(BigInteger)
+    # People who voted (feedback.user_id) in the window.
+    unique_voters: Mapped[int] = mapped_column(BigInteger)
     unique_sessions: Mapped[int] = mapped_column(BigInteger)
     avg_memory_used: Mapped[float | None] = mapped_column(Float)
     avg_response_time_ms: Mapped[float | None] = mapped_column(Float)
@@ -201,6 +173,7 @@ class SegmentVotes(Segment):
     total: Mapped[int] = mapped_column(BigInteger)
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
+    corrections: Mapped[int] = mapped_column(BigInteger)
     stars_sum: Mapped[int] = mapped_column(BigInteger)
     stars_count: Mapped[int] = mapped_column(BigInteger)
     memory_sum: Mapped[float] = mapped_column(Float)
@@ -218,13 +191,7 @@ class VoteHour(SegmentVotes, Base):
     """
 
     __tablename__ = "vote_hours"
-    __table_args__ = (
-        Index(
-            "uq_vote_hours_grain",
-            "hour", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "hour"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
@@ -241,13 +208,7 @@ class VoteWindow(SegmentVotes, Base):
     """
 
     __tablename__ = "vote_windows"
-    __table_args__ = (
-        Index(
-            "uq_vote_windows_grain",
-            "days", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "days"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     days: Mapped[int] = mapped_column(SmallInteger)
@@ -268,7 +229,7 @@ def cell_key(grouping: Any, model: Any, intent: Any, project: Any) -> ColumnElem
 _CELL_KEY = cell_key(*(literal_column(name) for name in ("grouping", "model", "intent", "project")))
 
 
-class MemberLastCast(Base):
+class MemberLastCast(Cell, Base):
     """Each voter's (kind 0) and session's (kind 1) last cast time, per CUBE cell.
 
     A member counts in a window starting at S if and only if its last cast is at or after
@@ -283,10 +244,6 @@ class MemberLastCast(Base):
 
     kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     member: Mapped[str] = mapped_column(String(255), primary_key=True)
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     cell: Mapped[uuid.UUID] = mapped_column(
         Uuid, Computed(_CELL_KEY, persisted=True), primary_key=True
     )
@@ -296,14 +253,10 @@ class MemberLastCast(Base):
     prev_at: Mapped[datetime | None]
 
 
-class MemberCount:
+class MemberCount(Cell):
     """A count of members (kind 0 voters, kind 1 sessions) in a CUBE cell."""
 
     kind: Mapped[int] = mapped_column(SmallInteger)
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     count: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -314,13 +267,7 @@ class MemberHour(MemberCount, Base):
     member_last_casts, in the same transaction (the refresher is their only writer)."""
 
     __tablename__ = "member_hours"
-    __table_args__ = (
-        Index(
-            "uq_member_hours_grain",
-            "kind", "grouping", "model", "intent", "project", "hour",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "kind", cell=True, after=("hour",)),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
@@ -332,13 +279,7 @@ class MemberWindow(MemberCount, Base):
     kept like vote_windows by the statements that change member_hours and by each refresh."""
 
     __tablename__ = "member_windows"
-    __table_args__ = (
-        Index(
-            "uq_member_windows_grain",
-            "days", "kind", "grouping", "model", "intent", "project",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "days", "kind", cell=True),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     days: Mapped[int] = mapped_column(SmallInteger)
@@ -377,13 +318,7 @@ class ReasonHour(Segment, Base):
     that daily_reasons sums. `reason` NULL counts every vote of the hour and segment."""
 
     __tablename__ = "reason_hours"
-    __table_args__ = (
-        Index(
-            "uq_reason_hours_grain",
-            "hour", "model", "intent", "project", "reason",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "hour", after=("reason",)),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
@@ -392,7 +327,7 @@ class ReasonHour(Segment, Base):
     down_votes: Mapped[int] = mapped_column(BigInteger)
 
 
-class DailyReason(Base):
+class DailyReason(Cell, Base):
     """Votes per reason, per UTC day the vote was cast, for every CUBE(model, intent, project)
     combination (`grouping` as in DailyMetric).
 
@@ -401,20 +336,10 @@ class DailyReason(Base):
     """
 
     __tablename__ = "daily_reasons"
-    __table_args__ = (
-        Index(
-            "uq_daily_reasons_grain",
-            "day", "grouping", "model", "intent", "project", "reason",
-            unique=True, postgresql_nulls_not_distinct=True,
-        ),
-    )  # fmt: skip
+    __table_args__ = (grain_index(__tablename__, "day", cell=True, after=("reason",)),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     day: Mapped[date]
-    grouping: Mapped[int] = mapped_column(SmallInteger)
-    model: Mapped[str | None] = mapped_column(String(200))
-    intent: Mapped[str | None] = mapped_column(String(200))
-    project: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     up_votes: Mapped[int] = mapped_column(BigInteger)
     down_votes: Mapped[int] = mapped_column(BigInteger)

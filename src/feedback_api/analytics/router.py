@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from feedback_api.analytics.buckets import Slice
 from feedback_api.analytics.refresher import refresh_now
-from feedback_api.analytics.repository import AnalyticsRepository, Slice
+from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.schemas import (
     AccuracyReport,
     Comparison,
@@ -19,6 +20,7 @@ from feedback_api.analytics.schemas import (
     TopQueries,
 )
 from feedback_api.analytics.service import AnalyticsService
+from feedback_api.analytics.state import Clock, database_clock
 from feedback_api.config import SettingsDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
@@ -35,6 +37,14 @@ async def get_service(session: ReadSessionDep) -> AnalyticsService:
 
 ServiceDep = Annotated[AnalyticsService, Depends(get_service)]
 Label = Annotated[SearchText | None, Query(max_length=200)]
+
+
+async def get_clock() -> Clock:
+    """The refresh's clock: the database's (a test may hand the route another)."""
+    return database_clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request
@@ -156,8 +166,9 @@ async def compare(
 async def refresh(
     session: SessionDep,
     settings: SettingsDep,
+    clock: ClockDep,
     full: Annotated[
         bool, Query(description="Rebuild every rollup from the tables (maintenance).")
     ] = False,
 ) -> RefreshResult:
-    return await refresh_now(session, settings, full=full)
+    return await refresh_now(session, settings, full=full, clock=clock)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 class AccuracyItem(BaseModel):
@@ -44,11 +44,22 @@ class FeedbackStats(BaseModel):
     negative: int
     positive_pct: float | None = Field(description="0-100; null without feedback.")
     negative_pct: float | None
-    unique_users: int
+    corrections: int = Field(description="Votes that carry a correction.")
+    unique_voters: int = Field(description="People who voted (distinct user ids) in the window.")
     unique_sessions: int
     avg_memory_used: float | None
     avg_response_time_ms: float | None
     avg_stars: float | None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Deprecated: the same number as unique_voters, under its old name; removed in "
+        "the next release.",
+        # Marked in the OpenAPI schema only: `deprecated=` would warn at every response.
+        json_schema_extra={"deprecated": True},
+    )
+    @property
+    def unique_users(self) -> int:
+        return self.unique_voters
 
 
 class DailyItem(BaseModel):
@@ -56,14 +67,26 @@ class DailyItem(BaseModel):
     total_queries: int
     feedback_count: int
     feedback_rate: float | None = Field(
-        description="Share of the day's interactions with at least one vote (0-1)."
+        description="Share of the day's interactions with at least one vote (0-1), the "
+        "weekly report's feedback_rate over one day."
     )
     positive: int
     negative: int
+    corrections: int = Field(description="Votes on the day's answers that carry a correction.")
     positive_ratio: float | None = Field(description="positive / (positive + negative).")
     avg_response_time_ms: float | None
     p95_response_time_ms: float | None
-    unique_users: int
+    unique_askers: int = Field(description="People who asked (distinct user ids) that day.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Deprecated: the same number as unique_askers, under its old name; removed in "
+        "the next release.",
+        # Marked in the OpenAPI schema only: `deprecated=` would warn at every response.
+        json_schema_extra={"deprecated": True},
+    )
+    @property
+    def unique_users(self) -> int:
+        return self.unique_askers
 
 
 class DailyMetrics(BaseModel):
@@ -148,8 +171,9 @@ class ReasonItem(BaseModel):
     up_votes: int
     down_votes: int
     share_of_down_votes: float | None = Field(
-        description="down_votes / every down-vote of the slice (with or without a reason); "
-        "null without down-votes."
+        description="down_votes / every down-vote of the slice (with or without a reason), "
+        "votes counted on the UTC day they were cast; null without down-votes. The weekly "
+        "report's share_of_downvotes counts the votes on the week's answers instead."
     )
 
 

@@ -1,20 +1,15 @@
-"""Analytics rules: windows, ratios, intervals, the comparison, and the refresh itself."""
+"""Analytics rules: windows, ratios, intervals and the comparison (the figures' expressions
+are figures.py's; the refresh is refresher.py's)."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from feedback_api.analytics import figures
+from feedback_api.analytics.buckets import DIMENSIONS, STANDARD_WINDOWS, Slice
 from feedback_api.analytics.models import DailyMetric
-from feedback_api.analytics.repository import (
-    DIMENSIONS,
-    STANDARD_WINDOWS,
-    AnalyticsRepository,
-    Changes,
-    RollupRepository,
-    Slice,
-)
+from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.schemas import (
     AccuracyReport,
     Comparison,
@@ -28,7 +23,6 @@ from feedback_api.analytics.schemas import (
     ModelFigures,
     ReasonItem,
     ReasonMetrics,
-    RefreshResult,
     TopQueries,
     TopQuery,
     Window,
@@ -38,10 +32,6 @@ from feedback_api.exceptions import InvalidInput, NotFound
 from feedback_api.kit.time import MAX_DAYS
 
 ALPHA = 0.05
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
 
 
 def _float(value: Any) -> float | None:
@@ -82,8 +72,8 @@ def _every_day(since: date, until: date, rows: list[DailyMetric]) -> list[DailyI
             items.append(
                 DailyItem(
                     date=day, total_queries=0, feedback_count=0, feedback_rate=None,
-                    positive=0, negative=0, positive_ratio=None, avg_response_time_ms=None,
-                    p95_response_time_ms=None, unique_users=0,
+                    positive=0, negative=0, corrections=0, positive_ratio=None,
+                    avg_response_time_ms=None, p95_response_time_ms=None, unique_askers=0,
                 )
             )  # fmt: skip
         else:
@@ -92,99 +82,20 @@ def _every_day(since: date, until: date, rows: list[DailyMetric]) -> list[DailyI
                     date=day,
                     total_queries=row.total_queries,
                     feedback_count=row.feedback_count,
-                    feedback_rate=_ratio(row.interactions_with_feedback, row.total_queries),
+                    feedback_rate=figures.feedback_rate(
+                        row.interactions_with_feedback, row.total_queries
+                    ),
                     positive=row.positive,
                     negative=row.negative,
-                    positive_ratio=_ratio(row.positive, row.positive + row.negative),
+                    corrections=row.corrections,
+                    positive_ratio=figures.positive_ratio(row.positive, row.negative),
                     avg_response_time_ms=row.avg_response_time_ms,
                     p95_response_time_ms=row.p95_response_time_ms,
-                    unique_users=row.unique_users,
+                    unique_askers=row.unique_askers,
                 )
             )
         day += timedelta(days=1)
     return items
-
-
-class RefreshService:
-    """Recomputes what the logged changes touched, in the caller's transaction.
-
-    An ordinary refresh takes the change log and recomputes the days, hours and members the
-    writes named, then the windows and top lists if a write or the windows' sliding start
-    changed them; with nothing logged and nothing left behind by the windows it only
-    records its time. A full refresh (the first one, `full=True`, after an upgrade) rebuilds
-    every rollup from the tables; both give the same rows (tests/test_analytics_incremental.py).
-    """
-
-    def __init__(self, rollups: RollupRepository, analytics: AnalyticsRepository) -> None:
-        self.rollups = rollups
-        self.analytics = analytics
-
-    async def refresh(self, *, full: bool = False) -> RefreshResult:
-        started = time.perf_counter()
-        now = await self.analytics.transaction_time()
-        state = await self.analytics.refresh_state()
-        full = (
-            full
-            or state is None
-            or state.full_rebuild_at is None
-            or tuple(state.windows or ()) != self.rollups.windows
-        )
-        # Taken first: a change committed later stays logged for the next refresh, and
-        # what this one recomputes from the tables includes at least every change it took.
-        changes = await self.rollups.take_changes()
-        if full or state is None:
-            await self._rebuild(now)
-        else:
-            # A refresh that waited for this one's lock may have started earlier: windows
-            # never move backwards.
-            now = max(now, state.refreshed_at)
-            await self._apply(changes, state.refreshed_at, now)
-        duration_ms = (time.perf_counter() - started) * 1000
-        await self.rollups.record_refresh(now, duration_ms, full)
-        return RefreshResult(as_of=now, duration_ms=round(duration_ms, 1), full=full)
-
-    async def _rebuild(self, now: datetime) -> None:
-        rollups = self.rollups
-        await rollups.rebuild_answer_hours(None)
-        await rollups.rebuild_daily(None)
-        await rollups.rebuild_vote_hours(None, now)
-        await rollups.rebuild_reasons(None)
-        await rollups.rebuild_members(None, now)
-        await rollups.rebuild_windows(now)
-        await rollups.rebuild_query_hours(None, now)
-        await rollups.rebuild_top_queries(now)
-        await rollups.refresh_accuracy_view()
-
-    async def _apply(self, changes: Changes, since: datetime, now: datetime) -> None:
-        rollups = self.rollups
-        # First the windows' sums follow their starts; then the recomputed hours' differences
-        # apply to the windows as they are at `now`.
-        await rollups.slide_windows(since, now)
-        await rollups.rebuild_answer_hours(changes.answer_hours)
-        await rollups.rebuild_daily(changes.days, changes.vote_days)
-        await rollups.rebuild_vote_hours(changes.vote_hours, now)
-        # Reasons count by the hour a vote was cast, and each day is the sum of its hours.
-        await rollups.rebuild_reasons(changes.vote_hours)
-        await rollups.rebuild_members(changes.removed_members, now)
-        await rollups.advance_members(changes.cast, changes.removed_members, now)
-        voted = bool(changes.vote_hours or changes.removed_members or changes.cast)
-        if voted or await rollups.votes_left_windows(since, now):
-            await rollups.rebuild_windows(now)
-        if changes.vote_hours:
-            await rollups.refresh_accuracy_view()
-        # Each window's whole-hour question counts follow its start, whatever happened.
-        await rollups.slide_query_windows(since, now)
-        asked = bool(changes.query_hours)
-        if asked or await rollups.interactions_left_windows(since, now):
-            await rollups.rebuild_query_hours(changes.query_hours, now)
-            await rollups.rebuild_top_queries(now)
-
-    async def refresh_due(self, min_age_seconds: float) -> bool:
-        state = await self.analytics.refresh_state()
-        if state is None:
-            return True
-        age = await self.analytics.transaction_time() - state.refreshed_at
-        return age.total_seconds() >= min_age_seconds
 
 
 class AnalyticsService:
@@ -209,10 +120,10 @@ class AnalyticsService:
                 total=total,
                 positive=positive,
                 negative=negative,
-                accuracy=positive / total,
+                accuracy=figures.accuracy(positive, total),
                 accuracy_ci_low=interval[0],
                 accuracy_ci_high=interval[1],
-                avg_stars=stars_sum / stars_count if stars_count else None,
+                avg_stars=figures.mean(stars_sum, stars_count),
                 last_feedback_at=last_at,
             )
             items.append(item)
@@ -265,9 +176,10 @@ class AnalyticsService:
             total_feedback=total,
             positive=positive,
             negative=negative,
-            positive_pct=100 * positive / total if total else None,
-            negative_pct=100 * negative / total if total else None,
-            unique_users=int(row.unique_users) if row else 0,
+            positive_pct=figures.percent(positive, total),
+            negative_pct=figures.percent(negative, total),
+            corrections=int(row.corrections) if row else 0,
+            unique_voters=int(row.unique_voters) if row else 0,
             unique_sessions=int(row.unique_sessions) if row else 0,
             avg_memory_used=_float(row.avg_memory_used) if row else None,
             avg_response_time_ms=_float(row.avg_response_time_ms) if row else None,
@@ -301,7 +213,9 @@ class AnalyticsService:
                 model=row.model,
                 up_votes=row.up,
                 down_votes=row.down,
-                share_of_down_votes=_ratio(row.down, down_votes.get(row.model, 0)),
+                share_of_down_votes=figures.share_of_down_votes(
+                    row.down, down_votes.get(row.model, 0)
+                ),
             )
             for row in rows
             if row.reason is not None
@@ -380,7 +294,7 @@ class AnalyticsService:
             total=row.total,
             positive=row.positive,
             negative=row.negative,
-            accuracy=row.positive / row.total,
+            accuracy=figures.accuracy(row.positive, row.total) or 0.0,  # total > 0 here
             accuracy_ci_low=low,
             accuracy_ci_high=high,
         )

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.analytics import figures
 from feedback_api.exports.models import ExportRun
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
@@ -121,8 +122,8 @@ def _examples(selection: Selection, *, with_ids: bool) -> CTE:
         system.label("system_prompt"),
         Interaction.query.label("query"),
         Interaction.response.label("response"),
-        func.count().filter(Feedback.is_helpful).label("up"),
-        func.count().filter(not_(Feedback.is_helpful)).label("down"),
+        figures.positive().label("up"),
+        figures.negative().label("down"),
         *_example_context(),
         not_(and_(_has_text(Interaction.query), _has_text(Interaction.response))).label("empty"),
     ]

@@ -39,7 +39,7 @@ from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from feedback_api.analytics.repository import change_row, log_changes, utc_hour
+from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit import search

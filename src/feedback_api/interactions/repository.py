@@ -9,7 +9,7 @@ from sqlalchemy import FromClause, Insert, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_api.analytics.repository import change_row, log_changes, utc_hour
+from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import (
     attribute_names,

@@ -74,6 +74,12 @@ class PeriodicJob:
         self.max_duty = max_duty
         self._task: asyncio.Task[None] | None = None
 
+    def pause_after(self, took: float) -> float:
+        """The pause after a tick that took `took` seconds."""
+        if self.max_duty:
+            return max(self.interval, took * (1 / self.max_duty - 1))
+        return self.interval
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"job:{self.name}")
 
@@ -96,7 +102,4 @@ class PeriodicJob:
                 logger.exception(
                     "periodic job %s failed; retrying in %.0fs", self.name, self.interval
                 )
-            pause = self.interval
-            if self.max_duty:
-                pause = max(pause, (time.monotonic() - started) * (1 / self.max_duty - 1))
-            await asyncio.sleep(pause)
+            await asyncio.sleep(self.pause_after(time.monotonic() - started))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_api.analytics.repository import change_row, log_changes, utc_hour
+from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Double, Text, case, cast, func, not_, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 
-from feedback_api.analytics.repository import utc_day
+from feedback_api.analytics import figures
+from feedback_api.analytics.buckets import utc_day
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
@@ -51,15 +52,17 @@ class ReportRepository:
     async def votes(
         self, start: datetime, end: datetime, *, by_intent: bool = False
     ) -> list[AnyRow]:
-        """Votes on the week's answers per model (and intent): totals, positives, stars."""
+        """Votes on the week's answers per model (and intent): totals, positives, stars, and
+        the answers with any vote (feedback_rate's part)."""
         dims: list[Any] = [Interaction.model]
         if by_intent:
             dims.append(Interaction.intent)
         stmt = (
             select(
                 *dims,
-                func.count().label("total"),
-                func.count().filter(Feedback.is_helpful).label("positive"),
+                figures.votes().label("total"),
+                figures.positive().label("positive"),
+                figures.answered().label("answered"),
                 cast(func.avg(Feedback.stars), Double).label("avg_stars"),
             )
             .select_from(Feedback)
@@ -71,7 +74,7 @@ class ReportRepository:
 
     async def most_downvoted(self, start: datetime, end: datetime, per_model: int) -> list[AnyRow]:
         """Per model, the questions with the most down-votes, with the latest complaint."""
-        down = func.count().filter(not_(Feedback.is_helpful))
+        down = figures.negative()
         comments = func.array_agg(
             aggregate_order_by(Feedback.comment, Feedback.created_at.desc())
         ).filter(not_(Feedback.is_helpful), Feedback.comment.is_not(None), Feedback.comment != "")
@@ -80,7 +83,7 @@ class ReportRepository:
                 Interaction.model,
                 Interaction.query,
                 down.label("downvotes"),
-                func.count().label("votes"),
+                figures.votes().label("votes"),
                 comments[1].label("last_comment"),
                 func.row_number()
                 .over(
@@ -134,8 +137,8 @@ class ReportRepository:
         votes = (
             select(
                 Feedback.interaction_id,
-                func.count().label("votes"),
-                func.count().filter(Feedback.is_helpful).label("up"),
+                figures.votes().label("votes"),
+                figures.positive().label("up"),
             )
             .join(Interaction, Interaction.id == Feedback.interaction_id)
             .where(_in_week(start, end))

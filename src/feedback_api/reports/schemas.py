@@ -42,7 +42,11 @@ class DownvotedQuestion(BaseModel):
 class DownvoteReason(BaseModel):
     reason: str
     downvotes: int = Field(description="Down-votes that gave this reason (a vote may give many)")
-    share_of_downvotes: float = Field(description="Of all the model's down-votes this week")
+    share_of_downvotes: float = Field(
+        description="Of all the model's down-votes on this week's answers (by the answer's "
+        "day, like every figure of the report; /v1/metrics/reasons' share_of_down_votes "
+        "counts by the day a vote was cast)"
+    )
 
 
 class ModelDay(BaseModel):
@@ -56,7 +60,10 @@ class ModelDay(BaseModel):
 class ModelWeek(BaseModel):
     model: str
     volume: int = Field(description="Interactions answered by the model this week")
-    feedback_rate: float | None = Field(description="Votes per interaction")
+    feedback_rate: float | None = Field(
+        description="Share of the week's interactions with at least one vote (0-1): the "
+        "daily metrics' feedback_rate over the week's days"
+    )
     accuracy: Accuracy | None = Field(description="Null when nobody voted")
     avg_stars: float | None
     change: Change | None = Field(description="Null when either week has no votes")

@@ -8,6 +8,7 @@ from typing import Any
 
 from feedback_api.alerts.repository import AlertRepository
 from feedback_api.alerts.service import AlertQueries
+from feedback_api.analytics import figures
 from feedback_api.analytics.service import ALPHA
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.exceptions import InvalidInput
@@ -42,7 +43,7 @@ def _accuracy(positive: int, votes: int) -> Accuracy:
     return Accuracy(
         votes=votes,
         positive=positive,
-        accuracy=positive / votes,
+        accuracy=figures.accuracy(positive, votes) or 0.0,  # votes > 0 here
         accuracy_ci_low=low,
         accuracy_ci_high=high,
     )
@@ -123,7 +124,9 @@ class ReportService:
                 ModelWeek(
                     model=name,
                     volume=traffic_row.volume,
-                    feedback_rate=(vote_row.total / traffic_row.volume) if vote_row else None,
+                    feedback_rate=figures.feedback_rate(vote_row.answered, traffic_row.volume)
+                    if vote_row
+                    else None,
                     accuracy=accuracy,
                     avg_stars=vote_row.avg_stars if vote_row else None,
                     change=_change(accuracy, previous) if accuracy and previous else None,
@@ -138,7 +141,8 @@ class ReportService:
                         DownvoteReason(
                             reason=r.reason,
                             downvotes=r.downvotes,
-                            share_of_downvotes=r.downvotes / down,
+                            share_of_downvotes=figures.share_of_down_votes(r.downvotes, down)
+                            or 0.0,  # a reason's down-votes are among the model's
                         )
                         for r in reasons[name]
                         if r.reason is not None

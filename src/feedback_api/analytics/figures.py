@@ -1,0 +1,92 @@
+"""Each figure's expression, written once: the SQL that counts it over votes, and the ratio
+an endpoint derives from the counts. The rollups, the live statistics, the weekly report and
+the exports use these, so a name means one thing everywhere (docs/analytics.md, "Lineage").
+
+SQL aggregates are over rows of `feedback` (joined to their interactions where a figure
+needs them); ratios take the counts and return None where the whole is zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import distinct, func, not_
+
+from feedback_api.feedback.models import Feedback
+
+# -- counts over votes (SQL aggregates) -----------------------------------------------------
+
+
+def votes() -> Any:
+    """Votes (a user's replaced vote counts once: it is one row)."""
+    return func.count()
+
+
+def positive(is_helpful: Any = Feedback.is_helpful) -> Any:
+    """Thumbs-up votes (`is_helpful`: the vote's column, or a CTE's copy of it)."""
+    return func.count().filter(is_helpful)
+
+
+def negative(is_helpful: Any = Feedback.is_helpful) -> Any:
+    """Thumbs-down votes."""
+    return func.count().filter(not_(is_helpful))
+
+
+def corrections() -> Any:
+    """Votes that carry a correction (the answer the user wanted): one with some text, not
+    only whitespace (what an export can learn from)."""
+    return func.count().filter(Feedback.correction.regexp_match(r"\S"))
+
+
+def stars_sum() -> Any:
+    return func.coalesce(func.sum(Feedback.stars), 0)
+
+
+def stars_count() -> Any:
+    """Votes with stars: what avg_stars divides by."""
+    return func.count(Feedback.stars)
+
+
+def answered() -> Any:
+    """Answers (interactions) with at least one vote: what feedback_rate divides."""
+    return func.count(distinct(Feedback.interaction_id))
+
+
+# -- ratios of counts -----------------------------------------------------------------------
+
+
+def ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def accuracy(positive: int, total: int) -> float | None:
+    """Positive votes / votes."""
+    return ratio(positive, total)
+
+
+def positive_ratio(positive: int, negative: int) -> float | None:
+    """Positive votes / (positive + negative votes)."""
+    return ratio(positive, positive + negative)
+
+
+def percent(part: int, whole: int) -> float | None:
+    """part / whole in percent (0-100)."""
+    share = ratio(part, whole)
+    return None if share is None else 100 * share
+
+
+def mean(total: float | None, count: int | None) -> float | None:
+    """An average from its sum and count (how the rollups keep it: they add up exactly)."""
+    return None if total is None or not count else total / count
+
+
+def feedback_rate(answered: int, answers: int) -> float | None:
+    """The share of answers (interactions) with at least one vote: between 0 and 1, over the
+    answers given in the days asked (a vote counts on its answer's day)."""
+    return ratio(answered, answers)
+
+
+def share_of_down_votes(down_votes: int, all_down_votes: int) -> float | None:
+    """A reason's down-votes / every down-vote of the same votes (with or without a reason;
+    a vote may give several reasons, so shares can add up to more than 1)."""
+    return ratio(down_votes, all_down_votes)
