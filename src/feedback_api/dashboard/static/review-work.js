@@ -169,12 +169,11 @@
 
   // --- the label form ----------------------------------------------------------------------
 
-  function resetForm(labelSet) {
+  function resetForm(names) {
     verdict = null;
     for (const button of document.querySelectorAll("#review-form [data-verdict]")) {
       button.setAttribute("aria-pressed", "false");
     }
-    const names = labelSet.map((r) => (typeof r === "string" ? r : r.label || r.name));
     $("review-reasons").replaceChildren(
       el("legend", {}, "Reasons"),
       ...names.map((name, i) =>

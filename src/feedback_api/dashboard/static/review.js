@@ -92,11 +92,11 @@
   // --- figures -----------------------------------------------------------------------------
 
   function progressOf(queue) {
-    const counts = (queue.progress || queue).items || {};
+    const counts = queue.progress.items;
     const byStatus = Object.fromEntries(STATUSES.map((s) => [s, Number(counts[s] || 0)]));
     const total = STATUSES.reduce((sum, s) => sum + byStatus[s], 0);
     const labelled = byStatus.done + byStatus.needs_adjudication;
-    return { ...byStatus, total, labelled, labels: (queue.progress || queue).labels || {} };
+    return { ...byStatus, total, labelled, labels: queue.progress.labels };
   }
 
   function fixed(value, digits) {
@@ -125,7 +125,7 @@
     $("review-work").hidden = true;
     $("review-list").hidden = false;
     const answer = await call("/v1/review/queues");
-    const queues = Array.isArray(answer) ? answer : answer.items;
+    const queues = answer.queues;
     const agreements = await Promise.all(
       queues.map((q) => call(`/v1/review/queues/${encodeURIComponent(q.id)}/agreement`))
     );
