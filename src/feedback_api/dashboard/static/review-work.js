@@ -57,6 +57,7 @@
     stopLease();
     current = null;
     const section = $("review");
+    $("review-error").hidden = true;
     section.dataset.state = "loading";
     delete section.dataset.assignmentId;
     const started = Date.now();
