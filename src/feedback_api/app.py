@@ -45,6 +45,7 @@ from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
+from feedback_api.review.router import router as review_router
 from feedback_api.traces.router import router as traces_router
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reasons_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(alerts_router, dependencies=read)
+    app.include_router(review_router)  # each route says which scope it needs
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
     return app
