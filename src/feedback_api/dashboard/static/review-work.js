@@ -21,6 +21,7 @@
   let deadline = 0; // when the lease runs out, on this browser's clock
   let ticker = null;
   let beater = null;
+  let visit = 0; // counts the times a queue was left: an answer that comes after is dropped
 
   async function openQueue(id) {
     $("review-list").hidden = true;
@@ -34,7 +35,10 @@
   }
 
   async function loadQueue(id) {
-    queue = await call(`/v1/review/queues/${encodeURIComponent(id)}`);
+    const asked = visit;
+    const loaded = await call(`/v1/review/queues/${encodeURIComponent(id)}`);
+    if (asked !== visit) return; // the reviewer left the queue meanwhile
+    queue = loaded;
     $("review-queue-name").textContent = queue.name;
     const p = progressOf(queue);
     const mine = me && p.labels[me] !== undefined ? ` · your labels: ${p.labels[me]}` : "";
@@ -62,8 +66,9 @@
     delete section.dataset.assignmentId;
     const started = Date.now();
     const id = queue.id;
+    const asked = visit;
     const claim = await call(`/v1/review/queues/${encodeURIComponent(id)}/claim`, { method: "POST" });
-    if (!queue || queue.id !== id) {
+    if (asked !== visit) {
       giveBack(claim, false); // the reviewer left the queue meanwhile
       return;
     }
@@ -81,7 +86,8 @@
     section.dataset.assignmentId = claim.assignment_id;
     section.dataset.itemId = claim.item_id;
     section.dataset.state = "item";
-    await loadQueue(queue.id);
+    // The progress follows; the answer does not wait for it.
+    loadQueue(id).catch(showError);
   }
 
   function field(list, label, value, { pre = false, json = false } = {}) {
@@ -250,24 +256,23 @@
 
   // Sends the label or the skip, then claims the next answer. A 409 (the lease went to
   // someone else, or it was already labelled) moves on too; another error keeps the answer.
+  // Only the sending is guarded: once it is done the answer is let go, so a key pressed
+  // while the next one loads finds nothing to send twice.
   async function act(send) {
     busy = true;
     try {
-      try {
-        await send();
-      } catch (error) {
-        if (!(error instanceof shared.ApiError) || error.status !== 409) {
-          formError(describe(error));
-          return;
-        }
-        notice(`Not stored: ${error.message}. Here is the next answer.`);
-      }
-      await claimNext();
+      await send();
     } catch (error) {
-      showError(error);
+      if (!(error instanceof shared.ApiError) || error.status !== 409) {
+        formError(describe(error));
+        return;
+      }
+      notice(`Not stored: ${error.message}. Here is the next answer.`);
     } finally {
       busy = false;
     }
+    current = null;
+    await claimNext().catch(showError);
   }
 
   // --- the lease ---------------------------------------------------------------------------
@@ -389,6 +394,7 @@
   // Leaving the queue: its answer is given back, the next visit loads the queue again.
   function leave(keepalive) {
     release(keepalive);
+    visit += 1;
     queue = null;
     notice("");
   }
