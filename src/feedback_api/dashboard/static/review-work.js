@@ -5,6 +5,7 @@
 
 (function () {
   const REASON_KEYS = "3456789"; // keys 1 and 2 are the verdicts
+  const LOOK_AGAIN_SECONDS = 5;
   const $ = (id) => document.getElementById(id);
   const shared = window.feedbackDashboard;
   const markdown = window.feedbackMarkdown;
@@ -21,6 +22,7 @@
   let deadline = 0; // when the lease runs out, on this browser's clock
   let ticker = null;
   let beater = null;
+  let lookAgain = null;
   let visit = 0; // counts the times a queue was left: an answer that comes after is dropped
 
   async function openQueue(id) {
@@ -57,13 +59,34 @@
     $("review-instructions-box").hidden = !text;
   }
 
+  // Nothing for this reviewer now, but answers others hold or have not finished may still
+  // come (a lease runs out, an answer is given back, another reviewer's label is needed
+  // first): the page looks again while the queue has any, and the tab is in front.
+  function waitForMore() {
+    const p = progressOf(queue);
+    const waiting = p.pending + p.in_review > 0;
+    const section = $("review");
+    if (waiting) section.dataset.waiting = "";
+    else delete section.dataset.waiting;
+    $("review-waiting").hidden = !waiting;
+    if (waiting) {
+      lookAgain = window.setTimeout(() => {
+        if (document.hidden) waitForMore();
+        else claimNext().catch(showError);
+      }, LOOK_AGAIN_SECONDS * 1000);
+    }
+    $("review-again").focus();
+  }
+
   async function claimNext() {
+    window.clearTimeout(lookAgain);
     stopLease();
     current = null;
     const section = $("review");
     $("review-error").hidden = true;
     section.dataset.state = "loading";
     delete section.dataset.assignmentId;
+    delete section.dataset.waiting;
     const started = Date.now();
     const id = queue.id;
     const asked = visit;
@@ -76,8 +99,8 @@
       $("review-task").hidden = true;
       $("review-empty").hidden = false;
       section.dataset.state = "empty";
-      await loadQueue(queue.id);
-      $("review-again").focus();
+      await loadQueue(id);
+      if (asked === visit) waitForMore();
       return;
     }
     current = claim;
@@ -394,6 +417,7 @@
   // Leaving the queue: its answer is given back, the next visit loads the queue again.
   function leave(keepalive) {
     release(keepalive);
+    window.clearTimeout(lookAgain);
     visit += 1;
     queue = null;
     notice("");
@@ -437,6 +461,8 @@
           el("p", {}, "Every answer here has the labels it needs, is held by another reviewer, " +
             "or was labelled or skipped by you. Answers come back when a lease runs out or new " +
             "ones are queued."),
+          el("p", { id: "review-waiting", class: "muted", hidden: true },
+            `Answers other reviewers hold may still come to you: looking again every ${LOOK_AGAIN_SECONDS} s.`),
           el("button", { type: "button", id: "review-again" }, "Look again")),
         el("div", { id: "review-task", class: "review-task", hidden: true },
           el("article", { id: "review-item", class: "card", tabindex: "-1", "aria-labelledby": "review-item-title" },
