@@ -38,6 +38,7 @@ from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow, new_id, was_inserted, written_columns
 from feedback_api.reasons.models import ProjectReasons
 from feedback_api.review.models import (
+    ReviewAssignment,
     ReviewItem,
     ReviewLabel,
     ReviewLabelVersion,
@@ -225,6 +226,41 @@ class QueueRepository:
             stmt = stmt.where(status_column == status)
         if after is not None:
             stmt = stmt.where(tuple_(_items.c.created_at, _items.c.id) < tuple_(*after))
+        return list((await self.session.execute(stmt)).all())
+
+    async def verdicts(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(item_id, reviewer, verdict) of every label of the queue (not adjudications)."""
+        stmt = (
+            select(ReviewLabel.item_id, ReviewLabel.reviewer, ReviewLabel.verdict)
+            .join_from(ReviewLabel, _items, _items.c.id == ReviewLabel.item_id)
+            .where(_items.c.queue_id == queue_id, ~ReviewLabel.adjudication)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def declines(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(reviewer, items declined) of the queue."""
+        stmt = (
+            select(ReviewAssignment.reviewer, func.count())
+            .join_from(ReviewAssignment, _items, _items.c.id == ReviewAssignment.item_id)
+            .where(_items.c.queue_id == queue_id, ReviewAssignment.state == "declined")
+            .group_by(ReviewAssignment.reviewer)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def decided(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(item_id, verdict, thumbs up, thumbs down) of the queue's decided items."""
+        stmt = (
+            select(
+                _items.c.id,
+                _items.c.verdict,
+                func.count().filter(Feedback.is_helpful),
+                func.count().filter(~Feedback.is_helpful),
+            )
+            .select_from(_items)
+            .outerjoin(Feedback, Feedback.interaction_id == _items.c.interaction_id)
+            .where(_items.c.queue_id == queue_id, _items.c.verdict.is_not(None))
+            .group_by(_items.c.id, _items.c.verdict)
+        )
         return list((await self.session.execute(stmt)).all())
 
 

@@ -18,6 +18,7 @@ from feedback_api.review.repository import QueueRepository, QueueWriter
 from feedback_api.review.rule_service import RuleService
 from feedback_api.review.rules import RuleReader, RuleRepository
 from feedback_api.review.schemas import (
+    Agreement,
     Claim,
     ItemDetail,
     ItemPage,
@@ -174,6 +175,19 @@ async def list_items(
     cursor: SearchText | None = None,
 ) -> ItemPage:
     return await reader.items(queue_id, status, limit, cursor)
+
+
+@router.get(
+    "/queues/{queue_id}/agreement",
+    response_model=Agreement,
+    summary="How far the reviewers agree, with each other and with the users' votes",
+    dependencies=READ_OR_REVIEW,
+)
+async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
+    """Krippendorff's alpha (nominal) over the items with 2 or more labels, with its 95 %
+    bootstrap interval; percent agreement; each pair's Cohen's kappa; each reviewer's
+    agreement with the consensus; the users' majority thumb against the consensus."""
+    return await reader.agreement(queue_id)
 
 
 @router.post(
