@@ -114,3 +114,23 @@ def pairs(labels: Mapping[Any, Mapping[str, str]]) -> list[Pair]:
         agreed = sum(p == q for p, q in verdicts) / len(verdicts)
         found.append(Pair(x, y, len(verdicts), agreed, cohen_kappa(a, b)))
     return found
+
+
+def votes_vs_reviews(decided: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+    """Each decided answer's users' majority thumb against its consensus verdict, from
+    (verdict, thumbs up, thumbs down) rows; answers without votes, or with a tie, say
+    nothing and are left out."""
+    cells: Counter[str] = Counter()
+    for verdict, up, down in decided:
+        if up != down:
+            cells[f"{'up' if up > down else 'down'}_{verdict}"] += 1
+    compared = sum(cells.values())
+    agreed = cells["up_correct"] + cells["down_incorrect"]
+    return {
+        "items": compared,
+        **{
+            name: cells[name]
+            for name in ("up_correct", "up_incorrect", "down_correct", "down_incorrect")
+        },
+        "vote_agreement": agreed / compared if compared else None,
+    }

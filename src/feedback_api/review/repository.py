@@ -253,13 +253,50 @@ class QueueRepository:
             select(
                 _items.c.id,
                 _items.c.verdict,
-                func.count().filter(Feedback.is_helpful),
-                func.count().filter(~Feedback.is_helpful),
+                func.count(Feedback.id).filter(Feedback.is_helpful),
+                func.count(Feedback.id).filter(~Feedback.is_helpful),
             )
             .select_from(_items)
             .outerjoin(Feedback, Feedback.interaction_id == _items.c.interaction_id)
             .where(_items.c.queue_id == queue_id, _items.c.verdict.is_not(None))
             .group_by(_items.c.id, _items.c.verdict)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def labels_between(self, start: datetime, end: datetime) -> int:
+        stmt = select(func.count()).where(
+            ReviewLabel.created_at >= start, ReviewLabel.created_at < end, ~ReviewLabel.adjudication
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def week_verdicts(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """(item_id, reviewer, verdict) of every label of the items labelled in [start, end)."""
+        labelled = select(ReviewLabel.item_id).where(
+            ReviewLabel.created_at >= start, ReviewLabel.created_at < end, ~ReviewLabel.adjudication
+        )
+        stmt = select(ReviewLabel.item_id, ReviewLabel.reviewer, ReviewLabel.verdict).where(
+            ReviewLabel.item_id.in_(labelled), ~ReviewLabel.adjudication
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def week_decided(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """(model, verdict, thumbs up, thumbs down) of the items decided in [start, end)."""
+        stmt = (
+            select(
+                Interaction.model,
+                _items.c.verdict,
+                func.count(Feedback.id).filter(Feedback.is_helpful),
+                func.count(Feedback.id).filter(~Feedback.is_helpful),
+            )
+            .select_from(_items)
+            .join(Interaction, Interaction.id == _items.c.interaction_id)
+            .outerjoin(Feedback, Feedback.interaction_id == _items.c.interaction_id)
+            .where(
+                _items.c.decided_at >= start,
+                _items.c.decided_at < end,
+                _items.c.verdict.is_not(None),
+            )
+            .group_by(_items.c.id, Interaction.model, _items.c.verdict)
         )
         return list((await self.session.execute(stmt)).all())
 
@@ -299,8 +336,10 @@ class QueueWriter(QueueRepository):
         return list((await self.writer.execute(stmt)).scalars())
 
     async def add_by_request_id(self, queue_id: uuid.UUID, request_ids: Sequence[str]) -> int:
+        if not request_ids:
+            return 0
         rows = select(
-            literal(queue_id),
+            literal(queue_id, Uuid),
             _interactions.c.id,
             literal("manual", Text),
             *NOT_SAMPLED,
@@ -322,7 +361,7 @@ class QueueWriter(QueueRepository):
         )
         found = select(func.count()).select_from(answers).scalar_subquery()
         rows = select(
-            literal(queue_id), answers.c.interaction_id, literal("manual", Text), *NOT_SAMPLED
+            literal(queue_id, Uuid), answers.c.interaction_id, literal("manual", Text), *NOT_SAMPLED
         )
         added, matched = (await self.writer.execute(insert_items(rows, found))).one()
         return int(matched), int(added)

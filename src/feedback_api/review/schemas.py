@@ -325,3 +325,20 @@ class Agreement(BaseModel):
     pairs: list[PairAgreement]
     reviewers: list[ReviewerAgreement]
     votes_vs_reviews: VotesVsReviews
+
+
+class ReviewModelWeek(BaseModel):
+    model: str
+    decided: int = Field(description="Answers of the model whose consensus was reached this week.")
+    reviewed_correct: float = Field(description="Share of those the reviewers found correct.")
+    votes_vs_reviews: VotesVsReviews
+
+
+class ReviewWeek(BaseModel):
+    """Review queues in a week: what reviewers did, and what they say of the users' votes."""
+
+    labels: int = Field(description="Labels given this week.")
+    krippendorff_alpha: float | None = Field(
+        description="Nominal, over the items labelled this week that have 2 or more labels."
+    )
+    models: list[ReviewModelWeek]

@@ -15,7 +15,13 @@ from feedback_api.interactions.schemas import InteractionOut
 from feedback_api.kit.models import AnyRow
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
 from feedback_api.reasons.service import refusal
-from feedback_api.review.agreement import alpha_interval, alpha_nominal, pairs, percent_agreement
+from feedback_api.review.agreement import (
+    alpha_interval,
+    alpha_nominal,
+    pairs,
+    percent_agreement,
+    votes_vs_reviews,
+)
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.models import ReviewLabel, ReviewQueue
 from feedback_api.review.repository import INTERACTION_COLUMNS, QueueRepository, QueueWriter
@@ -199,11 +205,6 @@ def agreement_of(
         )
         for name in sorted(set(labels) | set(declined))
     ]
-    cells = Counter[str]()
-    for _, verdict, up, down in decided:
-        if up != down:  # a tie of thumbs says nothing
-            cells[f"{'up' if up > down else 'down'}_{verdict}"] += 1
-    compared = sum(cells.values())
     return Agreement(
         items_with_2_or_more_labels=sum(len(unit) >= 2 for unit in units),
         krippendorff_alpha=alpha_nominal(units),
@@ -212,15 +213,8 @@ def agreement_of(
         percent_agreement=percent_agreement(units),
         pairs=[PairAgreement.model_validate(pair, from_attributes=True) for pair in pairs(by_item)],
         reviewers=reviewers,
-        votes_vs_reviews=VotesVsReviews(
-            items=compared,
-            up_correct=cells["up_correct"],
-            up_incorrect=cells["up_incorrect"],
-            down_correct=cells["down_correct"],
-            down_incorrect=cells["down_incorrect"],
-            vote_agreement=(cells["up_correct"] + cells["down_incorrect"]) / compared
-            if compared
-            else None,
+        votes_vs_reviews=VotesVsReviews.model_validate(
+            votes_vs_reviews([(verdict, up, down) for _, verdict, up, down in decided])
         ),
     )
 
