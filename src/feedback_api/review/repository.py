@@ -38,6 +38,7 @@ from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow, new_id, was_inserted, written_columns
 from feedback_api.reasons.models import ProjectReasons
 from feedback_api.review.models import (
+    ReviewAssignment,
     ReviewItem,
     ReviewLabel,
     ReviewLabelVersion,
@@ -227,6 +228,78 @@ class QueueRepository:
             stmt = stmt.where(tuple_(_items.c.created_at, _items.c.id) < tuple_(*after))
         return list((await self.session.execute(stmt)).all())
 
+    async def verdicts(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(item_id, reviewer, verdict) of every label of the queue (not adjudications)."""
+        stmt = (
+            select(ReviewLabel.item_id, ReviewLabel.reviewer, ReviewLabel.verdict)
+            .join_from(ReviewLabel, _items, _items.c.id == ReviewLabel.item_id)
+            .where(_items.c.queue_id == queue_id, ~ReviewLabel.adjudication)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def declines(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(reviewer, items declined) of the queue."""
+        stmt = (
+            select(ReviewAssignment.reviewer, func.count())
+            .join_from(ReviewAssignment, _items, _items.c.id == ReviewAssignment.item_id)
+            .where(_items.c.queue_id == queue_id, ReviewAssignment.state == "declined")
+            .group_by(ReviewAssignment.reviewer)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def decided(self, queue_id: uuid.UUID) -> list[AnyRow]:
+        """(item_id, verdict, thumbs up, thumbs down) of the queue's decided items."""
+        stmt = (
+            select(
+                _items.c.id,
+                _items.c.verdict,
+                func.count(Feedback.id).filter(Feedback.is_helpful),
+                func.count(Feedback.id).filter(~Feedback.is_helpful),
+            )
+            .select_from(_items)
+            .outerjoin(Feedback, Feedback.interaction_id == _items.c.interaction_id)
+            .where(_items.c.queue_id == queue_id, _items.c.verdict.is_not(None))
+            .group_by(_items.c.id, _items.c.verdict)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def labels_between(self, start: datetime, end: datetime) -> int:
+        stmt = select(func.count()).where(
+            ReviewLabel.created_at >= start, ReviewLabel.created_at < end, ~ReviewLabel.adjudication
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def week_verdicts(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """(item_id, reviewer, verdict) of every label of the items labelled in [start, end)."""
+        labelled = select(ReviewLabel.item_id).where(
+            ReviewLabel.created_at >= start, ReviewLabel.created_at < end, ~ReviewLabel.adjudication
+        )
+        stmt = select(ReviewLabel.item_id, ReviewLabel.reviewer, ReviewLabel.verdict).where(
+            ReviewLabel.item_id.in_(labelled), ~ReviewLabel.adjudication
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def week_decided(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """(model, verdict, thumbs up, thumbs down) of the items decided in [start, end)."""
+        stmt = (
+            select(
+                Interaction.model,
+                _items.c.verdict,
+                func.count(Feedback.id).filter(Feedback.is_helpful),
+                func.count(Feedback.id).filter(~Feedback.is_helpful),
+            )
+            .select_from(_items)
+            .join(Interaction, Interaction.id == _items.c.interaction_id)
+            .outerjoin(Feedback, Feedback.interaction_id == _items.c.interaction_id)
+            .where(
+                _items.c.decided_at >= start,
+                _items.c.decided_at < end,
+                _items.c.verdict.is_not(None),
+            )
+            .group_by(_items.c.id, Interaction.model, _items.c.verdict)
+        )
+        return list((await self.session.execute(stmt)).all())
+
 
 class QueueWriter(QueueRepository):
     def __init__(self, session: AsyncSession) -> None:
@@ -263,8 +336,10 @@ class QueueWriter(QueueRepository):
         return list((await self.writer.execute(stmt)).scalars())
 
     async def add_by_request_id(self, queue_id: uuid.UUID, request_ids: Sequence[str]) -> int:
+        if not request_ids:
+            return 0
         rows = select(
-            literal(queue_id),
+            literal(queue_id, Uuid),
             _interactions.c.id,
             literal("manual", Text),
             *NOT_SAMPLED,
@@ -286,7 +361,7 @@ class QueueWriter(QueueRepository):
         )
         found = select(func.count()).select_from(answers).scalar_subquery()
         rows = select(
-            literal(queue_id), answers.c.interaction_id, literal("manual", Text), *NOT_SAMPLED
+            literal(queue_id, Uuid), answers.c.interaction_id, literal("manual", Text), *NOT_SAMPLED
         )
         added, matched = (await self.writer.execute(insert_items(rows, found))).one()
         return int(matched), int(added)

@@ -15,7 +15,10 @@ from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.repository import QueueRepository, QueueWriter
+from feedback_api.review.rule_service import RuleService
+from feedback_api.review.rules import RuleReader, RuleRepository
 from feedback_api.review.schemas import (
+    Agreement,
     Claim,
     ItemDetail,
     ItemPage,
@@ -30,6 +33,9 @@ from feedback_api.review.schemas import (
     QueueList,
     QueueOut,
     QueueUpdate,
+    RuleCreate,
+    RuleList,
+    RuleOut,
     Status,
     SubmitIn,
 )
@@ -53,7 +59,17 @@ async def get_service(session: SessionDep, rules: IngestRulesDep) -> QueueServic
     return QueueService(QueueWriter(session), ClaimRepository(session), rules.reasons)
 
 
+async def get_rules(session: SessionDep) -> RuleService:
+    return RuleService(RuleRepository(session), QueueWriter(session))
+
+
+async def get_rule_reader(session: ReadSessionDep) -> RuleService:
+    return RuleService(RuleReader(session), QueueRepository(session))
+
+
 ReaderDep = Annotated[QueueReader, Depends(get_reader)]
+RulesDep = Annotated[RuleService, Depends(get_rules)]
+RuleReaderDep = Annotated[RuleService, Depends(get_rule_reader)]
 ServiceDep = Annotated[QueueService, Depends(get_service)]
 
 
@@ -110,6 +126,41 @@ async def add_items(queue_id: uuid.UUID, payload: ItemsAdd, service: ServiceDep)
     return await service.add(queue_id, payload)
 
 
+@router.post(
+    "/queues/{queue_id}/rules",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RuleOut,
+    responses={409: {"model": ErrorBody, "description": "Another sample rule draws from them"}},
+    summary="Add a random sample rule (sample_rate) or a trigger on votes (on_vote)",
+    dependencies=ADMIN,
+)
+async def create_rule(queue_id: uuid.UUID, payload: RuleCreate, rules: RulesDep) -> RuleOut:
+    """Answers join within one refresh interval of being logged (a `since` in the past
+    backfills). A sampled item keeps the rule and its inclusion probability; a trigger's
+    items have none: they are no random sample."""
+    return await rules.create(queue_id, payload)
+
+
+@router.get(
+    "/queues/{queue_id}/rules",
+    response_model=RuleList,
+    summary="A queue's rules, stopped ones too",
+    dependencies=READ_OR_REVIEW,
+)
+async def list_rules(queue_id: uuid.UUID, rules: RuleReaderDep) -> RuleList:
+    return RuleList(rules=await rules.list(queue_id))
+
+
+@router.delete(
+    "/queues/{queue_id}/rules/{rule_id}",
+    response_model=RuleOut,
+    summary="Stop a rule: no new matches; its items stay",
+    dependencies=ADMIN,
+)
+async def stop_rule(queue_id: uuid.UUID, rule_id: uuid.UUID, rules: RulesDep) -> RuleOut:
+    return await rules.stop(queue_id, rule_id)
+
+
 @router.get(
     "/queues/{queue_id}/items",
     response_model=ItemPage,
@@ -124,6 +175,19 @@ async def list_items(
     cursor: SearchText | None = None,
 ) -> ItemPage:
     return await reader.items(queue_id, status, limit, cursor)
+
+
+@router.get(
+    "/queues/{queue_id}/agreement",
+    response_model=Agreement,
+    summary="How far the reviewers agree, with each other and with the users' votes",
+    dependencies=READ_OR_REVIEW,
+)
+async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
+    """Krippendorff's alpha (nominal) over the items with 2 or more labels, with its 95 %
+    bootstrap interval; percent agreement; each pair's Cohen's kappa; each reviewer's
+    agreement with the consensus; the users' majority thumb against the consensus."""
+    return await reader.agreement(queue_id)
 
 
 @router.post(

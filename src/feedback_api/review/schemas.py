@@ -285,3 +285,60 @@ class ItemDetail(ItemOut):
 class ItemPage(BaseModel):
     items: list[ItemOut]
     next_cursor: str | None = Field(description="Pass as cursor for the next page.")
+
+
+class PairAgreement(BaseModel):
+    reviewer_a: str
+    reviewer_b: str
+    items: int = Field(description="Items both labelled.")
+    agreement: float = Field(description="Share of those items with the same verdict.")
+    cohen_kappa: float | None = Field(description="Null when chance agreement is 1.")
+
+
+class ReviewerAgreement(BaseModel):
+    reviewer: str
+    labels: int
+    declined: int
+    agreement_with_consensus: float | None = Field(
+        description="Share of their labels on decided items that match the consensus."
+    )
+
+
+class VotesVsReviews(BaseModel):
+    items: int = Field(description="Items with a consensus and a users' majority thumb.")
+    up_correct: int
+    up_incorrect: int
+    down_correct: int
+    down_incorrect: int
+    vote_agreement: float | None = Field(
+        description="(up_correct + down_incorrect) / items: how often the thumbs say what "
+        "the reviewers found."
+    )
+
+
+class Agreement(BaseModel):
+    items_with_2_or_more_labels: int
+    krippendorff_alpha: float | None = Field(description="Nominal; null when undefined.")
+    alpha_ci_low: float | None = Field(description="95 % bootstrap interval over items.")
+    alpha_ci_high: float | None
+    percent_agreement: float | None
+    pairs: list[PairAgreement]
+    reviewers: list[ReviewerAgreement]
+    votes_vs_reviews: VotesVsReviews
+
+
+class ReviewModelWeek(BaseModel):
+    model: str
+    decided: int = Field(description="Answers of the model whose consensus was reached this week.")
+    reviewed_correct: float = Field(description="Share of those the reviewers found correct.")
+    votes_vs_reviews: VotesVsReviews
+
+
+class ReviewWeek(BaseModel):
+    """Review queues in a week: what reviewers did, and what they say of the users' votes."""
+
+    labels: int = Field(description="Labels given this week.")
+    krippendorff_alpha: float | None = Field(
+        description="Nominal, over the items labelled this week that have 2 or more labels."
+    )
+    models: list[ReviewModelWeek]

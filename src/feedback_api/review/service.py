@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -14,10 +15,18 @@ from feedback_api.interactions.schemas import InteractionOut
 from feedback_api.kit.models import AnyRow
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
 from feedback_api.reasons.service import refusal
+from feedback_api.review.agreement import (
+    alpha_interval,
+    alpha_nominal,
+    pairs,
+    percent_agreement,
+    votes_vs_reviews,
+)
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.models import ReviewLabel, ReviewQueue
 from feedback_api.review.repository import INTERACTION_COLUMNS, QueueRepository, QueueWriter
 from feedback_api.review.schemas import (
+    Agreement,
     Claim,
     Consensus,
     ItemDetail,
@@ -30,12 +39,15 @@ from feedback_api.review.schemas import (
     LabelOut,
     LabelVersion,
     Lease,
+    PairAgreement,
     QueueCreate,
     QueueOut,
     QueueProgress,
     QueueUpdate,
+    ReviewerAgreement,
     SubmitIn,
     VoteOut,
+    VotesVsReviews,
 )
 
 STATUSES = ("pending", "in_review", "done", "needs_adjudication")
@@ -139,6 +151,14 @@ class QueueReader:
             items=[ItemOut.model_validate(_item_fields(r)) for r in rows], next_cursor=next_cursor
         )
 
+    async def agreement(self, queue_id: uuid.UUID) -> Agreement:
+        await self.queue(queue_id)
+        verdicts = await self.repository.verdicts(queue_id)
+        declines = await self.repository.declines(queue_id)
+        decided = await self.repository.decided(queue_id)
+        # A thousand resamples of a large queue: off the event loop.
+        return await asyncio.to_thread(agreement_of, verdicts, declines, decided)
+
     async def label_history(self, label_id: uuid.UUID) -> LabelHistory:
         label = await self.repository.label(label_id)
         if label is None:
@@ -157,6 +177,46 @@ class QueueReader:
             written_at=label.updated_at,
         )
         return LabelHistory(label_id=label_id, versions=[*versions, current])
+
+
+def agreement_of(
+    verdicts: Sequence[AnyRow], declines: Sequence[AnyRow], decided: Sequence[AnyRow]
+) -> Agreement:
+    """The agreement figures of a queue from its labels, declines and decided items."""
+    by_item: dict[Any, dict[str, str]] = {}
+    for item_id, reviewer, verdict in verdicts:
+        by_item.setdefault(item_id, {})[reviewer] = verdict
+    units = [list(labels.values()) for labels in by_item.values()]
+    low, high = alpha_interval(units)
+    consensus = {row[0]: row[1] for row in decided}
+    labels, matched, on_decided = Counter[str](), Counter[str](), Counter[str]()
+    for item_id, reviewer, verdict in verdicts:
+        labels[reviewer] += 1
+        if item_id in consensus:
+            on_decided[reviewer] += 1
+            matched[reviewer] += verdict == consensus[item_id]
+    declined = {reviewer: int(n) for reviewer, n in declines}
+    reviewers = [
+        ReviewerAgreement(
+            reviewer=name,
+            labels=labels[name],
+            declined=declined.get(name, 0),
+            agreement_with_consensus=matched[name] / on_decided[name] if on_decided[name] else None,
+        )
+        for name in sorted(set(labels) | set(declined))
+    ]
+    return Agreement(
+        items_with_2_or_more_labels=sum(len(unit) >= 2 for unit in units),
+        krippendorff_alpha=alpha_nominal(units),
+        alpha_ci_low=low,
+        alpha_ci_high=high,
+        percent_agreement=percent_agreement(units),
+        pairs=[PairAgreement.model_validate(pair, from_attributes=True) for pair in pairs(by_item)],
+        reviewers=reviewers,
+        votes_vs_reviews=VotesVsReviews.model_validate(
+            votes_vs_reviews([(verdict, up, down) for _, verdict, up, down in decided])
+        ),
+    )
 
 
 def _item_fields(row: AnyRow) -> dict[str, Any]:
