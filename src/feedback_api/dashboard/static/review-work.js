@@ -66,8 +66,10 @@
     const p = progressOf(queue);
     const waiting = p.pending + p.in_review > 0;
     const section = $("review");
+    // Said together with the state: "empty" without "waiting" means nothing can come.
     if (waiting) section.dataset.waiting = "";
     else delete section.dataset.waiting;
+    section.dataset.state = "empty";
     $("review-waiting").hidden = !waiting;
     if (waiting) {
       lookAgain = window.setTimeout(() => {
@@ -98,7 +100,6 @@
     if (!claim) {
       $("review-task").hidden = true;
       $("review-empty").hidden = false;
-      section.dataset.state = "empty";
       await loadQueue(id);
       if (asked === visit) waitForMore();
       return;
