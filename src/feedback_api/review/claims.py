@@ -306,6 +306,19 @@ def _heartbeat() -> Any:
 HEARTBEAT = _heartbeat()
 
 
+def version_of(label: ReviewLabel) -> dict[str, Any]:
+    """A label's contents as one version of it (review_label_versions' columns)."""
+    return {
+        "version": label.version,
+        "verdict": label.verdict,
+        "reasons": label.reasons,
+        "correction": label.correction,
+        "note": label.note,
+        "written_by": label.written_by,
+        "written_at": label.updated_at,
+    }
+
+
 def _lease_params(assignment_id: uuid.UUID, token: uuid.UUID, reviewer: str) -> dict[str, Any]:
     # Bound parameters named unlike any column: an UPDATE takes a parameter named like one
     # of its table's columns as a value to SET.
@@ -400,16 +413,7 @@ class ClaimRepository:
         verdicts if the verdict changed (an adjudication sets the item's verdict)."""
         before, adjudication = label.verdict, label.adjudication
         await self.session.execute(
-            insert(ReviewLabelVersion).values(
-                label_id=label.id,
-                version=label.version,
-                verdict=label.verdict,
-                reasons=label.reasons,
-                correction=label.correction,
-                note=label.note,
-                written_by=label.written_by,
-                written_at=label.updated_at,
-            )
+            insert(ReviewLabelVersion).values(label_id=label.id, **version_of(label))
         )
         stmt = (
             update(ReviewLabel)
