@@ -179,8 +179,12 @@ CLAIM = claim_statement()
 
 
 def _current(*, reviewer: bool = True) -> list[ColumnElement[bool]]:
-    """The slot the assignment holds now, with the token the claim gave."""
+    """The slot the assignment holds now, with the token the claim gave: found through the
+    assignment's row (its primary key), then the slot's."""
     conditions = [
+        _assignments.c.id == _ASSIGNMENT,
+        _slots.c.item_id == _assignments.c.item_id,
+        _slots.c.slot == _assignments.c.slot,
         _slots.c.assignment_id == _ASSIGNMENT,
         _slots.c.lease_token == _TOKEN,
         ~_slots.c.labelled,
