@@ -12,9 +12,10 @@ Run with PYTHONPATH=src (this checkout's code).
    each drawn item's slot), and the items it queued (about --rate x --answers).
 2. `feedback-api serve` (one worker per core, the rules job off) and --reviewers reviewers,
    each on its own keep-alive connection, claiming and labelling for --seconds, with
-   --think seconds between a reviewer's requests (people read the answer; 0: back to
-   back, the most the server can do): p50 and p95 of a claim (the 200 with the whole
-   exchange) and of a submit (the 201), and how many labels a second the queue gets.
+   a random 0 to 2 x --think seconds between a reviewer's requests (people read the
+   answer, each at their own pace; 0: back to back, the most the server can do): p50 and
+   p95 of a claim (the 200 with the whole exchange) and of a submit (the 201), and how
+   many labels a second the queue gets.
 3. The same claims and submits as statements (the service's repository) without HTTP,
    back to back: what the database itself takes.
 The vote path is not in this benchmark: the review code does not touch it (votes are read
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 import time
 import uuid
@@ -87,6 +89,8 @@ async def reviewer(
 ) -> None:
     headers = {"X-Reviewer": name, "Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        # People start and read at their own pace, not in step.
+        await asyncio.sleep(random.uniform(0, 2 * think))
         while time.perf_counter() < until:
             started = time.perf_counter()
             r = await client.post(f"/v1/review/queues/{queue_id}/claim")
@@ -95,7 +99,7 @@ async def reviewer(
                 return
             assert r.status_code == 200, r.text
             lease = r.json()
-            await asyncio.sleep(think)  # reading the answer
+            await asyncio.sleep(random.uniform(0, 2 * think))  # reading the answer
             body = json.dumps({"lease_token": lease["lease_token"], "verdict": "correct"})
             started = time.perf_counter()
             s = await client.post(
@@ -103,7 +107,7 @@ async def reviewer(
             )
             submits.append(time.perf_counter() - started)
             assert s.status_code == 201, s.text
-            await asyncio.sleep(think)
+            await asyncio.sleep(random.uniform(0, 2 * think))
 
 
 async def work(base: str, queue_id: str, reviewers: int, seconds: float, think: float) -> None:
@@ -116,7 +120,7 @@ async def work(base: str, queue_id: str, reviewers: int, seconds: float, think: 
             for i in range(reviewers)
         )
     )
-    what = f"HTTP (claim 200, submit 201), {think:g} s between a reviewer's requests"
+    what = f"HTTP (claim 200, submit 201), {think:g} s between a reviewer's requests on average"
     _report(what, claims, submits, reviewers, seconds)
 
 
@@ -174,8 +178,8 @@ def main() -> None:
         type=float,
         nargs="+",
         default=[1.0, 0.0],
-        help="Seconds a reviewer takes between requests (a person reads the answer); 0: "
-        "back to back, the most the server does.",
+        help="Mean seconds a reviewer takes between requests (uniform from 0 to twice it: a "
+        "person reads the answer); 0: back to back, the most the server does.",
     )
     parser.add_argument("--database-url")
     args = parser.parse_args()
