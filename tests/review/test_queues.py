@@ -44,7 +44,7 @@ async def test_queue_lifecycle_and_progress(client: httpx.AsyncClient) -> None:
         "pending": 3, "in_review": 0, "done": 0, "needs_adjudication": 0
     }  # fmt: skip
     lease = await claim(client, queue_id, as_open("ann"))
-    assert lease is not None and lease["interaction"]["request_id"] == ids[0]
+    assert lease is not None and lease["interaction"]["request_id"] in ids
     assert "votes" not in lease and "labels" not in lease  # blind by default
     r = await submit(client, lease, as_open("ann"), "incorrect", reasons=["incomplete"])
     assert r.status_code == 201, r.text
@@ -222,3 +222,23 @@ async def test_unknown_things_are_404(client: httpx.AsyncClient) -> None:
     assert r.status_code == 422 and "1000" in r.json()["detail"]
     r = await client.post("/v1/review/queues", json={"name": "x", "reviewers_per_item": 6})
     assert r.status_code == 422
+
+
+async def test_labelled_items_first_then_oldest(client: httpx.AsyncClient) -> None:
+    older, newer, newest = await log_answers(client, 3)
+    queue_id = await new_queue(client, reviewers_per_item=2)
+    for request_id in (older, newer, newest):  # queued one after another
+        await add(client, queue_id, [request_id])
+    first = await claim(client, queue_id, as_open("ann"))
+    assert first is not None and first["interaction"]["request_id"] == older
+    skip = f"/v1/review/assignments/{first['assignment_id']}/decline"
+    r = await client.post(skip, json={"lease_token": first["lease_token"]}, headers=as_open("ann"))
+    assert r.status_code == 204
+    second = await claim(client, queue_id, as_open("ann"))
+    assert second is not None and second["interaction"]["request_id"] == newer
+    assert (await submit(client, second, as_open("ann"))).status_code == 201
+    # The item with a label goes out before the older one without.
+    third = await claim(client, queue_id, as_open("ben"))
+    assert third is not None and third["interaction"]["request_id"] == newer
+    fourth = await claim(client, queue_id, as_open("ben"))
+    assert fourth is not None and fourth["interaction"]["request_id"] == older

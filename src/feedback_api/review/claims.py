@@ -179,8 +179,12 @@ CLAIM = claim_statement()
 
 
 def _current(*, reviewer: bool = True) -> list[ColumnElement[bool]]:
-    """The slot the assignment holds now, with the token the claim gave."""
+    """The slot the assignment holds now, with the token the claim gave: found through the
+    assignment's row (its primary key), then the slot's."""
     conditions = [
+        _assignments.c.id == _ASSIGNMENT,
+        _slots.c.item_id == _assignments.c.item_id,
+        _slots.c.slot == _assignments.c.slot,
         _slots.c.assignment_id == _ASSIGNMENT,
         _slots.c.lease_token == _TOKEN,
         ~_slots.c.labelled,
@@ -306,6 +310,19 @@ def _heartbeat() -> Any:
 HEARTBEAT = _heartbeat()
 
 
+def version_of(label: ReviewLabel) -> dict[str, Any]:
+    """A label's contents as one version of it (review_label_versions' columns)."""
+    return {
+        "version": label.version,
+        "verdict": label.verdict,
+        "reasons": label.reasons,
+        "correction": label.correction,
+        "note": label.note,
+        "written_by": label.written_by,
+        "written_at": label.updated_at,
+    }
+
+
 def _lease_params(assignment_id: uuid.UUID, token: uuid.UUID, reviewer: str) -> dict[str, Any]:
     # Bound parameters named unlike any column: an UPDATE takes a parameter named like one
     # of its table's columns as a value to SET.
@@ -400,16 +417,7 @@ class ClaimRepository:
         verdicts if the verdict changed (an adjudication sets the item's verdict)."""
         before, adjudication = label.verdict, label.adjudication
         await self.session.execute(
-            insert(ReviewLabelVersion).values(
-                label_id=label.id,
-                version=label.version,
-                verdict=label.verdict,
-                reasons=label.reasons,
-                correction=label.correction,
-                note=label.note,
-                written_by=label.written_by,
-                written_at=label.updated_at,
-            )
+            insert(ReviewLabelVersion).values(label_id=label.id, **version_of(label))
         )
         stmt = (
             update(ReviewLabel)

@@ -100,9 +100,8 @@ class ReviewItem(Base):
         CheckConstraint(
             "(inclusion_probability IS NULL) OR (source = 'sample')", name="probability_of_sample"
         ),
-        # The claim's order: items with labels first, then oldest first (answers queued
-        # together in the order they were logged: interaction ids are time-ordered), open
-        # ones only.
+        # The claim's order: items with labels first, then oldest first (answers queued by
+        # one statement by their ids, time-ordered to the millisecond), open ones only.
         Index(
             "ix_review_items_claim",
             "queue_id",

@@ -36,7 +36,6 @@ from feedback_api.interactions.models import Interaction
 from feedback_api.kit import search
 from feedback_api.kit.db import ReadSession
 from feedback_api.kit.models import AnyRow, new_id, was_inserted, written_columns
-from feedback_api.reasons.models import ProjectReasons
 from feedback_api.review.models import (
     ReviewAssignment,
     ReviewItem,
@@ -150,14 +149,6 @@ class QueueRepository:
     async def all(self) -> list[ReviewQueue]:
         stmt = select(ReviewQueue).order_by(ReviewQueue.created_at, ReviewQueue.id)
         return list((await self.session.execute(stmt)).scalars())
-
-    async def label_set(self, project: str | None) -> list[str] | None:
-        """The project's own reason labels (None: it has none, the default set applies)."""
-        if project is None:
-            return None
-        stmt = select(ProjectReasons.reasons).where(ProjectReasons.project == project)
-        reasons: list[str] | None = await self.session.scalar(stmt)
-        return reasons
 
     async def progress(self, queue_ids: Sequence[uuid.UUID]) -> tuple[list[AnyRow], list[AnyRow]]:
         """(queue_id, status, items) rows and (queue_id, reviewer, labels) rows."""

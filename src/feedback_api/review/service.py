@@ -14,7 +14,8 @@ from feedback_api.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from feedback_api.interactions.schemas import InteractionOut
 from feedback_api.kit.models import AnyRow
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
-from feedback_api.reasons.service import refusal
+from feedback_api.reasons.repository import ReasonSetReader
+from feedback_api.reasons.service import ReasonSets
 from feedback_api.review.agreement import (
     alpha_interval,
     alpha_nominal,
@@ -22,7 +23,7 @@ from feedback_api.review.agreement import (
     percent_agreement,
     votes_vs_reviews,
 )
-from feedback_api.review.claims import ClaimRepository
+from feedback_api.review.claims import ClaimRepository, version_of
 from feedback_api.review.models import ReviewLabel, ReviewQueue
 from feedback_api.review.repository import INTERACTION_COLUMNS, QueueRepository, QueueWriter
 from feedback_api.review.schemas import (
@@ -167,15 +168,7 @@ class QueueReader:
             LabelVersion.model_validate(v, from_attributes=True)
             for v in await self.repository.label_versions(label_id)
         ]
-        current = LabelVersion(
-            version=label.version,
-            verdict=label.verdict,
-            reasons=label.reasons,
-            correction=label.correction,
-            note=label.note,
-            written_by=label.written_by,
-            written_at=label.updated_at,
-        )
+        current = LabelVersion.model_validate(version_of(label))
         return LabelHistory(label_id=label_id, versions=[*versions, current])
 
 
@@ -244,7 +237,7 @@ class QueueService(QueueReader):
         super().__init__(repository)
         self.writer = repository
         self.claims = claims
-        self.default_reasons = tuple(default_reasons)
+        self.reasons = ReasonSets(ReasonSetReader(repository.writer), default_reasons)
 
     async def create(self, payload: QueueCreate) -> QueueOut:
         queue = await self.writer.create(payload.model_dump())
@@ -278,15 +271,10 @@ class QueueService(QueueReader):
         return ItemsAdded(added=added, already_queued=found - added, unknown=[])
 
     async def label_set(self, project: str | None) -> list[str]:
-        own = await self.writer.label_set(project)
-        return list(own) if own is not None else list(self.default_reasons)
+        return list(await self.reasons.allowed(project))
 
     async def _check_reasons(self, project: str | None, reasons: Sequence[str]) -> None:
-        if not reasons:
-            return
-        allowed = await self.label_set(project)
-        if not set(reasons) <= set(allowed):
-            raise refusal(project, reasons, allowed)
+        await self.reasons.check(project, reasons)
 
     async def claim(self, queue_id: uuid.UUID, reviewer: Reviewer) -> tuple[Claim, bool] | None:
         """The next item for the reviewer and whether the queue is blind; None: nothing
