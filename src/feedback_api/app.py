@@ -45,6 +45,8 @@ from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
+from feedback_api.review.job import review_rules
+from feedback_api.review.router import router as review_router
 from feedback_api.traces.router import router as traces_router
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ def build_jobs(
     jobs = []
     if settings.refresh_enabled:
         jobs.append(refresher(sessionmaker, settings))
+        # Review queues' sample rules and triggers, at the same interval.
+        jobs.append(review_rules(sessionmaker, settings))
     if settings.export_schedule_enabled:
         jobs.append(weekly_export(sessionmaker, settings))
     if settings.report_schedule_enabled:
@@ -169,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reasons_router)
     app.include_router(reports_router, dependencies=read)
     app.include_router(alerts_router, dependencies=read)
+    app.include_router(review_router)  # each route says which scope it needs
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
     return app

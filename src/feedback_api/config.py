@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import platformdirs
 from fastapi import Depends, Request
@@ -29,6 +30,37 @@ def normalize_database_url(url: str) -> str:
     if base not in ("postgres", "postgresql"):
         raise ValueError(f"only PostgreSQL is supported, got scheme {scheme!r}")
     return f"{ASYNC_DRIVER}://{rest}"
+
+
+SCOPES = ("ingest", "read", "review", "admin")
+# A key's name: who its reviews are by (a reviewer, on their labels).
+KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+class ApiKey(NamedTuple):
+    """One API key of FEEDBACK_API_KEYS: its scope, the key, and the name it was given."""
+
+    scope: str
+    key: str
+    name: str | None = None
+
+
+def parse_key(item: str) -> ApiKey:
+    """`scope:key` or `scope:name:key`, checked; a ValueError says what is wrong."""
+    scope, sep, rest = (part.strip() for part in item.partition(":"))
+    if not sep or not rest:
+        raise ValueError(
+            "FEEDBACK_API_KEYS takes scope:key or scope:name:key, e.g. read:abc123 or "
+            "review:alice:abc123"
+        )
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use {', '.join(SCOPES)}")
+    name, sep, key = rest.partition(":")
+    if not sep or not KEY_NAME.fullmatch(name):
+        name, key = "", rest
+    if len(key.strip()) < 16:
+        raise ValueError(f"the {scope} key is too short: use 16 or more random characters")
+    return ApiKey(scope, key.strip(), name or None)
 
 
 class Settings(BaseSettings):
@@ -81,9 +113,10 @@ class Settings(BaseSettings):
         default=None, description="Where scheduled weekly reports go (default data_dir/reports)."
     )
     report_check_interval_seconds: float = Field(default=3600.0, gt=0)
-    api_keys: Annotated[list[tuple[str, str]], NoDecode] = Field(
+    api_keys: Annotated[list[ApiKey], NoDecode] = Field(
         default_factory=list,
-        description="Comma list of scope:key (scopes ingest, read, admin). None: open mode.",
+        description="Comma list of scope:key or scope:name:key (scopes ingest, read, review, "
+        "admin; a name is who the key's reviews are by). None: open mode.",
     )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs feedback tokens and keys user pseudonyms."
@@ -170,21 +203,7 @@ class Settings(BaseSettings):
     def _parse_keys(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        keys = []
-        for item in (part.strip() for part in value.split(",")):
-            if not item:
-                continue
-            scope, sep, key = item.partition(":")
-            if not sep or not key.strip():
-                raise ValueError("FEEDBACK_API_KEYS takes scope:key pairs, e.g. read:abc123")
-            if scope.strip() not in ("ingest", "read", "admin"):
-                raise ValueError(f"unknown scope {scope.strip()!r}: use ingest, read or admin")
-            if len(key.strip()) < 16:
-                raise ValueError(
-                    f"the {scope.strip()} key is too short: use 16 or more random characters"
-                )
-            keys.append((scope.strip(), key.strip()))
-        return keys
+        return [parse_key(item) for item in (part.strip() for part in value.split(",")) if item]
 
     @field_validator("secret_key")
     @classmethod

@@ -25,6 +25,15 @@ from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import Base
 from feedback_api.reasons.models import ProjectReasons
+from feedback_api.review.models import (
+    ReviewAssignment,
+    ReviewItem,
+    ReviewLabel,
+    ReviewLabelVersion,
+    ReviewQueue,
+    ReviewRule,
+    ReviewSlot,
+)
 
 __all__ = [
     "Alert",
@@ -45,6 +54,13 @@ __all__ = [
     "QueryWindow",
     "ReasonHour",
     "RefreshState",
+    "ReviewAssignment",
+    "ReviewItem",
+    "ReviewLabel",
+    "ReviewLabelVersion",
+    "ReviewQueue",
+    "ReviewRule",
+    "ReviewSlot",
     "TopQuery",
     "VoteHour",
     "VoteWindow",

@@ -16,6 +16,7 @@ from feedback_api.exceptions import Forbidden, Unauthorized
 class Scope(StrEnum):
     INGEST = "ingest"
     READ = "read"
+    REVIEW = "review"
     ADMIN = "admin"
 
 
@@ -25,9 +26,16 @@ class Principal:
 
     scope: Scope | None  # None: open mode, anything goes
     name: str
+    # The name the key was given (`scope:name:key`): who the key's reviews are by.
+    owner: str | None = None
 
     def allows(self, scope: Scope) -> bool:
         return self.scope is None or self.scope in (scope, Scope.ADMIN)
+
+    @property
+    def reviewer(self) -> str:
+        """Who this key's labels are by: its name, else its hash name."""
+        return self.owner or self.name
 
 
 OPEN = Principal(scope=None, name="open")
@@ -49,9 +57,9 @@ def match_key(settings: Settings, presented: str) -> Principal | None:
     found = None
     # Digests of equal length: compare_digest leaks no length, and every key is checked.
     offered = hashlib.sha256(presented.encode()).digest()
-    for scope, key in settings.api_keys:
+    for scope, key, owner in settings.api_keys:
         if hmac.compare_digest(hashlib.sha256(key.encode()).digest(), offered):
-            found = Principal(Scope(scope), key_name(key))
+            found = Principal(Scope(scope), key_name(key), owner)
     return found
 
 
@@ -79,19 +87,22 @@ def principal_for(settings: Settings, presented: str | None) -> Principal | None
     return principal
 
 
-def require(scope: Scope) -> params.Depends:
-    """A dependency that lets through callers whose key has `scope` (admin has all)."""
+def require(scope: Scope, *others: Scope) -> params.Depends:
+    """A dependency that lets through callers whose key has `scope` or one of `others`
+    (admin has all)."""
+    allowed = (scope, *others)
+    needed = " or ".join(s.value for s in allowed)
 
     async def check(
         principal: Annotated[Principal | None, Depends(authenticate)],
     ) -> Principal:
         if principal is None:
             raise Unauthorized(
-                f"an API key with the {scope.value} scope is required: send "
+                f"an API key with the {needed} scope is required: send "
                 "`Authorization: Bearer <key>` or `X-API-Key: <key>`"
             )
-        if not principal.allows(scope):
-            raise Forbidden(f"this key has the {principal.scope} scope; this needs {scope.value}")
+        if not any(principal.allows(s) for s in allowed):
+            raise Forbidden(f"this key has the {principal.scope} scope; this needs {needed}")
         return principal
 
     dependency: params.Depends = Depends(check)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from feedback_api.cli.review import review_app
 from feedback_api.config import Settings, get_settings
 from feedback_api.exceptions import AppError
 from feedback_api.kit.driver_errors import is_database_unavailable
@@ -164,6 +165,8 @@ def db_current() -> None:
 
 export_app = typer.Typer(help="Export datasets to local files.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+# Its commands import this module's helpers when they run, not when it loads.
+app.add_typer(review_app, name="review")
 
 
 def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

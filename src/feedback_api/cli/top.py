@@ -7,7 +7,7 @@ deployment the caller can reach, with the same API key.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ class Snapshot:
     by_intent: dict[str, Any]
     alerts: dict[str, Any]
     taken_at: datetime
+    # Open review queues, each with its agreement figures under "agreement".
+    review: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fetch(client: httpx.Client) -> Snapshot:
@@ -62,6 +64,11 @@ def fetch(client: httpx.Client) -> Snapshot:
         by_intent=get("/v1/feedback/accuracy", group_by="intent"),
         alerts=get("/v1/alerts", status="open"),
         taken_at=datetime.now(UTC),
+        review=[
+            {**queue, "agreement": get(f"/v1/review/queues/{queue['id']}/agreement")}
+            for queue in get("/v1/review/queues")["queues"]
+            if not queue["closed"]
+        ],
     )
 
 
@@ -169,6 +176,28 @@ def _alerts_table(body: dict[str, Any], width: int) -> RenderableType:
     return table
 
 
+def _review_lines(queues: list[dict[str, Any]]) -> RenderableType:
+    """A line per open review queue: items pending, done, and the reviewers' alpha."""
+    if not queues:
+        return Text.from_markup("[dim]Review queues: none open[/]")
+    table = Table(title="Open review queues", title_justify="left", show_edge=False)
+    table.add_column("Queue", no_wrap=True, overflow="ellipsis", max_width=40)
+    for header in ("Pending", "In review", "Done", "To adjudicate", "Alpha"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for queue in queues:
+        items = queue["progress"]["items"]
+        alpha = queue["agreement"].get("krippendorff_alpha")
+        table.add_row(
+            Text(queue["name"]),
+            f"{items['pending']:,}",
+            f"{items['in_review']:,}",
+            f"{items['done']:,}",
+            f"{items['needs_adjudication']:,}",
+            "-" if alpha is None else f"{alpha:.2f}",
+        )
+    return table
+
+
 def _since(stamp: str | None, now: datetime) -> str:
     if not stamp:
         return "[yellow]never refreshed[/]"
@@ -207,6 +236,8 @@ def render(snapshot: Snapshot, url: str, width: int = 100) -> RenderableType:
         _accuracy_table("Accuracy by model (all votes)", "model", snapshot.by_model, width),
         Text(""),
         _accuracy_table("Accuracy by intent (all votes)", "intent", snapshot.by_intent, width),
+        Text(""),
+        _review_lines(snapshot.review),
         Text(""),
         status,
     )

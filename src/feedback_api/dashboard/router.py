@@ -22,6 +22,10 @@ STATIC = Path(__file__).parent / "static"
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "explorer.js": "text/javascript; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
+    "review.js": "text/javascript; charset=utf-8",
+    "review-work.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 # The page carries no inline script: only our own files may run.

@@ -19,6 +19,8 @@ from feedback_api.kit.db import ReadSessionDep
 from feedback_api.kit.driver_errors import is_database_unavailable
 from feedback_api.kit.migrations import current_revision
 from feedback_api.observability import metrics_text
+from feedback_api.review.repository import QueueRepository
+from feedback_api.review.service import QueueReader
 
 router = APIRouter(tags=["health"])
 # Public or behind the read scope, as FEEDBACK_METRICS_PUBLIC says: included by `create_app`.
@@ -79,11 +81,20 @@ async def metrics(session: ReadSessionDep) -> Response:
     # Read from the database at each scrape, like the lag: the same figure on every replica,
     # whichever of them ran the evaluation.
     open_alerts = Gauge("feedback_api_alerts_open", "Regression alerts open now", registry=from_db)
+    pending = Gauge(
+        "feedback_api_review_pending_items",
+        "Items of an open review queue that nobody has labelled or holds",
+        ["queue"],
+        registry=from_db,
+    )
     try:
         as_of = await AnalyticsService(AnalyticsRepository(session)).as_of()
         if as_of is not None:
             gauge.set((datetime.now(UTC) - as_of).total_seconds())
         open_alerts.set(await AlertQueries(AlertRepository(session)).open_count())
+        for queue in await QueueReader(QueueRepository(session)).list():
+            if not queue.closed:
+                pending.labels(queue=queue.name).set(queue.progress.items["pending"])
     except Exception as exc:
         if not is_database_unavailable(exc):
             raise

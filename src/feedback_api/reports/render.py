@@ -13,6 +13,7 @@ from enum import StrEnum
 from feedback_api.alerts.schemas import AlertOut
 from feedback_api.alerts.service import segment_label
 from feedback_api.reports.schemas import Accuracy, Change, ModelDay, ModelWeek, WeeklyReport
+from feedback_api.review.schemas import ReviewWeek
 
 
 class ReportFormat(StrEnum):
@@ -128,6 +129,7 @@ def render_markdown(report: WeeklyReport) -> str:
         )
     lines += ["", "## Why answers were voted down", ""]
     lines += _reason_lines(report.models)
+    lines += _review_lines(report.review)
     for m in report.models:
         lines += ["", f"## {m.model}", ""]
         lines += ["| Day | Interactions | Accuracy [95 % CI] |", "|---|---:|---|"]
@@ -152,6 +154,55 @@ def render_markdown(report: WeeklyReport) -> str:
             lines.append("No down-votes.")
     lines.append("")
     return "\n".join(lines)
+
+
+def _review_lines(review: ReviewWeek | None) -> list[str]:
+    """Review queues' week: labels, alpha, and per model the users' thumbs against the
+    reviewers' consensus."""
+    if review is None:
+        return []
+    alpha = "-" if review.krippendorff_alpha is None else f"{review.krippendorff_alpha:.2f}"
+    lines = ["", "## Review queues", ""]
+    lines.append(f"Labels given: **{review.labels:,}**; Krippendorff's alpha: **{alpha}**.")
+    if not review.models:
+        return [*lines, "", "No answer reached a consensus this week."]
+    lines += [
+        "",
+        "| Model | Decided | Reviewed correct | Thumbs vs reviews | Thumbs agree |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for m in review.models:
+        vs = m.votes_vs_reviews
+        lines.append(
+            f"| {_md_cell(m.model)} | {m.decided:,} | {_pct(m.reviewed_correct)} | "
+            f"{vs.items:,} | {_pct(vs.vote_agreement)} |"
+        )
+    return lines
+
+
+def _review_html(review: ReviewWeek | None) -> list[str]:
+    if review is None:
+        return []
+    alpha = "-" if review.krippendorff_alpha is None else f"{review.krippendorff_alpha:.2f}"
+    out = [
+        "<h2>Review queues</h2>",
+        f"<p>Labels given: <b>{review.labels:,}</b>; Krippendorff's alpha: <b>{alpha}</b>.</p>",
+    ]
+    if not review.models:
+        return [*out, '<p class="muted">No answer reached a consensus this week.</p>']
+    out.append(
+        "<table><tr><th>Model</th><th>Decided</th><th>Reviewed correct</th>"
+        "<th>Thumbs vs reviews</th><th>Thumbs agree</th></tr>"
+    )
+    for m in review.models:
+        vs = m.votes_vs_reviews
+        out.append(
+            f"<tr><td>{_e(m.model)}</td><td class=num>{m.decided:,}</td>"
+            f"<td class=num>{_pct(m.reviewed_correct)}</td><td class=num>{vs.items:,}</td>"
+            f"<td class=num>{_pct(vs.vote_agreement)}</td></tr>"
+        )
+    out.append("</table>")
+    return out
 
 
 def _reason_lines(models: list[ModelWeek]) -> list[str]:
@@ -359,6 +410,7 @@ def render_html(report: WeeklyReport) -> str:
         )
     out.append("</table>")
     out += _reasons_html(report.models)
+    out += _review_html(report.review)
     for m in report.models:
         out.append(f"<h2>{_e(m.model)}</h2>")
         out.append("<table><tr><th>Day</th><th>Interactions</th><th>Accuracy [95 % CI]</th></tr>")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from feedback_api.alerts.schemas import AlertOut
+from feedback_api.review.schemas import ReviewWeek
 
 
 class Accuracy(BaseModel):
@@ -104,4 +105,7 @@ class WeeklyReport(BaseModel):
     days: list[DayVolume]
     alerts: list[AlertOut] = Field(
         description="Regression alerts open at some time of the week, oldest first"
+    )
+    review: ReviewWeek | None = Field(
+        default=None, description="Review queues: labels, alpha, votes against reviews per model"
     )

@@ -26,6 +26,8 @@ from feedback_api.reports.schemas import (
     ModelWeek,
     WeeklyReport,
 )
+from feedback_api.review.repository import QueueRepository
+from feedback_api.review.weekly import WeeklyReview
 
 MIN_VOTES = 5
 WORST_INTENTS = 3
@@ -62,13 +64,23 @@ def _change(current: Accuracy, previous: Accuracy) -> Change:
 
 
 def report_service(session: ReadSession) -> ReportService:
-    return ReportService(ReportRepository(session), AlertQueries(AlertRepository(session)))
+    return ReportService(
+        ReportRepository(session),
+        AlertQueries(AlertRepository(session)),
+        WeeklyReview(QueueRepository(session)),
+    )
 
 
 class ReportService:
-    def __init__(self, repository: ReportRepository, alerts: AlertQueries) -> None:
+    def __init__(
+        self,
+        repository: ReportRepository,
+        alerts: AlertQueries,
+        review: WeeklyReview | None = None,
+    ) -> None:
         self.repo = repository
         self.alerts = alerts
+        self.review = review
 
     async def resolve_week(self, raw: str | None) -> Week:
         """The week asked for, or the current one; a week that has not begun is refused."""
@@ -168,6 +180,7 @@ class ReportService:
             models=models,
             days=_days(week, await self.repo.daily(start, end)),
             alerts=await self.alerts.active_between(start, end),
+            review=await self.review.week(start, end) if self.review else None,
         )
 
 

@@ -60,35 +60,50 @@
     return pendingKey;
   }
 
-  async function api(path, params) {
+  // `send` (optional): { method, body (sent as JSON), headers, scope (named in the dialog),
+  // keepalive (for a call made while the page goes away) }.
+  async function api(path, params, send) {
+    const { method = "GET", body, headers: extra = {}, scope = "read", keepalive } = send || {};
     const url = new URL(path, window.location.origin);
     for (const [name, value] of Object.entries(params || {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
     }
     for (;;) {
       const key = sessionStorage.getItem(KEY_STORAGE);
-      const headers = { Accept: "application/json" };
+      const headers = { Accept: "application/json", ...extra };
       if (key) headers.Authorization = "Bearer " + key;
-      const response = await fetch(url, { headers });
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const init = { method, headers, keepalive, body: body === undefined ? undefined : JSON.stringify(body) };
+      const response = await fetch(url, init);
       if (response.status === 401) {
         if (key) sessionStorage.removeItem(KEY_STORAGE);
         const entered = await askForKey(
-          key ? "That key was not accepted; try another." : "This server asks for an API key with read access."
+          key ? "That key was not accepted; try another." : `This server asks for an API key with ${scope} access.`
         );
-        if (!entered) throw new ApiError(401, "an API key is needed to read the figures");
+        if (!entered) throw new ApiError(401, `an API key with ${scope} access is needed`);
         sessionStorage.setItem(KEY_STORAGE, entered);
         continue;
       }
       if (!response.ok) {
-        const body = await response.json().catch(() => ({}));
-        throw new ApiError(response.status, body.detail || response.statusText);
+        const answer = await response.json().catch(() => ({}));
+        const error = new ApiError(response.status, answer.detail || response.statusText);
+        error.code = answer.code;
+        throw error;
       }
-      return response.json();
+      return response.status === 204 ? null : response.json();
     }
   }
 
-  // The feedback explorer (explorer.js) reads the API the same way, key dialog included.
-  window.feedbackDashboard = { api, ApiError };
+  // Another key, asked for at once (a key of the wrong scope, say).
+  async function changeKey(reason) {
+    const entered = await askForKey(reason);
+    if (entered) sessionStorage.setItem(KEY_STORAGE, entered);
+    return entered;
+  }
+
+  // The feedback explorer (explorer.js) and the review page (review.js) call the API the same
+  // way, key dialog included.
+  window.feedbackDashboard = { api, ApiError, changeKey };
 
   // --- filters ---------------------------------------------------------------------------
 
@@ -513,8 +528,20 @@
     box.hidden = false;
   }
 
+  // The review view (review.js) may run with a key of the review scope, which reads no
+  // figures: the overview waits while it is shown and loads again once it is left.
+  let parked = false;
+
+  function reviewing() {
+    return /^#review(\/|$)/.test(window.location.hash);
+  }
+
   async function refresh() {
     window.clearTimeout(timer);
+    if (reviewing()) {
+      parked = true;
+      return null;
+    }
     if (loading) {
       // A filter changed while loading: load once more with the new selection afterwards.
       again = true;
@@ -561,6 +588,12 @@
     });
     $("filters").addEventListener("submit", (event) => event.preventDefault());
     $("reload").addEventListener("click", () => refresh());
+    window.addEventListener("hashchange", () => {
+      if (parked && !reviewing()) {
+        parked = false;
+        refresh();
+      }
+    });
     refresh();
   });
 })();

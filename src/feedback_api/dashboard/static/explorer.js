@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const shared = window.feedbackDashboard; // dashboard.js: api() asks for a key on a 401
 
-  // --- the view: #feedback shows the explorer, anything else the overview ----------------
+  // --- the view: #feedback shows the explorer, #review the review page, else the overview --
 
   function hashParts() {
     const hash = window.location.hash.slice(1);
@@ -18,8 +18,12 @@
     return at < 0 ? [hash, ""] : [hash.slice(0, at), hash.slice(at + 1)];
   }
 
+  // #review and #review/<queue id>: the review page (review.js), which shows itself.
+  const OTHER_VIEWS = ["review"];
+
   function currentView() {
-    return hashParts()[0] === VIEW ? VIEW : "overview";
+    const name = hashParts()[0].split("/")[0];
+    return name === VIEW || OTHER_VIEWS.includes(name) ? name : "overview";
   }
 
   function showView() {
