@@ -7,7 +7,7 @@ window_stats.unique_users (people who voted) unique_voters, as the API names the
 columns start at zero: the next refresh after this upgrade is a full one, which fills them.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05 12:40:00+00:00
 """
 
