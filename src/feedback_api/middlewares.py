@@ -124,9 +124,11 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large_message(max_bytes: int) -> str:
+    # Every route has this limit, the batch routes too: splitting a vote does not help.
     return (
-        f"the request body is larger than {max_bytes} bytes; "
-        "split it (POST /v1/feedback/batch takes up to 1,000 items)"
+        f"the request body is larger than this server's limit of {max_bytes} bytes "
+        "(FEEDBACK_MAX_BODY_BYTES), which applies to every route, batches too: send fewer "
+        "items per batch or shorter texts, or have the server's operator raise the limit"
     )
 
 
