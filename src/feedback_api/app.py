@@ -46,6 +46,7 @@ from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
 from feedback_api.traces.router import router as traces_router
+from feedback_api.traces.service import RejectedSpansLog
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class State(TypedDict):
     stream_sessionmaker: async_sessionmaker[AsyncSession]
     vote_intake: VoteIntake
     schema_head: str | None
+    rejected_spans: RejectedSpansLog
 
 
 def build_jobs(
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 stream_sessionmaker=create_sessionmaker(read_engine),
                 vote_intake=intake,
                 schema_head=head_revision(),
+                rejected_spans=RejectedSpansLog(),
             )
             if not settings.api_keys:
                 logger.warning(

@@ -89,7 +89,7 @@ async def export_interactions(
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
-    start, end = resolve_window(days, since, until)
+    start, end = resolve_window(days, since, until, names=("days", "since", "until"))
     offline = OfflineExport(ExportRepository(session))
     name = f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}"
     return StreamingResponse(

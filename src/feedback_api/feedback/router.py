@@ -21,7 +21,7 @@ from feedback_api.feedback.schemas import (
 from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
-from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
+from feedback_api.kit.fields import RequestId, SearchQuery, SearchText, Timestamp
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
@@ -152,12 +152,16 @@ async def list_feedback(
             "characters.",
         ),
     ] = None,
+    request_id: Annotated[
+        RequestId | None, Query(description="The votes on the exchange logged with this id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
     where = FeedbackFilter(
-        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q
-    )
+        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q,
+        request_id=request_id,
+    )  # fmt: skip
     return await service.list(where, limit, cursor)
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
@@ -17,10 +16,12 @@ from feedback_api.interactions.schemas import (
     InteractionBatchResult,
     InteractionCreate,
     InteractionCreated,
+    InteractionId,
     InteractionOut,
 )
 from feedback_api.interactions.service import InteractionService
 from feedback_api.kit.db import SessionDep
+from feedback_api.kit.fields import RequestId
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 
@@ -84,12 +85,27 @@ async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
 
 
 @router.get(
-    "/{interaction_id}",
+    "",
     response_model=InteractionOut,
-    summary="One logged exchange",
+    summary="Look a logged exchange up by the chat backend's request_id",
     dependencies=[require(Scope.READ)],
 )
-async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> InteractionOut:
+async def find_interaction(
+    request_id: Annotated[
+        RequestId, Query(description="The request_id the exchange was logged with.")
+    ],
+    service: ServiceDep,
+) -> InteractionOut:
+    return await service.find(request_id)
+
+
+@router.get(
+    "/{interaction_id}",
+    response_model=InteractionOut,
+    summary="One logged exchange, by the id this API gave it",
+    dependencies=[require(Scope.READ)],
+)
+async def get_interaction(interaction_id: InteractionId, service: ServiceDep) -> InteractionOut:
     return await service.get(interaction_id)
 
 

@@ -23,16 +23,24 @@ from feedback_api.traces.otlp import (
     parse_export,
     span_records,
 )
-from feedback_api.traces.service import TraceService, attribute_names
+from feedback_api.traces.service import RejectedSpansLog, TraceService, attribute_names
 
 router = APIRouter(tags=["opentelemetry"])
 
 
+async def rejected_spans_of(request: Request) -> RejectedSpansLog:
+    log: RejectedSpansLog = request.state.rejected_spans
+    return log
+
+
 async def get_service(
-    session: SessionDep, rules: IngestRulesDep, settings: SettingsDep
+    session: SessionDep,
+    rules: IngestRulesDep,
+    settings: SettingsDep,
+    rejections: Annotated[RejectedSpansLog, Depends(rejected_spans_of)],
 ) -> TraceService:
     interactions = InteractionService(InteractionRepository(session), rules)
-    return TraceService(interactions, attribute_names(settings))
+    return TraceService(interactions, attribute_names(settings), rejections)
 
 
 @dataclass(frozen=True)
