@@ -69,22 +69,6 @@ class ErrorBody(BaseModel):
     errors: list[ErrorItem] = Field(default_factory=list)
 
 
-def _described(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
-
-
-# Declared on every operation, so the OpenAPI schema says what clients can get back.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _described("Bad request, e.g. a cursor this API did not return"),
-    401: _described("An API key (or feedback token) is required or invalid"),
-    403: _described("The key's scope does not allow this"),
-    404: _described("Not found"),
-    413: _described("The request body is over the size limit"),
-    422: _described("The request is invalid; `detail` says which rule was broken"),
-    503: _described("The database is unavailable; retry after Retry-After seconds"),
-}
-
-
 def error_body(code: str, message: str, errors: list[Any] | None = None) -> dict[str, Any]:
     return {"detail": message, "code": code, "errors": errors or []}
 

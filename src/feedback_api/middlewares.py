@@ -59,7 +59,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or _plain_route(scope)
             method = scope["method"]
             children = self._children.get((method, route, status))
             if children is None:
@@ -78,6 +78,13 @@ class RequestContext:
             if self.access_log is not None:
                 self.access_log.write(method, route, status, elapsed, rid)
             request_id.reset(token)
+
+
+def _plain_route(scope: Scope) -> str:
+    """The route of an answer no API route gave: the path itself when a plain route of
+    the framework's own answered (/openapi.json, /docs: fixed paths, so a few labels),
+    "unmatched" when none did (a 404: any path at all)."""
+    return str(scope["path"]) if "endpoint" in scope else "unmatched"
 
 
 def _sample_pool(state: dict[str, Any]) -> None:
