@@ -42,7 +42,7 @@ async def test_no_operation_lists_every_error_and_each_lists_its_own(
 ) -> None:
     for key, operation in operations.items():
         answers = set(operation["responses"])
-        assert not BLANKET <= answers, key
+        assert not answers >= BLANKET, key
         assert "422" in answers, key  # a query parameter it does not take, at least
         for code in answers - {"200", "201", "204"}:
             assert operation["responses"][code]["description"], (key, code)
