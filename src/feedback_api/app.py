@@ -22,7 +22,6 @@ from feedback_api.browser.router import router as browser_router
 from feedback_api.config import Settings, get_settings
 from feedback_api.dashboard.router import router as dashboard_router
 from feedback_api.exception_handlers import install_error_handlers
-from feedback_api.exceptions import COMMON_RESPONSES
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback import router as feedback
@@ -39,6 +38,7 @@ from feedback_api.kit.db import (
 )
 from feedback_api.kit.jobs import PeriodicJob
 from feedback_api.kit.migrations import head_revision
+from feedback_api.kit.query_parameters import UnknownQueryParameters
 from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
@@ -48,6 +48,7 @@ from feedback_api.reports.router import router as reports_router
 from feedback_api.review.job import review_rules
 from feedback_api.review.router import router as review_router
 from feedback_api.traces.router import router as traces_router
+from feedback_api.traces.service import RejectedSpansLog
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class State(TypedDict):
     stream_sessionmaker: async_sessionmaker[AsyncSession]
     vote_intake: VoteIntake
     schema_head: str | None
+    rejected_spans: RejectedSpansLog
 
 
 def build_jobs(
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 stream_sessionmaker=create_sessionmaker(read_engine),
                 vote_intake=intake,
                 schema_head=head_revision(),
+                rejected_spans=RejectedSpansLog(),
             )
             if not settings.api_keys:
                 logger.warning(
@@ -138,12 +141,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Feedback on LLM answers, turned into analytics and fine-tuning data.",
         lifespan=lifespan,
-        responses=COMMON_RESPONSES,
     )
     install_error_handlers(app)
     # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors
-    # innermost, then CORS, the body limit, and the request id and access log outermost.
+    # innermost, then the check of query parameter names, CORS, the body limit, and the
+    # request id and access log outermost.
     app.add_middleware(UnhandledErrors)
+    app.add_middleware(UnknownQueryParameters, api=app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

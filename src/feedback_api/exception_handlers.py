@@ -8,7 +8,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from feedback_api.exceptions import AppError, describe_validation_errors, error_body
+from feedback_api.exceptions import (
+    AppError,
+    describe_validation_errors,
+    error_body,
+    unreadable_body,
+)
 from feedback_api.kit.driver_errors import (
     DATABASE_ERRORS,
     is_data_error,
@@ -72,11 +77,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, errors = describe_validation_errors(list(exc.errors()))
+        message, errors = describe_validation_errors(list(exc.errors()), exc.body)
         return _json(422, "invalid_input", message, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework answers a body its JSON decoder gave up on with a bare 400; every
+        # unreadable body is a 422 saying what is wrong with it.
+        unreadable = unreadable_body(exc.__cause__)
+        if unreadable is not None:
+            return app_error_response(unreadable)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )

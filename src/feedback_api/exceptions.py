@@ -69,22 +69,6 @@ class ErrorBody(BaseModel):
     errors: list[ErrorItem] = Field(default_factory=list)
 
 
-def _described(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
-
-
-# Declared on every operation, so the OpenAPI schema says what clients can get back.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _described("Bad request, e.g. a cursor this API did not return"),
-    401: _described("An API key (or feedback token) is required or invalid"),
-    403: _described("The key's scope does not allow this"),
-    404: _described("Not found"),
-    413: _described("The request body is over the size limit"),
-    422: _described("The request is invalid; `detail` says which rule was broken"),
-    503: _described("The database is unavailable; retry after Retry-After seconds"),
-}
-
-
 def error_body(code: str, message: str, errors: list[Any] | None = None) -> dict[str, Any]:
     return {"detail": message, "code": code, "errors": errors or []}
 
@@ -96,13 +80,70 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def describe_validation_errors(raw: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-    """Turn pydantic's error list into one readable sentence plus a clean, JSON-safe list."""
+JSON_HEADER = "content-type: application/json"
+
+
+def _plural(count: Any, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _length_message(err: dict[str, Any]) -> str | None:
+    """pydantic's length rule in the unit of the value: characters of a string, items of a
+    list (pydantic says "items" of a string once a validator ran before its constraint)."""
+    value, ctx = err.get("input"), err.get("ctx") or {}
+    if not isinstance(value, str | list):
+        return None
+    unit = "character" if isinstance(value, str) else "item"
+    actual = ctx.get("actual_length", len(value))
+    if err.get("type") in ("too_short", "string_too_short") and "min_length" in ctx:
+        return f"should have at least {_plural(ctx['min_length'], unit)}, not {actual}"
+    if err.get("type") in ("too_long", "string_too_long") and "max_length" in ctx:
+        return f"should have at most {_plural(ctx['max_length'], unit)}, not {actual}"
+    return None
+
+
+def _line_and_column(document: str, position: int) -> tuple[int, int]:
+    """1-based, as the json module counts them."""
+    line = document.count("\n", 0, position) + 1
+    return line, position - document.rfind("\n", 0, position)
+
+
+def _json_message(err: dict[str, Any], body: Any) -> str:
+    """The reason a body is not JSON, at a line and column a person can find."""
+    reason = str((err.get("ctx") or {}).get("error", "")) or str(err.get("msg", ""))
+    # pydantic's own parser says "Invalid JSON: <reason> at line L column C" already.
+    reason = reason.removeprefix("Invalid JSON: ")
+    loc = err.get("loc", ())
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if position is not None and isinstance(body, str) and " at line " not in reason:
+        line, column = _line_and_column(body, position)
+        reason += f" at line {line} column {column}"
+    return f"the body is not valid JSON: {reason}"
+
+
+def _message(err: dict[str, Any], body: Any) -> tuple[str, str]:
+    """(field, message) of one of pydantic's errors, as a person reads it."""
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":
+        return "body", _json_message(err, body)
+    if tuple(loc) == ("body",) and isinstance(err.get("input"), bytes | bytearray):
+        # The framework reads a body as JSON only when the header says it is.
+        return "body", f"the body was not read as JSON: send it with the header {JSON_HEADER}"
+    msg = _length_message(err) or str(err.get("msg", "invalid value"))
+    return _location(loc), msg.removeprefix("Value error, ")
+
+
+def describe_validation_errors(
+    raw: list[Any], body: Any = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Turn pydantic's error list into one readable sentence plus a clean, JSON-safe list.
+
+    `body`: the request body as the framework decoded it, for the line and column of a JSON
+    syntax error."""
     errors = []
     for err in raw:
-        loc = err.get("loc", ())
-        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        errors.append({"field": _location(loc), "message": msg, "type": err.get("type", "")})
+        field, msg = _message(err, body)
+        errors.append({"field": field, "message": msg, "type": err.get("type", "")})
     if not errors:
         return "the request is invalid", []
     first = errors[0]
@@ -112,3 +153,26 @@ def describe_validation_errors(raw: list[Any]) -> tuple[str, list[dict[str, Any]
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return message, errors
+
+
+def unreadable_body(cause: BaseException | None) -> InvalidInput | None:
+    """The answer to a body the JSON decoder gave up on before any syntax error: bytes that
+    are not UTF-8, or nesting deeper than Python recurses. None for any other cause."""
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        return _unreadable(
+            f"the body is not valid UTF-8 (byte 0x{byte} at offset {cause.start}): "
+            "send JSON encoded as UTF-8",
+            "utf8_invalid",
+        )
+    if isinstance(cause, RecursionError):
+        return _unreadable(
+            "the body is not readable JSON: its arrays or objects nest too deeply "
+            "(thousands of levels); no field of this API needs more than a few",
+            "json_too_deep",
+        )
+    return None
+
+
+def _unreadable(message: str, kind: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": "body", "message": message, "type": kind}])

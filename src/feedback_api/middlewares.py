@@ -59,7 +59,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or _plain_route(scope)
             method = scope["method"]
             children = self._children.get((method, route, status))
             if children is None:
@@ -78,6 +78,13 @@ class RequestContext:
             if self.access_log is not None:
                 self.access_log.write(method, route, status, elapsed, rid)
             request_id.reset(token)
+
+
+def _plain_route(scope: Scope) -> str:
+    """The route of an answer no API route gave: the path itself when a plain route of
+    the framework's own answered (/openapi.json, /docs: fixed paths, so a few labels),
+    "unmatched" when none did (a 404: any path at all)."""
+    return str(scope["path"]) if "endpoint" in scope else "unmatched"
 
 
 def _sample_pool(state: dict[str, Any]) -> None:
@@ -124,9 +131,11 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large_message(max_bytes: int) -> str:
+    # Every route has this limit, the batch routes too: splitting a vote does not help.
     return (
-        f"the request body is larger than {max_bytes} bytes; "
-        "split it (POST /v1/feedback/batch takes up to 1,000 items)"
+        f"the request body is larger than this server's limit of {max_bytes} bytes "
+        "(FEEDBACK_MAX_BODY_BYTES), which applies to every route, batches too: send fewer "
+        "items per batch or shorter texts, or have the server's operator raise the limit"
     )
 
 

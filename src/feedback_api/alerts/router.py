@@ -9,6 +9,7 @@ from feedback_api.alerts.schemas import AlertList, StatusFilter
 from feedback_api.alerts.service import AlertQueries
 from feedback_api.config import SettingsDep
 from feedback_api.kit.db import ReadSessionDep
+from feedback_api.kit.openapi import READ, responses
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -20,7 +21,12 @@ async def get_queries(session: ReadSessionDep) -> AlertQueries:
 QueriesDep = Annotated[AlertQueries, Depends(get_queries)]
 
 
-@router.get("", response_model=AlertList, summary="Regression alerts, newest first")
+@router.get(
+    "",
+    response_model=AlertList,
+    summary="Regression alerts, newest first",
+    responses=responses(*READ),
+)
 async def list_alerts(
     queries: QueriesDep,
     settings: SettingsDep,
@@ -29,6 +35,8 @@ async def list_alerts(
     ] = StatusFilter.open,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertList:
+    """Models whose recent accuracy fell significantly below their baseline, open or
+    resolved, with the windows the comparison used."""
     return AlertList(
         items=await queries.alerts(status, limit),
         recent_days=settings.alert_recent_days,

@@ -24,6 +24,7 @@ from feedback_api.analytics.state import Clock, database_clock
 from feedback_api.config import SettingsDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
+from feedback_api.kit.openapi import KEYED, READ, responses
 from feedback_api.kit.time import MAX_DAYS
 
 feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
@@ -61,6 +62,7 @@ SliceDep = Annotated[Slice, Depends(get_slice)]
     response_model=AccuracyReport,
     response_model_exclude_unset=True,
     summary="Accuracy per model x intent x project, with 95 % Wilson intervals",
+    responses=responses(*READ),
 )
 async def accuracy(
     service: ServiceDep,
@@ -73,13 +75,20 @@ async def accuracy(
         int, Query(ge=0, le=2**31, description="Hide groups with fewer votes.")
     ] = 0,
 ) -> Response:
+    """The share of up-votes of every group of votes, as of the last analytics refresh,
+    grouped by the dimensions asked for and filtered by model, intent and project."""
     report = await service.accuracy(where, group_by, min_total)
     # Serialized here, not re-validated by FastAPI item by item: the hottest analytics read.
     # exclude_unset leaves out the dimensions that were not grouped by.
     return Response(report.model_dump_json(exclude_unset=True), media_type="application/json")
 
 
-@feedback_analytics.get("/stats", response_model=FeedbackStats, summary="Feedback statistics")
+@feedback_analytics.get(
+    "/stats",
+    response_model=FeedbackStats,
+    summary="Feedback statistics",
+    responses=responses(*READ),
+)
 async def stats(
     service: ServiceDep,
     where: SliceDep,
@@ -90,6 +99,8 @@ async def stats(
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive.")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive.")] = None,
 ) -> FeedbackStats:
+    """Votes, up-votes, accuracy, stars and comments over a window (the last N days, or
+    since/until), for a model, intent or project or for all."""
     return await service.stats(where, days, since, until)
 
 
@@ -98,6 +109,7 @@ async def stats(
     response_model=DailyMetrics | GroupedDailyMetrics,
     response_model_exclude_unset=True,
     summary="Daily metrics (UTC days), overall or a series per model, intent or project",
+    responses=responses(*READ),
 )
 async def daily(
     service: ServiceDep,
@@ -111,6 +123,8 @@ async def daily(
         Query(description="model, intent or project: a series per value (`series`)."),
     ] = None,
 ) -> DailyMetrics | GroupedDailyMetrics:
+    """Questions, votes and accuracy of each UTC day from since to until (inclusive), as
+    of the last analytics refresh: for charts and spreadsheets."""
     if group_by is None:
         return await service.daily(where, since, until)
     return await service.daily_by(where, since, until, group_by)
@@ -120,6 +134,7 @@ async def daily(
     "/reasons",
     response_model=ReasonMetrics,
     summary="Why votes were cast: up- and down-votes per reason and model",
+    responses=responses(*READ),
 )
 async def reasons(
     service: ServiceDep,
@@ -134,22 +149,31 @@ async def reasons(
         date | None, Query(description="Last UTC day, inclusive (default: today).")
     ] = None,
 ) -> ReasonMetrics:
+    """How often each reason was given with an up- or a down-vote, per model, over a
+    window of UTC days."""
     return await service.reasons(where, days, since, until)
 
 
-@metrics.get("/top-queries", response_model=TopQueries, summary="The most frequent questions")
+@metrics.get(
+    "/top-queries",
+    response_model=TopQueries,
+    summary="The most frequent questions",
+    responses=responses(*READ),
+)
 async def top_queries(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30,
 ) -> TopQueries:
+    """The questions asked most often over the last N days, with how often each was asked,
+    as of the last analytics refresh."""
     return await service.top_queries(days, limit)
 
 
 @metrics.get(
     "/compare",
     response_model=Comparison,
-    responses={404: {"description": "A model has no votes in the slice"}},
+    responses=responses(*READ, _404="A model has no votes in the slice"),
     summary="Two models' accuracy and whether the difference is significant",
 )
 async def compare(
@@ -159,10 +183,18 @@ async def compare(
     intent: Label = None,
     project: Label = None,
 ) -> Comparison:
+    """The accuracy of two models on the same slice, their difference, and whether it is
+    significant (95 % interval of the difference, z and p), so a switch of models rests on
+    more than noise."""
     return await service.compare(model_a, model_b, intent, project)
 
 
-@admin.post("/refresh", response_model=RefreshResult, summary="Refresh the analytics now")
+@admin.post(
+    "/refresh",
+    response_model=RefreshResult,
+    summary="Refresh the analytics now",
+    responses=responses(*KEYED, 422, 503),
+)
 async def refresh(
     session: SessionDep,
     settings: SettingsDep,
@@ -171,4 +203,6 @@ async def refresh(
         bool, Query(description="Rebuild every rollup from the tables (maintenance).")
     ] = False,
 ) -> RefreshResult:
+    """Applies what changed since the last refresh to the rollups and the accuracy view
+    now, instead of at the background job's next tick; `full` rebuilds them all."""
     return await refresh_now(session, settings, full=full, clock=clock)

@@ -333,7 +333,7 @@ def export_interactions(
         raise typer.BadParameter("use csv, jsonl or parquet", param_hint="--format")
     settings = _settings()
     try:
-        start, end = resolve_window(days, since, until)
+        start, end = resolve_window(days, since, until, names=("--days", "--since", "--until"))
     except AppError as exc:
         raise typer.BadParameter(exc.message) from None
     path = output or Path(f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}")

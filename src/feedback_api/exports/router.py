@@ -17,6 +17,7 @@ from feedback_api.exports.schemas import (
 from feedback_api.exports.service import ExportService, OfflineExport, resolve_window
 from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
 from feedback_api.kit.fields import Timestamp
+from feedback_api.kit.openapi import READ, WRITE, responses
 from feedback_api.kit.time import MAX_DAYS, iso_week_of
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
@@ -49,10 +50,16 @@ Request = Annotated[tuple[Selection, Shape], Depends(_selection_and_shape)]
 @finetuning.post(
     "/finetuning",
     response_class=StreamingResponse,
-    responses={200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"}},
+    responses={
+        200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"},
+        **responses(*WRITE),
+    },
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
 async def export_finetuning(request: Request, session: StreamSessionDep) -> StreamingResponse:
+    """The votes of a window turned into training examples in the format asked for, as
+    JSON Lines streamed straight from the database; the window is in the X-Export-Since and
+    X-Export-Until headers."""
     selection, shape = request
     name = f"feedback-{iso_week_of(selection.until)}-{shape.format}.jsonl"
     service = ExportService(ExportRepository(session))
@@ -71,8 +78,11 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
     "/finetuning/summary",
     response_model=ExportSummary,
     summary="What the same export would contain: counts per class and KTO weights",
+    responses=responses(*WRITE),
 )
 async def export_summary(request: Request, session: ReadSessionDep) -> ExportSummary:
+    """Counts of the examples the same body would export (positives, negatives, pairs,
+    corrections, what is left out) and KTO's class weights, without the examples."""
     selection, shape = request
     return await ExportService(ExportRepository(session)).summary(selection, shape)
 
@@ -81,6 +91,7 @@ async def export_summary(request: Request, session: ReadSessionDep) -> ExportSum
     "/interactions",
     response_class=StreamingResponse,
     summary="Interactions with their latest vote, for pandas, polars, DuckDB or a spreadsheet",
+    responses=responses(*READ),
 )
 async def export_interactions(
     session: StreamSessionDep,
@@ -89,7 +100,9 @@ async def export_interactions(
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
-    start, end = resolve_window(days, since, until)
+    """Every exchange of a window with its context and its latest vote, one row each, in
+    CSV, JSON Lines or Parquet, streamed from the database."""
+    start, end = resolve_window(days, since, until, names=("days", "since", "until"))
     offline = OfflineExport(ExportRepository(session))
     name = f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}"
     return StreamingResponse(
@@ -99,10 +112,17 @@ async def export_interactions(
     )
 
 
-@exports.get("", response_model=ExportRuns, summary="Datasets written by the weekly job")
+@exports.get(
+    "",
+    response_model=ExportRuns,
+    summary="Datasets written by the weekly job",
+    responses=responses(*READ),
+)
 async def list_runs(
     session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> ExportRuns:
+    """The weekly export job's runs, newest first: their window, format, counts and file,
+    which GET /v1/exports/{run_id}/download serves."""
     runs = await ExportService(ExportRepository(session)).runs(limit)
     return ExportRuns(items=[ExportRunOut.model_validate(run) for run in runs])
 
@@ -110,12 +130,13 @@ async def list_runs(
 @exports.get(
     "/{run_id}/download",
     response_class=FileResponse,
-    responses={404: {"description": "No such run, or its file is gone"}},
+    responses=responses(*READ, _404="No such run, or its file is gone"),
     summary="Download the file of an export run",
 )
 async def download(
     run_id: uuid.UUID, session: ReadSessionDep, settings: SettingsDep
 ) -> FileResponse:
+    """The JSON Lines file an export run wrote, under the name it was written with."""
     service = ExportService(ExportRepository(session))
     run, path = await service.run_file(run_id, settings.exports_path)
     return FileResponse(path, media_type=JSONL, filename=run.file_name)

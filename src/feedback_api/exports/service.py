@@ -34,20 +34,29 @@ def resolve_window(
     start: date | datetime | None,
     end: date | datetime | None,
     now: datetime | None = None,
+    *,
+    names: tuple[str, str, str] = ("days", "start_date", "end_date"),
 ) -> tuple[datetime, datetime]:
-    """[since, until) from `days` back from now, or from start/end (a date end is inclusive)."""
+    """[since, until) from `days` back from now, or from start/end (a date end is inclusive).
+
+    `names`: what the caller calls days, start and end (query parameters, body fields or
+    command-line options), for the messages."""
     now = now or datetime.now(UTC)
+    days_name, start_name, end_name = names
     if days is not None and (start is not None or end is not None):
-        raise InvalidInput("give either days or start_date/end_date, not both")
+        raise InvalidInput(f"give either {days_name} or {start_name}/{end_name}, not both")
     if start is None and end is None:
         days = 7 if days is None else days
         if not 1 <= days <= MAX_DAYS:
-            raise InvalidInput(f"days must be between 1 and {MAX_DAYS}")
+            raise InvalidInput(f"{days_name} must be between 1 and {MAX_DAYS}")
         return now - timedelta(days=days), now
     until = _instant(end, end_of_day=True) if end is not None else now
     since = _instant(start, end_of_day=False) if start is not None else until - timedelta(days=7)
     if since >= until:
-        raise InvalidInput("start_date must be earlier than end_date")
+        raise InvalidInput(
+            f"{start_name} must be earlier than {end_name}: the window from "
+            f"{since.isoformat()} to {until.isoformat()} is empty"
+        )
     return since, until
 
 

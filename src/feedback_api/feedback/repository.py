@@ -334,6 +334,7 @@ class FeedbackFilter:
     until: datetime | None = None
     reason: str | None = None
     q: str | None = None  # words to find in SEARCHED (kit/search.py)
+    request_id: str | None = None  # the votes on one exchange, by the chat backend's id
 
 
 # What `q` searches, all in the vote's row: its own words (comment and correction) and its
@@ -536,6 +537,7 @@ def _conditions(
             Interaction.model: where.model,
             Interaction.intent: where.intent,
             Interaction.project: where.project,
+            Interaction.request_id: where.request_id,
         }.items()
         if value is not None
     ]

@@ -21,7 +21,8 @@ from feedback_api.feedback.schemas import (
 from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.kit.db import SessionDep, SessionMakerDep
-from feedback_api.kit.fields import SearchQuery, SearchText, Timestamp
+from feedback_api.kit.fields import RequestId, SearchQuery, SearchText, Timestamp
+from feedback_api.kit.openapi import READ, WRITE, responses
 
 
 # async: FastAPI runs plain `def` dependencies in a thread pool, a costly hop per request.
@@ -31,7 +32,7 @@ async def get_service(session: SessionDep, rules: IngestRulesDep) -> FeedbackSer
 
 ServiceDep = Annotated[FeedbackService, Depends(get_service)]
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such feedback"}}
+NOT_FOUND = responses(*READ, _404="No vote has this id")
 
 # The write routes, included before every other router: they are the busiest, and route
 # matching tries routers in order.
@@ -46,8 +47,12 @@ SUBMIT: dict[str, Any] = {
     "response_model": FeedbackOut,
     "responses": {
         200: {"model": FeedbackOut, "description": "Replaced this user's earlier vote"},
-        404: {"description": "request_id of no logged interaction"},
+        **responses(*WRITE, _404="request_id of no logged interaction"),
     },
+    "description": "A user's thumb on one answer, with optional stars, reasons, comment and "
+    "correction: by request_id of a logged exchange, or with the exchange itself. A user's "
+    "second vote on an exchange replaces the first (200). Answered once committed; "
+    "without an API key, a feedback token authorizes a vote on its own exchange.",
 }
 
 
@@ -98,6 +103,10 @@ def vote_answer(feedback: FeedbackOut, created: bool) -> tuple[int, FeedbackOut]
     "/batch",
     response_model=BatchResult,
     summary="Submit up to 1,000 votes in one round trip; one result per item",
+    description="Each item is a body of POST /v1/feedback in either shape, validated and "
+    "answered on its own (201, 200, 401, 403, 404 or 422 in `results`); the valid ones are "
+    "committed together.",
+    responses=responses(*WRITE),
 )
 async def submit_batch(
     payload: FeedbackBatch,
@@ -131,7 +140,11 @@ async def submit_batch(
     "",
     response_model=FeedbackPage,
     summary="List feedback, newest first",
+    description="Votes with their exchange, a page at a time (pass `next_cursor` back as "
+    "`cursor`), filtered by model, intent, project, user, thumb, reason, time, the chat "
+    "backend's request_id, or words of the exchange or the vote (`q`).",
     dependencies=[require(Scope.READ)],
+    responses=responses(400, *READ),
 )
 async def list_feedback(
     service: ServiceDep,
@@ -152,12 +165,16 @@ async def list_feedback(
             "characters.",
         ),
     ] = None,
+    request_id: Annotated[
+        RequestId | None, Query(description="The votes on the exchange logged with this id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[SearchText | None, Query()] = None,
 ) -> FeedbackPage:
     where = FeedbackFilter(
-        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q
-    )
+        model, intent, project, user_id, is_helpful, since, until, reason=reason, q=q,
+        request_id=request_id,
+    )  # fmt: skip
     return await service.list(where, limit, cursor)
 
 
@@ -165,6 +182,8 @@ async def list_feedback(
     "/{feedback_id}",
     response_model=FeedbackOut,
     responses=NOT_FOUND,
+    summary="One vote with its exchange",
+    description="The vote by the id POST /v1/feedback returned, with the exchange it is on.",
     dependencies=[require(Scope.READ)],
 )
 async def get_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> FeedbackOut:
@@ -174,7 +193,10 @@ async def get_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> FeedbackO
 @router.put(
     "/{feedback_id}",
     response_model=FeedbackOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **responses(413)},
+    summary="Change a vote",
+    description="Fields left out stay as they are; null clears stars, comment, reasons and "
+    "correction. The thumb can change, not be cleared.",
     dependencies=[require(Scope.INGEST)],
 )
 async def update_feedback(
@@ -188,6 +210,8 @@ async def update_feedback(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=NOT_FOUND,
+    summary="Delete a vote",
+    description="Removes the vote for good; the exchange it was on stays logged.",
     dependencies=[require(Scope.INGEST)],
 )
 async def delete_feedback(feedback_id: uuid.UUID, service: ServiceDep) -> Response:

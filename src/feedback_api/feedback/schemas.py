@@ -22,8 +22,8 @@ from feedback_api.kit.fields import (
     Identifier,
     JsonObject,
     LongText,
+    RecordedAt,
     RequestId,
-    Timestamp,
 )
 from feedback_api.reasons.schemas import VoteReasons
 
@@ -86,7 +86,7 @@ class FeedbackCreate(ExchangeContext, _ByReference):
     comment: Comment | None = None
     reasons: VoteReasons | None = None
     correction: Correction | None = None
-    created_at: Timestamp | None = Field(default=None, description="ISO 8601, for backfills.")
+    created_at: RecordedAt | None = Field(default=None, description="ISO 8601, for backfills.")
     feedback_token: Annotated[str, Field(max_length=TOKEN_MAX_LENGTH)] | None = Field(
         default=None,
         description="The token POST /v1/interactions returned, in place of an API key "
@@ -149,6 +149,14 @@ class FeedbackUpdate(BaseModel):
             raise ValueError(
                 "nothing to update: send rating, is_helpful, stars, comment, reasons, "
                 "correction or metadata"
+            )
+        # The thumb is what a vote is: it can change, not be cleared (rating is the thumb
+        # unless is_helpful is sent too; then it is the stars, which null may clear).
+        thumb = "is_helpful" if "is_helpful" in self.model_fields_set else "rating"
+        if thumb in self.model_fields_set and getattr(self, thumb) is None:
+            raise ValueError(
+                f"{thumb} cannot be null: a vote stays up or down; send is_helpful true or "
+                "false (or rating +1 or -1), or DELETE the vote"
             )
         resolve_vote(self.rating, self.is_helpful, self.stars)
         return self

@@ -18,6 +18,7 @@ from feedback_api.analytics.service import AnalyticsService
 from feedback_api.kit.db import ReadSessionDep
 from feedback_api.kit.driver_errors import is_database_unavailable
 from feedback_api.kit.migrations import current_revision
+from feedback_api.kit.openapi import KEYED, responses
 from feedback_api.observability import metrics_text
 from feedback_api.review.repository import QueueRepository
 from feedback_api.review.service import QueueReader
@@ -37,20 +38,28 @@ async def schema_head_of(request: Request) -> str | None:
     return head
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive", responses=responses(422))
 async def healthz() -> dict[str, str]:
+    """Answers as long as the process serves requests, whatever the database does: for a
+    liveness probe, which restarts a process that stopped answering."""
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
     summary="The database answers and its schema is at the head revision",
-    responses={503: {"description": "Not ready; the body says why"}},
+    responses=responses(
+        422,
+        _503="Not ready: the database does not answer, or its schema "
+        "is not at this release's head revision; the body says which",
+    ),
 )
 async def readyz(
     engine: Annotated[AsyncEngine, Depends(engine_of)],
     head: Annotated[str | None, Depends(schema_head_of)],
 ) -> Any:
+    """For a readiness probe: traffic should come here only once the database answers
+    and its schema is at the revision this release expects."""
     try:
         current = await asyncio.wait_for(current_revision(engine), timeout=5)
     except Exception as exc:
@@ -70,8 +79,15 @@ async def readyz(
     return {"status": "ready", "schema": current}
 
 
-@metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses=responses(*KEYED, 422),
+)
 async def metrics(session: ReadSessionDep) -> Response:
+    """Request counts and latencies, pool use, analytics lag and open alerts, in the
+    Prometheus text format; public, or behind the read scope (FEEDBACK_METRICS_PUBLIC)."""
     from_db = CollectorRegistry()
     gauge = Gauge(
         "feedback_api_analytics_lag_seconds",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import FromClause, Insert, Select, Table, select
@@ -13,7 +12,6 @@ from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import (
     attribute_names,
-    new_id,
     new_id_texts,
     was_inserted,
     written_columns,
@@ -63,43 +61,10 @@ def _insert_many() -> Select[Any]:
 
 INSERT_MANY = _insert_many()
 
-# What an interaction's change-log row needs of it.
-_LOGGED = (
-    Interaction.id, Interaction.created_at, Interaction.model, Interaction.intent,
-    Interaction.project,
-)  # fmt: skip
-
 
 class InteractionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def insert_or_get(
-        self, values: dict[str, Any]
-    ) -> tuple[uuid.UUID, datetime, str | None, bool]:
-        """Insert unless the request_id exists; return (id, created_at, user_id, created) of
-        the stored row.
-
-        The no-op update makes PostgreSQL return the existing row in the same statement,
-        so two concurrent inserts of one request_id never fail or duplicate.
-        """
-        new = insert(Interaction).values(id=new_id(), **values)
-        written = (
-            new.on_conflict_do_update(
-                index_elements=[Interaction.request_id],
-                set_=REUSE_INTERACTION,
-            )
-            .returning(*_LOGGED, Interaction.user_id, was_inserted())
-            .cte("written")
-        )
-        # A new interaction changes its day's figures and its hour's question counts: logged
-        # by this same statement, for the next analytics refresh.
-        logged = _logged(written).cte("logged")
-        stmt = select(
-            written.c.id, written.c.created_at, written.c.user_id, written.c.inserted
-        ).add_cte(logged)
-        row = (await self.session.execute(stmt)).one()
-        return row[0], row[1], row[2], bool(row[3])
 
     async def users_of(self, request_ids: Sequence[str]) -> dict[str, str | None]:
         """request_id -> the user_id stored with it, for those of `request_ids` logged."""
@@ -111,7 +76,9 @@ class InteractionRepository:
     async def insert_or_get_many(
         self, rows: Sequence[dict[str, Any]]
     ) -> dict[str, tuple[dict[str, Any], bool]]:
-        """`insert_or_get` for many exchanges in one statement, whatever their number.
+        """Insert the exchanges whose request_id is not stored yet, in one statement whatever
+        their number; a stored one is returned as it is, so two concurrent inserts of one
+        request_id never fail or duplicate.
 
         `rows` are keyed by attribute name, each with a request_id of its own (one statement
         cannot insert and reuse the same row). Returns, by request_id, the stored row (by
@@ -136,3 +103,7 @@ class InteractionRepository:
 
     async def get(self, interaction_id: uuid.UUID) -> Interaction | None:
         return await self.session.get(Interaction, interaction_id)
+
+    async def find(self, request_id: str) -> Interaction | None:
+        stmt = select(Interaction).where(Interaction.request_id == request_id)
+        return (await self.session.scalars(stmt)).one_or_none()

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.exceptions import AppError, ErrorBody
+from feedback_api.exceptions import AppError
 from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
@@ -17,10 +16,13 @@ from feedback_api.interactions.schemas import (
     InteractionBatchResult,
     InteractionCreate,
     InteractionCreated,
+    InteractionId,
     InteractionOut,
 )
 from feedback_api.interactions.service import InteractionService
 from feedback_api.kit.db import SessionDep
+from feedback_api.kit.fields import RequestId
+from feedback_api.kit.openapi import KEYED, READ, WRITE, responses
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 
@@ -37,8 +39,22 @@ ServiceDep = Annotated[InteractionService, Depends(get_service)]
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=InteractionCreated,
-    responses={200: {"model": InteractionCreated, "description": "request_id already logged"}},
+    responses={
+        200: {
+            "model": InteractionCreated,
+            "description": "The same exchange is stored under this request_id already",
+        },
+        **responses(
+            *WRITE,
+            _409="This request_id names a different exchange; the answer names the fields "
+            "that differ",
+        ),
+    },
     summary="Log one exchange of the chat product",
+    description="Stores a question, its answer and what the chat backend knows of them, "
+    "and returns the interaction's id and a feedback token for the browser's vote. The "
+    "request_id is the exchange's idempotency key: sent again, the exchange is answered as "
+    "stored (200); a different exchange under it is a 409 naming the fields that differ.",
 )
 async def log_interaction(
     payload: InteractionCreate,
@@ -60,6 +76,7 @@ async def log_interaction(
     response_model=InteractionBatchResult,
     summary="Log up to 1,000 exchanges in one round trip; one result per item",
     dependencies=[require(Scope.INGEST)],
+    responses=responses(*WRITE),
 )
 async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
     """Each item is a body of POST /v1/interactions, validated on its own; the valid ones are
@@ -84,25 +101,47 @@ async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
 
 
 @router.get(
+    "",
+    response_model=InteractionOut,
+    summary="Look a logged exchange up by the chat backend's request_id",
+    description="The exchange logged under the request_id the chat backend gave it, "
+    "with every context field; 404 when none was logged under it.",
+    dependencies=[require(Scope.READ)],
+    responses=responses(*READ, _404="No exchange was logged under this request_id"),
+)
+async def find_interaction(
+    request_id: Annotated[
+        RequestId, Query(description="The request_id the exchange was logged with.")
+    ],
+    service: ServiceDep,
+) -> InteractionOut:
+    return await service.find(request_id)
+
+
+@router.get(
     "/{interaction_id}",
     response_model=InteractionOut,
-    summary="One logged exchange",
+    summary="One logged exchange, by the id this API gave it",
+    description="The exchange with every context field, by the id POST /v1/interactions "
+    "returned. A chat backend that knows only its own request_id uses "
+    "GET /v1/interactions?request_id= instead.",
     dependencies=[require(Scope.READ)],
+    responses=responses(*READ, _404="No interaction has this id"),
 )
-async def get_interaction(interaction_id: uuid.UUID, service: ServiceDep) -> InteractionOut:
+async def get_interaction(interaction_id: InteractionId, service: ServiceDep) -> InteractionOut:
     return await service.get(interaction_id)
 
 
 @router.post(
     "/{request_id}/token",
     response_model=FeedbackTokenOut,
-    responses={
-        404: {"model": ErrorBody, "description": "request_id of no logged interaction"},
-        409: {
-            "model": ErrorBody,
-            "description": "The server has no FEEDBACK_SECRET_KEY: it issues no tokens",
-        },
-    },
+    responses=responses(
+        *KEYED,
+        422,
+        503,
+        _404="request_id of no logged interaction",
+        _409="The server has no FEEDBACK_SECRET_KEY: it issues no tokens",
+    ),
     summary="A feedback token for a logged interaction (e.g. one sent as an OpenTelemetry span)",
     dependencies=[require(Scope.INGEST)],
 )

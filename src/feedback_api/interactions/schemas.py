@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
@@ -15,9 +23,26 @@ from feedback_api.kit.fields import (
     LongText,
     NonNegativeFloat,
     NonNegativeInt,
+    RecordedAt,
     RequestId,
-    Timestamp,
 )
+
+
+def _interaction_id(value: Any, handler: ValidatorFunctionWrapHandler) -> uuid.UUID:
+    """Our id of an exchange; a value that is none is most likely the caller's request_id."""
+    try:
+        interaction_id: uuid.UUID = handler(value)
+    except ValidationError:
+        shown = str(value)[:128]
+        raise ValueError(
+            f"{shown!r} is not an interaction id (a UUID this API returned); to look an "
+            f"exchange up by your own request_id, use GET /v1/interactions?request_id="
+            f"{quote(shown, safe='')}"
+        ) from None
+    return interaction_id
+
+
+InteractionId = Annotated[uuid.UUID, WrapValidator(_interaction_id)]
 
 
 class ExchangeContext(BaseModel):
@@ -57,7 +82,7 @@ class InteractionCreate(InteractionContext):
     request_id: RequestId | None = Field(
         default=None, description="The chat backend's id for the exchange; generated if absent."
     )
-    created_at: Timestamp | None = Field(
+    created_at: RecordedAt | None = Field(
         default=None, description="ISO 8601; for backfilling history. Defaults to now."
     )
 

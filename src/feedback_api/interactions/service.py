@@ -156,10 +156,12 @@ class InteractionService:
         )
 
     async def log(self, payload: InteractionCreate) -> InteractionCreated:
-        check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
-        values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
-        interaction_id, created_at, user_id, created = await self.repository.insert_or_get(values)
-        return self._created(values["request_id"], interaction_id, created_at, user_id, created)
+        """One exchange, by the rules of a batch's item: the same exchange sent again is
+        answered as stored, a different one under a stored request_id is a Conflict."""
+        (outcome,) = await self.create_many([payload])
+        if isinstance(outcome, AppError):
+            raise outcome
+        return outcome
 
     async def log_batch(self, items: Sequence[Any]) -> list[Outcome]:
         """Validate every raw item on its own, then `create_many` the valid ones."""
@@ -221,4 +223,14 @@ class InteractionService:
         row = await self.repository.get(interaction_id)
         if row is None:
             raise NotFound(f"no interaction with id {interaction_id}")
+        return interaction_out(row)
+
+    async def find(self, request_id: str) -> InteractionOut:
+        """The exchange logged under the chat backend's own request_id."""
+        row = await self.repository.find(request_id)
+        if row is None:
+            raise NotFound(
+                f"no interaction with request_id {request_id!r}: log it first with "
+                "POST /v1/interactions or POST /v1/traces"
+            )
         return interaction_out(row)

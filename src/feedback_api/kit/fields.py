@@ -38,6 +38,20 @@ def _assume_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# The earliest moment a write may carry: older is a clock or a parser gone wrong (a year 1,
+# a Unix epoch 0), not a conversation with a language model.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _not_before_2000(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError(
+            f"{value.isoformat()} is before 2000-01-01: send the time the exchange or the vote "
+            "happened, in ISO 8601 (or leave it out for now)"
+        )
+    return value
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -67,6 +81,8 @@ JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
+# When a written exchange or vote happened (a filter's bound may lie anywhere: Timestamp).
+RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
 
 # For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
 SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]

@@ -8,6 +8,7 @@ from feedback_api.auth.keys import Scope, require
 from feedback_api.dependencies import IngestRulesDep
 from feedback_api.kit.db import SessionDep
 from feedback_api.kit.fields import SearchText
+from feedback_api.kit.openapi import KEYED, responses
 from feedback_api.privacy.repository import ErasureRepository
 from feedback_api.privacy.schemas import Erasure
 from feedback_api.privacy.service import ErasureService
@@ -19,6 +20,10 @@ router = APIRouter(prefix="/v1/users", tags=["privacy"], dependencies=[require(S
     "/{user_id}",
     response_model=Erasure,
     summary="Erase everything of one user (right to erasure)",
+    description="Deletes the user's exchanges and votes, and the votes others cast on "
+    "their exchanges, looked up by user_id as it was stored (pseudonymised or not); the "
+    "aggregates forget the user at the next analytics refresh.",
+    responses=responses(*KEYED, 422, 503),
 )
 async def erase_user(
     user_id: Annotated[SearchText, Path(min_length=1, max_length=255)],

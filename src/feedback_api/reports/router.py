@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from feedback_api.kit.db import ReadSessionDep
+from feedback_api.kit.openapi import READ, responses
 from feedback_api.reports.render import MEDIA_TYPES, ReportFormat, render
 from feedback_api.reports.schemas import WeeklyReport
 from feedback_api.reports.service import ReportService, report_service
@@ -27,7 +28,8 @@ ServiceDep = Annotated[ReportService, Depends(get_service)]
         200: {
             "content": {"text/markdown": {}, "text/html": {}},
             "description": "The report in the format asked for",
-        }
+        },
+        **responses(*READ),
     },
 )
 async def weekly(
@@ -38,5 +40,7 @@ async def weekly(
     ] = None,
     format: Annotated[ReportFormat, Query(description="json, md or html")] = ReportFormat.json,
 ) -> Response:
+    """One ISO week of model performance against the week before: accuracy per model with
+    intervals, the biggest changes, reasons and open alerts, in JSON, Markdown or HTML."""
     report = await service.weekly(await service.resolve_week(week))
     return Response(render(report, format), media_type=MEDIA_TYPES[format])

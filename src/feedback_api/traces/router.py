@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from feedback_api.auth.keys import Scope, require
 from feedback_api.config import SettingsDep
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.exceptions import ErrorBody
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.service import InteractionService
 from feedback_api.kit.db import SessionDep
+from feedback_api.kit.openapi import WRITE, responses
 from feedback_api.traces.otlp import (
     Encoding,
     SpanRecord,
@@ -23,16 +23,24 @@ from feedback_api.traces.otlp import (
     parse_export,
     span_records,
 )
-from feedback_api.traces.service import TraceService, attribute_names
+from feedback_api.traces.service import RejectedSpansLog, TraceService, attribute_names
 
 router = APIRouter(tags=["opentelemetry"])
 
 
+async def rejected_spans_of(request: Request) -> RejectedSpansLog:
+    log: RejectedSpansLog = request.state.rejected_spans
+    return log
+
+
 async def get_service(
-    session: SessionDep, rules: IngestRulesDep, settings: SettingsDep
+    session: SessionDep,
+    rules: IngestRulesDep,
+    settings: SettingsDep,
+    rejections: Annotated[RejectedSpansLog, Depends(rejected_spans_of)],
 ) -> TraceService:
     interactions = InteractionService(InteractionRepository(session), rules)
-    return TraceService(interactions, attribute_names(settings))
+    return TraceService(interactions, attribute_names(settings), rejections)
 
 
 @dataclass(frozen=True)
@@ -79,12 +87,19 @@ _BODY: dict[str, Any] = {
             "partial_success counts the GenAI spans that could not be stored, and says why",
             "content": {"application/x-protobuf": {}, "application/json": {}},
         },
-        415: {
-            "model": ErrorBody,
-            "description": "Neither application/x-protobuf nor application/json, or a "
+        **responses(
+            *WRITE,
+            _400="Not an OTLP trace export in the encoding its Content-Type names, or a "
+            "body that does not decompress",
+            _413="The body, or the body decompressed, is larger than FEEDBACK_MAX_BODY_BYTES",
+            _415="Neither application/x-protobuf nor application/json, or a "
             "Content-Encoding other than gzip and deflate",
-        },
+        ),
     },
+    description="The OTLP/HTTP endpoint an OpenTelemetry SDK or Collector exports traces "
+    "to: each GenAI inference span (model, input and output messages) becomes a logged "
+    "exchange, keyed by its trace and span ids; other spans are ignored, and the answer's "
+    "partial_success counts and explains the GenAI spans that could not be stored.",
 )
 async def export_traces(
     export: Annotated[TraceExport, Depends(read_export)],

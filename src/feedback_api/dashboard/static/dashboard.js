@@ -494,7 +494,8 @@
     const [all, daily, top, accuracy, stats, reasons, byModel, alerts] = await Promise.all([
       api("/v1/feedback/accuracy", { group_by: "model,intent,project" }),
       api("/v1/metrics/daily", { since: filters.since, until: filters.until, ...dims }),
-      api("/v1/metrics/top-queries", { limit: 10, days: topDays, ...dims }),
+      // Top questions are counted over every model and project: that operation has no filters.
+      api("/v1/metrics/top-queries", { limit: 10, days: topDays }),
       api("/v1/feedback/accuracy", { group_by: "model,intent", ...dims }),
       api("/v1/feedback/stats", {
         since: filters.since + "T00:00:00Z",
