@@ -22,6 +22,9 @@ STATIC = Path(__file__).parent / "static"
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "explorer.js": "text/javascript; charset=utf-8",
+    "colours.js": "text/javascript; charset=utf-8",
+    "model-accuracy.js": "text/javascript; charset=utf-8",
+    "model-colours.json": "application/json",
     "dashboard.css": "text/css; charset=utf-8",
 }
 # The page carries no inline script: only our own files may run.
