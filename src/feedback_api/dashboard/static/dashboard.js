@@ -219,7 +219,9 @@
             side: "right", showgrid: false, title: { text: "votes" }, tickformat: ",d",
             range: [0, step * Math.max(1, Math.ceil(Math.max(0, ...votes) / step))], dtick: step,
           },
-          yaxis2: { overlaying: "y", side: "left", title: { text: "positive %" }, range: [0, 100] },
+          yaxis2: {
+            overlaying: "y", side: "left", title: { text: "positive %" }, range: [0, 100], dtick: 20,
+          },
           margin: { l: 50, r: 50, t: 10, b: 40 },
         },
         count(ratio)

@@ -93,8 +93,9 @@
       }
       const name = s.model || "(none)";
       const colour = colours.get(name);
+      // hoveron "points": a band's area would otherwise take the pointer from the lines.
       const band = { type: "scatter", mode: "lines", x, legendgroup: name, showlegend: false,
-        hoverinfo: "skip", line: { width: 0, color: colour }, connectgaps: false };
+        hoverinfo: "skip", hoveron: "points", line: { width: 0, color: colour }, connectgaps: false };
       traces.push({ ...band, y: high });
       traces.push({ ...band, y: low, fill: "tonexty", fillcolor: bandFill(colour, picked.has(name)) });
       traces.push({
