@@ -17,6 +17,7 @@ from feedback_api.alerts.job import webhook_delivery
 from feedback_api.alerts.router import router as alerts_router
 from feedback_api.analytics import router as analytics
 from feedback_api.analytics.refresher import refresher
+from feedback_api.apidocs.router import router as apidocs_router
 from feedback_api.auth.keys import Scope, require
 from feedback_api.browser.router import router as browser_router
 from feedback_api.config import Settings, get_settings
@@ -141,6 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Feedback on LLM answers, turned into analytics and fine-tuning data.",
         lifespan=lifespan,
+        # Served by apidocs_router from an installed package: no CDN, so offline too.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors
@@ -180,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_router)  # each route says which scope it needs
     app.include_router(dashboard_router)  # the page is public; its data needs the read scope
     app.include_router(browser_router)  # feedback.js, public: votes need a token or a key
+    app.include_router(apidocs_router)  # /docs and /redoc, public like /openapi.json
     return app
 
 

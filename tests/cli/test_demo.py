@@ -108,6 +108,9 @@ def test_cli_fills_and_refreshes(cli_env: None, database_url: str) -> None:
     result = CliRunner().invoke(app, ["demo-data", "--interactions", "120", "--seed", "9"])
     assert result.exit_code == 0, result.output
     assert "120 interactions and" in result.output
+    # Not a terminal (a log, a pipe): a line per progress step, no carriage returns.
+    assert "\r" not in result.output
+    assert "120 / 120 interactions" in result.output.splitlines()
 
     async def _check() -> tuple[int, int]:
         # Its own engine: this test runs outside the session's event loop.

@@ -96,6 +96,7 @@ async def test_a_server_outage_mid_stream_loses_and_doubles_nothing(
     await stored_once(engine, request_ids)
     assert stats.stored == 900 + 600 and stats.rejected == 0 and stats.queued == 0
     assert stats.errors >= 1 and stats.retries >= 1  # the outage was seen, and outlived
+    assert stats.last_error is None  # recovered: the count stays, the message goes
     assert statistics.median(down) < 0.001
 
 

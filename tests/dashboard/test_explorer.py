@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,7 +151,8 @@ async def test_lists_filters_and_pages_newest_first(
     # Thumb, then reason (the project's label set fills the selector), then model.
     await watched.after_load(lambda: page.select_option("#fx-thumb", "down"))
     downs = await watched.column("thumb")
-    assert downs and set(downs) == {"👎"}
+    # Drawn, not an emoji (test_the_thumb_reads_without_an_emoji_font): its text is a label.
+    assert downs and set(downs) == {"thumbs down"}
     assert len(downs) == len([i for i in range(VOTES) if i % 3 == 0 or i == 4])
     await page.wait_for_selector('#fx-reason option[value="incorrect"]', state="attached")
     await watched.after_load(lambda: page.select_option("#fx-reason", "incorrect"))
@@ -245,4 +247,52 @@ async def test_switching_views_keeps_the_overview_working(
     await page.wait_for_selector('[data-chart="accuracy"]', state="visible")
     await page.wait_for_selector("#explorer", state="hidden")
     assert await page.is_visible('[data-chart="accuracy"]')
+    assert watched.errors == []
+
+
+# The coloured pixels of a PNG (an element's screenshot), counted in the page's own canvas.
+COLOURED_PIXELS = """async (png) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + png;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  let green = 0, red = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if (g > r + 40 && g > b + 20) green += 1;
+    if (r > g + 60 && r > b + 60) red += 1;
+  }
+  return { green, red, pixels: data.length / 4 };
+}"""
+
+
+@pytest.mark.slow
+async def test_the_thumb_reads_without_an_emoji_font(
+    explorer: Callable[[str], Awaitable[Explorer]],
+) -> None:
+    # Chromium here has no emoji font: an emoji thumb would be the same empty box up or down.
+    watched = await explorer("#feedback")
+    page: Page = watched.page
+    seen = {}
+    for thumb in ("up", "down"):
+        icon = page.locator(f'#feedback-rows td.thumb[data-thumb="{thumb}"] svg').first
+        box = await icon.bounding_box()
+        assert box is not None and box["width"] >= 12 and box["height"] >= 12
+        png = base64.b64encode(await icon.screenshot()).decode()
+        seen[thumb] = await page.evaluate(COLOURED_PIXELS, png)
+    # Up is drawn green, down red, each with a good share of its box coloured.
+    up, down = seen["up"], seen["down"]
+    assert up["green"] > up["pixels"] / 5 and up["red"] == 0, up
+    assert down["red"] > down["pixels"] / 5 and down["green"] == 0, down
+    # No character outside the basic plane (where emoji live) is left in the column.
+    texts = await watched.column("thumb")
+    assert texts and all(ord(c) <= 0xFFFF for text in texts for c in text)
+    # The detail's title carries the same drawing.
+    await page.locator("#feedback-rows tr").first.click()
+    assert await page.locator("#detail-title svg").count() == 1
     assert watched.errors == []

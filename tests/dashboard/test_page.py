@@ -18,6 +18,7 @@ from feedback_api.app import create_app
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 from tests.alerts.conftest import Votes
 from tests.dashboard.conftest import fill, refresh, server_settings
+from tests.dashboard.picture import charts_of, with_charts
 from tests.live_server import LiveServer, RequireKey
 
 # Slow: every test drives the page in a real Chromium.
@@ -32,9 +33,14 @@ CHARTS = (
     "reasons",
     "model-accuracy",
 )
-# The README's picture; rewritten only on request, so that a test run leaves the tree clean.
+# The README's picture: taken at every run, rewritten only on request (so that a test run
+# leaves the tree clean), and the run fails when it shows other charts than the page.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 UPDATE_SCREENSHOT = os.environ.get("FEEDBACK_UPDATE_SCREENSHOT") == "1"
+RETAKE = (
+    "FEEDBACK_UPDATE_SCREENSHOT=1 pytest tests/dashboard/test_page.py "
+    "-k test_every_chart_is_drawn -p no:cacheprovider"
+)
 
 
 class Watched:
@@ -134,8 +140,14 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     assert (await page.text_content("#kpi-votes") or "-").replace(",", "").isdigit()
     shot = await page.screenshot(full_page=True)
     assert shot.startswith(b"\x89PNG")
+    shown = await page.eval_on_selector_all(
+        "[data-chart]", "boxes => boxes.filter((b) => b.offsetParent).map((b) => b.dataset.chart)"
+    )
+    assert set(CHARTS) <= set(shown), shown
     if UPDATE_SCREENSHOT:
-        SCREENSHOT.write_bytes(shot)
+        SCREENSHOT.write_bytes(with_charts(shot, shown))
+    pictured = charts_of(SCREENSHOT.read_bytes())
+    assert pictured == shown, f"docs/dashboard.png shows {pictured}, the page {shown}: {RETAKE}"
 
     # One model: fewer accuracy groups, less volume; the address bar keeps the choice.
     total_before = int(await page.get_attribute('[data-chart="daily-volume"]', "data-total") or 0)

@@ -43,6 +43,9 @@ async def test_once_prints_one_frame_with_the_figures(
     for item in intents["items"]:
         assert re.search(rf"\b{item['intent']}\b.*{100 * item['accuracy']:.1f} %", out)
     assert "Refresh: as of" in out
+    # The bars' characters are explained, in the characters themselves.
+    legend = next(line for line in out.splitlines() if "95 % interval" in line)
+    assert "█ accuracy" in legend and "▒ 95 % interval" in legend and "· up to 100 %" in legend
     # Best model first.
     order = [m["model"] for m in sorted(models["items"], key=lambda i: -i["accuracy"])]
     positions = [out.index(f" {name} ") for name in order]

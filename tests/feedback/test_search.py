@@ -301,3 +301,20 @@ async def test_a_vote_carries_the_words_of_its_exchange_however_it_comes(
     assert len(found) == 3 and {with_exchange, by_reference.json()["id"]} <= found
     assert len(await search(client, "nest islands")) == 2
     assert await search(client, "islands ok") == []
+
+
+async def test_markup_in_an_answer_is_searched_as_docs_explorer_md_says(
+    client: httpx.AsyncClient,
+) -> None:
+    # PostgreSQL's parser reads tags as markup: the text between tags is searchable; a tag
+    # itself, and the content of <script> and <style> elements, are not (docs/explorer.md).
+    await vote(
+        client,
+        1,
+        response='Wrap it: <b>quokka</b> <div class="wombat">numbat</div> '
+        "<script>zanzibar();</script> <style>.okapi{}</style> then axolotl",
+    )
+    for found in ("quokka", "numbat", "axolotl", "wrap"):
+        assert len(await search(client, found)) == 1, found
+    for hidden in ("wombat", "zanzibar", "okapi"):
+        assert await search(client, hidden) == [], hidden

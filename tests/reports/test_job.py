@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from feedback_api.config import Settings
 from feedback_api.kit.db import create_engine, create_sessionmaker
 from feedback_api.kit.jobs import run_as_leader
 from feedback_api.kit.time import last_finished_week
-from feedback_api.reports.job import NAME, report_paths, write_finished_week
+from feedback_api.reports.job import NAME, report_paths, write_atomically, write_finished_week
 
 
 async def test_writes_last_week_once(
@@ -67,3 +69,17 @@ def test_report_dir_defaults_under_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
     assert settings.report_schedule_enabled is False
     assert settings.reports_path == tmp_path / "reports"
+
+
+def test_written_files_honour_the_umask(tmp_path: Path) -> None:
+    # Like the exports: a mailer or a web server of another user may read the report.
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640), (0o077, 0o600)):
+        previous = os.umask(umask)
+        try:
+            target = tmp_path / f"report-{umask:o}.html"
+            write_atomically(target, "<p>week</p>")
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(target.stat().st_mode) == mode, oct(target.stat().st_mode)
+        assert target.read_text() == "<p>week</p>"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -55,5 +55,5 @@ async def test_the_report_says_why_answers_were_voted_down(client: httpx.AsyncCl
     page = (await client.get("/v1/reports/weekly", params={"format": "html"})).text
     assert "<h2>Why answers were voted down</h2>" in page
     assert "<td rowspan=4>m1</td><td>incorrect</td><td class=num>2</td>" in page
-    assert "<td>(no reason)</td><td class=num>1</td>" in page  # m1's silent down-vote
+    assert "<td>(no reason given)</td><td class=num>1</td>" in page  # m1's silent down-vote
     assert "<td>(no reason given)</td>" in page  # m2

@@ -165,7 +165,7 @@ def _counter(metrics: str, outcome: str) -> float:
 async def test_the_sdk_exporter_configured_as_the_readme_says_compressed(
     served: LiveServer, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The OTEL_EXPORTER_OTLP_* variables of the README; gzip; a span without a response id."""
+    """The OTEL_EXPORTER_OTLP_* variables of docs/opentelemetry.md; gzip; no response id."""
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", served.url)  # the SDK adds /v1/traces
     monkeypatch.setenv(
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Authorization=Bearer%20ingest-key-0123456789"

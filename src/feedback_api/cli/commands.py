@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -93,7 +94,8 @@ def serve(
     os.environ["FEEDBACK_DATABASE_URL"] = url
     get_settings.cache_clear()
     shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
-    typer.echo(f"API docs: http://{shown}:{port}/docs", err=True)
+    typer.echo(f"Dashboard: http://{shown}:{port}/dashboard", err=True)
+    typer.echo(f"API docs:  http://{shown}:{port}/docs", err=True)
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # One /metrics for all workers: prometheus-client's multiprocess mode.
         import tempfile
@@ -446,8 +448,12 @@ def demo_data(
     migrations.upgrade(url)
     started = time.perf_counter()
 
+    # A terminal shows one line rewritten in place; a log or a pipe gets a line each.
+    in_place = sys.stderr.isatty()
+
     def progress(done: int) -> None:
-        typer.echo(f"\r{done:,} / {interactions:,} interactions", nl=False, err=True)
+        line = f"{done:,} / {interactions:,} interactions"
+        typer.echo("\r" + line if in_place else line, nl=not in_place, err=True)
 
     async def _load() -> demo.DemoSummary:
         engine = create_engine(settings, url)
@@ -465,7 +471,8 @@ def demo_data(
 
     summary = asyncio.run(_load())
     elapsed = time.perf_counter() - started
-    typer.echo("", err=True)
+    if in_place:
+        typer.echo("", err=True)
     typer.echo(
         f"{summary.interactions:,} interactions and {summary.feedback:,} votes from "
         f"{summary.first:%Y-%m-%d} to {summary.last:%Y-%m-%d} in {elapsed:.1f} s"

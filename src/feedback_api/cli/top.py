@@ -90,6 +90,21 @@ def _bar(fraction: float, low: float, high: float, width: int = BAR_WIDTH) -> Te
     return text
 
 
+def _bar_legend() -> Text:
+    """What the bars' characters mean, drawn with the same characters and colours."""
+    text = Text()
+    for char, style, meaning in (
+        ("█", "green", "accuracy (≥ 70 %, "),
+        ("█", "yellow", "≥ 50 %, "),
+        ("█", "red", "below)  "),
+        ("▒", "bright_black", "95 % interval  "),
+        ("·", "bright_black", "up to 100 %"),
+    ):
+        text.append(char, style=style)
+        text.append(f" {meaning}", style="dim")
+    return text
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} %"
 
@@ -236,6 +251,7 @@ def render(snapshot: Snapshot, url: str, width: int = 100) -> RenderableType:
         _accuracy_table("Accuracy by model (all votes)", "model", snapshot.by_model, width),
         Text(""),
         _accuracy_table("Accuracy by intent (all votes)", "intent", snapshot.by_intent, width),
+        _bar_legend() if snapshot.by_model.get("items") else Text(""),
         Text(""),
         _review_lines(snapshot.review),
         Text(""),

@@ -26,6 +26,9 @@ ASSETS = {
     "review.js": "text/javascript; charset=utf-8",
     "review-work.js": "text/javascript; charset=utf-8",
     "review.css": "text/css; charset=utf-8",
+    "colours.js": "text/javascript; charset=utf-8",
+    "model-accuracy.js": "text/javascript; charset=utf-8",
+    "model-colours.json": "application/json",
     "dashboard.css": "text/css; charset=utf-8",
 }
 # The page carries no inline script: only our own files may run.

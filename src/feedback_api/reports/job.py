@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,15 +32,21 @@ def report_paths(directory: Path, week: Week) -> dict[ReportFormat, Path]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers (a mailer, a web server) never see half a report."""
+    """Readers (a mailer, a web server) never see half a report.
+
+    The file gets the mode the umask allows (-rw-r--r-- under the usual 022), like the
+    exports: mkstemp's 0600 would hide it from a web server or a mailer of another user.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # 64 random bits name the temporary file; O_EXCL still refuses to reuse one.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

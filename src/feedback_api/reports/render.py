@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from feedback_api.alerts.schemas import AlertOut
 from feedback_api.alerts.service import segment_label
+from feedback_api.dashboard.colours import model_colours
 from feedback_api.reports.schemas import Accuracy, Change, ModelDay, ModelWeek, WeeklyReport
 from feedback_api.review.schemas import ReviewWeek
 
@@ -40,6 +41,11 @@ def render(report: WeeklyReport, fmt: ReportFormat) -> str:
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def _per_interaction(value: float | None) -> str:
+    """Votes per interaction: a count per answer (several users may vote on one), not a %."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _ms(value: float | None) -> str:
@@ -123,7 +129,7 @@ def render_markdown(report: WeeklyReport) -> str:
     ]
     for m in report.models:
         lines.append(
-            f"| {_md_cell(m.model)} | {m.volume:,} | {_pct(m.feedback_rate)} | "
+            f"| {_md_cell(m.model)} | {m.volume:,} | {_per_interaction(m.feedback_rate)} | "
             f"{_accuracy(m.accuracy)} | {_change(m.change)} | {_ms(m.response_time_p50_ms)} | "
             f"{_ms(m.response_time_p95_ms)} |"
         )
@@ -154,6 +160,10 @@ def render_markdown(report: WeeklyReport) -> str:
             lines.append("No down-votes.")
     lines.append("")
     return "\n".join(lines)
+
+
+# The row of down-votes that gave no reason, whether or not others gave one.
+NO_REASON = "(no reason given)"
 
 
 def _review_lines(review: ReviewWeek | None) -> list[str]:
@@ -235,9 +245,9 @@ def _reasons_html(models: list[ModelWeek]) -> list[str]:
             continue
         rows = [(r.reason, r.downvotes, _pct(r.share_of_downvotes, 0)) for r in m.downvote_reasons]
         if m.downvotes_without_reason and m.downvote_reasons:
-            rows.append(("(no reason)", m.downvotes_without_reason, ""))
+            rows.append((NO_REASON, m.downvotes_without_reason, ""))
         if not m.downvote_reasons:
-            rows.append(("(no reason given)", m.downvotes, ""))
+            rows.append((NO_REASON, m.downvotes, ""))
         for index, (reason, count, share) in enumerate(rows):
             model = f"<td rowspan={len(rows)}>{_e(m.model)}</td>" if index == 0 else ""
             out.append(
@@ -284,6 +294,7 @@ def accuracy_svg(models: list[ModelWeek]) -> str:
     rated = [m for m in models if m.accuracy is not None]
     if not rated:
         return ""
+    colours = model_colours(m.model for m in models)
     label_w, plot_w, row_h, top = 190, 560, 26, 22
     height = top + row_h * len(rated) + 10
     parts = [
@@ -307,7 +318,7 @@ def accuracy_svg(models: list[ModelWeek]) -> str:
         parts.append(
             f'<text x="{label_w - 8}" y="{mid + 4:.1f}" text-anchor="end">{_e(m.model[:28])}</text>'
             f'<rect x="{label_w}" y="{y + 5}" width="{width:.1f}" height="{row_h - 10}" '
-            f'fill="#4f7cff" opacity="0.8"><title>{_e(_accuracy(acc))}</title></rect>'
+            f'fill="{colours[m.model]}" opacity="0.85"><title>{_e(_accuracy(acc))}</title></rect>'
             f'<line x1="{low:.1f}" y1="{mid:.1f}" x2="{high:.1f}" y2="{mid:.1f}" '
             f'stroke="#1f2430" stroke-width="1.5"/>'
             f'<line x1="{low:.1f}" y1="{mid - 5:.1f}" x2="{low:.1f}" y2="{mid + 5:.1f}" '
@@ -319,7 +330,7 @@ def accuracy_svg(models: list[ModelWeek]) -> str:
             px = label_w + plot_w * m.change.previous.accuracy
             parts.append(
                 f'<line x1="{px:.1f}" y1="{y + 2}" x2="{px:.1f}" y2="{y + row_h - 2}" '
-                f'stroke="#f79009" stroke-width="3"><title>last week: '
+                f'stroke="#1f2430" stroke-width="3" stroke-dasharray="3 2"><title>last week: '
                 f"{_e(_accuracy(m.change.previous))}</title></line>"
             )
     parts.append("</svg>")
@@ -391,8 +402,8 @@ def render_html(report: WeeklyReport) -> str:
         return "\n".join(out)
     out += [
         "<h2>Accuracy per model</h2>",
-        '<p class="legend">Bars: accuracy; black whiskers: 95 % interval; orange tick: '
-        "last week.</p>",
+        "<p class=\"legend\">Bars: accuracy, in each model's colour (the dashboard's); black "
+        "whiskers: 95 % interval; dashed tick: last week.</p>",
         f'<div class="chart">{accuracy_svg(report.models) or "No votes this week."}</div>',
         "<h2>Traffic per day</h2>",
         '<p class="legend">Light bars: interactions; dark bars: votes.</p>',
@@ -404,7 +415,8 @@ def render_html(report: WeeklyReport) -> str:
     for m in report.models:
         out.append(
             f"<tr><td>{_e(m.model)}</td><td class=num>{m.volume:,}</td>"
-            f"<td class=num>{_pct(m.feedback_rate)}</td><td>{_e(_accuracy(m.accuracy))}</td>"
+            f"<td class=num>{_per_interaction(m.feedback_rate)}</td>"
+            f"<td>{_e(_accuracy(m.accuracy))}</td>"
             f"<td>{_change_html(m.change)}</td><td class=num>{_ms(m.response_time_p50_ms)}</td>"
             f"<td class=num>{_ms(m.response_time_p95_ms)}</td></tr>"
         )

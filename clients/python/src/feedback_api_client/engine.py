@@ -214,6 +214,9 @@ class Engine:
             0,
         )
         self._last_error: str | None = None
+        # Whether last_error is a failed send (the server away), which a later successful
+        # send clears: the count of errors stays, the message no longer describes the present.
+        self._last_error_passes = False
         self._failures = 0  # consecutive failed requests, for the backoff
 
         self._next = 1
@@ -303,7 +306,7 @@ class Engine:
     def _refuse(self, count: str, message: str) -> None:
         with self._lock:
             self._counts[count] += 1
-            self._last_error = message
+            self._last_error, self._last_error_passes = message, False
         logger.warning(message)
 
     def _remember(self, request_id: str) -> None:
@@ -393,7 +396,7 @@ class Engine:
             except Exception as exc:  # the disk is full, the directory went away...
                 with self._lock:
                     self._counts["errors"] += 1
-                    self._last_error = f"spool: {exc}"
+                    self._last_error, self._last_error_passes = f"spool: {exc}", False
                 logger.warning("could not write to the spool; kept in memory only: %s", exc)
             with self._lock:
                 late, self._finished_while_saving = self._finished_while_saving, []
@@ -542,9 +545,11 @@ class Engine:
                 self._failures += 1
                 self._counts["errors"] += 1
                 self._counts["retries"] += 1
-                self._last_error = settled.retry.reason
+                self._last_error, self._last_error_passes = settled.retry.reason, True
             else:
                 self._failures = 0
+                if self._last_error_passes:  # the server answers again
+                    self._last_error, self._last_error_passes = None, False
             self._changed.notify_all()
         if seqs:
             self._forget(seqs)
@@ -635,7 +640,7 @@ class Engine:
         settled.rejected.append(item)
         message = f"a {item[KIND]} was refused with {status} and dropped: {error}"
         with self._lock:
-            self._last_error = message
+            self._last_error, self._last_error_passes = message, False
         logger.warning("%s (request_id %s)", message, item[RID])
 
 

@@ -15,12 +15,6 @@
     hovermode: "x unified",
   };
   const $ = (id) => document.getElementById(id);
-  // The 97.5th percentile of the standard normal: 95 % intervals, as the API's (stats.py).
-  const Z_95 = 1.959963984540054;
-  // Below this median of votes per model and day, a day's interval is too wide to read
-  // (about +-15 points at 80 %): the chart sums ISO weeks instead (docs/alerts.md).
-  const DAILY_MIN_VOTES = 30;
-  const MODEL_COLOURS = ["#4f7cff", "#f79009", "#12b76a", "#d92d20", "#7a5af8", "#0ba5ec", "#ee46bc", "#667085"];
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -221,21 +215,27 @@
       )
     );
     const ratio = items.map((d) => (d.positive_ratio === null ? null : 100 * d.positive_ratio));
+    const votes = items.map((d) => d.feedback_count);
+    const step = roundStep(Math.max(0, ...votes) / 5);
     jobs.push(
       draw(
         "positive-ratio",
+        // Plotly draws an overlaying axis's traces above its base's: the votes' bars on the
+        // base axis (right), the ratio's line on the overlay (left), in front of the bars.
         [
+          { type: "bar", x, y: votes, name: "votes", marker: { color: "#d0d8f5" } },
           {
-            type: "bar", x, y: items.map((d) => d.feedback_count), name: "votes", yaxis: "y2",
-            marker: { color: "#d0d8f5" },
+            type: "scatter", mode: "lines+markers", x, y: ratio, name: "positive %", yaxis: "y2",
+            line: { color: "#12b76a" },
           },
-          { type: "scatter", mode: "lines+markers", x, y: ratio, name: "positive %", line: { color: "#12b76a" } },
         ],
         {
-          yaxis: { title: { text: "positive %" }, range: [0, 100] },
+          yaxis: {
+            side: "right", showgrid: false, title: { text: "votes" }, tickformat: ",d",
+            range: [0, step * Math.max(1, Math.ceil(Math.max(0, ...votes) / step))], dtick: step,
+          },
           yaxis2: {
-            overlaying: "y", side: "right", showgrid: false, rangemode: "tozero",
-            tickformat: ",d", title: { text: "votes" },
+            overlaying: "y", side: "left", title: { text: "positive %" }, range: [0, 100], dtick: 20,
           },
           margin: { l: 50, r: 50, t: 10, b: 40 },
         },
@@ -243,6 +243,15 @@
       )
     );
     return jobs;
+  }
+
+  // The smallest of 1, 2, 5, 10, 20, 50... at least `rough`: round ticks for counts.
+  function roundStep(rough) {
+    let step = 1;
+    for (;;) {
+      for (const factor of [1, 2, 5]) if (step * factor >= rough) return step * factor;
+      step *= 10;
+    }
   }
 
   function shorten(text, n) {
@@ -268,7 +277,7 @@
     );
   }
 
-  function drawAccuracy(accuracy) {
+  function drawAccuracy(accuracy, colours) {
     const items = accuracy.items;
     const models = [...new Set(items.map((i) => i.model))].sort();
     const traces = models.map((model) => {
@@ -276,6 +285,7 @@
       return {
         type: "bar",
         name: model,
+        marker: { color: colours.get(model) },
         x: rows.map((i) => i.intent || "(none)"),
         y: rows.map((i) => 100 * i.accuracy),
         customdata: rows.map((i) => [i.total, 100 * i.accuracy_ci_low, 100 * i.accuracy_ci_high]),
@@ -300,7 +310,7 @@
     );
   }
 
-  function drawReasons(reasons) {
+  function drawReasons(reasons, colours) {
     // Per model (the all-models rows are the API's too, left out here): a reason's share of
     // the model's down-votes; reasons ordered by their share over all models.
     const down = reasons.items.filter((i) => i.down_votes > 0);
@@ -314,6 +324,7 @@
       return {
         type: "bar",
         name: model,
+        marker: { color: colours.get(model) },
         x: rows.map((i) => i.reason),
         y: rows.map((i) => 100 * i.share_of_down_votes),
         customdata: rows.map((i) => i.down_votes),
@@ -329,104 +340,6 @@
         yaxis: { title: { text: "% of down-votes" }, rangemode: "tozero" },
       },
       items.length
-    );
-  }
-
-  function wilson(positive, total) {
-    const p = positive / total;
-    const z2 = Z_95 * Z_95;
-    const denominator = 1 + z2 / total;
-    const centre = (p + z2 / (2 * total)) / denominator;
-    const half = (Z_95 * Math.sqrt((p * (1 - p)) / total + z2 / (4 * total * total))) / denominator;
-    return [Math.max(0, centre - half), Math.min(1, centre + half)];
-  }
-
-  function median(values) {
-    if (values.length === 0) return 0;
-    const sorted = values.slice().sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  }
-
-  function isoMonday(day) {
-    const date = new Date(day + "T00:00:00Z");
-    date.setUTCDate(date.getUTCDate() - ((date.getUTCDay() + 6) % 7));
-    return isoDay(date);
-  }
-
-  function translucent(hex, alpha) {
-    const n = parseInt(hex.slice(1), 16);
-    return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-  }
-
-  // Daily points when a model's day usually has enough votes to read, else ISO weeks.
-  function bucketsOf(series) {
-    const perDay = [];
-    for (const s of series) {
-      for (const d of s.items) if (d.positive + d.negative > 0) perDay.push(d.positive + d.negative);
-    }
-    return median(perDay) >= DAILY_MIN_VOTES ? "day" : "week";
-  }
-
-  function drawModelAccuracy(grouped) {
-    const bucket = bucketsOf(grouped.series);
-    const box = chart("model-accuracy");
-    box.dataset.bucket = bucket;
-    $("model-accuracy-note").textContent =
-      (bucket === "day"
-        ? "one point per day"
-        : `one point per ISO week (a model's day has fewer than ${DAILY_MIN_VOTES} votes)`) +
-      "; bands show 95 % Wilson intervals";
-    const traces = [];
-    let points = 0;
-    grouped.series.slice(0, MODEL_COLOURS.length).forEach((s, index) => {
-      const buckets = new Map();
-      for (const d of s.items) {
-        const key = bucket === "day" ? d.date : isoMonday(d.date);
-        const sum = buckets.get(key) || { positive: 0, total: 0 };
-        sum.positive += d.positive;
-        sum.total += d.positive + d.negative;
-        buckets.set(key, sum);
-      }
-      const x = [];
-      const rate = [];
-      const low = [];
-      const high = [];
-      const votes = [];
-      for (const [key, sum] of buckets) {
-        x.push(key);
-        votes.push(sum.total);
-        if (sum.total === 0) {
-          rate.push(null);
-          low.push(null);
-          high.push(null);
-          continue;
-        }
-        const [lo, hi] = wilson(sum.positive, sum.total);
-        rate.push((100 * sum.positive) / sum.total);
-        low.push(100 * lo);
-        high.push(100 * hi);
-        points += 1;
-      }
-      const name = s.model || "(none)";
-      const colour = MODEL_COLOURS[index];
-      const band = { type: "scatter", mode: "lines", x, legendgroup: name, showlegend: false,
-        hoverinfo: "skip", line: { width: 0, color: colour }, connectgaps: false };
-      traces.push({ ...band, y: high });
-      traces.push({ ...band, y: low, fill: "tonexty", fillcolor: translucent(colour, 0.15) });
-      traces.push({
-        type: "scatter", mode: "lines+markers", x, y: rate, name, legendgroup: name,
-        line: { color: colour }, customdata: votes.map((v, i) => [v, low[i], high[i]]),
-        hovertemplate:
-          `${bucket === "day" ? "%{x}" : "week of %{x}"}: %{y:.1f} % ` +
-          "[%{customdata[1]:.1f}, %{customdata[2]:.1f}] of %{customdata[0]} votes<extra>%{fullData.name}</extra>",
-      });
-    });
-    return draw(
-      "model-accuracy",
-      traces,
-      { yaxis: { title: { text: "positive %" }, range: [0, 100] }, hovermode: "closest" },
-      points
     );
   }
 
@@ -478,6 +391,20 @@
       : "figures not refreshed yet";
   }
 
+  // Every model the page knows (all votes, whatever the filters, and what the charts show)
+  // gets its colour once, so a model has one colour on every chart (colours.js).
+  function pageColours(palette, ...bodies) {
+    const names = [];
+    for (const body of bodies) {
+      // Rows without a model are all-models sums; a series without one: answers without.
+      for (const row of body.items || []) if (row.model) names.push(row.model);
+      for (const series of body.series || []) names.push(series.model || "(none)");
+    }
+    const colours = window.modelColours.assign(names, palette);
+    document.body.dataset.modelColours = JSON.stringify(Object.fromEntries(colours));
+    return colours;
+  }
+
   // --- the refresh loop ------------------------------------------------------------------
 
   let timer = null;
@@ -491,7 +418,7 @@
     for (const name of DIMENSIONS) dims[name] = filters[name];
     const today = isoDay(new Date());
     const topDays = Math.min(366, Math.max(1, daysBetween(filters.since, today) + 1));
-    const [all, daily, top, accuracy, stats, reasons, byModel, alerts] = await Promise.all([
+    const [all, daily, top, accuracy, stats, reasons, byModel, alerts, palette] = await Promise.all([
       api("/v1/feedback/accuracy", { group_by: "model,intent,project" }),
       api("/v1/metrics/daily", { since: filters.since, until: filters.until, ...dims }),
       // Top questions are counted over every model and project: that operation has no filters.
@@ -505,6 +432,7 @@
       api("/v1/metrics/reasons", { since: filters.since, until: filters.until, ...dims }),
       api("/v1/metrics/daily", { since: filters.since, until: filters.until, group_by: "model", ...dims }),
       api("/v1/alerts", { status: "open" }),
+      window.modelColours.loadPalette(),
     ]);
     fillOptions(all.items);
     const empty = all.items.length === 0 && top.items.length === 0 &&
@@ -514,9 +442,11 @@
     showAsOf(accuracy.as_of || daily.as_of);
     showStats(stats);
     showAlerts(alerts);
+    const colours = pageColours(palette, all, accuracy, reasons, byModel);
     await Promise.all([
-      ...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy), drawReasons(reasons),
-      drawModelAccuracy(byModel),
+      ...drawDaily(daily), drawTop(top, topDays), drawAccuracy(accuracy, colours),
+      drawReasons(reasons, colours),
+      window.modelAccuracy.drawChart(byModel, colours, { chart, draw, isoDay }),
     ]);
   }
 

@@ -143,8 +143,34 @@
     return n ? "★".repeat(n) + "☆".repeat(5 - n) : "";
   }
 
+  const SVG = "http://www.w3.org/2000/svg";
+  // A thumb drawn, not typed: an emoji needs an emoji font, which many machines lack (every
+  // row then shows the same empty box). Up is a green thumb up, down a red thumb down.
+  const THUMB_PATH =
+    "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06" +
+    "L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22" +
+    "l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
   function thumb(item) {
-    return item.is_helpful ? "👍" : "👎";
+    const up = item.is_helpful;
+    const box = document.createElement("span");
+    box.className = "thumb-icon " + (up ? "up" : "down");
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", THUMB_PATH);
+    path.setAttribute("fill", up ? "#067647" : "#b42318");
+    if (!up) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.appendChild(path);
+    // What a screen reader says, and what a copy of the row carries.
+    const label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = up ? "thumbs up" : "thumbs down";
+    box.append(svg, label);
+    return box;
   }
 
   function shorten(text, n) {
@@ -184,7 +210,8 @@
       time.dateTime = item.created_at;
       time.textContent = when(item.created_at);
       cell(row, "").replaceChildren(time);
-      const thumbCell = cell(row, thumb(item), "thumb");
+      const thumbCell = cell(row, "", "thumb");
+      thumbCell.replaceChildren(thumb(item));
       thumbCell.dataset.thumb = item.is_helpful ? "up" : "down";
       thumbCell.title = item.is_helpful ? "thumbs up" : "thumbs down";
       cell(row, stars(item.stars), "stars");
@@ -273,7 +300,7 @@
     const dialog = $("feedback-detail");
     const list = $("detail-fields");
     dialog.dataset.feedbackId = id;
-    $("detail-title").textContent = `${thumb(item)} ${shorten(item.query, 80)}`;
+    $("detail-title").replaceChildren(thumb(item), " " + shorten(item.query, 80));
     list.replaceChildren();
     if (!dialog.open) dialog.showModal();
     const exchange = await shared.api("/v1/interactions/" + encodeURIComponent(item.interaction_id));

@@ -1,0 +1,1 @@
+"""The interactive API docs (/docs, /redoc), served with no network."""
