@@ -173,7 +173,9 @@ class VoteIntake:
         self.votes = votes
         self.batches = batches
         self.rules = rules
-        self.sessions = sessions  # only for tokens from before voters were signed in
+        # For votes with an Idempotency-Key (a transaction of their own), and for tokens
+        # from before voters were signed in.
+        self.sessions = sessions
 
     async def _bind_legacy(self, grants: Sequence[TokenGrant]) -> dict[str, TokenGrant]:
         async with self.sessions() as session:
