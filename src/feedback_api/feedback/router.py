@@ -17,6 +17,7 @@ from feedback_api.feedback.schemas import (
     FeedbackOut,
     FeedbackPage,
     FeedbackUpdate,
+    feedback_json,
 )
 from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import run_once
@@ -78,8 +79,9 @@ async def submit_feedback(request: Request, intake: VoteIntakeDep) -> Response:
         rules.token_secret, principal, vote.token or payload.feedback_token, payload.request_id
     )
     if vote.idempotency_key is None:
-        code, body = vote_answer(*await intake.submit(payload, grant))
-        return Response(body.model_dump_json(), status_code=code, media_type="application/json")
+        view, created = await intake.submit(payload, grant)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(feedback_json(view), status_code=code, media_type="application/json")
     caller = principal.name if principal else "token"
     fingerprint = "POST /v1/feedback " + payload.model_dump_json()
     async with intake.sessions.begin() as session:

@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    model_validator,
+)
+from typing_extensions import TypedDict
 
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.interactions.schemas import ExchangeContext
@@ -197,6 +206,24 @@ class FeedbackOut(BaseModel):
         if isinstance(data, Mapping) and "rating" not in data and "is_helpful" in data:
             return {**data, "rating": 1 if data["is_helpful"] else -1}
         return data
+
+
+# FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's view with,
+# without building and validating a model first (the view comes from the database, as the
+# vote statement defines it). One definition: the fields are FeedbackOut's own.
+_FEEDBACK_JSON = TypeAdapter(
+    TypedDict(  # type: ignore[operator]
+        "FeedbackJson", {name: field.annotation for name, field in FeedbackOut.model_fields.items()}
+    )
+)
+
+
+def feedback_json(view: Mapping[str, Any]) -> bytes:
+    """The JSON of FeedbackOut for a stored vote's feedback-with-context view: the same bytes
+    as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between."""
+    answer = {name: view.get(name) for name in FeedbackOut.model_fields}
+    answer["rating"] = 1 if view["is_helpful"] else -1
+    return _FEEDBACK_JSON.dump_json(answer)
 
 
 class FeedbackPage(BaseModel):

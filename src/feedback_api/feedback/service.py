@@ -136,13 +136,17 @@ def _refused(entry: VoteEntry, written: RefusedReasons) -> AppError:
     return refusal(written.project, entry.vote.get("reasons") or [], written.allowed)
 
 
-def _vote_outcome(entry: VoteEntry, written: VoteResult) -> tuple[FeedbackOut, bool]:
+def _vote_view(entry: VoteEntry, written: VoteResult) -> tuple[dict[str, Any], bool]:
     if written is None:
         raise NotFound(_unknown_request_id(entry.request_id))
     if isinstance(written, RefusedReasons):
         raise _refused(entry, written)
-    row, created = written
-    return feedback_out(row), created
+    return written
+
+
+def _vote_outcome(entry: VoteEntry, written: VoteResult) -> tuple[FeedbackOut, bool]:
+    view, created = _vote_view(entry, written)
+    return feedback_out(view), created
 
 
 async def bind_legacy(
@@ -188,8 +192,9 @@ class VoteIntake:
 
     async def submit(
         self, payload: FeedbackCreate, grant: TokenGrant | None = None
-    ) -> tuple[FeedbackOut, bool]:
-        """Record a vote; returns it and whether it is new (False: it replaced one).
+    ) -> tuple[dict[str, Any], bool]:
+        """Record a vote; returns its feedback-with-context view (`feedback_json` is its
+        answer) and whether it is new (False: it replaced one).
 
         `grant`: what the feedback token it came with allows (see `authorize_vote`).
         """
@@ -197,7 +202,7 @@ class VoteIntake:
             grant = (await self._bind_legacy([grant]))[grant.request_id]
         entry = vote_entry(payload, self.rules, grant)
         [written] = await self.votes.write([entry])
-        return _vote_outcome(entry, written)
+        return _vote_view(entry, written)
 
     async def submit_batch(
         self, items: list[Any], principal: Principal
