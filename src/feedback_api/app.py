@@ -39,7 +39,7 @@ from feedback_api.kit.db import (
 )
 from feedback_api.kit.jobs import PeriodicJob
 from feedback_api.kit.migrations import head_revision
-from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
+from feedback_api.middlewares import RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors
-    # innermost, then CORS, the body limit, and the request id and access log outermost.
+    # innermost, then CORS, and the request id, access log and body limit outermost.
     app.add_middleware(UnhandledErrors)
     if settings.cors_origins:
         app.add_middleware(
@@ -147,8 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext, access_log=AccessLog() if settings.access_log else None)
+    app.add_middleware(
+        RequestContext,
+        access_log=AccessLog() if settings.access_log else None,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
     read, admin = [require(Scope.READ)], [require(Scope.ADMIN)]
     # Route matching tries routes in order: the vote routes, the busiest, come first.
