@@ -23,10 +23,25 @@ for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && 
 pid=$(pgrep -f "callgrind.*--port $port" | head -1)
 callgrind_control --instr=on "$pid" >/dev/null
 callgrind_control --zero "$pid" >/dev/null
-"$python" "$here/vote_load.py" "$port" "$votes" "$connections"
+tag="counted-$(date +%s%N)"
+"$python" "$here/vote_load.py" "$port" "$votes" "$connections" "$tag"
 callgrind_control --dump=measured "$pid" >/dev/null
 sleep 1
 kill "$pid" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 total=$(grep -h '^summary:' "$out"/cg.*.1 | awk '{print $2}')
-echo "$votes votes over $connections connections: $((total / votes)) instructions per vote ($out)"
+# One statement writes each group, so a group's votes share their transaction id (xmin).
+groups=$("$python" - "$url" "$tag" <<'EOF'
+import asyncio, sys
+import asyncpg
+async def main() -> None:
+    conn = await asyncpg.connect(sys.argv[1].replace("postgresql+asyncpg://", "postgresql://"))
+    print(await conn.fetchval(
+        "SELECT count(DISTINCT f.xmin::text) FROM feedback f JOIN interactions i"
+        " ON i.id = f.interaction_id WHERE i.request_id LIKE $1", sys.argv[2] + "-%"))
+    await conn.close()
+asyncio.run(main())
+EOF
+)
+echo "$votes votes over $connections connections: $((total / votes)) instructions per vote," \
+  "in $groups groups ($out)"

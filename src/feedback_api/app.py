@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # batches are large groups by themselves and gain from running side by side.
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
-                vote_group(engine, writers=1, default_reasons=rules.reasons),
+                # Single votes: the writer lets the loop turn while more votes come in
+                # (up to 4 turns), for larger groups.
+                vote_group(engine, writers=1, default_reasons=rules.reasons, gather_turns=4),
                 vote_group(engine, writers=2, default_reasons=rules.reasons),
                 rules,
                 sessionmaker,

@@ -52,19 +52,24 @@ VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
 
 def vote_group(
-    engine: AsyncEngine, *, writers: int, default_reasons: Sequence[str] = DEFAULT_REASONS
+    engine: AsyncEngine,
+    *,
+    writers: int,
+    default_reasons: Sequence[str] = DEFAULT_REASONS,
+    gather_turns: int = 0,
 ) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
     atomic by itself. It checks the votes' reasons against their projects' label sets (or
-    `default_reasons`) as it writes them.
+    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`.
     """
     return GroupCommit(
         autocommit(engine),
         partial(write_votes, default_reasons=tuple(default_reasons)),
         retry_alone=concerns_one_write,
         writers=writers,
+        gather_turns=gather_turns,
     )
 
 
