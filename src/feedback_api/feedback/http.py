@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import Field, TypeAdapter, ValidationError
 
 from feedback_api.auth.keys import Principal, authenticate
@@ -36,9 +37,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 _LIMITS = {TOKEN_HEADER: TOKEN_MAX_LENGTH, IDEMPOTENCY_HEADER: IDEMPOTENCY_KEY_MAX_LENGTH}
 
-# The API key, read as the other routes' security dependencies read it (the same classes).
-_bearer = HTTPBearer(auto_error=False)
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 _MISSING = object()  # no body at all
 
@@ -55,10 +53,16 @@ async def read_vote(request: Request) -> VoteRequest:
     """The vote a request sends, who sends it, and its two optional headers; or the
     refusal FastAPI would give (RequestValidationError, or the key's AppError)."""
     body = await request.body()
+    # Every header the route reads, from one dict: the first of repeated headers, as
+    # Starlette's `request.headers.get` gives it (which walks the whole list per name).
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+    }
     payload: FeedbackCreate | None = None
     parsed: Any = _MISSING
     if body:
-        content_type = request.headers.get("content-type")
+        content_type = headers.get("content-type")
         if _is_json(content_type):
             try:
                 payload = FeedbackCreate.model_validate_json(body)
@@ -66,8 +70,9 @@ async def read_vote(request: Request) -> VoteRequest:
                 parsed = _json_body(body)  # FastAPI's parse: a JSON error is refused here
         else:
             parsed = body  # not declared JSON: validated as the bytes it is, as FastAPI does
-    principal = await authenticate(request, await _bearer(request), await _api_key(request))
-    headers = request.headers
+    principal = await authenticate(
+        request, _bearer_credentials(headers.get("authorization")), headers.get("x-api-key") or None
+    )
     token = headers.get("x-feedback-token")
     key = headers.get("idempotency-key")
     errors = [*_header_errors(TOKEN_HEADER, token), *_header_errors(IDEMPOTENCY_HEADER, key)]
@@ -78,6 +83,15 @@ async def read_vote(request: Request) -> VoteRequest:
         raise RequestValidationError(errors)
     assert payload is not None
     return VoteRequest(payload, principal, token, key)
+
+
+def _bearer_credentials(authorization: str | None) -> HTTPAuthorizationCredentials | None:
+    """The API key in `Authorization: Bearer <key>`, as the other routes' HTTPBearer(
+    auto_error=False) reads it: None for no header, another scheme, or no credentials."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -218,12 +219,17 @@ _FEEDBACK_JSON = TypeAdapter(
 )
 
 
-def feedback_json(view: Mapping[str, Any]) -> bytes:
+_ANSWER_FIELDS = tuple(FeedbackOut.model_fields)
+_answer_values = itemgetter(*_ANSWER_FIELDS)
+
+
+def feedback_json(view: dict[str, Any]) -> bytes:
     """The JSON of FeedbackOut for a stored vote's feedback-with-context view: the same bytes
-    as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between."""
-    answer = {name: view.get(name) for name in FeedbackOut.model_fields}
-    answer["rating"] = 1 if view["is_helpful"] else -1
-    return _FEEDBACK_JSON.dump_json(answer)
+    as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between.
+    `view` gains its `rating`."""
+    view["rating"] = 1 if view["is_helpful"] else -1
+    # In FeedbackOut's order (pydantic writes a dict's keys in the dict's order).
+    return _FEEDBACK_JSON.dump_json(dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True)))
 
 
 class FeedbackPage(BaseModel):
