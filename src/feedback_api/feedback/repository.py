@@ -254,8 +254,11 @@ SUBMIT_VOTES = frozen(_submit_votes())
 # What a vote's change-log row needs of the vote.
 _LOGGED = (Feedback.id, Feedback.interaction_id, Feedback.created_at, Feedback.user_id)
 
-# Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
-_INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
+# Attribute name -> column name where they differ ("meta" -> "metadata"), for the
+# interactions' JSON rows.
+_INTERACTION_RENAMED = {
+    key: name for name, key in attribute_names(Interaction).items() if key != name
+}
 
 
 @dataclass(frozen=True)
@@ -307,10 +310,7 @@ async def submit_votes(
             vote["created_at"] = last[key].get("created_at")
         last[key], final[key] = vote, index
     ids = iter(new_id_texts(len(new) + len(last)))
-    interactions = [
-        json_row(next(ids), {_INTERACTION_COLUMN_NAMES[k]: v for k, v in values.items()})
-        for values in new.values()
-    ]
+    interactions = [json_row(next(ids), _column_named(values)) for values in new.values()]
     votes = [json_row(next(ids), values) for values in last.values()]
     parameters = {
         "interactions": interactions,
@@ -344,6 +344,15 @@ async def submit_votes(
         results.append((view, inserted and key not in reported))
         reported.add(key)
     return results
+
+
+def _column_named(values: dict[str, Any]) -> dict[str, Any]:
+    """An interaction's values by attribute name, keyed by column name instead."""
+    row = dict(values)
+    for key, name in _INTERACTION_RENAMED.items():
+        if key in row:
+            row[name] = row.pop(key)
+    return row
 
 
 async def write_votes(
