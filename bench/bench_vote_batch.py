@@ -24,15 +24,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import contextlib
 
-from sqlalchemy import JSON, Text, bindparam, text
+from sqlalchemy import JSON, Text, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from bench.common import asyncpg_dsn, database, settle
 from feedback_api.config import Settings
@@ -78,13 +79,14 @@ def entries(rules: IngestRules, batch: list[dict[str, Any]]) -> list[VoteEntry]:
 
 def explained() -> Any:
     """The vote statement under EXPLAIN (ANALYZE, FORMAT JSON), with the same parameters."""
-    binds = {
+    binds: dict[str, TypeEngine[Any]] = {
         "interactions": JSON(),
         "wanted": ARRAY(Text()),
         "votes": JSON(),
         "default_reasons": ARRAY(Text()),
     }
-    return text("EXPLAIN (ANALYZE, FORMAT JSON) " + SUBMIT_VOTES.element.text).bindparams(
+    sql = cast(TextClause, SUBMIT_VOTES.element).text
+    return text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).bindparams(
         *(bindparam(name, type_=type_) for name, type_ in binds.items())
     )
 
@@ -103,7 +105,7 @@ def node_times(plan: dict[str, Any]) -> dict[str, float]:
         children = sum(
             c["Actual Total Time"] * c.get("Actual Loops", 1) for c in node.get("Plans", [])
         )
-        return max(0.0, total - children)
+        return max(0.0, float(total - children))
 
     parts: dict[str, float] = {}
     for node in nodes(plan):
@@ -131,7 +133,7 @@ async def timed(conn: AsyncConnection, rules: IngestRules, drop: str | None = No
 
 
 async def run(url: str, batches: int) -> None:
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url)
     rules = IngestRules.from_settings(settings)
     engine = create_engine(settings, url)
     variants: list[str | None] = [None, *INDEXES]
