@@ -1,6 +1,6 @@
 """What one item of `POST /v1/feedback/batch` costs, part by part, measured in-process.
 
-    python bench/bench_vote_batch.py [--batches 8] [--database-url URL]
+    python bench/bench_vote_batch.py [--batches 8] [--quick] [--database-url URL]
 
 Batches of 1,000 votes with their context (as bench_ingest.py's batches: one new exchange
 each, users u0..u999), each written by the service's own vote statement in one transaction,
@@ -192,9 +192,10 @@ class _Captured(Exception):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="3 batches a variant")
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
     args = parser.parse_args()
-    asyncio.run(run(database(args.database_url), args.batches))
+    asyncio.run(run(database(args.database_url), 3 if args.quick else args.batches))
 
 
 if __name__ == "__main__":
