@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -182,4 +183,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serve_app() -> FastAPI:
     """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app."""
     configure_logging()
-    return create_app()
+    app = create_app()
+    # What start-up built (modules, classes, the app, its schemas) lives as long as the
+    # process: out of the collector's sight, so a full collection does not walk it again
+    # and again; and young objects collected every 10,000 allocations instead of 700, as
+    # a request allocates hundreds (collections took 4 % of a vote's instructions).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    return app
