@@ -22,16 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_ingest import BODY
 from bench.common import database
-
-BODY = {
-    "query": "How do I reverse a list in Python?",
-    "response": "Use reversed(xs) or xs[::-1].",
-    "model": "qwen-2.5-coder-7b",
-    "intent": "code",
-    "project": "bench",
-    "rating": 1,
-}
 
 
 async def measured(url: str, groups: int, size: int) -> None:
