@@ -1,9 +1,11 @@
 """Votes over raw HTTP/1.1 keep-alive connections, as fast as the server answers.
 
-    python bench/vote_load.py PORT VOTES CONNECTIONS
+    python bench/vote_load.py PORT VOTES CONNECTIONS [TAG]
 
 A client with next to no CPU of its own, for `instructions.sh`: every vote is a new exchange
-with its context (a new interaction and a vote), as in bench_ingest.py.
+with its context (a new interaction and a vote), as in bench_ingest.py. Its request_ids start
+with `TAG-` (default `load`), so the votes of one run can be found again (how many groups
+wrote them: `instructions.sh`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ BODY = {
 }
 
 
-async def connection(port: int, number: int, votes: int) -> None:
+async def connection(port: int, number: int, votes: int, tag: str) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for i in range(votes):
-        body = json.dumps({**BODY, "request_id": f"load-{time.time_ns()}-{number}-{i}"}).encode()
+        body = json.dumps({**BODY, "request_id": f"{tag}-{time.time_ns()}-{number}-{i}"}).encode()
         writer.write(
             b"POST /v1/feedback HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -45,7 +47,10 @@ async def connection(port: int, number: int, votes: int) -> None:
 
 async def main() -> None:
     port, votes, connections = (int(a) for a in sys.argv[1:4])
-    await asyncio.gather(*(connection(port, n, votes // connections) for n in range(connections)))
+    tag = sys.argv[4] if len(sys.argv) > 4 else "load"
+    await asyncio.gather(
+        *(connection(port, n, votes // connections, tag) for n in range(connections))
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -40,7 +41,7 @@ from feedback_api.kit.db import (
 from feedback_api.kit.jobs import PeriodicJob
 from feedback_api.kit.migrations import head_revision
 from feedback_api.kit.query_parameters import UnknownQueryParameters
-from feedback_api.middlewares import BodySizeLimit, RequestContext, UnhandledErrors
+from feedback_api.middlewares import RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
@@ -109,7 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # batches are large groups by themselves and gain from running side by side.
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
-                vote_group(engine, writers=1, default_reasons=rules.reasons),
+                # Single votes: the writer lets the loop turn while more votes come in
+                # (up to 4 turns), for larger groups.
+                vote_group(engine, writers=1, default_reasons=rules.reasons, gather_turns=4),
                 vote_group(engine, writers=2, default_reasons=rules.reasons),
                 rules,
                 sessionmaker,
@@ -148,8 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors
-    # innermost, then the check of query parameter names, CORS, the body limit, and the
-    # request id and access log outermost.
+    # innermost, then the check of query parameter names, CORS, and the request id, access
+    # log and body limit outermost.
     app.add_middleware(UnhandledErrors)
     app.add_middleware(UnknownQueryParameters, api=app)
     if settings.cors_origins:
@@ -159,8 +162,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext, access_log=AccessLog() if settings.access_log else None)
+    app.add_middleware(
+        RequestContext,
+        access_log=AccessLog() if settings.access_log else None,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
     read, admin = [require(Scope.READ)], [require(Scope.ADMIN)]
     # Route matching tries routes in order: the vote routes, the busiest, come first.
@@ -191,4 +197,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serve_app() -> FastAPI:
     """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app."""
     configure_logging()
-    return create_app()
+    app = create_app()
+    # What start-up built (modules, classes, the app, its schemas) lives as long as the
+    # process: out of the collector's sight, so a full collection does not walk it again
+    # and again; and young objects collected every 10,000 allocations instead of 700, as
+    # a request allocates hundreds (collections took 4 % of a vote's instructions).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    return app

@@ -1,4 +1,4 @@
-"""Plain ASGI middlewares: request id, access log and metrics; the body size limit; the
+"""Plain ASGI middlewares: request id, access log, metrics and the body size limit; the
 answer to an error nothing else answered."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -27,11 +28,23 @@ logger = logging.getLogger(__name__)
 
 
 class RequestContext:
-    """Request id in and out (X-Request-ID), one access log line, request metrics."""
+    """Request id in and out (X-Request-ID), one access log line, request metrics, and the
+    body size limit (413 for bodies over `max_body_bytes`, announced or streamed).
 
-    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None = None) -> None:
+    One layer for these, not one each: every layer wraps `send` (and maybe `receive`) in a
+    closure of its own, and each request pays for every wrapper it passes through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: AccessLog | None = None,
+        max_body_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        self.max_body_bytes = max_body_bytes
         # The metrics' children per (method, route, status): a few dozen at most, and a
         # dict lookup instead of prometheus-client's label validation on every request.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -46,7 +59,7 @@ class RequestContext:
         rid = given if given and SAFE_REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
+        status = 0  # no answer started yet (500 in the log and metrics if none ever is)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -56,8 +69,13 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            limit = self.max_body_bytes
+            if limit is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await _limited(self.app, scope, receive, send_with_id, limit, lambda: status)
         finally:
+            status = status or 500
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or _plain_route(scope)
             method = scope["method"]
@@ -139,63 +157,61 @@ def too_large_message(max_bytes: int) -> str:
     )
 
 
-class BodySizeLimit:
-    """413 for bodies over `max_bytes`, whether announced by Content-Length or streamed."""
+async def _limited(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    max_bytes: int,
+    status: Callable[[], int],
+) -> None:
+    """`app` with a 413 for bodies over `max_bytes`: announced by Content-Length, refused
+    before the app runs; else (a chunked body) counted as it is received. `status()`: the
+    status the answer started with, 0 before it started."""
+    announced = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                continue
+            if length > max_bytes:
+                await _refuse(send, max_bytes)
+                return
+            announced = True
+    if announced:
+        # The server reads no more than a Content-Length announces: nothing to count.
+        await app(scope, receive, send)
+        return
+    received = 0
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge(max_bytes)
+        return message
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    announced = int(value)
-                except ValueError:
-                    announced = 0
-                if announced > self.max_bytes:
-                    await self._refuse(send)
-                    return
-        received = 0
-        response_started = False
+    try:
+        await app(scope, limited_receive, send)
+    except BodyTooLarge:
+        if not status():
+            await _refuse(send, max_bytes)
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("payload_too_large", too_large_message(self.max_bytes))
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+async def _refuse(send: Send, max_bytes: int) -> None:
+    body = json.dumps(error_body("payload_too_large", too_large_message(max_bytes))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    TextualSelect,
     Uuid,
     any_,
     bindparam,
@@ -32,11 +34,13 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from feedback_api.analytics.changes import change_row, log_changes, utc_hour
@@ -217,13 +221,44 @@ def _submit_votes() -> CompoundSelect[Any]:
     return accepted.union_all(refused).add_cte(changes)
 
 
-SUBMIT_VOTES = _submit_votes()
+def frozen(statement: CompoundSelect[Any]) -> TextualSelect:
+    """`statement` as SQLAlchemy text of its own SQL, compiled once for PostgreSQL, with its
+    parameters and result columns typed as `statement` types them.
+
+    SQLAlchemy finds a statement's compiled form by its cache key, a nested tuple of every
+    element of the statement, which Python hashes anew on every execution (a tuple keeps no
+    hash): for the vote statement, over 2,000 elements, that hash cost more instructions than
+    the rest of SQLAlchemy's execution (docs/benchmarks.md, "Votes at a million a week"). A
+    text's cache key holds its string, whose hash Python keeps. The statement is the same for
+    every group size (its rows are JSON parameters), so its compiled form never changes.
+    The casts the dialect writes after each parameter are taken out of the text (the dialect
+    writes them again for the text's typed parameters), every other `::` is escaped; the test
+    of this function checks that the text renders the statement's own SQL.
+    """
+    compiled = statement.compile(
+        dialect=asyncpg_dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    )
+    sql = str(compiled)
+    for name in compiled.binds:
+        sql = re.sub(rf":{name}::[\w\[\]]+", f":{name}", sql)
+    sql = sql.replace("::", "\\:\\:")
+    return (
+        text(sql)
+        .bindparams(*(bindparam(name, type_=bind.type) for name, bind in compiled.binds.items()))
+        .columns(*(column(str(c.key), c.type) for c in statement.selected_columns))
+    )
+
+
+SUBMIT_VOTES = frozen(_submit_votes())
 
 # What a vote's change-log row needs of the vote.
 _LOGGED = (Feedback.id, Feedback.interaction_id, Feedback.created_at, Feedback.user_id)
 
-# Attribute name -> column name ("meta" -> "metadata"), for the interactions' JSON rows.
-_INTERACTION_COLUMN_NAMES = {key: name for name, key in attribute_names(Interaction).items()}
+# Attribute name -> column name where they differ ("meta" -> "metadata"), for the
+# interactions' JSON rows.
+_INTERACTION_RENAMED = {
+    key: name for name, key in attribute_names(Interaction).items() if key != name
+}
 
 
 @dataclass(frozen=True)
@@ -275,10 +310,7 @@ async def submit_votes(
             vote["created_at"] = last[key].get("created_at")
         last[key], final[key] = vote, index
     ids = iter(new_id_texts(len(new) + len(last)))
-    interactions = [
-        json_row(next(ids), {_INTERACTION_COLUMN_NAMES[k]: v for k, v in values.items()})
-        for values in new.values()
-    ]
+    interactions = [json_row(next(ids), _column_named(values)) for values in new.values()]
     votes = [json_row(next(ids), values) for values in last.values()]
     parameters = {
         "interactions": interactions,
@@ -312,6 +344,15 @@ async def submit_votes(
         results.append((view, inserted and key not in reported))
         reported.add(key)
     return results
+
+
+def _column_named(values: dict[str, Any]) -> dict[str, Any]:
+    """An interaction's values by attribute name, keyed by column name instead."""
+    row = dict(values)
+    for key, name in _INTERACTION_RENAMED.items():
+        if key in row:
+            row[name] = row.pop(key)
+    return row
 
 
 async def write_votes(

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -52,19 +53,24 @@ VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
 
 def vote_group(
-    engine: AsyncEngine, *, writers: int, default_reasons: Sequence[str] = DEFAULT_REASONS
+    engine: AsyncEngine,
+    *,
+    writers: int,
+    default_reasons: Sequence[str] = DEFAULT_REASONS,
+    gather_turns: int = 0,
 ) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
     atomic by itself. It checks the votes' reasons against their projects' label sets (or
-    `default_reasons`) as it writes them.
+    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`.
     """
     return GroupCommit(
         autocommit(engine),
         partial(write_votes, default_reasons=tuple(default_reasons)),
         retry_alone=concerns_one_write,
         writers=writers,
+        gather_turns=gather_turns,
     )
 
 
@@ -81,6 +87,8 @@ def _unknown_request_id(request_id: str | None) -> str:
 
 
 _BODY_VOTE_COLUMNS = tuple(name for name in VOTE_COLUMNS if name in FeedbackCreate.model_fields)
+# Those columns' values of a body, read in one C call (a vote reads them all).
+_body_vote_values = attrgetter(*_BODY_VOTE_COLUMNS)
 
 
 def bind_voter(payload: FeedbackCreate, grant: TokenGrant, rules: IngestRules) -> str | None:
@@ -116,7 +124,7 @@ def vote_entry(
     voter = rules.pseudonym(payload.user_id) if grant is None else bind_voter(payload, grant, rules)
     # Every vote column the body has, as sent (a new optional column needs no line here),
     # then the ones a rule decides.
-    vote: dict[str, Any] = {name: getattr(payload, name) for name in _BODY_VOTE_COLUMNS}
+    vote: dict[str, Any] = dict(zip(_BODY_VOTE_COLUMNS, _body_vote_values(payload), strict=True))
     vote.update(
         is_helpful=is_helpful,
         stars=stars,
@@ -136,13 +144,17 @@ def _refused(entry: VoteEntry, written: RefusedReasons) -> AppError:
     return refusal(written.project, entry.vote.get("reasons") or [], written.allowed)
 
 
-def _vote_outcome(entry: VoteEntry, written: VoteResult) -> tuple[FeedbackOut, bool]:
+def _vote_view(entry: VoteEntry, written: VoteResult) -> tuple[dict[str, Any], bool]:
     if written is None:
         raise NotFound(_unknown_request_id(entry.request_id))
     if isinstance(written, RefusedReasons):
         raise _refused(entry, written)
-    row, created = written
-    return feedback_out(row), created
+    return written
+
+
+def _vote_outcome(entry: VoteEntry, written: VoteResult) -> tuple[FeedbackOut, bool]:
+    view, created = _vote_view(entry, written)
+    return feedback_out(view), created
 
 
 async def bind_legacy(
@@ -173,7 +185,9 @@ class VoteIntake:
         self.votes = votes
         self.batches = batches
         self.rules = rules
-        self.sessions = sessions  # only for tokens from before voters were signed in
+        # For votes with an Idempotency-Key (a transaction of their own), and for tokens
+        # from before voters were signed in.
+        self.sessions = sessions
 
     async def _bind_legacy(self, grants: Sequence[TokenGrant]) -> dict[str, TokenGrant]:
         async with self.sessions() as session:
@@ -186,8 +200,9 @@ class VoteIntake:
 
     async def submit(
         self, payload: FeedbackCreate, grant: TokenGrant | None = None
-    ) -> tuple[FeedbackOut, bool]:
-        """Record a vote; returns it and whether it is new (False: it replaced one).
+    ) -> tuple[dict[str, Any], bool]:
+        """Record a vote; returns its feedback-with-context view (`feedback_json` is its
+        answer) and whether it is new (False: it replaced one).
 
         `grant`: what the feedback token it came with allows (see `authorize_vote`).
         """
@@ -195,7 +210,7 @@ class VoteIntake:
             grant = (await self._bind_legacy([grant]))[grant.request_id]
         entry = vote_entry(payload, self.rules, grant)
         [written] = await self.votes.write([entry])
-        return _vote_outcome(entry, written)
+        return _vote_view(entry, written)
 
     async def submit_batch(
         self, items: list[Any], principal: Principal

@@ -1,0 +1,182 @@
+"""The vote's request read once: its body validated from its bytes, its headers read directly.
+
+POST /v1/feedback is the busiest operation. Declared the usual way (a body model, two header
+parameters, the API key's two security schemes), FastAPI parses the body's JSON to Python
+objects, validates those, and resolves six dependants for every request, with checks of
+each dependant's callable on every call: more CPU than the rest of the route
+(docs/benchmarks.md, "Votes at a million a week"). Here the route takes the `Request`, and
+the body goes from bytes to a model in one pydantic call (`model_validate_json`).
+
+Every refusal is the one FastAPI's own handling gives, in the same order: a body that is not
+JSON is refused before the key is checked, a bad key before a bad header or field, and the
+header and field errors come together in one 422. A body the one call refuses is parsed and
+validated again the way FastAPI does (`json.loads`, then the model), so its errors are
+FastAPI's own, word for word; that costs nothing on the accepted path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from email.message import Message
+from typing import Annotated, Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import Field, TypeAdapter, ValidationError
+
+from feedback_api.auth.keys import Principal, authenticate
+from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
+from feedback_api.feedback.schemas import FeedbackCreate
+
+# The headers the route reads, with the longest value each may have.
+TOKEN_HEADER = "X-Feedback-Token"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+_LIMITS = {TOKEN_HEADER: TOKEN_MAX_LENGTH, IDEMPOTENCY_HEADER: IDEMPOTENCY_KEY_MAX_LENGTH}
+
+
+_MISSING = object()  # no body at all
+
+
+@dataclass(frozen=True)
+class VoteRequest:
+    payload: FeedbackCreate
+    principal: Principal | None
+    token: str | None  # X-Feedback-Token
+    idempotency_key: str | None
+
+
+async def read_vote(request: Request) -> VoteRequest:
+    """The vote a request sends, who sends it, and its two optional headers; or the
+    refusal FastAPI would give (RequestValidationError, or the key's AppError)."""
+    body = await request.body()
+    # Every header the route reads, from one dict: the first of repeated headers, as
+    # Starlette's `request.headers.get` gives it (which walks the whole list per name).
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+    }
+    payload: FeedbackCreate | None = None
+    parsed: Any = _MISSING
+    if body:
+        content_type = headers.get("content-type")
+        if _is_json(content_type):
+            try:
+                payload = FeedbackCreate.model_validate_json(body)
+            except ValidationError:
+                parsed = _json_body(body)  # FastAPI's parse: a JSON error is refused here
+        else:
+            parsed = body  # not declared JSON: validated as the bytes it is, as FastAPI does
+    principal = await authenticate(
+        request, _bearer_credentials(headers.get("authorization")), headers.get("x-api-key") or None
+    )
+    token = headers.get("x-feedback-token")
+    key = headers.get("idempotency-key")
+    errors = [*_header_errors(TOKEN_HEADER, token), *_header_errors(IDEMPOTENCY_HEADER, key)]
+    if payload is None:
+        payload, body_errors = _validate(parsed)
+        errors += body_errors
+    if errors:
+        raise RequestValidationError(errors)
+    assert payload is not None
+    return VoteRequest(payload, principal, token, key)
+
+
+def _bearer_credentials(authorization: str | None) -> HTTPAuthorizationCredentials | None:
+    """The API key in `Authorization: Bearer <key>`, as the other routes' HTTPBearer(
+    auto_error=False) reads it: None for no header, another scheme, or no credentials."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's test of a body's declared type; a missing type is not JSON."""
+    if content_type is None:
+        return False
+    if content_type == "application/json":
+        return True
+    message = Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as e:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", e.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": e.msg},
+                }
+            ],
+            body=e.doc,
+        ) from e
+
+
+def _validate(parsed: Any) -> tuple[FeedbackCreate | None, list[dict[str, Any]]]:
+    if parsed is _MISSING:
+        return None, [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+    try:
+        return FeedbackCreate.model_validate(parsed, from_attributes=True), []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        return None, [{**err, "loc": ("body", *err["loc"])} for err in errors]
+
+
+_HEADER_VALUES = {
+    name: TypeAdapter(Annotated[str, Field(max_length=limit)]) for name, limit in _LIMITS.items()
+}
+
+
+def _header_errors(name: str, value: str | None) -> list[dict[str, Any]]:
+    if value is None or len(value) <= _LIMITS[name]:
+        return []
+    try:
+        _HEADER_VALUES[name].validate_python(value)
+    except ValidationError as exc:
+        return [{**err, "loc": ("header", name)} for err in exc.errors(include_url=False)]
+    return []
+
+
+def _schema() -> dict[str, Any]:
+    schema = FeedbackCreate.model_json_schema()
+    assert "$defs" not in schema, "nested models need components of their own"
+    return schema
+
+
+def _header_doc(name: str, description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "anyOf": [{"type": "string", "maxLength": _LIMITS[name]}, {"type": "null"}],
+        "title": name,
+    }
+    doc: dict[str, Any] = {"name": name, "in": "header", "required": False, "schema": schema}
+    if description:
+        schema["description"] = doc["description"] = description
+    return doc
+
+
+# What FastAPI would document for the parameters the route reads itself.
+VOTE_OPENAPI: dict[str, Any] = {
+    "security": [{"HTTPBearer": []}, {"APIKeyHeader": []}],
+    "parameters": [
+        _header_doc(TOKEN_HEADER),
+        _header_doc(
+            IDEMPOTENCY_HEADER,
+            "Retry with the same key: the first answer returns, nothing is written twice.",
+        ),
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _schema()}}},
+}

@@ -1,0 +1,157 @@
+"""The vote route reads its body and headers itself: every answer must be the one FastAPI's
+own handling of the same declaration gives.
+
+The reference: a FastAPI app with the route declared the usual way (the body as a
+FeedbackCreate parameter, the two headers as Header parameters, the API key through the
+same security dependency) and the app's own error handlers. For each request below, the
+real route's answer to a refused vote is compared with the reference's, word for word.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Header, Response
+from sqlalchemy.dialects.postgresql import asyncpg
+
+from feedback_api.auth.keys import Principal, authenticate
+from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
+from feedback_api.exception_handlers import install_error_handlers
+from feedback_api.feedback.repository import SUBMIT_VOTES, _submit_votes
+from feedback_api.feedback.schemas import FeedbackCreate, FeedbackOut, feedback_json
+from feedback_api.idempotency.http import IdempotencyKeyHeader
+from tests.helpers import exchange
+
+KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
+
+
+def reference_app(settings: Any) -> FastAPI:
+    """The vote route as FastAPI would parse it, answering 418 once everything is valid."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/feedback")
+    async def vote(
+        payload: FeedbackCreate,
+        principal: Annotated[Principal | None, Depends(authenticate)],
+        token: Annotated[
+            str | None, Header(alias="X-Feedback-Token", max_length=TOKEN_MAX_LENGTH)
+        ] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response:
+        return Response(status_code=418)
+
+    async def served(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "state": {"settings": settings}}, receive, send)
+
+    return served  # type: ignore[return-value]
+
+
+BODIES: list[bytes] = [
+    b"{not json",
+    b"",
+    b"[1, 2, 3]",
+    b"null",
+    b'{"rating": 1}',
+    b'{"request_id": "r", "rating": 7}',
+    b'{"request_id": "a\nb", "rating": 1}',
+    b'{"request_id": "r", "rating": 1} x',
+    b'{"query": "q", "response": "r", "model": "m", "rating": 1.0}',
+    b'{"query": "q", "response": "r", "rating": 1}',
+    b'{"request_id": "r", "rating": 1, "intent": "x"}',
+    b'{"query": "q", "response": "r", "model": "m", "rating": 1, "is_helpful": "yes"}',
+    b'{"query": "q", "response": "r", "model": "m", "created_at": "nope", "stars": 9}',
+    json.dumps(exchange(user_id="u" * 300)).encode(),
+]
+CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", None]
+HEADERS: list[dict[str, str]] = [
+    {},
+    {"x-feedback-token": "t" * (TOKEN_MAX_LENGTH + 1)},
+    {"idempotency-key": "k" * 256, "x-feedback-token": "t" * (TOKEN_MAX_LENGTH + 1)},
+    {"x-api-key": "nope"},
+    {"authorization": "Basic ingest-key-0123456789"},
+    {"authorization": "Bearer ingest-key-0123456789", "idempotency-key": "k" * 256},
+]
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_refusals_are_fastapis_own(make_client: Any, keyed: bool) -> None:
+    options = {"api_keys": KEYS} if keyed else {}
+    async with make_client(**options) as client:
+        reference = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=reference_app(client.state["settings"])),
+            base_url="http://test",
+        )
+        compared = 0
+        for body in BODIES:
+            for content_type in CONTENT_TYPES:
+                for headers in HEADERS:
+                    sent = {**headers, **({"content-type": content_type} if content_type else {})}
+                    expected = await reference.post("/v1/feedback", content=body, headers=sent)
+                    if expected.status_code == 418:  # valid: the real route writes it
+                        continue
+                    answer = await client.post("/v1/feedback", content=body, headers=sent)
+                    assert (answer.status_code, answer.json()) == (
+                        expected.status_code,
+                        expected.json(),
+                    ), (body, sent)
+                    compared += 1
+        await reference.aclose()
+    assert compared > 200
+
+
+def test_the_answer_is_feedback_outs_json() -> None:
+    now = datetime.now(UTC)
+    cases: list[tuple[bool, dict[str, Any]]] = [
+        (True, {}),
+        (False, {"stars": 2, "reasons": ["wrong"], "comment": "caf\u00e9 \u2603"}),
+        (True, {"metadata": {"a": [1, 2.5, {"b": None}], "c": "\U0001f600"}}),
+    ]
+    for is_helpful, extra in cases:
+        view: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "interaction_id": uuid.uuid4(),
+            "is_helpful": is_helpful,
+            "stars": None,
+            "comment": None,
+            "reasons": [],
+            "correction": None,
+            "user_id": "u1",
+            "metadata": {},
+            "created_at": now,
+            "updated_at": now,
+            "request_id": "r1",
+            "query": "q",
+            "response": "a",
+            "model": "m",
+            "intent": None,
+            "project": "p",
+            "session_id": None,
+            **extra,
+        }
+        expected = FeedbackOut.model_validate(view).model_dump_json().encode()
+        assert feedback_json(dict(view)) == expected
+
+
+def test_the_frozen_vote_statement_is_the_statements_own_sql() -> None:
+    """Executed as text, the vote statement sends PostgreSQL the SQL its Core form compiles
+    to (parameters named alike; only their numbering may differ)."""
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+    def named(compiled: Any) -> str:
+        return re.sub(
+            r"\$(\d+)", lambda m: ":" + compiled.positiontup[int(m.group(1)) - 1], str(compiled)
+        )
+
+    core = _submit_votes().compile(dialect=dialect)
+    frozen = SUBMIT_VOTES.compile(dialect=dialect)
+    assert named(frozen) == named(core)
+    assert [c.key for c in SUBMIT_VOTES.selected_columns] == [
+        c.key for c in _submit_votes().selected_columns
+    ]
