@@ -227,10 +227,16 @@ async def test_token_route_without_a_secret_says_how_to_enable_tokens(
 
 
 async def test_a_re_logged_interaction_binds_the_stored_user(keyed: httpx.AsyncClient) -> None:
-    """The same request_id again answers with a token of the user stored the first time."""
+    """The same exchange again answers with a token of the user stored the first time; the
+    request_id under another user is a different exchange: a 409, and no token for that user."""
     await _log(keyed, "twice", user_id="alice")
-    token = await _log(keyed, "twice", user_id="mallory")
+    token = await _log(keyed, "twice", user_id="alice")
     assert check_token(SECRET, token, "twice").voter == "alice"
+    r = await keyed.post(
+        "/v1/interactions", json=exchange(request_id="twice", user_id="mallory"), headers=INGEST
+    )
+    assert r.status_code == 409, r.text
+    assert "feedback_token" not in r.json()
 
 
 def test_a_voter_cannot_be_swapped_inside_a_token() -> None:
