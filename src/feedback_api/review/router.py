@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from feedback_api.auth.keys import Scope, require
 from feedback_api.auth.reviewers import ReviewerDep
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.exceptions import ErrorBody
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText
+from feedback_api.kit.openapi import KEYED, READ, WRITE, responses
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.repository import QueueRepository, QueueWriter
 from feedback_api.review.rule_service import RuleService
@@ -43,12 +43,21 @@ from feedback_api.review.service import QueueReader, QueueService
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
-READ = [require(Scope.READ)]
+READER = [require(Scope.READ)]
 READ_OR_REVIEW = [require(Scope.READ, Scope.REVIEW)]
 ADMIN = [require(Scope.ADMIN)]
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "The lease is not current, or it was used"}
-}
+
+NO_QUEUE = "No review queue has this id"
+# The lease routes: the assignment is someone else's (403), unknown (404), or its lease is
+# not current (409).
+LEASE = responses(
+    *WRITE,
+    _403="The API key's scope does not allow this operation, or the assignment is another "
+    "reviewer's",
+    _404="No review assignment has this id",
+    _409="The lease is not current: it ran out, was released, declined or submitted, or "
+    "the lease_token is not this assignment's",
+)
 
 
 async def get_reader(session: ReadSessionDep) -> QueueReader:
@@ -77,8 +86,11 @@ ServiceDep = Annotated[QueueService, Depends(get_service)]
     "/queues",
     status_code=status.HTTP_201_CREATED,
     response_model=QueueOut,
-    responses={409: {"model": ErrorBody, "description": "The name is taken"}},
+    responses=responses(*WRITE, _409="A review queue has this name already"),
     summary="Create a review queue",
+    description="Creates an empty queue of answers for people to label: its name, "
+    "instructions for the reviewers, the lease a claim holds, how many labels an item needs "
+    "and whether reviewers see the votes (blind). Answers join by POST .../items or rules.",
     dependencies=ADMIN,
 )
 async def create_queue(payload: QueueCreate, service: ServiceDep) -> QueueOut:
@@ -89,6 +101,9 @@ async def create_queue(payload: QueueCreate, service: ServiceDep) -> QueueOut:
     "/queues",
     response_model=QueueList,
     summary="Every review queue with its progress",
+    description="Every queue, each with its settings and progress: how many of its items "
+    "are pending, in review, done or awaiting adjudication, and each reviewer's labels.",
+    responses=responses(*READ),
     dependencies=READ_OR_REVIEW,
 )
 async def list_queues(reader: ReaderDep) -> QueueList:
@@ -99,6 +114,9 @@ async def list_queues(reader: ReaderDep) -> QueueList:
     "/queues/{queue_id}",
     response_model=QueueOut,
     summary="A review queue with its progress",
+    description="One queue by the id its creation returned, with its settings and its "
+    "progress: items by status and each reviewer's labels.",
+    responses=responses(*READ, _404=NO_QUEUE),
     dependencies=READ_OR_REVIEW,
 )
 async def get_queue(queue_id: uuid.UUID, reader: ReaderDep) -> QueueOut:
@@ -109,6 +127,9 @@ async def get_queue(queue_id: uuid.UUID, reader: ReaderDep) -> QueueOut:
     "/queues/{queue_id}",
     response_model=QueueOut,
     summary="Change a queue's instructions or lease, or close it",
+    description="Fields left out stay as they are. A closed queue hands out no more "
+    "claims; its items and labels stay readable.",
+    responses=responses(*WRITE, _404=NO_QUEUE),
     dependencies=ADMIN,
 )
 async def update_queue(queue_id: uuid.UUID, payload: QueueUpdate, service: ServiceDep) -> QueueOut:
@@ -119,6 +140,7 @@ async def update_queue(queue_id: uuid.UUID, payload: QueueUpdate, service: Servi
     "/queues/{queue_id}/items",
     response_model=ItemsAdded,
     summary="Add answers by request_id, or those with a vote that matches a filter",
+    responses=responses(*WRITE, _404=NO_QUEUE),
     dependencies=ADMIN,
 )
 async def add_items(queue_id: uuid.UUID, payload: ItemsAdd, service: ServiceDep) -> ItemsAdded:
@@ -130,7 +152,9 @@ async def add_items(queue_id: uuid.UUID, payload: ItemsAdd, service: ServiceDep)
     "/queues/{queue_id}/rules",
     status_code=status.HTTP_201_CREATED,
     response_model=RuleOut,
-    responses={409: {"model": ErrorBody, "description": "Another sample rule draws from them"}},
+    responses=responses(
+        *WRITE, _404=NO_QUEUE, _409="Another sample rule of this queue draws from these answers"
+    ),
     summary="Add a random sample rule (sample_rate) or a trigger on votes (on_vote)",
     dependencies=ADMIN,
 )
@@ -145,6 +169,9 @@ async def create_rule(queue_id: uuid.UUID, payload: RuleCreate, rules: RulesDep)
     "/queues/{queue_id}/rules",
     response_model=RuleList,
     summary="A queue's rules, stopped ones too",
+    description="The sample rules and vote triggers that add answers to this queue, "
+    "newest first, with the stopped ones and when they stopped.",
+    responses=responses(*READ, _404=NO_QUEUE),
     dependencies=READ_OR_REVIEW,
 )
 async def list_rules(queue_id: uuid.UUID, rules: RuleReaderDep) -> RuleList:
@@ -155,6 +182,9 @@ async def list_rules(queue_id: uuid.UUID, rules: RuleReaderDep) -> RuleList:
     "/queues/{queue_id}/rules/{rule_id}",
     response_model=RuleOut,
     summary="Stop a rule: no new matches; its items stay",
+    description="The rule adds no more answers from now on; the items it added stay in the "
+    "queue with their inclusion probability. Answers the rule as stopped.",
+    responses=responses(*KEYED, 422, 503, _404="The queue has no rule with this id"),
     dependencies=ADMIN,
 )
 async def stop_rule(queue_id: uuid.UUID, rule_id: uuid.UUID, rules: RulesDep) -> RuleOut:
@@ -165,7 +195,10 @@ async def stop_rule(queue_id: uuid.UUID, rule_id: uuid.UUID, rules: RulesDep) ->
     "/queues/{queue_id}/items",
     response_model=ItemPage,
     summary="A queue's items, newest first",
-    dependencies=READ,
+    description="The queue's items a page at a time (pass `next_cursor` back as `cursor`), "
+    "optionally only those with one status, each with its source and label count.",
+    responses=responses(400, *READ, _404=NO_QUEUE),
+    dependencies=READER,
 )
 async def list_items(
     queue_id: uuid.UUID,
@@ -181,6 +214,7 @@ async def list_items(
     "/queues/{queue_id}/agreement",
     response_model=Agreement,
     summary="How far the reviewers agree, with each other and with the users' votes",
+    responses=responses(*READ, _404=NO_QUEUE),
     dependencies=READ_OR_REVIEW,
 )
 async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
@@ -193,11 +227,23 @@ async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
 @router.post(
     "/queues/{queue_id}/claim",
     response_model=Claim,
-    responses={204: {"description": "Nothing is left for this reviewer"}},
+    responses={
+        204: {"description": "Nothing is left for this reviewer, or the queue is closed"},
+        **responses(
+            *KEYED,
+            422,
+            503,
+            _404=NO_QUEUE,
+            _422="No valid X-Reviewer header without API keys, or a query parameter this "
+            "operation does not take",
+        ),
+    },
     summary="Claim the next item to label (a lease of lease_seconds)",
 )
 async def claim(queue_id: uuid.UUID, service: ServiceDep, reviewer: ReviewerDep) -> Response:
-    """`votes` and `labels` are left out while the queue is blind."""
+    """Hands the reviewer the next item they have not labelled or declined, with its
+    exchange, the label set and the queue's instructions, and a lease_token for the lease
+    routes. `votes` and `labels` are left out while the queue is blind."""
     claimed = await service.claim(queue_id, reviewer)
     if claimed is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -210,8 +256,11 @@ async def claim(queue_id: uuid.UUID, service: ServiceDep, reviewer: ReviewerDep)
     "/assignments/{assignment_id}/submit",
     status_code=status.HTTP_201_CREATED,
     response_model=LabelOut,
-    responses=CONFLICT,
     summary="Label the claimed item",
+    description="Stores the reviewer's verdict and reasons for the item the assignment holds, with "
+    "the claim's lease_token; the assignment is then used up. Reasons must be of the "
+    "project's label set.",
+    responses=LEASE,
 )
 async def submit(
     assignment_id: uuid.UUID, payload: SubmitIn, service: ServiceDep, reviewer: ReviewerDep
@@ -223,8 +272,10 @@ async def submit(
     "/assignments/{assignment_id}/release",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=CONFLICT,
     summary="Give the claimed item back",
+    description="Ends the lease early: the item goes back to the queue for anyone, this reviewer "
+    "included, to claim.",
+    responses=LEASE,
 )
 async def release(
     assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
@@ -237,8 +288,10 @@ async def release(
     "/assignments/{assignment_id}/decline",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=CONFLICT,
     summary="Skip the claimed item: it is never handed to this reviewer again",
+    description="Ends the lease and records the decline: the item goes back to the queue for the "
+    "other reviewers.",
+    responses=LEASE,
 )
 async def decline(
     assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
@@ -250,8 +303,10 @@ async def decline(
 @router.post(
     "/assignments/{assignment_id}/heartbeat",
     response_model=Lease,
-    responses=CONFLICT,
     summary="Keep the claim: the lease runs lease_seconds from now",
+    description="Extends a current lease so a long review is not handed to someone else; "
+    "answers with the new leased_until.",
+    responses=LEASE,
 )
 async def heartbeat(
     assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
@@ -263,6 +318,14 @@ async def heartbeat(
     "/labels/{label_id}",
     response_model=LabelOut,
     summary="Change a label (its reviewer, or an admin); the old version is kept",
+    description="Replaces the label's verdict and reasons; the version it replaces stays in "
+    "its history. Only the label's reviewer or an admin may change it.",
+    responses=responses(
+        *WRITE,
+        _403="The API key's scope does not allow this operation, or the label is another "
+        "reviewer's",
+        _404="No review label has this id",
+    ),
 )
 async def edit_label(
     label_id: uuid.UUID, payload: LabelIn, service: ServiceDep, reviewer: ReviewerDep
@@ -274,6 +337,8 @@ async def edit_label(
     "/labels/{label_id}/history",
     response_model=LabelHistory,
     summary="Every version of a label, oldest first",
+    description="Each version of the label with who wrote it and when, the current one last.",
+    responses=responses(*READ, _404="No review label has this id"),
     dependencies=READ_OR_REVIEW,
 )
 async def label_history(label_id: uuid.UUID, reader: ReaderDep) -> LabelHistory:
@@ -284,7 +349,10 @@ async def label_history(label_id: uuid.UUID, reader: ReaderDep) -> LabelHistory:
     "/items/{item_id}",
     response_model=ItemDetail,
     summary="An item, every label, its consensus and how it was reached",
-    dependencies=READ,
+    description="One review item with the exchange it is of, every label on it, and its "
+    "consensus: the verdict, the method that reached it and the reasons most labels share.",
+    responses=responses(*READ, _404="No review item has this id"),
+    dependencies=READER,
 )
 async def get_item(item_id: uuid.UUID, reader: ReaderDep) -> ItemDetail:
     return await reader.item(item_id)
@@ -294,6 +362,14 @@ async def get_item(item_id: uuid.UUID, reader: ReaderDep) -> ItemDetail:
     "/items/{item_id}/adjudicate",
     response_model=ItemDetail,
     summary="Decide an item its reviewers disagree on",
+    description="An admin's label settles the item's verdict (status done); adjudicating "
+    "again changes that label, keeping the old version. Only an item its reviewers "
+    "disagree on, or one already decided, can be adjudicated.",
+    responses=responses(
+        *WRITE,
+        _404="No review item has this id",
+        _409="The item is still collecting labels: its reviewers have not disagreed yet",
+    ),
     dependencies=ADMIN,
 )
 async def adjudicate(
