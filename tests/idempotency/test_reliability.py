@@ -101,3 +101,33 @@ async def test_old_idempotency_keys_are_forgotten(
     async with async_sessionmaker(engine)() as session, session.begin():
         assert await forget_older_than(session, 24) == 1
     assert await count(engine, "idempotency_keys") == 1
+
+
+async def test_a_lone_surrogate_is_the_same_422_with_an_idempotency_key(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """JSON may escape half of a UTF-16 pair (`\\ud800`), which is no character: the vote
+    is refused alike with and without a key, and the key stays unused."""
+    body = b'{"request_id": "\\ud800", "is_helpful": true}'
+    json_type = {"Content-Type": "application/json"}
+    plain = await client.post("/v1/feedback", content=body, headers=json_type)
+    keyed = await client.post(
+        "/v1/feedback", content=body, headers={**json_type, "Idempotency-Key": "half-a-pair"}
+    )
+    assert plain.status_code == keyed.status_code == 422
+    assert keyed.json() == plain.json()
+    assert plain.json()["errors"] == [
+        {
+            "field": "request_id",
+            "message": "Text must be valid Unicode: it holds half of a UTF-16 surrogate pair "
+            "(\\ud800-\\udfff) without its other half",
+            "type": "string_unicode",
+        }
+    ]
+    # The same in a key of the body: the answer names the object, not the key.
+    odd_key = b'{"request_id": "r", "is_helpful": true, "metadata": {"\\udfff": 1}}'
+    answer = await client.post(
+        "/v1/feedback", content=odd_key, headers={**json_type, "Idempotency-Key": "odd-key"}
+    )
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "metadata"
+    assert await count(engine, "idempotency_keys") == 0

@@ -17,6 +17,7 @@ FastAPI's own, word for word; that costs nothing on the accepted path.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from typing import Annotated, Any
@@ -110,7 +111,7 @@ def _is_json(content_type: str | None) -> bool:
 
 def _json_body(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        parsed = json.loads(body)
     except json.JSONDecodeError as e:
         raise RequestValidationError(
             [
@@ -124,6 +125,40 @@ def _json_body(body: bytes) -> Any:
             ],
             body=e.doc,
         ) from e
+    # JSON may escape half of a UTF-16 pair ("\\ud800"), which `json.loads` keeps as a lone
+    # surrogate: no character, so no UTF-8 to store or hash. Checked here, where only bodies
+    # pydantic's own parser refused arrive, so the accepted path pays nothing for it.
+    halves = [
+        {
+            "type": "string_unicode",
+            "loc": ("body", *where),
+            "msg": "Text must be valid Unicode: it holds half of a UTF-16 surrogate pair "
+            "(\\ud800-\\udfff) without its other half",
+            "input": None,
+        }
+        for where in _lone_surrogates(parsed, ())
+    ]
+    if halves:
+        raise RequestValidationError(halves)
+    return parsed
+
+
+def _lone_surrogates(value: Any, where: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Where in a parsed JSON value a string holds a lone surrogate (a key that holds one:
+    the object's place, as the key itself could not be written in the answer)."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                yield where
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _lone_surrogates(key, where)
+            yield from _lone_surrogates(item, (*where, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, (*where, index))
 
 
 def _validate(parsed: Any) -> tuple[FeedbackCreate | None, list[dict[str, Any]]]:

@@ -1,12 +1,18 @@
 """The claim and what a lease does next (submit, release, decline, heartbeat), label edits
 and adjudication: each decided by the database from the rows it locks.
 
-An item's slots are rows. A claim locks one free slot and its item (FOR NO KEY UPDATE SKIP
-LOCKED) and writes both, in one statement: a slot is held by one reviewer at a time, and
-what the claim checks of the item (who is on it already) is on the item's row, which the
-claim writes too. A claim that read the rows before another committed finds them changed,
-and PostgreSQL checks its conditions again on the new versions (READ COMMITTED's re-check
-of locked rows) instead of handing out the same place twice. A submit counts its verdict on
+An item's slots are rows. A claim locks one free slot (FOR NO KEY UPDATE SKIP LOCKED), then
+writes the slot's item and the slot, in one statement: a slot is held by one reviewer at a
+time, and what the claim checks of the item (open, who is on it already) is on the item's
+row, which the claim writes too. Only the slot is skipped when locked: two reviewers
+claiming one item's two slots, or one claiming while another submits on the item, each
+take their slot, and the second to write the item waits for the first to commit (item
+rows locked with SKIP LOCKED would hand the second a 204 while a slot is free). A claim
+that read the rows before another committed finds them changed, and PostgreSQL checks its
+conditions again on the new versions (READ COMMITTED's re-check of the rows it locks or
+writes) instead of handing out the same place twice; when the item's re-check fails (the
+same reviewer took another of its slots meanwhile) the statement says so and the claim
+runs again. A submit counts its verdict on
 the item's row (`correct = correct + 1`), so two last labels submitted at once both count,
 and the second decides the consensus from both.
 """
@@ -135,12 +141,29 @@ def claim_statement() -> Any:
             _slots.c.slot,
         )
         .limit(1)
-        .with_for_update(skip_locked=True, key_share=True)
+        .with_for_update(skip_locked=True, key_share=True, of=_slots)
         .cte("pick")
+    )
+    # The item first: its UPDATE waits for a claim or submit that holds the row, then
+    # checks these conditions again on the row as that one left it.
+    held = (
+        update(_items)
+        .where(
+            _items.c.id == pick.c.item_id,
+            _items.c.state == "open",
+            or_(~(any_(_items.c.reviewers) == _REVIEWER), pick.c.previous == _REVIEWER),
+        )
+        .values(
+            reviewers=func.array_append(
+                func.array_remove(_items.c.reviewers, pick.c.previous), _REVIEWER
+            )
+        )
+        .returning(_items.c.id, _items.c.interaction_id)
+        .cte("held")
     )
     taken = (
         update(_slots)
-        .where(_slots.c.item_id == pick.c.item_id, _slots.c.slot == pick.c.slot)
+        .where(_slots.c.item_id == held.c.id, _slots.c.slot == pick.c.slot)
         .values(
             holder=_REVIEWER,
             assignment_id=_ASSIGNMENT,
@@ -150,32 +173,31 @@ def claim_statement() -> Any:
         .returning(_slots.c.item_id, _slots.c.slot, _slots.c.leased_until)
         .cte("taken")
     )
-    held = (
-        update(_items)
-        .where(_items.c.id == pick.c.item_id)
-        .values(
-            reviewers=func.array_append(
-                func.array_remove(_items.c.reviewers, pick.c.previous), _REVIEWER
-            )
-        )
-        .returning(_items.c.id, _items.c.interaction_id)
-        .cte("held")
-    )
     lease_row = insert(_assignments).from_select(
         ["id", "item_id", "slot", "reviewer", "lease_token"],
         select(_ASSIGNMENT, taken.c.item_id, taken.c.slot, _REVIEWER, _TOKEN),
     )
     leased = lease_row.cte("leased")
+    # One row whenever a slot was picked: `item_id` null when the item's re-check refused.
     return (
-        select(held.c.id.label("item_id"), taken.c.leased_until, *INTERACTION_COLUMNS)
-        .select_from(taken)
-        .join(held, true())
-        .join(_interactions, _interactions.c.id == held.c.interaction_id)
+        select(
+            pick.c.item_id.label("picked"),
+            held.c.id.label("item_id"),
+            taken.c.leased_until,
+            *INTERACTION_COLUMNS,
+        )
+        .select_from(pick)
+        .outerjoin(taken, true())
+        .outerjoin(held, true())
+        .outerjoin(_interactions, _interactions.c.id == held.c.interaction_id)
         .add_cte(leased)
     )
 
 
 CLAIM = claim_statement()
+# A claim whose item was taken by the same reviewer in between (another tab) runs again,
+# with the rows as they are now; bounded, as each further tab can cause one more.
+CLAIM_ATTEMPTS = 5
 
 
 def _current(*, reviewer: bool = True) -> list[ColumnElement[bool]]:
@@ -343,8 +365,13 @@ class ClaimRepository:
             "the_queue": queue_id,
             "lease_for": float(lease_seconds),
         }
-        row = (await self.session.execute(CLAIM, params)).one_or_none()
-        return None if row is None else (assignment_id, token, row)
+        for _ in range(CLAIM_ATTEMPTS):
+            row = (await self.session.execute(CLAIM, params)).one_or_none()
+            if row is None:
+                return None
+            if row.item_id is not None:
+                return assignment_id, token, row
+        return None
 
     async def assignment(self, assignment_id: uuid.UUID) -> AnyRow | None:
         """An assignment with its slot's current holder and its queue's settings."""
