@@ -30,6 +30,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
+from feedback_api.exceptions import unreadable_body
 from feedback_api.feedback.schemas import FeedbackCreate
 
 # The headers the route reads, with the longest value each may have.
@@ -125,6 +126,12 @@ def _json_body(body: bytes) -> Any:
             ],
             body=e.doc,
         ) from e
+    except (UnicodeDecodeError, RecursionError) as e:
+        # Bytes that are not UTF-8, or nesting deeper than Python recurses: the answer every
+        # other route gives to a body its decoder gave up on.
+        unreadable = unreadable_body(e)
+        assert unreadable is not None
+        raise unreadable from e
     # JSON may escape half of a UTF-16 pair ("\\ud800"), which `json.loads` keeps as a lone
     # surrogate: no character, so no UTF-8 to store or hash. Checked here, where only bodies
     # pydantic's own parser refused arrive, so the accepted path pays nothing for it.
