@@ -14,10 +14,15 @@ from feedback_api.exports.schemas import (
     ExportSummary,
     FinetuningExportRequest,
 )
-from feedback_api.exports.service import ExportService, OfflineExport, resolve_window
+from feedback_api.exports.service import (
+    ExportService,
+    OfflineExport,
+    default_file_name,
+    resolve_window,
+)
 from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
 from feedback_api.kit.fields import Timestamp
-from feedback_api.kit.time import MAX_DAYS, iso_week_of
+from feedback_api.kit.time import MAX_DAYS
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -54,7 +59,7 @@ Request = Annotated[tuple[Selection, Shape], Depends(_selection_and_shape)]
 )
 async def export_finetuning(request: Request, session: StreamSessionDep) -> StreamingResponse:
     selection, shape = request
-    name = f"feedback-{iso_week_of(selection.until)}-{shape.format}.jsonl"
+    name = default_file_name(selection.since, shape.format)
     service = ExportService(ExportRepository(session))
     return StreamingResponse(
         await service.stream_jsonl(selection, shape),
