@@ -380,16 +380,9 @@ def _pairs_query(ex: CTE, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
     ranked = select(ex, rank.label("rank")).cte("ranked")
     chosen, rejected = ranked.alias("c"), ranked.alias("r")
     chosen_text, rejected_text = aliased(Interaction, name="ct"), aliased(Interaction, name="rt")
-    system = chosen_text.meta["system_prompt"].astext
-    columns = [
-        system.label("system_prompt"),
-        chosen_text.query.label("query"),
-        chosen_text.response.label("chosen"),
-        rejected_text.response.label("rejected"),
-        chosen.c.up,
-        rejected.c.down,
-        _prompt_key(system, chosen_text.query),
-    ]
+    columns = _pair_columns(
+        chosen_text, chosen_text.response, rejected_text.response, chosen.c.up, rejected.c.down
+    )
     if with_ids:
         ids = func.array_cat(chosen.c.feedback_ids, rejected.c.feedback_ids)
         columns.append(ids.label("feedback_ids"))
@@ -409,24 +402,25 @@ def _pairs_query(ex: CTE, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-def _prompt_key(system: Any, query: Any) -> Any:
-    # A prompt never sits on both sides of a train/test split.
-    return (func.coalesce(system, "") + query).label("split_key")
+def _pair_columns(exchange: Any, chosen: Any, rejected: Any, up: Any, down: Any) -> list[Any]:
+    """PAIR_COLUMNS, the prompt read from `exchange`. The split key is the prompt: a prompt
+    never sits on both sides of a train/test split."""
+    system = exchange.meta["system_prompt"].astext
+    return [
+        system.label("system_prompt"),
+        exchange.query.label("query"),
+        chosen.label("chosen"),
+        rejected.label("rejected"),
+        up,
+        down,
+        (func.coalesce(system, "") + exchange.query).label("split_key"),
+    ]
 
 
 def _correction_pairs(fixes: CTE, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
     """A user's correction (chosen) against the answer they voted down (rejected)."""
     vote, exchange = aliased(Feedback, name="rep_vote"), aliased(Interaction, name="rep")
-    system = exchange.meta["system_prompt"].astext
-    columns = [
-        system.label("system_prompt"),
-        exchange.query.label("query"),
-        vote.correction.label("chosen"),
-        exchange.response.label("rejected"),
-        fixes.c.up,
-        fixes.c.down,
-        _prompt_key(system, exchange.query),
-    ]
+    columns = _pair_columns(exchange, vote.correction, exchange.response, fixes.c.up, fixes.c.down)
     if with_ids:
         columns.append(fixes.c.feedback_ids)
     return (
