@@ -4,6 +4,8 @@ sorted, so the first line leaves after one pass over the window and memory stays
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -316,10 +318,13 @@ def _sft_keep(shape: Shape) -> Callable[[Any], Any]:
     return lambda example: example.c.up != example.c.down
 
 
-_KINDS: list[Callable[[Any], Any]] = [
-    lambda example: example.c.intent.is_not(None),
-    lambda example: example.c.project.is_not(None),
-    lambda example: example.c.reasons.is_not(None),
+# Each kind of first line: what the vote's own row must show (a cheap test made before its
+# example is looked up, so a window without any costs one plain scan, not one lookup per
+# vote), and what its example must.
+_KINDS: list[tuple[Any, Callable[[Any], Any]]] = [
+    (Interaction.intent.is_not(None), lambda example: example.c.intent.is_not(None)),
+    (Interaction.project.is_not(None), lambda example: example.c.project.is_not(None)),
+    (func.cardinality(Feedback.reasons) > 0, lambda example: example.c.reasons.is_not(None)),
 ]
 
 
@@ -340,8 +345,8 @@ def first_lines_queries(selection: Selection, shape: Shape) -> list[Select[*tupl
 
     texts = [_has_text(Interaction.query), _has_text(Interaction.response)]
     return [
-        _streamed_examples(selection, shape, both(kind), with_ids=False).where(*texts).limit(1)
-        for kind in _KINDS
+        _streamed_examples(selection, shape, both(kind), with_ids=False).where(*texts, own).limit(1)
+        for own, kind in _KINDS
     ]
 
 
@@ -431,6 +436,25 @@ def _correction_pairs(fixes: CTE, *, with_ids: bool) -> Select[*tuple[Any, ...]]
     )
 
 
+async def read_ahead(
+    batches: AsyncIterator[Sequence[AnyRow]],
+) -> AsyncIterator[Sequence[AnyRow]]:
+    """The batches of a server-side cursor, the next one asked for before this one is handed
+    out: PostgreSQL computes it while the caller writes this one (a cursor otherwise waits,
+    idle, for each FETCH). Nothing else may use the session meanwhile."""
+    pending = asyncio.ensure_future(anext(batches, None))
+    try:
+        while (batch := await pending) is not None:
+            pending = asyncio.ensure_future(anext(batches, None))
+            await asyncio.sleep(0)  # the FETCH goes out now
+            yield batch
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
 class ExportRepository:
     def __init__(self, session: ReadSession) -> None:
         self.session = session
@@ -480,7 +504,7 @@ class ExportRepository:
         done = {tuple(row[:3]) for row in firsts}
         stmt = lines_query(selection, shape, with_ids=with_ids).execution_options(yield_per=batch)
         result = await self.session.stream(stmt)
-        async for partition in result.partitions():
+        async for partition in read_ahead(result.partitions()):
             if streamed or done:
                 partition = [
                     row
@@ -516,7 +540,7 @@ class ExportRepository:
         self, stmt: Select[*tuple[Any, ...]], batch: int = 5000
     ) -> AsyncIterator[Sequence[AnyRow]]:
         result = await self.session.stream(stmt.execution_options(yield_per=batch))
-        async for partition in result.partitions():
+        async for partition in read_ahead(result.partitions()):
             yield partition
 
     async def runs(self, limit: int) -> list[ExportRun]:
