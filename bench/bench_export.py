@@ -1,13 +1,16 @@
-"""Export benchmark: the streamed fine-tuning dataset against PostgreSQL's own COPY.
+"""Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
-    python bench/bench_export.py [--quick] [--database-url URL]
+    python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
 
-Side by side in one run, on one database with 1,000,000 votes (--quick: 100,000):
-  copy     COPY (<the export's own query, compiled>) TO STDOUT: PostgreSQL writing the very
-           same JSON lines with no application in between, read by asyncpg;
-  export   POST /v1/feedback/export/finetuning through `feedback-api serve`, the body read
-           to the end over HTTP;
-  memory   growth of the server's resident memory (all its processes) during the export.
+On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
+exchange, for each fine-tuning format (weighted, openai, kto, dpo, openai-dpo) and each
+offline file (csv, jsonl, parquet), side by side in one run:
+  copy     COPY (<the export's own query, compiled>) TO STDOUT, read by asyncpg: PostgreSQL
+           writing the same rows with no application in between (with the planner settings
+           the export uses);
+  export   the export through `feedback-api serve` over HTTP, read to the end: the time to
+           its first line, its rate, and the ratio to COPY;
+  memory   the growth of the server's resident memory (all its processes) during it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,25 +32,41 @@ from sqlalchemy.dialects import postgresql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import asyncpg_dsn, database, fill, server
-from feedback_api.exports.repository import Selection, Shape, lines_query
+from feedback_api.exports.repository import (
+    FORMATS,
+    PAIRED,
+    Selection,
+    Shape,
+    interactions_query,
+    lines_query,
+)
+from feedback_api.exports.service import OFFLINE_COLUMNS
 
-FORMAT = "weighted"
+OFFLINE = ("csv", "jsonl", "parquet")
 
 
-async def copy_rate(dsn: str, since: datetime, until: datetime) -> tuple[float, int]:
-    stmt = lines_query(Selection(since, until), Shape(format=FORMAT), with_ids=False)
-    sql = str(
-        stmt.with_only_columns(stmt.selected_columns[0]).compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-        )
-    )
+def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str]]:
+    """The SQL an export of `kind` streams, and the settings it runs with."""
+    if kind in OFFLINE:
+        stmt: Any = interactions_query(since, until, OFFLINE_COLUMNS)
+        settings = []
+    else:
+        stmt = lines_query(Selection(since, until), Shape(format=kind), with_ids=False)  # type: ignore[arg-type]
+        settings = [] if kind in PAIRED else ["enable_hashjoin", "enable_mergejoin"]
+    sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    return sql, settings
+
+
+async def copy_rate(dsn: str, kind: str, since: datetime, until: datetime) -> tuple[float, int]:
+    """Rows/s of COPY (the export's query) TO STDOUT, and the rows."""
+    sql, settings = query_of(kind, since, until)
     conn = await asyncpg.connect(dsn)
-    received = 0
+    for name in settings:
+        await conn.execute(f"SET {name} = off")
     lines = 0
 
     async def sink(chunk: bytes) -> None:
-        nonlocal received, lines
-        received += len(chunk)
+        nonlocal lines
         lines += chunk.count(b"\n")
 
     started = time.perf_counter()
@@ -64,8 +84,9 @@ def server_rss(pid: int) -> int:
         return 0
 
 
-def export_rate(base: str, days: int) -> tuple[float, int, int]:
-    """Examples/s over HTTP, examples received, and the server's peak RSS growth (bytes)."""
+def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int]:
+    """(seconds to the first line, rows/s, rows received, peak RSS growth in bytes) of one
+    export over HTTP. Rows: lines, or for Parquet the rows of the file."""
     pid = server.last_pid  # type: ignore[attr-defined]
     baseline = server_rss(pid)
     peak = baseline
@@ -79,43 +100,70 @@ def export_rate(base: str, days: int) -> tuple[float, int, int]:
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    lines = 0
+    if kind in OFFLINE:
+        request: dict[str, Any] = {
+            "method": "GET",
+            "url": f"{base}/v1/exports/interactions",
+            "params": {"format": kind, "days": days},
+        }
+    else:
+        request = {
+            "method": "POST",
+            "url": f"{base}/v1/feedback/export/finetuning",
+            "json": {"days": days, "format": kind},
+        }
+    lines, first = 0, float("nan")
+    parquet = bytearray() if kind == "parquet" else None
     started = time.perf_counter()
-    with httpx.stream(
-        "POST", f"{base}/v1/feedback/export/finetuning",
-        json={"days": days, "format": FORMAT}, timeout=600,
-    ) as response:  # fmt: skip
+    with httpx.stream(**request, timeout=3600) as response:
         response.raise_for_status()
         for chunk in response.iter_bytes(1 << 16):
-            lines += chunk.count(b"\n")
+            if first != first and (b"\n" in chunk or parquet is not None):
+                first = time.perf_counter() - started
+            if parquet is not None:
+                parquet += chunk
+            else:
+                lines += chunk.count(b"\n")
     elapsed = time.perf_counter() - started
     stop.set()
     watcher.join()
-    return lines / elapsed, lines, peak - baseline
+    if parquet is not None:
+        import io
+
+        import pyarrow.parquet as pq
+
+        lines = pq.ParquetFile(io.BytesIO(bytes(parquet))).metadata.num_rows
+    return first, lines / elapsed, lines, peak - baseline
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 votes")
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
+    parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
     args = parser.parse_args()
+    kinds = args.formats.split(",")
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
     asyncio.run(fill(dsn, rows))
-    days = 100
-    until = datetime.now(UTC) + timedelta(minutes=5)
-    since = until - timedelta(days=days)
-
-    copy, copied = asyncio.run(copy_rate(dsn, since, until))
+    days = 100  # the fill spreads its votes over 90 days: all of them are in the window
+    print(f"votes in the window: {rows:,}")
+    header = (
+        f"{'export':<12}{'rows':>10}{'first line s':>14}{'rows/s':>10}{'COPY rows/s':>13}"
+        f"{'ratio':>8}{'RSS growth MB':>15}"
+    )
+    print(header)
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
-        ours, exported, growth = export_rate(base, days)
-    print(f"votes stored: {rows:,}; examples exported: {exported:,} (COPY: {copied:,})")
-    print(f"{'measure':<52}{'value':>14}")
-    print(f"{'COPY (same query) TO STDOUT (examples/s)':<52}{copy:>14,.0f}")
-    print(f"{'POST /v1/feedback/export/finetuning (examples/s)':<52}{ours:>14,.0f}")
-    print(f"{'ratio':<52}{ours / copy:>13.2f}x")
-    print(f"{'server memory growth during the export (MB)':<52}{growth / 2**20:>14.1f}")
+        for kind in kinds:
+            until = datetime.now(UTC) + timedelta(minutes=5)
+            copy, _ = asyncio.run(copy_rate(dsn, kind, until - timedelta(days=days), until))
+            first, ours, exported, growth = export_rate(base, kind, days)
+            print(
+                f"{kind:<12}{exported:>10,}{first:>14.2f}{ours:>10,.0f}{copy:>13,.0f}"
+                f"{ours / copy:>7.2f}x{growth / 2**20:>15.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -104,6 +104,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             opened.push_async_callback(engine.dispose)
             read_engine = create_engine(settings, settings.read_database_url or url, pre_ping=False)
             opened.push_async_callback(read_engine.dispose)
+            # Streamed exports and background jobs: limits of their own (config.py).
+            stream_engine = create_engine(
+                settings,
+                settings.read_database_url or url,
+                pre_ping=False,
+                statement_timeout=settings.export_statement_timeout_seconds,
+            )
+            opened.push_async_callback(stream_engine.dispose)
+            job_engine = create_engine(
+                settings, url, statement_timeout=settings.job_statement_timeout_seconds
+            )
+            opened.push_async_callback(job_engine.dispose)
             rules = IngestRules.from_settings(settings)
             # Group commit: single votes have one writer per process, batches two (measured
             # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
@@ -125,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 read_engine=read_engine,
                 sessionmaker=sessionmaker,
                 read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
-                stream_sessionmaker=create_sessionmaker(read_engine),
+                stream_sessionmaker=create_sessionmaker(stream_engine),
                 vote_intake=intake,
                 schema_head=head_revision(),
                 rejected_spans=RejectedSpansLog(),
@@ -135,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "OPEN MODE: no FEEDBACK_API_KEYS configured; every caller may read, write "
                     "and erase. Fine on a laptop, never on a network."
                 )
-            for job in build_jobs(settings, state["sessionmaker"]):
+            for job in build_jobs(settings, create_sessionmaker(job_engine)):
                 job.start()
                 opened.push_async_callback(job.stop)
             yield state

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Streamed exports (the API's and the CLI's) and background jobs run on connections of
+    # their own with these limits: a dataset of a busy week takes minutes, and must not be cut
+    # by the 30 s a request gets. 0: no limit.
+    export_statement_timeout_seconds: float = Field(
+        default=3600.0, ge=0, description="Limit of one export statement (0: none)."
+    )
+    job_statement_timeout_seconds: float = Field(
+        default=3600.0, ge=0, description="Limit of one background job statement (0: none)."
+    )
     refresh_interval_seconds: float = Field(default=30.0, gt=0)
     refresh_enabled: bool = Field(
         default=True, description="Run the analytics refresher in this process's lifespan."

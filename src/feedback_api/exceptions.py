@@ -168,7 +168,7 @@ def unreadable_body(cause: BaseException | None) -> InvalidInput | None:
     if isinstance(cause, RecursionError):
         return _unreadable(
             "the body is not readable JSON: its arrays or objects nest too deeply "
-            "(thousands of levels); no field of this API needs more than a few",
+            "(hundreds of levels); no field of this API needs more than a few",
             "json_too_deep",
         )
     return None

@@ -171,14 +171,20 @@ app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 
 
-def _run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on the configured (or embedded) database."""
+def _run_with_session(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    statement_timeout: float | None = None,
+) -> T:
+    """Run `work` in one committed transaction on the configured (or embedded) database,
+    each statement limited to `statement_timeout` seconds (default: the request limit)."""
     from feedback_api.kit.db import create_engine, create_sessionmaker
 
     url = _database_url(settings)
 
     async def run() -> T:
-        engine = create_engine(settings, url)
+        engine = create_engine(settings, url, statement_timeout=statement_timeout)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
@@ -257,8 +263,12 @@ def export_finetuning(
     from rich.progress import Progress
 
     from feedback_api.exports.repository import FORMATS, ExportRepository, Selection, Shape
-    from feedback_api.exports.service import ExportService, iso_week_window, resolve_window
-    from feedback_api.kit.time import iso_week_of
+    from feedback_api.exports.service import (
+        ExportService,
+        default_file_name,
+        iso_week_window,
+        resolve_window,
+    )
 
     if format not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
@@ -289,7 +299,7 @@ def export_finetuning(
     if format == "weighted" or (format == "openai" and include_negative):
         typer.echo(SFT_TRAINER_WARNING, err=True)
     selection = Selection(since, until, model, intent, project)
-    path = output or Path(f"feedback-{iso_week_of(since)}-{format}.jsonl")
+    path = output or Path(default_file_name(since, format))
 
     async def work(session: AsyncSession) -> Any:
         service = ExportService(ExportRepository(session))
@@ -301,7 +311,9 @@ def export_finetuning(
                 progress=lambda n: bar.advance(task, n),
             )  # fmt: skip
 
-    written = _run_with_session(settings, work)
+    written = _run_with_session(
+        settings, work, statement_timeout=settings.export_statement_timeout_seconds
+    )
     s = written.summary
     typer.echo(f"window: {s.since.isoformat()} .. {s.until.isoformat()}")
     for f in written.files:
@@ -329,7 +341,7 @@ def export_interactions(
 ) -> None:
     """Interactions with their latest vote, for offline analysis."""
     from feedback_api.exports.repository import ExportRepository
-    from feedback_api.exports.service import OfflineExport, resolve_window
+    from feedback_api.exports.service import OfflineExport, StagedFiles, resolve_window
 
     if format not in OfflineExport.media_types:
         raise typer.BadParameter("use csv, jsonl or parquet", param_hint="--format")
@@ -342,13 +354,15 @@ def export_interactions(
 
     async def work(session: AsyncSession) -> int:
         size = 0
-        with path.open("wb") as handle:
+        with StagedFiles([path]) as (handle,):  # renamed into place when whole
             async for chunk in OfflineExport(ExportRepository(session)).stream(format, start, end):
                 handle.write(chunk)
                 size += len(chunk)
         return size
 
-    size = _run_with_session(settings, work)
+    size = _run_with_session(
+        settings, work, statement_timeout=settings.export_statement_timeout_seconds
+    )
     typer.echo(f"wrote {path} ({size} bytes)")
 
 

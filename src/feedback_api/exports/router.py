@@ -14,11 +14,16 @@ from feedback_api.exports.schemas import (
     ExportSummary,
     FinetuningExportRequest,
 )
-from feedback_api.exports.service import ExportService, OfflineExport, resolve_window
+from feedback_api.exports.service import (
+    ExportService,
+    OfflineExport,
+    default_file_name,
+    resolve_window,
+)
 from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
 from feedback_api.kit.fields import Timestamp
 from feedback_api.kit.openapi import READ, WRITE, responses
-from feedback_api.kit.time import MAX_DAYS, iso_week_of
+from feedback_api.kit.time import MAX_DAYS
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])
@@ -61,7 +66,7 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
     JSON Lines streamed straight from the database; the window is in the X-Export-Since and
     X-Export-Until headers."""
     selection, shape = request
-    name = f"feedback-{iso_week_of(selection.until)}-{shape.format}.jsonl"
+    name = default_file_name(selection.since, shape.format)
     service = ExportService(ExportRepository(session))
     return StreamingResponse(
         await service.stream_jsonl(selection, shape),

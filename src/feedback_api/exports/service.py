@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from feedback_api import __version__
 from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.exports.lines import line_writer
 from feedback_api.exports.models import ExportRun
 from feedback_api.exports.repository import (
     PAIRED,
@@ -24,9 +25,10 @@ from feedback_api.exports.repository import (
     Selection,
     Shape,
     interactions_query,
+    split_key_index,
 )
 from feedback_api.exports.schemas import ExportSummary
-from feedback_api.kit.time import MAX_DAYS, parse_week
+from feedback_api.kit.time import MAX_DAYS, iso_week_of, parse_week
 
 
 def resolve_window(
@@ -170,8 +172,9 @@ class ExportService:
         return _prepend(first, chunks)
 
     async def _jsonl_chunks(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
-        async for lines in self.repository.stream_text(selection, shape):
-            yield ("\n".join(lines) + "\n").encode()
+        line = line_writer(shape)
+        async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+            yield "".join([line(row) + "\n" for row in rows]).encode()
 
     async def write(
         self,
@@ -183,7 +186,11 @@ class ExportService:
         manifest: bool = True,
         progress: Callable[[int], None] | None = None,
     ) -> Written:
-        """Write the dataset to `path` (or path.train/.test with a split), atomically."""
+        """Write the dataset to `path` (or path.train/.test with a split), and its manifest.
+
+        Each file is written under a temporary name and renamed when whole: a reader never
+        finds a cut file (or a manifest of files not yet there) under the final name.
+        """
         if not 0 <= test_fraction < 1:
             raise InvalidInput("test_fraction must be at least 0 and below 1")
         summary = await self.summary(selection, shape)
@@ -194,51 +201,82 @@ class ExportService:
             targets = [path]
         files = [WrittenFile(t) for t in targets]
         hashes = [hashlib.sha256() for _ in targets]
-        feedback_ids: list[str] = []
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = [t.with_name(t.name + ".partial") for t in targets]
-        handles = [p.open("wb") for p in partial]
-        try:
-            async for rows in self.repository.stream_lines(selection, shape, with_ids=manifest):
+        line = line_writer(shape)
+        split = split_key_index(shape)
+        with StagedFiles(targets) as handles:
+            async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
                 for row in rows:
-                    side = 1 if test_fraction and _in_test_split(row[3], test_fraction) else 0
-                    data = row[0].encode() + b"\n"
+                    side = 1 if test_fraction and _in_test_split(row[split], test_fraction) else 0
+                    data = (line(row) + "\n").encode()
                     handles[side].write(data)
                     hashes[side].update(data)
                     files[side].examples += 1
                     files[side].size += len(data)
-                    if manifest:
-                        feedback_ids.extend(str(i) for i in row[4])
                 if progress:
                     progress(len(rows))
-        finally:
-            for handle in handles:
-                handle.close()
-        for done, target, written, digest in zip(partial, targets, files, hashes, strict=True):
-            os.replace(done, target)
+        for written, digest in zip(files, hashes, strict=True):
             written.sha256 = digest.hexdigest()
         result = Written(summary=summary, files=files)
         if manifest:
             result.manifest = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
-            document = {
-                **summary.model_dump(mode="json"),
-                "generated_at": datetime.now(UTC).isoformat(),
-                "generator": f"feedback-api {__version__}",
-                "test_fraction": test_fraction,
-                "split_by": shape.split_by,
-                "files": [
-                    {
-                        "name": f.path.name,
-                        "examples": f.examples,
-                        "bytes": f.size,
-                        "sha256": f.sha256,
-                    }
-                    for f in files
-                ],
-                "feedback_ids": sorted(set(feedback_ids)),
-            }
-            result.manifest.write_text(json.dumps(document, indent=2) + "\n")
+            await self._write_manifest(result, result.manifest, selection, shape, test_fraction)
         return result
+
+    async def _write_manifest(
+        self, written: Written, path: Path, selection: Selection, shape: Shape, fraction: float
+    ) -> None:
+        """The manifest, its vote ids streamed from the database in order (memory stays flat
+        at any size), renamed into place when whole (after the files it describes)."""
+        document = {
+            **written.summary.model_dump(mode="json"),
+            "generated_at": datetime.now(UTC).isoformat(),
+            "generator": f"feedback-api {__version__}",
+            "test_fraction": fraction,
+            "split_by": shape.split_by,
+            "files": [
+                {"name": f.path.name, "examples": f.examples, "bytes": f.size, "sha256": f.sha256}
+                for f in written.files
+            ],
+        }
+        head = json.dumps(document, indent=2)[:-2]  # without the closing "\n}"
+        with StagedFiles([path]) as (handle,):
+            handle.write(f'{head},\n  "feedback_ids": ['.encode())
+            count = 0
+            async for ids in self.repository.stream_feedback_ids(selection, shape):
+                lead = ",\n    " if count else "\n    "
+                handle.write((lead + ",\n    ".join(f'"{i}"' for i in ids)).encode())
+                count += len(ids)
+            handle.write(("\n  ]\n}\n" if count else "]\n}\n").encode())
+
+
+class StagedFiles:
+    """Files written under `NAME.partial` and renamed to their names only when the block
+    ends without an error (removed otherwise)."""
+
+    def __init__(self, targets: list[Path]) -> None:
+        self.targets = targets
+        self.partial = [t.with_name(t.name + ".partial") for t in targets]
+        self.handles: list[Any] = []
+
+    def __enter__(self) -> list[Any]:
+        self.handles = [p.open("wb") for p in self.partial]
+        return self.handles
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        for handle in self.handles:
+            handle.close()
+        for partial, target in zip(self.partial, self.targets, strict=True):
+            if kind is None:
+                os.replace(partial, target)
+            else:
+                partial.unlink(missing_ok=True)
+
+
+def default_file_name(since: datetime, fmt: str) -> str:
+    """The name a fine-tuning dataset gets when none is given (the API's download, the CLI's
+    file): by the ISO week its window starts in, as the weekly job names last week's."""
+    return f"feedback-{iso_week_of(since)}-{fmt}.jsonl"
 
 
 # -- offline analysis ------------------------------------------------------------------

@@ -68,7 +68,9 @@ async def read_vote(request: Request) -> VoteRequest:
         if _is_json(content_type):
             try:
                 payload = FeedbackCreate.model_validate_json(body)
-            except ValidationError:
+            except ValidationError as refused:
+                if _too_deep(refused):
+                    raise _unreadable(RecursionError()) from refused
                 parsed = _json_body(body)  # FastAPI's parse: a JSON error is refused here
         else:
             parsed = body  # not declared JSON: validated as the bytes it is, as FastAPI does
@@ -127,11 +129,7 @@ def _json_body(body: bytes) -> Any:
             body=e.doc,
         ) from e
     except (UnicodeDecodeError, RecursionError) as e:
-        # Bytes that are not UTF-8, or nesting deeper than Python recurses: the answer every
-        # other route gives to a body its decoder gave up on.
-        unreadable = unreadable_body(e)
-        assert unreadable is not None
-        raise unreadable from e
+        raise _unreadable(e) from e
     # JSON may escape half of a UTF-16 pair ("\\ud800"), which `json.loads` keeps as a lone
     # surrogate: no character, so no UTF-8 to store or hash. Checked here, where only bodies
     # pydantic's own parser refused arrive, so the accepted path pays nothing for it.
@@ -166,6 +164,21 @@ def _lone_surrogates(value: Any, where: tuple[str | int, ...]) -> Iterator[tuple
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _lone_surrogates(item, (*where, index))
+
+
+def _too_deep(refused: ValidationError) -> bool:
+    """pydantic's parser stops at a fixed depth (200 levels), where `json.loads` depends on
+    how deep Python's stack already is: decided here, so the answer does not vary."""
+    first = refused.errors(include_url=False)[0]
+    return first["type"] == "json_invalid" and "recursion limit" in first["msg"]
+
+
+def _unreadable(cause: BaseException) -> Exception:
+    """The answer every other route gives to a body its decoder gave up on: bytes that are
+    not UTF-8, or nesting deeper than a parser recurses."""
+    unreadable = unreadable_body(cause)
+    assert unreadable is not None
+    return unreadable
 
 
 def _validate(parsed: Any) -> tuple[FeedbackCreate | None, list[dict[str, Any]]]:

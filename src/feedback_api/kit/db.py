@@ -38,8 +38,15 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def create_engine(
-    settings: Settings, url: str | None = None, *, pre_ping: bool = True
+    settings: Settings,
+    url: str | None = None,
+    *,
+    pre_ping: bool = True,
+    statement_timeout: float | None = None,
 ) -> AsyncEngine:
+    """An engine whose statements stop after `statement_timeout` seconds (default: the
+    request limit, settings.statement_timeout_seconds; 0: never)."""
+    timeout = settings.statement_timeout_seconds if statement_timeout is None else statement_timeout
     engine = create_async_engine(
         url or resolve_database_url(settings),
         pool_size=settings.pool_size,
@@ -54,10 +61,10 @@ def create_engine(
             # A little longer than statement_timeout: PostgreSQL's own cancel (SQLSTATE
             # 57014, a clear "query_timeout") comes first; this one only catches a server
             # that stopped talking.
-            "command_timeout": settings.statement_timeout_seconds + 2,
+            "command_timeout": timeout + 2 if timeout else None,
             "server_settings": {
                 "application_name": "feedback-api",
-                "statement_timeout": str(int(settings.statement_timeout_seconds * 1000)),
+                "statement_timeout": str(int(timeout * 1000)),
             },
         },
     )
