@@ -154,3 +154,89 @@ async def test_one_rate_equals_ppi_py(client: httpx.AsyncClient, engine: AsyncEn
         assert item["vote_bias"] == pytest.approx(item["voted_accuracy"] - point, abs=1e-6)
         expected = "fewer than 30 reviewed answers" if len(reviewed) < 30 else None
         assert item["warning"] == expected
+
+
+async def test_two_rates_are_strata_combined_by_answers(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """code answers sampled at 0.2, chat answers at 0.6 (one queue): per model, each rate
+    is a stratum estimated by PPI++ and weighted by its answers; the reviewed accuracy is
+    Hajek's, weighting each verdict by 1 / its rate."""
+    world = World(2)
+    await _setup(client, engine, world)
+    queue_id = await new_queue(client, reviewers_per_item=1)
+    await _rule(client, queue_id, 0.2, intent="code")
+    await _rule(client, queue_id, 0.6, intent="chat")
+    # An answer no rule covers: counted in all_answers only.
+    await _log(client, [exchange(request_id="other", model="alpha", intent="search")])
+    await _apply(engine)
+    given = await _review(client, queue_id, world.truth, leave=0)
+    r = await client.get(URL)  # every queue: here the one
+    assert r.status_code == 200, r.text
+    items = {item["model"]: item for item in r.json()["items"]}
+    yhat = world.yhat(world.answers)
+    rate = {"code": 0.2, "chat": 0.6}
+    for model, item in items.items():
+        rows = [a for a in world.answers if a["model"] == model]
+        assert item["answers"] == len(rows)
+        assert item["all_answers"] == len(rows) + (model == "alpha")
+        mean, variance = 0.0, 0.0
+        for intent in ("code", "chat"):
+            stratum = [a for a in rows if a["intent"] == intent]
+            ids = {a["request_id"] for a in stratum}
+            point, var = _ppi(stratum, yhat, {k: v for k, v in given.items() if k in ids})
+            weight = len(stratum) / len(rows)
+            mean += weight * point
+            variance += weight**2 * var
+        half = Z_95 * math.sqrt(variance)
+        assert item["estimated_accuracy"] == pytest.approx(mean, abs=1e-6)
+        assert item["estimated_ci_low"] == pytest.approx(mean - half, abs=1e-6)
+        assert item["estimated_ci_high"] == pytest.approx(mean + half, abs=1e-6)
+        intent_of = {a["request_id"]: a["intent"] for a in rows}
+        weights = [(1 / rate[intent_of[k]], v) for k, v in given.items() if k in intent_of]
+        hajek = sum(w * v for w, v in weights) / sum(w for w, _ in weights)
+        assert item["reviewed_accuracy"] == pytest.approx(hajek)
+        assert item["reviewed_ci_low"] <= hajek <= item["reviewed_ci_high"]
+    # By intent: the uncovered one has answers but no estimate.
+    r = await client.get(URL, params={"group_by": "intent"})
+    assert r.status_code == 200, r.text
+    by_intent = {item["intent"]: item for item in r.json()["items"]}
+    assert set(by_intent) == {"chat", "code", "search"}
+    search = by_intent["search"]
+    assert (search["answers"], search["all_answers"], search["estimated_accuracy"]) == (0, 1, None)
+    assert "model" not in search
+
+
+async def test_no_review_yet_and_bad_input(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    world = World(3)
+    await _log(client, world.answers[:50])
+    queue_id = await new_queue(client, reviewers_per_item=1)
+    await _rule(client, queue_id, 0.5)
+    await _apply(engine)
+    r = await client.get(URL, params={"queue": queue_id, "model": "alpha"})
+    assert r.status_code == 200, r.text
+    [item] = r.json()["items"]
+    assert item["answers"] == 50 and item["sampled"] > 0 and item["reviewed"] == 0
+    assert item["pending"] == item["sampled"]
+    assert item["estimated_accuracy"] is None and item["vote_bias"] is None
+    assert item["reviewed_accuracy"] is None and item["voted_accuracy"] is None
+    assert item["warning"] == "no reviewed answers"
+    # A window before the answers: nothing.
+    old = (datetime.now(UTC) - timedelta(days=90)).isoformat()
+    r = await client.get(URL, params={"until": old})
+    assert r.status_code == 200 and r.json()["items"] == []
+    r = await client.get(URL, params={"queue": "0190a000-0000-7000-8000-000000000000"})
+    assert r.status_code == 404, r.text
+    r = await client.get(URL, params={"group_by": "user"})
+    assert r.status_code == 422 and "model, intent, project" in r.text
+    r = await client.get(URL, params={"since": old, "until": old})
+    assert r.status_code == 422 and "earlier" in r.text
+
+
+async def test_needs_the_read_scope(make_client: Any) -> None:
+    from tests.review.helpers import KEYS, READ, reviewer
+
+    async with make_client(api_keys=KEYS) as keyed:
+        assert (await keyed.get(URL)).status_code == 401
+        assert (await keyed.get(URL, headers=reviewer("alice"))).status_code == 403
+        assert (await keyed.get(URL, headers=READ)).status_code == 200
