@@ -47,6 +47,7 @@ from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
 from feedback_api.reports.router import router as reports_router
+from feedback_api.review.estimated.router import router as estimated_router
 from feedback_api.review.job import review_rules
 from feedback_api.review.router import router as review_router
 from feedback_api.traces.router import router as traces_router
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before the feedback router: /v1/feedback/accuracy must not be taken for a feedback id.
     app.include_router(analytics.feedback_analytics, dependencies=read)
     app.include_router(analytics.metrics, dependencies=read)
+    app.include_router(estimated_router, dependencies=read)
     app.include_router(analytics.admin, dependencies=admin)
     app.include_router(exports.finetuning, dependencies=read)
     app.include_router(exports.exports, dependencies=read)

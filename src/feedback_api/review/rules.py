@@ -65,7 +65,7 @@ def _draw(rule: Any, interaction: Any) -> ColumnElement[Any]:
     return sa_cast(bits, BigInteger) / float(2**HASH_BITS)
 
 
-def _answer_filters(rule: Any, interaction: Any) -> list[ColumnElement[bool]]:
+def answer_filters(rule: Any, interaction: Any) -> list[ColumnElement[bool]]:
     return [
         or_(rule.c[name].is_(None), rule.c[name] == interaction.c[name])
         for name in ("model", "intent", "project")
@@ -86,7 +86,7 @@ def sample_statement(*, new: bool, floor: uuid.UUID | None = None) -> Any:
         r.c.stopped_at.is_(None),
         r.c.scanned_to.is_(None) if new else r.c.scanned_to.is_not(None),
         i.c.created_at >= r.c.since,
-        *_answer_filters(r, i),
+        *answer_filters(r, i),
         _draw(r, i) < r.c.sample_rate,
     ]
     if floor is not None:
@@ -115,7 +115,7 @@ def trigger_statement(*, new: bool, floor: uuid.UUID | None = None) -> Any:
             r.c.vote_with_comment.is_(None),
             r.c.vote_with_comment == (func.coalesce(func.length(f.c.comment), 0) > 0),
         ),
-        *_answer_filters(r, i),
+        *answer_filters(r, i),
     ]
     if floor is not None:
         conditions.append(f.c.id >= floor)

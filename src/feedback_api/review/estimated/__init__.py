@@ -1,0 +1,1 @@
+"""Accuracy over every answer: a random reviewed sample and the thumbs of the users (PPI++)."""

@@ -1,0 +1,160 @@
+"""Accuracy over every answer of a window, per group: what the votes say, what the reviewed
+random sample says, and the PPI++ estimate that uses both (docs/review.md, "Estimated
+accuracy")."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from feedback_api.analytics import figures
+from feedback_api.analytics.stats import Z_95, wilson_interval
+from feedback_api.exceptions import InvalidInput, NotFound
+from feedback_api.kit.time import MAX_DAYS
+from feedback_api.review.estimated.ppi import Estimate, Sums, hajek, ppi_mean, stratified
+from feedback_api.review.estimated.repository import Cell, EstimateRepository, Scope
+from feedback_api.review.estimated.schemas import (
+    GROUP_BY,
+    EstimatedAccuracy,
+    EstimatedAccuracyItem,
+    EstimateWindow,
+)
+
+DEFAULT_DAYS = 30
+# Below this many reviewed answers the interval's normal approximation is rough.
+FEW_REVIEWED = 30
+FEW_WARNING = f"fewer than {FEW_REVIEWED} reviewed answers"
+NONE_WARNING = "no reviewed answers"
+
+
+@dataclass
+class _Group:
+    answers: int = 0
+    voted_answers: int = 0
+    votes: int = 0
+    positive: int = 0
+    sampled: int = 0
+    needs_adjudication: int = 0
+    reviewed: int = 0
+    strata: dict[float, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    strata_answers: dict[float, int] = field(default_factory=lambda: defaultdict(int))
+    verdicts: list[tuple[float, float, int]] = field(default_factory=list)
+
+    def add(self, cell: Cell) -> None:
+        self.answers += cell.answers
+        self.voted_answers += cell.voted_answers
+        self.votes += cell.votes
+        self.positive += cell.positive
+        self.sampled += cell.sampled
+        self.needs_adjudication += cell.needs_adjudication
+        self.strata_answers[cell.rate] += cell.answers
+        sums = self.strata[cell.rate]
+        if cell.y is None:
+            sums.add_unlabelled(cell.yhat, cell.answers)
+        else:
+            self.reviewed += cell.answers
+            sums.add_labelled(cell.y, cell.yhat, cell.answers)
+            self.verdicts.append((cell.y, cell.rate, cell.answers))
+
+
+def _bounds(estimate: Estimate | None) -> tuple[float | None, float | None]:
+    if estimate is None:
+        return None, None
+    return estimate.interval(Z_95)
+
+
+def _reviewed(group: _Group) -> tuple[float | None, float | None, float | None]:
+    """Hajek's mean of the verdicts; its Wilson interval with one inclusion rate, else its
+    normal interval (clipped to [0, 1])."""
+    estimate = hajek(group.verdicts)
+    if estimate is None:
+        return None, None, None
+    if len({rate for _, rate, _ in group.verdicts}) == 1:
+        correct = sum(count for y, _, count in group.verdicts if y == 1)
+        low, high = wilson_interval(correct, group.reviewed) or (None, None)
+        return estimate.mean, low, high
+    low, high = estimate.interval(Z_95)
+    return estimate.mean, max(0.0, low), min(1.0, high)
+
+
+def _item(group_by: str, key: str | None, group: _Group, all_answers: int) -> EstimatedAccuracyItem:
+    voted = figures.accuracy(group.positive, group.votes)
+    voted_low, voted_high = wilson_interval(group.positive, group.votes) or (None, None)
+    reviewed, reviewed_low, reviewed_high = _reviewed(group)
+    estimate = stratified(
+        (group.strata_answers[rate], ppi_mean(sums)) for rate, sums in group.strata.items()
+    )
+    low, high = _bounds(estimate)
+    warning = None
+    if group.answers and group.reviewed == 0:
+        warning = NONE_WARNING
+    elif 0 < group.reviewed < FEW_REVIEWED:
+        warning = FEW_WARNING
+    estimated = None if estimate is None else estimate.mean
+    return EstimatedAccuracyItem(
+        **{group_by: key},
+        answers=group.answers,
+        all_answers=all_answers,
+        voted_answers=group.voted_answers,
+        votes=group.votes,
+        voted_accuracy=voted,
+        voted_ci_low=voted_low,
+        voted_ci_high=voted_high,
+        sampled=group.sampled,
+        reviewed=group.reviewed,
+        pending=group.sampled - group.reviewed - group.needs_adjudication,
+        needs_adjudication=group.needs_adjudication,
+        reviewed_accuracy=reviewed,
+        reviewed_ci_low=reviewed_low,
+        reviewed_ci_high=reviewed_high,
+        estimated_accuracy=estimated,
+        estimated_ci_low=low,
+        estimated_ci_high=high,
+        vote_bias=None if voted is None or estimated is None else voted - estimated,
+        warning=warning,
+    )
+
+
+class EstimateService:
+    def __init__(self, repository: EstimateRepository) -> None:
+        self.repository = repository
+
+    async def estimated_accuracy(
+        self,
+        *,
+        model: str | None,
+        intent: str | None,
+        project: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        group_by: str,
+        queue_id: uuid.UUID | None,
+    ) -> EstimatedAccuracy:
+        if group_by not in GROUP_BY:
+            raise InvalidInput(
+                f"group_by: unknown value {group_by!r}; use one of {', '.join(GROUP_BY)}"
+            )
+        if queue_id is not None and not await self.repository.queue_exists(queue_id):
+            raise NotFound(f"no review queue {queue_id}")
+        now = await self.repository.now()
+        until = until or now
+        since = since or until - timedelta(days=DEFAULT_DAYS)
+        if since >= until:
+            raise InvalidInput("since must be earlier than until")
+        if until - since > timedelta(days=MAX_DAYS):
+            raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
+        scope = Scope(since, until, model, intent, project, group_by, queue_id)
+        everything = await self.repository.all_answers(scope)
+        groups: dict[str | None, _Group] = defaultdict(_Group)
+        for cell in await self.repository.cells(scope):
+            groups[cell.group].add(cell)
+        keys = sorted(everything, key=lambda key: (key is None, key or ""))
+        items = [_item(group_by, key, groups.get(key) or _Group(), everything[key]) for key in keys]
+        return EstimatedAccuracy(
+            as_of=now,
+            window=EstimateWindow(since=since, until=until),
+            group_by=group_by,  # checked against GROUP_BY above
+            items=items,
+        )
