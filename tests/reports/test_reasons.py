@@ -48,8 +48,8 @@ async def test_the_report_says_why_answers_were_voted_down(client: httpx.AsyncCl
     markdown = (await client.get("/v1/reports/weekly", params={"format": "md"})).text
     assert "## Why answers were voted down" in markdown
     line = "- m1, 4 down-votes: incorrect 50 % (2), too_long 25 % (1), unsafe 25 % (1)"
-    assert line + "; 1 without a reason" in markdown
-    assert "- m2, 1 down-votes: no reasons given" in markdown
+    assert line + "; (no reason given) (1)" in markdown
+    assert "- m2, 1 down-votes: (no reason given) (1)" in markdown
     assert "- m3: no down-votes." in markdown
 
     page = (await client.get("/v1/reports/weekly", params={"format": "html"})).text

@@ -225,10 +225,11 @@ def _reason_lines(models: list[ModelWeek]) -> list[str]:
             f"{_md_cell(r.reason)} {_pct(r.share_of_downvotes, 0)} ({r.downvotes})"
             for r in m.downvote_reasons
         )
-        silent = f"; {m.downvotes_without_reason} without a reason"
+        # The same words for down-votes without a reason as the HTML's row.
+        silent = f"{NO_REASON} ({m.downvotes_without_reason})"
         lines.append(
-            f"- {_md_cell(m.model)}, {m.downvotes} down-votes: {given or 'no reasons given'}"
-            f"{silent if given and m.downvotes_without_reason else ''}"
+            f"- {_md_cell(m.model)}, {m.downvotes} down-votes: "
+            + (f"{given}; {silent}" if given and m.downvotes_without_reason else given or silent)
         )
     return lines
 
