@@ -132,3 +132,23 @@ async def test_bad_reason_metric_parameters_are_422(
     r = await client.get("/v1/metrics/reasons", params=params)
     assert r.status_code == 422, r.text
     assert needle in r.json()["detail"]
+
+
+async def test_a_vote_counts_on_its_answers_day(client: httpx.AsyncClient) -> None:
+    """Like /v1/metrics/daily: a vote cast today on an answer of 3 days ago counts 3 days
+    ago, so a day's reasons and its down-votes are the same votes."""
+    answered = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    body = exchange(request_id="old", model="m1", created_at=ago(3))
+    assert (await client.post("/v1/interactions", json=body)).status_code == 201
+    vote = {"request_id": "old", "rating": -1, "reasons": ["incorrect"], "user_id": "u"}
+    assert (await client.post("/v1/feedback", json=vote)).status_code == 201
+    await client.post("/v1/admin/refresh")
+    that_day = {"since": answered, "until": answered}
+    reasons = (await client.get("/v1/metrics/reasons", params=that_day)).json()
+    assert table(reasons["items"]) == {
+        (None, "incorrect"): (0, 1, 1.0),
+        ("m1", "incorrect"): (0, 1, 1.0),
+    }
+    assert (await client.get("/v1/metrics/reasons", params={"days": 1})).json()["items"] == []
+    daily = (await client.get("/v1/metrics/daily", params=that_day)).json()["items"]
+    assert [d["negative"] for d in daily] == [1]

@@ -8,9 +8,10 @@ needs them); ratios take the counts and return None where the whole is zero.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import distinct, func, not_
+from sqlalchemy import Text, cast, distinct, func, not_, null, select, union_all
 
 from feedback_api.feedback.models import Feedback
 
@@ -36,6 +37,37 @@ def corrections() -> Any:
     """Votes that carry a correction (the answer the user wanted): one with some text, not
     only whitespace (what an export can learn from)."""
     return func.count().filter(Feedback.correction.regexp_match(r"\S"))
+
+
+def per_reason(votes: Any, by: Sequence[str]) -> Any:
+    """The votes of `votes` (a CTE with the columns `by`, `is_helpful` and `reasons`) per
+    group of `by` and reason: `up_votes` and `down_votes` once for each reason a vote gave,
+    and a row with `reason` NULL for every vote of the group, with or without a reason (the
+    whole that `share_of_down_votes` divides by). The reasons rollup and the weekly report
+    count with this; both group by the answer's time, like every per-day figure."""
+    given = select(
+        *(votes.c[name] for name in by),
+        votes.c.is_helpful,
+        func.unnest(votes.c.reasons).label("reason"),
+    ).subquery("given")
+    counted = []
+    for source, reason in ((given, given.c.reason), (votes, None)):
+        group = [source.c[name] for name in by]
+        counted.append(
+            select(
+                *group,
+                (reason if reason is not None else cast(null(), Text)).label("reason"),
+                positive(source.c.is_helpful).label("up_votes"),
+                negative(source.c.is_helpful).label("down_votes"),
+            ).group_by(*group, *([reason] if reason is not None else []))
+        )
+    # One statement: a CTE named twice is read once.
+    return union_all(*counted)
+
+
+def without_reason(is_helpful: Any = Feedback.is_helpful, reasons: Any = Feedback.reasons) -> Any:
+    """Thumbs-down votes that gave no reason."""
+    return func.count().filter(not_(is_helpful), func.cardinality(reasons) == 0)
 
 
 def stars_sum() -> Any:
@@ -88,5 +120,6 @@ def feedback_rate(answered: int, answers: int) -> float | None:
 
 def share_of_down_votes(down_votes: int, all_down_votes: int) -> float | None:
     """A reason's down-votes / every down-vote of the same votes (with or without a reason;
-    a vote may give several reasons, so shares can add up to more than 1)."""
+    a vote may give several reasons, so shares can add up to more than 1), both counted by
+    `per_reason` over the answers of the same days."""
     return ratio(down_votes, all_down_votes)

@@ -314,8 +314,9 @@ class QueryWindow(Base):
 
 
 class ReasonHour(Segment, Base):
-    """Votes per reason, per UTC cast hour and segment (model, intent, project): the hours
-    that daily_reasons sums. `reason` NULL counts every vote of the hour and segment."""
+    """Votes per reason, per UTC hour of the answers voted on and segment (model, intent,
+    project): the hours that daily_reasons sums. `reason` NULL counts every vote of the hour
+    and segment."""
 
     __tablename__ = "reason_hours"
     __table_args__ = (grain_index(__tablename__, "hour", after=("reason",)),)
@@ -328,8 +329,8 @@ class ReasonHour(Segment, Base):
 
 
 class DailyReason(Cell, Base):
-    """Votes per reason, per UTC day the vote was cast, for every CUBE(model, intent, project)
-    combination (`grouping` as in DailyMetric).
+    """Votes per reason, per UTC day of the answers voted on (as in DailyMetric), for every
+    CUBE(model, intent, project) combination (`grouping` as in DailyMetric).
 
     A vote counts once for each of its reasons; the row with `reason` NULL counts every vote
     of the slice, with or without a reason: the whole that `share_of_down_votes` divides by.

@@ -1,10 +1,11 @@
-"""The reasons family: `reason_hours` (votes per reason, cast hour and segment) and
-`daily_reasons` (per UTC cast day and CUBE cell), behind `GET /v1/metrics/reasons`.
+"""The reasons family: `reason_hours` (votes per reason, answer hour and segment) and
+`daily_reasons` (per UTC day of the answers and CUBE cell), behind `GET /v1/metrics/reasons`.
 
-A vote counts once for each of its reasons; the row with `reason` NULL counts every vote
-of the slice, with or without a reason: the whole that `share_of_down_votes` divides by.
-An hour from its votes, a day from its hours: a tick that touched the current hour reads
-that hour's votes, not the day's.
+A vote counts on its answer's day, like every per-day figure (`/v1/metrics/daily`, the
+weekly report), once for each of its reasons (`figures.per_reason`); the row with `reason`
+NULL counts every vote of the slice, with or without a reason: the whole that
+`share_of_down_votes` divides by. An hour from its answers' votes, a day from its hours: a
+tick that touched an hour reads that hour's votes, not the day's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typing
 from collections.abc import Collection
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Table, Text, cast, delete, func, null, select, union_all
+from sqlalchemy import BigInteger, Table, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,20 +40,20 @@ TALLIES = ("up_votes", "down_votes")
 
 
 async def rebuild_reasons(session: AsyncSession, hours: Collection[datetime] | None) -> None:
-    """Recompute the votes per reason of the given UTC cast hours (reason_hours), then the
-    days they belong to (daily_reasons, sums of their hours); or everything if None."""
+    """Recompute the votes per reason on the answers of the given UTC hours (reason_hours),
+    then the days they belong to (daily_reasons, sums of their hours); or everything if
+    None. Each hour's votes are found through its interactions, as the daily rollup's."""
     if hours is not None and not hours:
         return
-    hour = utc_hour(Feedback.created_at)
     cleared = delete(ReasonHour)
     where = []
     if hours is not None:
-        where = [in_hours(Feedback.created_at, hours)]
+        where = [in_hours(Interaction.created_at, hours)]
         cleared = cleared.where(ReasonHour.hour.in_(sorted(hours)))
     votes = (
         votes_joined()
         .add_columns(
-            hour.label("hour"),
+            utc_hour(Interaction.created_at).label("hour"),
             Interaction.model,
             Interaction.intent,
             Interaction.project,
@@ -62,29 +63,11 @@ async def rebuild_reasons(session: AsyncSession, hours: Collection[datetime] | N
         .where(*where)
         .cte("votes")
     )
-    per_reason = select(
-        *(votes.c[name] for name in ("hour", *DIMENSIONS, "is_helpful")),
-        func.unnest(votes.c.reasons).label("reason"),
-    ).subquery("per_reason")
     await session.execute(cleared)
-    # Once per reason of a vote, and once per vote (reason NULL: the slice's whole), in one
-    # statement: the votes are read once (a CTE named twice is computed once).
-    counted = []
-    for source, reason in ((per_reason, per_reason.c.reason), (votes, None)):
-        dims = [source.c[d] for d in DIMENSIONS]
-        by_reason = [reason] if reason is not None else []
-        counted.append(
-            select(
-                source.c.hour,
-                *dims,
-                reason if reason is not None else cast(null(), Text),
-                figures.positive(source.c.is_helpful),
-                figures.negative(source.c.is_helpful),
-            ).group_by(source.c.hour, *dims, *by_reason)
-        )
     await session.execute(
         insert(ReasonHour).from_select(
-            ["hour", *DIMENSIONS, "reason", *TALLIES], union_all(*counted)
+            ["hour", *DIMENSIONS, "reason", *TALLIES],
+            figures.per_reason(votes, ("hour", *DIMENSIONS)),
         )
     )
     await _rebuild_days(session, None if hours is None else {utc_date(h) for h in hours})
@@ -119,7 +102,7 @@ async def _rebuild_days(session: AsyncSession, days: Collection[date] | None) ->
 
 
 class Reasons:
-    """reason_hours per touched cast hour, then daily_reasons of their days."""
+    """reason_hours per touched answer hour, then daily_reasons of their days."""
 
     async def rebuild(self, tick: Tick) -> None:
         await rebuild_reasons(tick.session, None)
@@ -128,5 +111,5 @@ class Reasons:
         """Days are calendar days: nothing slides."""
 
     async def apply(self, tick: Tick) -> None:
-        # Reasons count by the hour a vote was cast, and each day is the sum of its hours.
-        await rebuild_reasons(tick.session, tick.changes.vote_hours)
+        # Reasons count by the hour of the answer voted on; each day is the sum of its hours.
+        await rebuild_reasons(tick.session, tick.changes.answer_hours)

@@ -150,7 +150,7 @@ async def reasons(
     ] = None,
 ) -> ReasonMetrics:
     """How often each reason was given with an up- or a down-vote, per model, over a
-    window of UTC days."""
+    window of UTC days of the answers voted on (as /v1/metrics/daily counts votes)."""
     return await service.reasons(where, days, since, until)
 
 

@@ -172,8 +172,8 @@ class ReasonItem(BaseModel):
     down_votes: int
     share_of_down_votes: float | None = Field(
         description="down_votes / every down-vote of the slice (with or without a reason), "
-        "votes counted on the UTC day they were cast; null without down-votes. The weekly "
-        "report's share_of_downvotes counts the votes on the week's answers instead."
+        "votes counted on the UTC day of the answer voted on, like /v1/metrics/daily; null "
+        "without down-votes. Over a week's days: the weekly report's share_of_downvotes."
     )
 
 
@@ -188,5 +188,6 @@ class ReasonMetrics(BaseModel):
     window: DayWindow
     items: list[ReasonItem] = Field(
         description="Per reason and model, then for all models (model null); a vote counts "
-        "once for each of its reasons, on the UTC day it was cast."
+        "once for each of its reasons, on the UTC day of the answer voted on (a vote cast "
+        "today on an answer of 3 days ago counts 3 days ago, as in /v1/metrics/daily)."
     )

@@ -195,7 +195,8 @@ class AnalyticsService:
     async def reasons(
         self, where: Slice, days: int | None, since: date | None, until: date | None
     ) -> ReasonMetrics:
-        """Votes per reason over whole UTC days (of casting): the last `days` up to today,
+        """Votes per reason over whole UTC days (of the answers voted on, like the daily
+        metrics): the last `days` up to today,
         or since/until (both included; 30 days up to today by default)."""
         if days is not None and (since is not None or until is not None):
             raise InvalidInput("give either days or since/until, not both")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic.config import Config
@@ -30,7 +31,11 @@ def alembic_config(database_url: str | None = None, *, configure_logging: bool =
     return cfg
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest migration this code ships. Read once per process (parsing every script of
+    alembic/versions takes 50-100 ms, at each app start): the scripts are part of the code,
+    which a running process never changes."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Double, Text, case, cast, func, not_, null, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by, array
+from sqlalchemy import Double, cast, func, not_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from feedback_api.analytics import figures
 from feedback_api.analytics.buckets import utc_day
@@ -107,22 +107,36 @@ class ReportRepository:
         return list((await self.session.execute(stmt)).all())
 
     async def downvote_reasons(self, start: datetime, end: datetime) -> list[AnyRow]:
-        """Per model and reason: the down-votes on the week's answers that gave it (reason
-        None: those that gave none)."""
-        none_given = func.cardinality(Feedback.reasons) == 0
-        reasons = case((none_given, array([null()], type_=Text)), else_=Feedback.reasons)
-        given = (
-            select(Interaction.model, func.unnest(reasons).label("reason"))
+        """Per model and reason: the down-votes on the week's answers that gave it, and
+        (reason None) every down-vote on them; counted by `figures.per_reason`, as
+        `/v1/metrics/reasons` counts over the week's days. `silent`: those that gave none."""
+        down = (
+            select(Interaction.model, Feedback.is_helpful, Feedback.reasons)
             .select_from(Feedback)
             .join(Interaction, Interaction.id == Feedback.interaction_id)
             .where(_in_week(start, end), not_(Feedback.is_helpful))
-            .subquery()
+            .cte("down")
         )
-        downvotes = func.count()
+        counted = figures.per_reason(down, ("model",)).subquery("counted")
+        silent = (
+            select(
+                down.c.model,
+                figures.without_reason(down.c.is_helpful, down.c.reasons).label("silent"),
+            )
+            .group_by(down.c.model)
+            .subquery("silent")
+        )
+        downvotes = counted.c.down_votes
         stmt = (
-            select(given.c.model, given.c.reason, downvotes.label("downvotes"))
-            .group_by(given.c.model, given.c.reason)
-            .order_by(given.c.model, downvotes.desc(), given.c.reason.nulls_last())
+            select(
+                counted.c.model,
+                counted.c.reason,
+                downvotes.label("downvotes"),
+                silent.c.silent,
+            )
+            .join(silent, silent.c.model == counted.c.model)
+            .order_by(counted.c.model, counted.c.reason.is_not(None), downvotes.desc())
+            .order_by(counted.c.reason)
         )
         return list((await self.session.execute(stmt)).all())
 

@@ -45,8 +45,8 @@ class DownvoteReason(BaseModel):
     downvotes: int = Field(description="Down-votes that gave this reason (a vote may give many)")
     share_of_downvotes: float = Field(
         description="Of all the model's down-votes on this week's answers (by the answer's "
-        "day, like every figure of the report; /v1/metrics/reasons' share_of_down_votes "
-        "counts by the day a vote was cast)"
+        "day, like every figure of the report): /v1/metrics/reasons' share_of_down_votes "
+        "for the model over the week's seven days"
     )
 
 

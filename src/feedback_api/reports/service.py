@@ -132,6 +132,8 @@ class ReportService:
             accuracy = _accuracy(vote_row.positive, vote_row.total) if vote_row else None
             previous = _accuracy(prev_row.positive, prev_row.total) if prev_row else None
             down = vote_row.total - vote_row.positive if vote_row else 0
+            # The reasons' whole (reason None) is every down-vote of the model: `down`.
+            given = [r for r in reasons[name] if r.reason is not None]
             models.append(
                 ModelWeek(
                     model=name,
@@ -156,12 +158,9 @@ class ReportService:
                             share_of_downvotes=figures.share_of_down_votes(r.downvotes, down)
                             or 0.0,  # a reason's down-votes are among the model's
                         )
-                        for r in reasons[name]
-                        if r.reason is not None
+                        for r in given
                     ],
-                    downvotes_without_reason=sum(
-                        r.downvotes for r in reasons[name] if r.reason is None
-                    ),
+                    downvotes_without_reason=reasons[name][0].silent if reasons[name] else 0,
                     days=_model_days(week, model_days[name]),
                 )
             )
