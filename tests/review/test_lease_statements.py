@@ -4,16 +4,27 @@ what the slower path decided."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
 
+from feedback_api.review.claims import (
+    CLAIM,
+    RELEASE,
+    SUBMIT,
+    _free,
+    claim_statement,
+    submit_statement,
+)
 from tests.helpers import count
 from tests.review.helpers import add, as_open, claim, log_answers, new_queue, submit
 
@@ -144,3 +155,44 @@ async def test_a_stale_lease_with_a_bad_reason_is_the_reasons_422(
     unknown = {**lease, "assignment_id": "00000000-0000-0000-0000-000000000000"}
     r = await submit(client, unknown, as_open("ann"), reasons=["boring"])
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("core", "text_form"),
+    [
+        (claim_statement, CLAIM),
+        (submit_statement, SUBMIT),
+        (lambda: _free("released", keep_reviewer=False), RELEASE),
+    ],
+)
+def test_the_frozen_lease_statements_are_their_own_sql(core: Any, text_form: Any) -> None:
+    """Run as text, each statement sends the SQL its Core form compiles to, with the
+    values its Core form gives its constant parameters."""
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+    def named(compiled: Any) -> str:
+        return re.sub(
+            r"\$(\d+)", lambda m: ":" + compiled.positiontup[int(m.group(1)) - 1], str(compiled)
+        )
+
+    statement = core()
+    expected, got = statement.compile(dialect=dialect), text_form.compile(dialect=dialect)
+    assert named(got) == named(expected)
+    assert got.construct_params(_REQUIRED) == expected.construct_params(_REQUIRED)
+    assert [c.key for c in text_form.selected_columns] == [
+        c.key for c in statement.selected_columns
+    ]
+
+
+_REQUIRED = {
+    "the_queue": None,
+    "by_reviewer": "ann",
+    "the_assignment": None,
+    "the_token": None,
+    "new_label": None,
+    "new_verdict": "correct",
+    "new_reasons": [],
+    "new_correction": None,
+    "new_note": None,
+    "default_reasons": [],
+}

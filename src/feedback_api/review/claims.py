@@ -54,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import AnyRow
+from feedback_api.kit.statements import frozen
 from feedback_api.reasons.models import ProjectReasons
 from feedback_api.review.labels import decided, needed
 from feedback_api.review.models import (
@@ -185,7 +186,7 @@ def claim_statement() -> Any:
     )
 
 
-CLAIM = claim_statement()
+CLAIM = frozen(claim_statement())
 # A claim whose item was taken by the same reviewer in between (another tab) runs again,
 # with the rows as they are now; bounded, as each further tab can cause one more.
 CLAIM_ATTEMPTS = 5
@@ -286,7 +287,7 @@ def submit_statement() -> Any:
     return select(*label.c).add_cte(ended).add_cte(counted)
 
 
-SUBMIT = submit_statement()
+SUBMIT = frozen(submit_statement())
 
 
 def _free(state: str, *, keep_reviewer: bool) -> Any:
@@ -317,8 +318,8 @@ def _free(state: str, *, keep_reviewer: bool) -> Any:
     return statement
 
 
-RELEASE = _free("released", keep_reviewer=False)
-DECLINE = _free("declined", keep_reviewer=True)
+RELEASE = frozen(_free("released", keep_reviewer=False))
+DECLINE = frozen(_free("declined", keep_reviewer=True))
 
 
 def _heartbeat() -> Any:
