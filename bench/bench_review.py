@@ -32,6 +32,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bench.common import asyncpg_dsn, database, fill, percentile, server, settle
+from feedback_api.reasons.schemas import DEFAULT_REASONS
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.job import apply_rules
 
@@ -136,15 +138,22 @@ async def statements(url: str, queue_id: str, reviewers: int, seconds: float) ->
         while time.perf_counter() < until:
             started = time.perf_counter()
             async with AsyncSession(engine) as session, session.begin():
-                claimed = await ClaimRepository(session).claim(uuid.UUID(queue_id), name, 900)
+                claimed = await ClaimRepository(session).claim(uuid.UUID(queue_id), name)
             claims.append(time.perf_counter() - started)
             if claimed is None:
                 return
             assignment_id, token, _ = claimed
-            label = {"verdict": "correct", "reasons": [], "correction": None, "note": None}
+            label: dict[str, Any] = {
+                "verdict": "correct",
+                "reasons": [],
+                "correction": None,
+                "note": None,
+            }
             started = time.perf_counter()
             async with AsyncSession(engine) as session, session.begin():
-                stored = await ClaimRepository(session).submit(assignment_id, token, name, label)
+                stored = await ClaimRepository(session).submit(
+                    assignment_id, token, name, label, DEFAULT_REASONS
+                )
             submits.append(time.perf_counter() - started)
             assert stored is not None
 

@@ -67,6 +67,8 @@ class State(TypedDict):
     read_engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    statement_engine: AsyncEngine
+    statement_sessionmaker: async_sessionmaker[AsyncSession]
     stream_sessionmaker: async_sessionmaker[AsyncSession]
     vote_intake: VoteIntake
     schema_head: str | None
@@ -105,6 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             opened.push_async_callback(engine.dispose)
             read_engine = create_engine(settings, settings.read_database_url or url, pre_ping=False)
             opened.push_async_callback(read_engine.dispose)
+            # Writes of one statement each (review claims and submits): autocommit, no
+            # pre-ping (kit.db); a pool of its own, as the pre-ping is the pool's.
+            statement_engine = create_engine(settings, url, pre_ping=False)
+            opened.push_async_callback(statement_engine.dispose)
             # Streamed exports and background jobs: limits of their own (config.py).
             stream_engine = create_engine(
                 settings,
@@ -138,6 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 read_engine=read_engine,
                 sessionmaker=sessionmaker,
                 read_sessionmaker=create_sessionmaker(autocommit(read_engine)),
+                statement_engine=statement_engine,
+                statement_sessionmaker=create_sessionmaker(autocommit(statement_engine)),
                 stream_sessionmaker=create_sessionmaker(stream_engine),
                 vote_intake=intake,
                 schema_head=head_revision(),

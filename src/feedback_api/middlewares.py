@@ -106,7 +106,11 @@ def _plain_route(scope: Scope) -> str:
 
 
 def _sample_pool(state: dict[str, Any]) -> None:
-    engines = {id(e): e for e in (state.get("engine"), state.get("read_engine")) if e is not None}
+    engines = {
+        id(e): e
+        for e in (state.get("engine"), state.get("read_engine"), state.get("statement_engine"))
+        if e is not None
+    }
     POOL_CHECKED_OUT.set(sum(engine.pool.checkedout() for engine in engines.values()))
 
 

@@ -65,7 +65,7 @@ async def test_claims_at_the_database_hold_no_item_twice(
 
     async def one(name: str) -> Any:
         async with AsyncSession(engine) as session, session.begin():
-            return await ClaimRepository(session).claim(uuid.UUID(queue_id), name, 60)
+            return await ClaimRepository(session).claim(uuid.UUID(queue_id), name)
 
     claims = await asyncio.gather(*(one(f"p{i % 20}") for i in range(40)))
     held = Counter(row.item_id for c in claims if c is not None for row in [c[2]])

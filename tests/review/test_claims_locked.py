@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from feedback_api.reasons.schemas import DEFAULT_REASONS
 from feedback_api.review.claims import ClaimRepository
 from tests.review.helpers import add, as_open, claim, log_answers, new_queue
 
@@ -50,10 +51,10 @@ async def test_a_claim_waits_for_the_item_a_transaction_holds(
 
     async def claim_as(name: str) -> Any:
         async with AsyncSession(engine) as session, session.begin():
-            return await ClaimRepository(session).claim(queue_id, name, 60)
+            return await ClaimRepository(session).claim(queue_id, name)
 
     async with AsyncSession(engine) as first, first.begin():
-        held = await ClaimRepository(first).claim(queue_id, "ann", 60)
+        held = await ClaimRepository(first).claim(queue_id, "ann")
         assert held is not None
         second = asyncio.create_task(claim_as("bob"))
         await asyncio.sleep(0.5)  # bob's claim reaches the item's row while ann holds it
@@ -70,7 +71,7 @@ async def test_a_claim_while_a_submit_holds_the_item(
     queue_id = uuid.UUID(await new_queue(client, reviewers_per_item=2))
     await add(client, str(queue_id), ids)
     async with AsyncSession(engine) as session, session.begin():
-        assignment_id, token, _ = await ClaimRepository(session).claim(queue_id, "ann", 60) or (
+        assignment_id, token, _ = await ClaimRepository(session).claim(queue_id, "ann") or (
             None,
             None,
             None,
@@ -79,11 +80,13 @@ async def test_a_claim_while_a_submit_holds_the_item(
 
     async def claim_as(name: str) -> Any:
         async with AsyncSession(engine) as session, session.begin():
-            return await ClaimRepository(session).claim(queue_id, name, 60)
+            return await ClaimRepository(session).claim(queue_id, name)
 
     label = {"verdict": "correct", "reasons": [], "correction": None, "note": None}
     async with AsyncSession(engine) as submitting, submitting.begin():
-        stored = await ClaimRepository(submitting).submit(assignment_id, token, "ann", label)
+        stored = await ClaimRepository(submitting).submit(
+            assignment_id, token, "ann", label, DEFAULT_REASONS
+        )
         assert stored is not None
         second = asyncio.create_task(claim_as("bob"))
         await asyncio.sleep(0.5)

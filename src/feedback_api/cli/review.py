@@ -42,11 +42,11 @@ def _checked(build: Callable[[], T]) -> T:
 
 def _service(session: AsyncSession, reasons: list[str]) -> QueueService:
     # Imported here: `feedback-api --help` need not load the database layers.
-    from feedback_api.review.claims import ClaimRepository
+    from feedback_api.review.labels import LabelRepository
     from feedback_api.review.repository import QueueWriter
     from feedback_api.review.service import QueueService
 
-    return QueueService(QueueWriter(session), ClaimRepository(session), reasons)
+    return QueueService(QueueWriter(session), LabelRepository(session), reasons)
 
 
 async def _find(service: QueueService, name_or_id: str) -> QueueOut:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
-    TextualSelect,
     Uuid,
     any_,
     bindparam,
@@ -34,13 +32,11 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    text,
     tuple_,
     update,
 )
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from feedback_api.analytics.changes import change_row, log_changes, utc_hour
@@ -55,6 +51,7 @@ from feedback_api.kit.models import (
     written_columns,
 )
 from feedback_api.kit.recordset import json_recordset, json_row, value_or_default
+from feedback_api.kit.statements import frozen
 from feedback_api.reasons.models import ProjectReasons
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 
@@ -219,34 +216,6 @@ def _submit_votes() -> CompoundSelect[Any]:
         checked.c.allowed_reasons,
     ).where(~reasons_allowed)
     return accepted.union_all(refused).add_cte(changes)
-
-
-def frozen(statement: CompoundSelect[Any]) -> TextualSelect:
-    """`statement` as SQLAlchemy text of its own SQL, compiled once for PostgreSQL, with its
-    parameters and result columns typed as `statement` types them.
-
-    SQLAlchemy finds a statement's compiled form by its cache key, a nested tuple of every
-    element of the statement, which Python hashes anew on every execution (a tuple keeps no
-    hash): for the vote statement, over 2,000 elements, that hash cost more instructions than
-    the rest of SQLAlchemy's execution (docs/benchmarks.md, "Votes at a million a week"). A
-    text's cache key holds its string, whose hash Python keeps. The statement is the same for
-    every group size (its rows are JSON parameters), so its compiled form never changes.
-    The casts the dialect writes after each parameter are taken out of the text (the dialect
-    writes them again for the text's typed parameters), every other `::` is escaped; the test
-    of this function checks that the text renders the statement's own SQL.
-    """
-    compiled = statement.compile(
-        dialect=asyncpg_dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-    )
-    sql = str(compiled)
-    for name in compiled.binds:
-        sql = re.sub(rf":{name}::[\w\[\]]+", f":{name}", sql)
-    sql = sql.replace("::", "\\:\\:")
-    return (
-        text(sql)
-        .bindparams(*(bindparam(name, type_=bind.type) for name, bind in compiled.binds.items()))
-        .columns(*(column(str(c.key), c.type) for c in statement.selected_columns))
-    )
 
 
 SUBMIT_VOTES = frozen(_submit_votes())

@@ -6,6 +6,10 @@ configured) in autocommit: a read costs one round trip, not four (a pool pre-pin
 the query, ROLLBACK). The read engine skips the pre-ping: a connection that a database
 restart broke fails once with a clear 503, and the pool then replaces every connection it
 holds. Streamed exports read in a transaction of their own (server-side cursors need one).
+Statement sessions are for requests whose write is one statement (a review claim, a label's
+submit): on the primary, in autocommit and without the pre-ping, like read sessions; the
+statement is its own transaction, committed when it returns, so the request costs one round
+trip instead of six (the pre-ping's BEGIN, `;` and ROLLBACK, BEGIN, the statement, COMMIT).
 """
 
 from __future__ import annotations
@@ -163,7 +167,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_statement_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on the primary in autocommit: each statement commits as it returns.
+
+    Only for a request whose every write is one statement (atomic by itself): what a later
+    statement of the request reads or refuses cannot undo an earlier one. Reads after the
+    write (why a write was refused) see what is committed.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.state.statement_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+StatementSessionDep = Annotated[AsyncSession, Depends(get_statement_session, scope="function")]
 ReadSessionDep = Annotated[AsyncReadSession, Depends(get_read_session, scope="function")]
 # For streaming responses: the session must outlive the handler, until the last byte is sent.
 StreamSessionDep = Annotated[AsyncReadSession, Depends(get_stream_session, scope="request")]

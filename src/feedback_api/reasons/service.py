@@ -35,7 +35,10 @@ class ReasonSets:
         return ReasonSetOut(project=project, reasons=own, source="project")
 
     async def allowed(self, project: str | None) -> tuple[str, ...]:
-        own = await self.reader.get(project) if project is not None else None
+        return self.of(await self.reader.get(project) if project is not None else None)
+
+    def of(self, own: Sequence[str] | None) -> tuple[str, ...]:
+        """The label set of a project whose own set is `own` (None: it has none)."""
         return self.default if own is None else tuple(own)
 
     async def check(self, project: str | None, reasons: Sequence[str]) -> None:

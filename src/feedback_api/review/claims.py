@@ -1,5 +1,6 @@
-"""The claim and what a lease does next (submit, release, decline, heartbeat), label edits
-and adjudication: each decided by the database from the rows it locks.
+"""The claim and what a lease does next (submit, release, decline, heartbeat): each one
+statement, decided by the database from the rows it locks (label edits and adjudication:
+labels.py).
 
 An item's slots are rows. A claim locks one free slot (FOR NO KEY UPDATE SKIP LOCKED), then
 writes the slot's item and the slot, in one statement: a slot is held by one reviewer at a
@@ -15,16 +16,23 @@ same reviewer took another of its slots meanwhile) the statement says so and the
 runs again. A submit counts its verdict on
 the item's row (`correct = correct + 1`), so two last labels submitted at once both count,
 and the second decides the consensus from both.
+
+Each statement is the whole of its request's work on the database: the claim reads its
+queue (closed, lease, instructions, label set) and the submit checks the reasons against
+the label set in the statement itself, so a request is one round trip, and a request
+whose statement writes nothing wrote nothing (they run in autocommit: kit.db).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
+    Integer,
+    Interval,
     Table,
     Text,
     Uuid,
@@ -33,7 +41,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    literal,
+    literal_column,
     null,
     or_,
     select,
@@ -46,11 +54,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.models import AnyRow
+from feedback_api.kit.statements import frozen
+from feedback_api.reasons.models import ProjectReasons
+from feedback_api.review.labels import decided, needed
 from feedback_api.review.models import (
     ReviewAssignment,
     ReviewItem,
     ReviewLabel,
-    ReviewLabelVersion,
     ReviewQueue,
     ReviewSlot,
 )
@@ -62,56 +72,25 @@ _queues = cast(Table, ReviewQueue.__table__)
 _assignments = cast(Table, ReviewAssignment.__table__)
 _labels = cast(Table, ReviewLabel.__table__)
 _interactions = cast(Table, Interaction.__table__)
+_reasons = cast(Table, ProjectReasons.__table__)
 
 _REVIEWER = bindparam("by_reviewer", type_=Text)
 _ASSIGNMENT = bindparam("the_assignment", type_=Uuid)
 _TOKEN = bindparam("the_token", type_=Uuid)
+_QUEUE = bindparam("the_queue", type_=Uuid)
+
+
+# Written into the SQL, not bound: the statements are prepared once per connection, and a
+# plan made for any parameter values (PostgreSQL's generic plan, after five runs) can use
+# the partial index of open items only where `state = 'open'` is in the text.
+_OPEN = literal_column("'open'", Text)
+_ONE: ColumnElement[int] = literal_column("1", Integer)
 
 
 def _seconds(value: Any) -> ColumnElement[Any]:
-    return func.make_interval(0, 0, 0, 0, 0, 0, value)
-
-
-def decided(
-    correct: ColumnElement[Any], incorrect: ColumnElement[Any], needed: ColumnElement[Any]
-) -> dict[str, ColumnElement[Any]]:
-    """An item's state, verdict, consensus and decision time from its verdict counts.
-
-    All labels in: all alike is `unanimous`, a strict majority is `majority`, a tie needs
-    adjudication. Fewer labels than needed: open, no verdict.
-    """
-    complete = (correct + incorrect) >= needed
-    verdict = case(
-        (~complete, null()),
-        (correct > incorrect, literal("correct")),
-        (incorrect > correct, literal("incorrect")),
-        else_=null(),
-    )
-    consensus = case(
-        (~complete, null()),
-        (or_(correct == 0, incorrect == 0), literal("unanimous")),
-        (correct != incorrect, literal("majority")),
-        else_=null(),
-    )
-    state = case(
-        (~complete, literal("open")),
-        (correct == incorrect, literal("needs_adjudication")),
-        else_=literal("done"),
-    )
-    return {
-        "state": state,
-        "verdict": verdict,
-        "consensus": consensus,
-        "decided_at": case((and_(complete, correct != incorrect), func.now()), else_=null()),
-    }
-
-
-def _needed(item: Any) -> ColumnElement[Any]:
-    return (
-        select(_queues.c.reviewers_per_item)
-        .where(_queues.c.id == item.c.queue_id)
-        .scalar_subquery()
-    )
+    second: ColumnElement[Any] = literal_column("interval '1 second'", Interval)
+    product: ColumnElement[Any] = value * second
+    return product
 
 
 def claim_statement() -> Any:
@@ -122,13 +101,19 @@ def claim_statement() -> Any:
     with labels first, then oldest first; within an item a free slot before one whose
     lease ran out (its holder may still submit until someone takes it).
     """
-    lease = bindparam("lease_for", type_=Float)
     pick = (
-        select(_slots.c.item_id, _slots.c.slot, _slots.c.holder.label("previous"))
+        select(
+            _slots.c.item_id,
+            _slots.c.slot,
+            _slots.c.holder.label("previous"),
+            _queues.c.lease_seconds,
+        )
         .join_from(_items, _slots, _slots.c.item_id == _items.c.id)
+        .join(_queues, _queues.c.id == _items.c.queue_id)
         .where(
-            _items.c.queue_id == bindparam("the_queue", type_=Uuid),
-            _items.c.state == "open",
+            _items.c.queue_id == _QUEUE,
+            ~_queues.c.closed,
+            _items.c.state == _OPEN,
             ~_slots.c.labelled,
             or_(_slots.c.holder.is_(None), _slots.c.leased_until < func.now()),
             or_(~(any_(_items.c.reviewers) == _REVIEWER), _slots.c.holder == _REVIEWER),
@@ -140,7 +125,7 @@ def claim_statement() -> Any:
             _slots.c.holder.is_not(None),
             _slots.c.slot,
         )
-        .limit(1)
+        .limit(_ONE)
         .with_for_update(skip_locked=True, key_share=True, of=_slots)
         .cte("pick")
     )
@@ -150,7 +135,7 @@ def claim_statement() -> Any:
         update(_items)
         .where(
             _items.c.id == pick.c.item_id,
-            _items.c.state == "open",
+            _items.c.state == _OPEN,
             or_(~(any_(_items.c.reviewers) == _REVIEWER), pick.c.previous == _REVIEWER),
         )
         .values(
@@ -168,7 +153,7 @@ def claim_statement() -> Any:
             holder=_REVIEWER,
             assignment_id=_ASSIGNMENT,
             lease_token=_TOKEN,
-            leased_until=func.now() + _seconds(lease),
+            leased_until=func.now() + _seconds(pick.c.lease_seconds),
         )
         .returning(_slots.c.item_id, _slots.c.slot, _slots.c.leased_until)
         .cte("taken")
@@ -179,14 +164,21 @@ def claim_statement() -> Any:
     )
     leased = lease_row.cte("leased")
     # One row whenever a slot was picked: `item_id` null when the item's re-check refused.
+    # With it what the claim's answer shows of the queue: its instructions, whether it is
+    # blind, and its project's own label set (null: the default set).
     return (
         select(
             pick.c.item_id.label("picked"),
             held.c.id.label("item_id"),
             taken.c.leased_until,
             *INTERACTION_COLUMNS,
+            _queues.c.instructions,
+            _queues.c.blind,
+            _reasons.c.reasons.label("own_reasons"),
         )
         .select_from(pick)
+        .join(_queues, _queues.c.id == _QUEUE)
+        .outerjoin(_reasons, _reasons.c.project == _queues.c.project)
         .outerjoin(taken, true())
         .outerjoin(held, true())
         .outerjoin(_interactions, _interactions.c.id == held.c.interaction_id)
@@ -194,7 +186,7 @@ def claim_statement() -> Any:
     )
 
 
-CLAIM = claim_statement()
+CLAIM = frozen(claim_statement())
 # A claim whose item was taken by the same reviewer in between (another tab) runs again,
 # with the rows as they are now; bounded, as each further tab can cause one more.
 CLAIM_ATTEMPTS = 5
@@ -216,13 +208,29 @@ def _current(*, reviewer: bool = True) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _reasons_allowed(reasons: Any) -> ColumnElement[bool]:
+    """No reasons, or only reasons of the label set of the slot's queue's project (its own
+    set, else `default_reasons`): the check of ReasonSets, in the statement."""
+    own = (
+        select(_reasons.c.reasons)
+        .join_from(_items, _queues, _queues.c.id == _items.c.queue_id)
+        .join(_reasons, _reasons.c.project == _queues.c.project)
+        .where(_items.c.id == _slots.c.item_id)
+        .scalar_subquery()
+    )
+    allowed = func.coalesce(own, bindparam("default_reasons", type_=ARRAY(Text)))
+    return or_(func.cardinality(reasons) == 0, reasons.contained_by(allowed))
+
+
 def submit_statement() -> Any:
     """Store the label of a current lease and count it on its item, deciding the consensus
-    when it is the last one needed; no row when the lease is not current."""
+    when it is the last one needed; no row when the lease is not current or a reason is not
+    in the label set (nothing written)."""
     verdict = bindparam("new_verdict", type_=Text)
+    reasons = bindparam("new_reasons", type_=ARRAY(Text))
     done = (
         update(_slots)
-        .where(*_current())
+        .where(*_current(), _reasons_allowed(reasons))
         .values(labelled=True, leased_until=null())
         .returning(_slots.c.item_id)
         .cte("done")
@@ -247,7 +255,7 @@ def submit_statement() -> Any:
                 _ASSIGNMENT,
                 _REVIEWER,
                 verdict,
-                bindparam("new_reasons", type_=ARRAY(Text)),
+                reasons,
                 bindparam("new_correction", type_=Text),
                 bindparam("new_note", type_=Text),
                 _REVIEWER,
@@ -272,14 +280,14 @@ def submit_statement() -> Any:
             labels=_items.c.labels + 1,
             correct=correct,
             incorrect=incorrect,
-            **decided(correct, incorrect, _needed(_items)),
+            **decided(correct, incorrect, needed(_items)),
         )
         .cte("counted")
     )
     return select(*label.c).add_cte(ended).add_cte(counted)
 
 
-SUBMIT = submit_statement()
+SUBMIT = frozen(submit_statement())
 
 
 def _free(state: str, *, keep_reviewer: bool) -> Any:
@@ -310,8 +318,8 @@ def _free(state: str, *, keep_reviewer: bool) -> Any:
     return statement
 
 
-RELEASE = _free("released", keep_reviewer=False)
-DECLINE = _free("declined", keep_reviewer=True)
+RELEASE = frozen(_free("released", keep_reviewer=False))
+DECLINE = frozen(_free("declined", keep_reviewer=True))
 
 
 def _heartbeat() -> Any:
@@ -332,19 +340,6 @@ def _heartbeat() -> Any:
 HEARTBEAT = _heartbeat()
 
 
-def version_of(label: ReviewLabel) -> dict[str, Any]:
-    """A label's contents as one version of it (review_label_versions' columns)."""
-    return {
-        "version": label.version,
-        "verdict": label.verdict,
-        "reasons": label.reasons,
-        "correction": label.correction,
-        "note": label.note,
-        "written_by": label.written_by,
-        "written_at": label.updated_at,
-    }
-
-
 def _lease_params(assignment_id: uuid.UUID, token: uuid.UUID, reviewer: str) -> dict[str, Any]:
     # Bound parameters named unlike any column: an UPDATE takes a parameter named like one
     # of its table's columns as a value to SET.
@@ -356,15 +351,12 @@ class ClaimRepository:
         self.session = session
 
     async def claim(
-        self, queue_id: uuid.UUID, reviewer: str, lease_seconds: int
+        self, queue_id: uuid.UUID, reviewer: str
     ) -> tuple[uuid.UUID, uuid.UUID, AnyRow] | None:
-        """(assignment id, lease token, the claimed row), or None: nothing left for them."""
+        """(assignment id, lease token, the claimed row with its queue's instructions, blind
+        and own label set), or None: nothing left for them, the queue closed or unknown."""
         assignment_id, token = uuid.uuid4(), uuid.uuid4()
-        params = {
-            **_lease_params(assignment_id, token, reviewer),
-            "the_queue": queue_id,
-            "lease_for": float(lease_seconds),
-        }
+        params = {**_lease_params(assignment_id, token, reviewer), "the_queue": queue_id}
         for _ in range(CLAIM_ATTEMPTS):
             row = (await self.session.execute(CLAIM, params)).one_or_none()
             if row is None:
@@ -401,12 +393,15 @@ class ClaimRepository:
         token: uuid.UUID,
         reviewer: str,
         label: dict[str, Any],
+        default_reasons: Sequence[str],
     ) -> dict[str, Any] | None:
-        """The stored label (by column), or None when the lease is not current."""
+        """The stored label (by column), or None when the lease is not current or a reason
+        is not in the label set of the queue's project (`default_reasons` without its own)."""
         params = {
             **_lease_params(assignment_id, token, reviewer),
             **{f"new_{name}": value for name, value in label.items()},
             "new_label": uuid.uuid4(),
+            "default_reasons": list(default_reasons),
         }
         row = (await self.session.execute(SUBMIT, params)).one_or_none()
         return None if row is None else dict(row._mapping)
@@ -432,78 +427,3 @@ class ClaimRepository:
             .order_by(Feedback.created_at, Feedback.id)
         )
         return list((await self.session.execute(stmt)).scalars())
-
-    async def lock_label(self, label_id: uuid.UUID) -> ReviewLabel | None:
-        stmt = select(ReviewLabel).where(ReviewLabel.id == label_id).with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def rewrite_label(
-        self, label: ReviewLabel, changes: dict[str, Any], writer: str
-    ) -> ReviewLabel:
-        """Keep the label as it is as a version, then change it; recount its item's
-        verdicts if the verdict changed (an adjudication sets the item's verdict)."""
-        before, adjudication = label.verdict, label.adjudication
-        await self.session.execute(
-            insert(ReviewLabelVersion).values(label_id=label.id, **version_of(label))
-        )
-        stmt = (
-            update(ReviewLabel)
-            .where(ReviewLabel.id == label.id)
-            .values(
-                **changes,
-                version=ReviewLabel.version + 1,
-                written_by=writer,
-                updated_at=func.now(),
-            )
-            .returning(ReviewLabel)
-        )
-        new = (await self.session.execute(stmt)).scalar_one()
-        if adjudication:
-            await self._adjudicated(new.item_id, new.verdict)
-        elif new.verdict != before:
-            moved = 1 if new.verdict == "correct" else -1
-            correct = _items.c.correct + moved
-            incorrect = _items.c.incorrect - moved
-            values: dict[str, Any] = {"correct": correct, "incorrect": incorrect}
-            adjudicated = _items.c.consensus == "adjudicated"
-            for name, value in decided(correct, incorrect, _needed(_items)).items():
-                # An adjudicated item keeps the adjudication's decision.
-                values[name] = case((adjudicated, _items.c[name]), else_=value)
-            await self.session.execute(
-                update(_items).where(_items.c.id == new.item_id).values(**values)
-            )
-        return new
-
-    async def lock_item(self, item_id: uuid.UUID) -> ReviewItem | None:
-        stmt = select(ReviewItem).where(ReviewItem.id == item_id).with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def adjudication(self, item_id: uuid.UUID) -> ReviewLabel | None:
-        stmt = select(ReviewLabel).where(ReviewLabel.item_id == item_id, ReviewLabel.adjudication)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def adjudicate(
-        self, item_id: uuid.UUID, values: dict[str, Any], writer: str
-    ) -> ReviewLabel:
-        stmt = (
-            insert(ReviewLabel)
-            .values(
-                id=uuid.uuid4(),
-                item_id=item_id,
-                reviewer=writer,
-                written_by=writer,
-                adjudication=True,
-                **values,
-            )
-            .returning(ReviewLabel)
-        )
-        label = (await self.session.execute(stmt)).scalar_one()
-        await self._adjudicated(item_id, label.verdict)
-        return label
-
-    async def _adjudicated(self, item_id: uuid.UUID, verdict: str) -> None:
-        await self.session.execute(
-            update(_items)
-            .where(_items.c.id == item_id)
-            .values(state="done", verdict=verdict, consensus="adjudicated", decided_at=func.now())
-        )

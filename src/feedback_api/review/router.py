@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from feedback_api.auth.keys import Scope, require
 from feedback_api.auth.reviewers import ReviewerDep
 from feedback_api.dependencies import IngestRulesDep
-from feedback_api.kit.db import ReadSessionDep, SessionDep
+from feedback_api.kit.db import ReadSessionDep, SessionDep, StatementSessionDep
 from feedback_api.kit.fields import SearchText
 from feedback_api.kit.openapi import KEYED, READ, WRITE, responses
 from feedback_api.review.claims import ClaimRepository
+from feedback_api.review.labels import LabelRepository
+from feedback_api.review.leases import LeaseService
 from feedback_api.review.repository import QueueRepository, QueueWriter
 from feedback_api.review.rule_service import RuleService
 from feedback_api.review.rules import RuleReader, RuleRepository
@@ -65,7 +67,12 @@ async def get_reader(session: ReadSessionDep) -> QueueReader:
 
 
 async def get_service(session: SessionDep, rules: IngestRulesDep) -> QueueService:
-    return QueueService(QueueWriter(session), ClaimRepository(session), rules.reasons)
+    return QueueService(QueueWriter(session), LabelRepository(session), rules.reasons)
+
+
+async def get_leases(session: StatementSessionDep, rules: IngestRulesDep) -> LeaseService:
+    """Each lease route writes with one statement: a session in autocommit (kit.db)."""
+    return LeaseService(ClaimRepository(session), QueueRepository(session), rules.reasons)
 
 
 async def get_rules(session: SessionDep) -> RuleService:
@@ -80,6 +87,7 @@ ReaderDep = Annotated[QueueReader, Depends(get_reader)]
 RulesDep = Annotated[RuleService, Depends(get_rules)]
 RuleReaderDep = Annotated[RuleService, Depends(get_rule_reader)]
 ServiceDep = Annotated[QueueService, Depends(get_service)]
+LeasesDep = Annotated[LeaseService, Depends(get_leases)]
 
 
 @router.post(
@@ -240,7 +248,7 @@ async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
     },
     summary="Claim the next item to label (a lease of lease_seconds)",
 )
-async def claim(queue_id: uuid.UUID, service: ServiceDep, reviewer: ReviewerDep) -> Response:
+async def claim(queue_id: uuid.UUID, service: LeasesDep, reviewer: ReviewerDep) -> Response:
     """Hands the reviewer the next item they have not labelled or declined, with its
     exchange, the label set and the queue's instructions, and a lease_token for the lease
     routes. `votes` and `labels` are left out while the queue is blind."""
@@ -263,7 +271,7 @@ async def claim(queue_id: uuid.UUID, service: ServiceDep, reviewer: ReviewerDep)
     responses=LEASE,
 )
 async def submit(
-    assignment_id: uuid.UUID, payload: SubmitIn, service: ServiceDep, reviewer: ReviewerDep
+    assignment_id: uuid.UUID, payload: SubmitIn, service: LeasesDep, reviewer: ReviewerDep
 ) -> LabelOut:
     return await service.submit(assignment_id, payload, reviewer)
 
@@ -278,7 +286,7 @@ async def submit(
     responses=LEASE,
 )
 async def release(
-    assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
+    assignment_id: uuid.UUID, payload: LeaseIn, service: LeasesDep, reviewer: ReviewerDep
 ) -> Response:
     await service.release(assignment_id, payload.lease_token, reviewer)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -294,7 +302,7 @@ async def release(
     responses=LEASE,
 )
 async def decline(
-    assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
+    assignment_id: uuid.UUID, payload: LeaseIn, service: LeasesDep, reviewer: ReviewerDep
 ) -> Response:
     await service.decline(assignment_id, payload.lease_token, reviewer)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -309,7 +317,7 @@ async def decline(
     responses=LEASE,
 )
 async def heartbeat(
-    assignment_id: uuid.UUID, payload: LeaseIn, service: ServiceDep, reviewer: ReviewerDep
+    assignment_id: uuid.UUID, payload: LeaseIn, service: LeasesDep, reviewer: ReviewerDep
 ) -> Lease:
     return await service.heartbeat(assignment_id, payload.lease_token, reviewer)
 

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from feedback_api.auth.reviewers import Reviewer
@@ -23,12 +22,11 @@ from feedback_api.review.agreement import (
     percent_agreement,
     votes_vs_reviews,
 )
-from feedback_api.review.claims import ClaimRepository, version_of
+from feedback_api.review.labels import LabelRepository, version_of
 from feedback_api.review.models import ReviewLabel, ReviewQueue
 from feedback_api.review.repository import INTERACTION_COLUMNS, QueueRepository, QueueWriter
 from feedback_api.review.schemas import (
     Agreement,
-    Claim,
     Consensus,
     ItemDetail,
     ItemOut,
@@ -39,15 +37,12 @@ from feedback_api.review.schemas import (
     LabelIn,
     LabelOut,
     LabelVersion,
-    Lease,
     PairAgreement,
     QueueCreate,
     QueueOut,
     QueueProgress,
     QueueUpdate,
     ReviewerAgreement,
-    SubmitIn,
-    VoteOut,
     VotesVsReviews,
 )
 
@@ -229,14 +224,14 @@ def _item_fields(row: AnyRow) -> dict[str, Any]:
 
 
 class QueueService(QueueReader):
-    """Managing queues (admin) and working through them (review)."""
+    """Managing queues, labels and adjudications (working through a queue: leases.py)."""
 
     def __init__(
-        self, repository: QueueWriter, claims: ClaimRepository, default_reasons: Sequence[str]
+        self, repository: QueueWriter, labels: LabelRepository, default_reasons: Sequence[str]
     ) -> None:
         super().__init__(repository)
         self.writer = repository
-        self.claims = claims
+        self.labels = labels
         self.reasons = ReasonSets(ReasonSetReader(repository.writer), default_reasons)
 
     async def create(self, payload: QueueCreate) -> QueueOut:
@@ -270,99 +265,13 @@ class QueueService(QueueReader):
         found, added = await self.writer.add_by_filter(queue_id, payload.filter, payload.limit)
         return ItemsAdded(added=added, already_queued=found - added, unknown=[])
 
-    async def label_set(self, project: str | None) -> list[str]:
-        return list(await self.reasons.allowed(project))
-
     async def _check_reasons(self, project: str | None, reasons: Sequence[str]) -> None:
         await self.reasons.check(project, reasons)
-
-    async def claim(self, queue_id: uuid.UUID, reviewer: Reviewer) -> tuple[Claim, bool] | None:
-        """The next item for the reviewer and whether the queue is blind; None: nothing
-        left for them (or the queue is closed)."""
-        queue = await self.queue(queue_id)
-        if queue.closed:
-            return None
-        claimed = await self.claims.claim(queue_id, reviewer.name, queue.lease_seconds)
-        if claimed is None:
-            return None
-        assignment_id, token, row = claimed
-        interaction = interaction_of(row)
-        votes = labels = None
-        if not queue.blind:
-            votes = [
-                VoteOut.model_validate(v, from_attributes=True)
-                for v in await self.claims.votes(interaction.id)
-            ]
-            labels = [label_out(label) for label in await self.writer.labels([row.item_id])]
-        claim = Claim(
-            assignment_id=assignment_id,
-            lease_token=token,
-            leased_until=row.leased_until,
-            item_id=row.item_id,
-            interaction=interaction,
-            votes=votes,
-            labels=labels,
-            label_set=await self.label_set(queue.project),
-            instructions=queue.instructions,
-        )
-        return claim, queue.blind
-
-    async def _refused(self, assignment_id: uuid.UUID, reviewer: Reviewer, what: str) -> Exception:
-        """Why a lease's write found no current lease: the error to answer with."""
-        row = await self.claims.assignment(assignment_id)
-        if row is None:
-            return NotFound(f"no review assignment {assignment_id}; claim an item first")
-        if row.reviewer != reviewer.name:
-            return Forbidden(f"assignment {assignment_id} is {row.reviewer}'s, not yours")
-        if row.state == "submitted":
-            return Conflict(
-                f"assignment {assignment_id} was submitted already; claim the next item"
-            )
-        if row.state in ("released", "declined"):
-            return Conflict(f"assignment {assignment_id} was {row.state}; claim again to {what}")
-        if not row.current:
-            return Conflict(
-                f"the lease of assignment {assignment_id} ran out and someone else took its "
-                f"place; nothing was stored: claim again to {what}"
-            )
-        return Conflict(
-            f"that lease_token is not assignment {assignment_id}'s; send the lease_token its "
-            "claim answered with"
-        )
-
-    async def submit(
-        self, assignment_id: uuid.UUID, payload: SubmitIn, reviewer: Reviewer
-    ) -> LabelOut:
-        row = await self.claims.assignment(assignment_id)
-        if row is None:
-            raise NotFound(f"no review assignment {assignment_id}; claim an item first")
-        await self._check_reasons(row.project, payload.reasons)
-        label = payload.model_dump(exclude={"lease_token"})
-        stored = await self.claims.submit(assignment_id, payload.lease_token, reviewer.name, label)
-        if stored is None:
-            raise await self._refused(assignment_id, reviewer, "label an item")
-        return label_out(stored)
-
-    async def release(self, assignment_id: uuid.UUID, token: uuid.UUID, reviewer: Reviewer) -> None:
-        if not await self.claims.release(assignment_id, token, reviewer.name):
-            raise await self._refused(assignment_id, reviewer, "work on an item")
-
-    async def decline(self, assignment_id: uuid.UUID, token: uuid.UUID, reviewer: Reviewer) -> None:
-        if not await self.claims.decline(assignment_id, token, reviewer.name):
-            raise await self._refused(assignment_id, reviewer, "work on an item")
-
-    async def heartbeat(
-        self, assignment_id: uuid.UUID, token: uuid.UUID, reviewer: Reviewer
-    ) -> Lease:
-        until: datetime | None = await self.claims.heartbeat(assignment_id, token, reviewer.name)
-        if until is None:
-            raise await self._refused(assignment_id, reviewer, "work on an item")
-        return Lease(assignment_id=assignment_id, lease_token=token, leased_until=until)
 
     async def edit_label(
         self, label_id: uuid.UUID, payload: LabelIn, reviewer: Reviewer
     ) -> LabelOut:
-        label = await self.claims.lock_label(label_id)
+        label = await self.labels.lock_label(label_id)
         if label is None:
             raise NotFound(f"no review label {label_id}")
         if label.reviewer != reviewer.name and not reviewer.admin:
@@ -373,13 +282,13 @@ class QueueService(QueueReader):
         queue = await self.queue(item.queue_id) if item is not None else None
         await self._check_reasons(queue.project if queue else None, payload.reasons)
         return label_out(
-            await self.claims.rewrite_label(label, payload.model_dump(), reviewer.name)
+            await self.labels.rewrite_label(label, payload.model_dump(), reviewer.name)
         )
 
     async def adjudicate(
         self, item_id: uuid.UUID, payload: LabelIn, reviewer: Reviewer
     ) -> ItemDetail:
-        item = await self.claims.lock_item(item_id)
+        item = await self.labels.lock_item(item_id)
         if item is None:
             raise NotFound(f"no review item {item_id}")
         if item.state == "open":
@@ -389,11 +298,11 @@ class QueueService(QueueReader):
             )
         queue = await self.queue(item.queue_id)
         await self._check_reasons(queue.project, payload.reasons)
-        existing = await self.claims.adjudication(item_id)
+        existing = await self.labels.adjudication(item_id)
         if existing is None:
-            await self.claims.adjudicate(item_id, payload.model_dump(), reviewer.name)
+            await self.labels.adjudicate(item_id, payload.model_dump(), reviewer.name)
         else:
-            await self.claims.rewrite_label(existing, payload.model_dump(), reviewer.name)
+            await self.labels.rewrite_label(existing, payload.model_dump(), reviewer.name)
         return await self.item(item_id)
 
 
