@@ -11,6 +11,7 @@ from typing import TypedDict
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from feedback_api import __version__
@@ -54,6 +55,8 @@ from feedback_api.traces.router import router as traces_router
 from feedback_api.traces.service import RejectedSpansLog
 
 logger = logging.getLogger(__name__)
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class State(TypedDict):
@@ -169,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served by apidocs_router from an installed package: no CDN, so offline too.
         docs_url=None,
         redoc_url=None,
+        # Off unless asked for: otherwise FastAPI looks up the global OpenTelemetry
+        # providers on every request (environment variables included), configured or not.
+        telemetry=None if settings.fastapi_telemetry else NO_TELEMETRY,
     )
     install_error_handlers(app)
     # Each `add_middleware` wraps the ones added before it: the answer to unhandled errors

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=True, description="Serve /metrics without a key (else the read scope)."
     )
+    fastapi_telemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry spans, metrics and logs, through the "
+        "globally configured providers (off: not even looked up on each request).",
+    )
     access_log: bool = Field(
         default=True,
         description="One JSON line per request on stderr (the metrics count requests anyway).",

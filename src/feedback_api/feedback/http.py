@@ -57,14 +57,11 @@ async def read_vote(request: Request) -> VoteRequest:
     body = await request.body()
     # Every header the route reads, from one dict: the first of repeated headers, as
     # Starlette's `request.headers.get` gives it (which walks the whole list per name).
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in reversed(request.scope["headers"])
-    }
+    headers: dict[bytes, bytes] = dict(reversed(request.scope["headers"]))
     payload: FeedbackCreate | None = None
     parsed: Any = _MISSING
     if body:
-        content_type = headers.get("content-type")
+        content_type = _header(headers, b"content-type")
         if _is_json(content_type):
             try:
                 payload = FeedbackCreate.model_validate_json(body)
@@ -75,10 +72,12 @@ async def read_vote(request: Request) -> VoteRequest:
         else:
             parsed = body  # not declared JSON: validated as the bytes it is, as FastAPI does
     principal = await authenticate(
-        request, _bearer_credentials(headers.get("authorization")), headers.get("x-api-key") or None
+        request,
+        _bearer_credentials(_header(headers, b"authorization")),
+        _header(headers, b"x-api-key") or None,
     )
-    token = headers.get("x-feedback-token")
-    key = headers.get("idempotency-key")
+    token = _header(headers, b"x-feedback-token")
+    key = _header(headers, b"idempotency-key")
     errors = [*_header_errors(TOKEN_HEADER, token), *_header_errors(IDEMPOTENCY_HEADER, key)]
     if payload is None:
         payload, body_errors = _validate(parsed)
@@ -87,6 +86,11 @@ async def read_vote(request: Request) -> VoteRequest:
         raise RequestValidationError(errors)
     assert payload is not None
     return VoteRequest(payload, principal, token, key)
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
 
 
 def _bearer_credentials(authorization: str | None) -> HTTPAuthorizationCredentials | None:

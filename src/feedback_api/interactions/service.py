@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -75,6 +76,9 @@ class IngestRules:
 # (field of ExchangeContext, attribute of Interaction): the fields are named as the columns.
 _ATTRIBUTES = attribute_names(Interaction)
 _CONTEXT = tuple((name, _ATTRIBUTES[name]) for name in ExchangeContext.model_fields)
+_CONTEXT_KEYS = tuple(key for _, key in _CONTEXT)
+# Those fields' values of a body, read in one C call (every exchange reads them all).
+_context_values = attrgetter(*(name for name, _ in _CONTEXT))
 
 
 def interaction_values(
@@ -85,7 +89,7 @@ def interaction_values(
 ) -> dict[str, Any]:
     """Values for a new interaction, by attribute name, from either body with context."""
     values: dict[str, Any] = {"request_id": request_id or str(new_id())}
-    values.update({key: getattr(context, name) for name, key in _CONTEXT})
+    values.update(zip(_CONTEXT_KEYS, _context_values(context), strict=True))
     values["user_id"] = rules.pseudonym(context.user_id)
     values["session_id"] = rules.pseudonym(context.session_id)
     values["tools_called"] = context.tools_called or []
