@@ -1,6 +1,7 @@
 """Where the estimated accuracy is seen: /v1/metrics/compare with basis=estimated (checked by
-hand against ppi_py's per-model figures and scipy's normal tail), the weekly report's section
-(with each queue's alpha computed by hand), and `feedback-api top`'s column."""
+hand against ppi_py's per-model figures and the standard library's normal tail), the weekly
+report's section (with each queue's alpha computed by hand), and `feedback-api top`'s
+column."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import math
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
+from statistics import NormalDist
 from typing import Any
 
 import httpx
 import pytest
 from rich.console import Console
-from scipy.stats import norm
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.analytics.stats import Z_95
@@ -72,7 +73,7 @@ async def test_compare_on_the_estimates(client: httpx.AsyncClient, engine: Async
     assert body["difference_ci_low"] == pytest.approx(difference - Z_95 * se, abs=1e-6)
     assert body["difference_ci_high"] == pytest.approx(difference + Z_95 * se, abs=1e-6)
     assert body["z"] == pytest.approx(difference / se, abs=1e-6)
-    p_value = 2 * float(norm.sf(abs(difference / se)))
+    p_value = 2 * (1 - NormalDist().cdf(abs(difference / se)))
     assert body["p_value"] == pytest.approx(p_value, abs=1e-9)
     assert body["significant"] is (p_value < 0.05)
     assert body["alpha"] == 0.05
@@ -197,9 +198,9 @@ async def test_weekly_report_section(client: httpx.AsyncClient, engine: AsyncEng
         est = f"{100 * item['estimated_accuracy']:.1f} %"
         voted = f"{100 * item['voted_accuracy']:.1f} %"
         bias = f"{100 * item['vote_bias']:+.1f} pp"
-        reviewed = f"{item['reviewed']:,} of {item['answers']:,}"
+        counts = f"{item['reviewed']:,} of {item['answers']:,}"
         cells = [item["model"], rf"{re.escape(est)} \[.*\]", rf"{re.escape(voted)} \[.*\]"]
-        cells += [re.escape(bias), reviewed]
+        cells += [re.escape(bias), counts]
         pattern = "^\\| " + " \\| ".join(cells) + " \\|$"
         assert re.search(pattern, md, re.MULTILINE), md
     assert f"- pairs <two>: {alpha:.2f} (6 items with 2 or more labels)" in md
