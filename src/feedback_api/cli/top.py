@@ -45,10 +45,16 @@ def fetch(client: httpx.Client) -> Snapshot:
     def get(path: str, optional: bool = False, **params: Any) -> dict[str, Any]:
         try:
             response = client.get(path, params=params)
+        except httpx.TimeoutException:
+            if optional:
+                return {}
+            raise TopError(f"{client.base_url} did not answer in time") from None
         except httpx.HTTPError as exc:
             raise TopError(f"cannot reach {client.base_url}: {exc}") from None
-        if optional and response.status_code == 404:
-            return {}  # a server from before that operation
+        if optional and response.status_code in (404, 503):
+            # A server from before that operation, or one too busy for it now: the rest of
+            # the frame still shows.
+            return {}
         if response.status_code == 401:
             raise TopError("the API asks for a key: pass --api-key (or FEEDBACK_API_KEY)")
         if response.status_code == 403:

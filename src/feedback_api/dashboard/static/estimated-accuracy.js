@@ -20,8 +20,8 @@
       y: rows.map((r) => pct(value(r))),
       marker: {
         color: rows.map((r) => colours.get(r.model)),
-        opacity: estimated ? 0.95 : 0.45,
-        pattern: estimated ? { shape: "" } : { shape: "/", fgcolor: "#1f2430", size: 6, solidity: 0.15 },
+        opacity: estimated ? 0.95 : 0.6,
+        pattern: estimated ? { shape: "" } : { shape: "/", fgcolor: "#1f2430", size: 6, solidity: 0.25 },
         line: { color: "#1f2430", width: estimated ? 0 : 0.8 },
       },
       customdata: rows.map((r) => [
@@ -70,7 +70,7 @@
       shown.length
     );
     const message = box.querySelector(".no-data");
-    if (message) message.textContent = NO_SAMPLE;
+    if (message) message.textContent = body.error ? `Not available: ${body.error}` : NO_SAMPLE;
   }
 
   window.estimatedAccuracy = { drawChart };
