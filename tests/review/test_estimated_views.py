@@ -248,3 +248,25 @@ async def test_top_shows_the_estimate_beside_the_votes(
     console = Console(width=120, record=True, color_system=None)
     console.print(render(Snapshot(**{**snapshot.__dict__, "estimated": {}}), "http://test", 120))
     assert "Estimated" not in console.export_text()
+
+
+@pytest.mark.parametrize("failure", ["old server", "busy", "slow"])
+def test_top_without_an_estimate_still_shows_the_rest(failure: str) -> None:
+    """A server without the operation (404), too busy for it (503) or too slow: the frame
+    has no estimate column, and no error."""
+    from feedback_api.cli.top import fetch
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == URL:
+            if failure == "slow":
+                raise httpx.ReadTimeout("too slow", request=request)
+            return httpx.Response(404 if failure == "old server" else 503, json={"detail": "x"})
+        if path == "/v1/review/queues":
+            return httpx.Response(200, json={"queues": []})
+        return httpx.Response(200, json={"items": []})
+
+    with httpx.Client(base_url="http://test", transport=httpx.MockTransport(answer)) as client:
+        snapshot = fetch(client)
+    assert snapshot.estimated == {}
+    assert snapshot.by_model == {"items": []}
