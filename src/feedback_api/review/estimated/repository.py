@@ -1,5 +1,6 @@
 """The sums the estimate of accuracy needs, in two aggregate statements: no answer is
-shipped to Python, only a row per group, inclusion rate, distinct prediction and verdict.
+shipped to Python, only a row per group, inclusion rate, model x intent, count of an
+answer's votes and thumbs-up, and verdict.
 
 Which answers a random sample covers: each answer of the window is matched to the sample
 rules (of one queue, or of every queue) whose filters it meets and that were drawing when it
@@ -12,13 +13,13 @@ the stratum rule's item, when there is one, was drawn with exactly its rate.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Table,
     and_,
     case,
@@ -29,7 +30,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from feedback_api.analytics import figures
@@ -125,87 +125,93 @@ class EstimateRepository:
             .order_by(_i.c.id, _r.c.sample_rate.desc(), _r.c.id)
             .cte("covered")
         )
-        c = covered
-        per_answer = (
+        # Each answer's votes, summed once over the window's answers: a hash join, where a
+        # join per covered answer probes the votes' index a million times.
+        voted = (
             select(
-                c.c.id,
-                c.c.model,
-                c.c.intent,
-                c.c.grp,
-                c.c.rule_id,
-                c.c.rate,
-                func.count(_f.c.id).label("votes"),
+                _f.c.interaction_id,
+                func.count().label("votes"),
                 figures.positive(_f.c.is_helpful).label("positive"),
             )
-            .select_from(c)
-            .outerjoin(_f, _f.c.interaction_id == c.c.id)
-            .group_by(c.c.id, c.c.model, c.c.intent, c.c.grp, c.c.rule_id, c.c.rate)
-            .cte("per_answer")
+            .select_from(_f.join(_i, _i.c.id == _f.c.interaction_id))
+            .where(*_in_scope(scope))
+            .group_by(_f.c.interaction_id)
+            .subquery("voted")
         )
-        a = per_answer
-        # The voted accuracy of each model x intent over the covered answers of the window:
-        # the prediction of an answer nobody voted on.
-        segment = (
-            select(
-                a.c.model,
-                a.c.intent,
-                (
-                    sa_cast(func.sum(a.c.positive), Float) / func.nullif(func.sum(a.c.votes), 0)
-                ).label("accuracy"),
-            )
-            .group_by(a.c.model, a.c.intent)
-            .cte("segment")
-        )
-        s = segment
-        yhat = case(
-            (a.c.votes > 0, sa_cast(a.c.positive, Float) / a.c.votes),
-            else_=func.coalesce(s.c.accuracy, literal(UNINFORMED, Float)),
-        ).label("yhat")
+        c, v = covered, voted
+        votes = func.coalesce(v.c.votes, 0)
+        positive = func.coalesce(v.c.positive, 0)
         y = case(
             (_items.c.verdict == "correct", literal(1)),
             (_items.c.verdict == "incorrect", literal(0)),
             else_=null(),
-        ).label("y")
+        )
+        # Answers alike for the estimate: group, stratum, their own votes, verdict; the
+        # prediction of an answer nobody voted on (its model x intent's voted accuracy) is
+        # set below from these same rows, not by a second pass over the answers.
         stmt = (
             select(
-                a.c.grp,
-                a.c.rate,
-                yhat,
+                c.c.grp,
+                c.c.model,
+                c.c.intent,
+                c.c.rate,
+                votes,
+                positive,
                 y,
-                func.count().label("answers"),
-                func.count(_items.c.id).label("sampled"),
-                func.count().filter(_items.c.state == "needs_adjudication").label("adjudicate"),
-                func.coalesce(func.sum(a.c.votes), 0).label("votes"),
-                func.coalesce(func.sum(a.c.positive), 0).label("positive"),
-                func.count().filter(a.c.votes > 0).label("voted_answers"),
+                func.count(),
+                func.count(_items.c.id),
+                func.count().filter(_items.c.state == "needs_adjudication"),
             )
-            .select_from(a)
-            .join(
-                s,
-                and_(
-                    s.c.model == a.c.model,
-                    s.c.intent.is_not_distinct_from(a.c.intent),
-                ),
-            )
+            .select_from(c)
+            .outerjoin(v, v.c.interaction_id == c.c.id)
             .outerjoin(
                 _items,
-                and_(_items.c.rule_id == a.c.rule_id, _items.c.interaction_id == a.c.id),
+                and_(_items.c.rule_id == c.c.rule_id, _items.c.interaction_id == c.c.id),
             )
-            .group_by(a.c.grp, a.c.rate, yhat, y)
+            .group_by(c.c.grp, c.c.model, c.c.intent, c.c.rate, votes, positive, y)
         )
         rows: list[Any] = list(await self.session.execute(stmt))
-        return [
-            Cell(
-                group=row[0],
-                rate=float(row[1]),
-                yhat=float(row[2]),
-                y=None if row[3] is None else int(row[3]),
-                answers=int(row[4]),
-                sampled=int(row[5]),
-                needs_adjudication=int(row[6]),
-                votes=int(row[7]),
-                positive=int(row[8]),
-                voted_answers=int(row[9]),
-            )
-            for row in rows
-        ]
+        return _cells(rows)
+
+
+def _cells(rows: list[Any]) -> list[Cell]:
+    """Cells from (group, model, intent, rate, an answer's votes, its thumbs-up, verdict,
+    answers, sampled, to adjudicate) rows. Yhat: the answer's share of thumbs-up when it has
+    votes; else the voted accuracy of its model x intent over the covered answers of the
+    window; else UNINFORMED."""
+    segment_votes: dict[tuple[str, str | None], int] = defaultdict(int)
+    segment_positive: dict[tuple[str, str | None], int] = defaultdict(int)
+    for _, model, intent, _, votes, positive, _, answers, _, _ in rows:
+        segment_votes[(model, intent)] += int(votes) * int(answers)
+        segment_positive[(model, intent)] += int(positive) * int(answers)
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    for group, model, intent, rate, votes, positive, y, answers, sampled, adjudicate in rows:
+        votes, positive, answers = int(votes), int(positive), int(answers)
+        if votes:
+            yhat = positive / votes
+        elif segment_votes[(model, intent)]:
+            yhat = segment_positive[(model, intent)] / segment_votes[(model, intent)]
+        else:
+            yhat = UNINFORMED
+        key = (group, float(rate), yhat, None if y is None else int(y))
+        sums = merged.setdefault(key, [0, 0, 0, 0, 0, 0])
+        for index, value in enumerate(
+            (answers, int(sampled), int(adjudicate), votes * answers, positive * answers)
+        ):
+            sums[index] += value
+        sums[5] += answers if votes else 0
+    return [
+        Cell(
+            group=group,
+            rate=rate,
+            yhat=yhat,
+            y=y,
+            answers=sums[0],
+            sampled=sums[1],
+            needs_adjudication=sums[2],
+            votes=sums[3],
+            positive=sums[4],
+            voted_answers=sums[5],
+        )
+        for (group, rate, yhat, y), sums in merged.items()
+    ]
