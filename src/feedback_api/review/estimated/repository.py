@@ -1,5 +1,5 @@
-"""The sums the estimate of accuracy needs, in two aggregate statements: no answer is
-shipped to Python, only a row per group, inclusion rate, model x intent, count of an
+"""The sums the estimate of accuracy needs: the sample rules, then two aggregate statements;
+no answer is shipped to Python, only a row per group, inclusion rate, model x intent, count of an
 answer's votes and thumbs-up, and verdict.
 
 Which answers a random sample covers: each answer of the window is matched to the sample
@@ -30,14 +30,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from feedback_api.analytics import figures
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
 from feedback_api.review.models import ReviewItem, ReviewQueue, ReviewRule
-from feedback_api.review.rules import answer_filters
 
 _i = cast(Table, Interaction.__table__)
 _f = cast(Table, Feedback.__table__)
@@ -100,30 +98,49 @@ class EstimateRepository:
         stmt = select(group, func.count()).where(*_in_scope(scope)).group_by(group)
         return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
 
-    async def cells(self, scope: Scope) -> list[Cell]:
-        rule_conditions = [
-            _r.c.kind == "sample",
-            _i.c.created_at >= _r.c.since,
-            or_(_r.c.stopped_at.is_(None), _i.c.created_at < _r.c.stopped_at),
-            *answer_filters(_r, _i),
-        ]
+    async def sample_rules(self, scope: Scope) -> list[Any]:
+        """The sample rules that drew in the window (of the queue asked for), in the order
+        that picks an answer's stratum rule: highest rate first, then the oldest."""
+        stmt = (
+            select(
+                _r.c.id,
+                _r.c.sample_rate,
+                _r.c.since,
+                _r.c.stopped_at,
+                _r.c.model,
+                _r.c.intent,
+                _r.c.project,
+            )
+            .where(
+                _r.c.kind == "sample",
+                _r.c.since < scope.until,
+                or_(_r.c.stopped_at.is_(None), _r.c.stopped_at > scope.since),
+            )
+            .order_by(_r.c.sample_rate.desc(), _r.c.id)
+        )
         if scope.queue_id is not None:
-            rule_conditions.append(_r.c.queue_id == scope.queue_id)
+            stmt = stmt.where(_r.c.queue_id == scope.queue_id)
+        return list(await self.session.execute(stmt))
+
+    async def cells(self, scope: Scope) -> list[Cell]:
+        rules = await self.sample_rules(scope)
+        if not rules:
+            return []
+        # The stratum rule of each answer, the first of `rules` that covers it, written out
+        # rule by rule (a few rules): the planner then sees the answers of the window as
+        # what they are, where a join with the rules' table looked like a handful of rows
+        # and led it to a million index probes and sorts on disk.
+        matches = [(_covers(rule), literal(rule.id, _r.c.id.type)) for rule in rules]
         covered = (
             select(
                 _i.c.id,
                 _i.c.model,
                 _i.c.intent,
                 _i.c[scope.group_by].label("grp"),
-                _r.c.id.label("rule_id"),
-                _r.c.sample_rate.label("rate"),
+                case(*matches).label("rule_id"),
             )
-            .select_from(_i)
-            .join(_r, and_(*rule_conditions))
-            .where(*_in_scope(scope))
-            .ext(distinct_on(_i.c.id))
-            .order_by(_i.c.id, _r.c.sample_rate.desc(), _r.c.id)
-            .cte("covered")
+            .where(*_in_scope(scope), or_(*(match for match, _ in matches)))
+            .subquery("covered")
         )
         # Each answer's votes, summed once over the window's answers: a hash join, where a
         # join per covered answer probes the votes' index a million times.
@@ -154,7 +171,7 @@ class EstimateRepository:
                 c.c.grp,
                 c.c.model,
                 c.c.intent,
-                c.c.rate,
+                c.c.rule_id,
                 votes,
                 positive,
                 y,
@@ -168,10 +185,25 @@ class EstimateRepository:
                 _items,
                 and_(_items.c.rule_id == c.c.rule_id, _items.c.interaction_id == c.c.id),
             )
-            .group_by(c.c.grp, c.c.model, c.c.intent, c.c.rate, votes, positive, y)
+            .group_by(c.c.grp, c.c.model, c.c.intent, c.c.rule_id, votes, positive, y)
         )
-        rows: list[Any] = list(await self.session.execute(stmt))
+        rates = {rule.id: float(rule.sample_rate) for rule in rules}
+        rows: list[Any] = [
+            (row[0], row[1], row[2], rates[row[3]], *row[4:])
+            for row in await self.session.execute(stmt)
+        ]
         return _cells(rows)
+
+
+def _covers(rule: Any) -> ColumnElement[bool]:
+    """An answer this rule covers: logged while it drew, and meeting its filters."""
+    where = [_i.c.created_at >= rule.since]
+    if rule.stopped_at is not None:
+        where.append(_i.c.created_at < rule.stopped_at)
+    for name in ("model", "intent", "project"):
+        if getattr(rule, name) is not None:
+            where.append(_i.c[name] == getattr(rule, name))
+    return and_(*where)
 
 
 def _cells(rows: list[Any]) -> list[Cell]:
