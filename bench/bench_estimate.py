@@ -2,7 +2,7 @@
 reviewed random sample, over HTTP against the real server.
 
     python bench/bench_estimate.py [--answers 1000000] [--rate 0.01] [--requests 15]
-                                   [--database-url URL]
+                                   [--statement-timeout 900] [--database-url URL [--filled]]
 
 Run with PYTHONPATH=src (this checkout's code).
 
@@ -10,9 +10,11 @@ Run with PYTHONPATH=src (this checkout's code).
    a queue and a sample rule at --rate over all of them, applied by the rules job (about
    --rate x --answers items), and every sampled item given a verdict (SQL: a reviewer's
    submit is bench_review.py's subject, not this one's).
-2. `feedback-api serve` (the background jobs off), then --requests sequential requests for
-   the figures per model over a window holding every answer: p50 and p95 (goal: p50 <= 200 ms
-   at 1,000,000 answers and 10,000 reviewed).
+2. `feedback-api serve` (the background jobs off, the statement timeout raised to
+   --statement-timeout so that a slow request is measured rather than cut at the default
+   30 s), then --requests sequential requests for the figures per model over a window
+   holding every answer: p50 and p95 (goal: p50 <= 200 ms at 1,000,000 answers and 10,000
+   reviewed).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ async def prepare(url: str, answers: int, rate: float) -> int:
 async def measure(base: str, requests: int) -> list[float]:
     since = (datetime.now(UTC) - timedelta(days=91)).isoformat()
     took = []
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=None) as client:
         for _ in range(requests + 1):
             started = time.perf_counter()
             r = await client.get(
@@ -93,17 +95,41 @@ async def measure(base: str, requests: int) -> list[float]:
     return took[1:]  # the first warms the server's caches
 
 
+async def reviewed_so_far(url: str) -> int:
+    """The decided items of a database an earlier run filled (--filled)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            done = await conn.scalar(
+                text("SELECT count(*) FROM review_items WHERE verdict IS NOT NULL")
+            )
+    finally:
+        await engine.dispose()
+    return int(done or 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=0.01)
     parser.add_argument("--requests", type=int, default=15)
+    parser.add_argument("--statement-timeout", type=float, default=900.0, help="seconds")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--filled", action="store_true", help="the database was filled by an earlier run"
+    )
     args = parser.parse_args()
     url = database(args.database_url)
-    reviewed = asyncio.run(prepare(url, args.answers, args.rate))
+    if args.filled:
+        reviewed = asyncio.run(reviewed_so_far(url))
+    else:
+        reviewed = asyncio.run(prepare(url, args.answers, args.rate))
     print(f"{reviewed:,} reviewed answers", flush=True)
-    env = {"FEEDBACK_REFRESH_ENABLED": "false", "FEEDBACK_ACCESS_LOG": "false"}
+    env = {
+        "FEEDBACK_REFRESH_ENABLED": "false",
+        "FEEDBACK_ACCESS_LOG": "false",
+        "FEEDBACK_STATEMENT_TIMEOUT_SECONDS": str(args.statement_timeout),
+    }
     with server(url, env=env) as base:
         took = asyncio.run(measure(base, args.requests))
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from feedback_api.app import create_app
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 from tests.alerts.conftest import Votes
-from tests.dashboard.conftest import fill, refresh, server_settings
+from tests.dashboard.conftest import fill, refresh, review_sample, server_settings
 from tests.dashboard.picture import charts_of, with_charts
 from tests.live_server import LiveServer, RequireKey
 
@@ -32,6 +33,7 @@ CHARTS = (
     "accuracy",
     "reasons",
     "model-accuracy",
+    "estimated-accuracy",
 )
 # The README's picture: taken at every run, rewritten only on request (so that a test run
 # leaves the tree clean), and the run fails when it shows other charts than the page.
@@ -109,6 +111,7 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     database_url: str,
 ) -> None:
     await fill(engine, database_url, 1500)
+    await review_sample(engine, 0.25)
     await refresh(live_server.url)
     watched = await open_page(live_server.url)
     page = watched.page
@@ -136,6 +139,39 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     models = min(8, len(series["series"]))
     assert await over_time.locator(".scatterlayer .trace").count() == 3 * models
     assert await over_time.locator(".scatterlayer .trace path.js-fill").count() >= models
+    # Estimated beside voted accuracy: per model with a reviewed sample, two bars with their
+    # whiskers, and its reviewed count under its name, as the API gives them.
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        today = datetime.now(UTC).date()
+        window = {
+            "since": f"{today - timedelta(days=29)}T00:00:00Z",
+            "until": f"{today + timedelta(days=1)}T00:00:00Z",
+        }
+        estimated = (await client.get("/v1/metrics/estimated-accuracy", params=window)).json()[
+            "items"
+        ]
+    sampled = [i for i in estimated if i["answers"] > 0]
+    assert sampled and all(i["estimated_accuracy"] is not None for i in sampled)
+    assert points["estimated-accuracy"] == len(sampled)
+    box = page.locator('[data-chart="estimated-accuracy"]')
+    assert await box.locator(".bars .point").count() == 2 * len(sampled)
+    assert await box.locator(".errorbar").count() == 2 * len(sampled)
+    reviewed = json.loads(await box.get_attribute("data-reviewed") or "{}")
+    assert reviewed == {i["model"]: i["reviewed"] for i in sampled}
+    ticks = await box.locator(".xtick").all_text_contents()
+    for item in sampled:
+        label = f"{item['reviewed']:,} reviewed of {item['answers']:,}"
+        assert any(item["model"] in t and label in t for t in ticks), ticks
+    # Each model's bars in its colour of every chart.
+    colours = json.loads(await page.get_attribute("body", "data-model-colours") or "{}")
+    fills = await box.locator(".bars .point path").evaluate_all(
+        "paths => paths.map((p) => getComputedStyle(p).fill)"
+    )
+    assert len(fills) == 2 * len(sampled)
+    for item in sampled:
+        hex_ = colours[item["model"]].lstrip("#")
+        rgb = f"rgb({int(hex_[0:2], 16)}, {int(hex_[2:4], 16)}, {int(hex_[4:6], 16)})"
+        assert fills.count(rgb) >= 1, (rgb, fills)
     assert await page.is_hidden("#alerts-banner")  # stable demo traffic: no alert
     assert (await page.text_content("#kpi-votes") or "-").replace(",", "").isdigit()
     shot = await page.screenshot(full_page=True)
@@ -247,6 +283,7 @@ async def test_asks_once_for_a_key_when_the_api_wants_one(
             # 100 exchanges over 90 days leave a vote or two in the page's 30 days: maybe no
             # thumbs-down with a reason among them.
             points.pop("reasons")
+            points.pop("estimated-accuracy")  # no review queue here
             assert all(n > 0 for n in points.values()), points
             key = await page.evaluate("() => sessionStorage.getItem('feedback-api-key')")
             assert key == "secret"

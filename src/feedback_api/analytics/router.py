@@ -10,6 +10,7 @@ from feedback_api.analytics.refresher import refresh_now
 from feedback_api.analytics.repository import AnalyticsRepository
 from feedback_api.analytics.schemas import (
     AccuracyReport,
+    Basis,
     Comparison,
     DailyMetrics,
     Dimension,
@@ -22,10 +23,13 @@ from feedback_api.analytics.schemas import (
 from feedback_api.analytics.service import AnalyticsService
 from feedback_api.analytics.state import Clock, database_clock
 from feedback_api.config import SettingsDep
+from feedback_api.exceptions import InvalidInput
 from feedback_api.kit.db import ReadSessionDep, SessionDep
 from feedback_api.kit.fields import SearchText, Timestamp
 from feedback_api.kit.openapi import KEYED, READ, responses
 from feedback_api.kit.time import MAX_DAYS
+from feedback_api.review.estimated.router import ServiceDep as EstimateServiceDep
+from feedback_api.review.estimated.schemas import EstimatedComparison
 
 feedback_analytics = APIRouter(prefix="/v1/feedback", tags=["analytics"])
 metrics = APIRouter(prefix="/v1/metrics", tags=["analytics"])
@@ -172,20 +176,47 @@ async def top_queries(
 
 @metrics.get(
     "/compare",
-    response_model=Comparison,
-    responses=responses(*READ, _404="A model has no votes in the slice"),
+    response_model=Comparison | EstimatedComparison,
+    responses=responses(
+        *READ,
+        _404="A model has no votes in the slice (basis=votes), or no reviewed answer of a "
+        "random sample in the window and slice (basis=estimated)",
+    ),
     summary="Two models' accuracy and whether the difference is significant",
 )
 async def compare(
     service: ServiceDep,
+    estimates: EstimateServiceDep,
     model_a: Annotated[SearchText, Query(min_length=1, max_length=200)],
     model_b: Annotated[SearchText, Query(min_length=1, max_length=200)],
     intent: Label = None,
     project: Label = None,
-) -> Comparison:
+    basis: Annotated[
+        Basis,
+        Query(
+            description="votes (default): the voted accuracies, as of the last refresh; "
+            "estimated: the PPI++ estimates over a window (docs/review.md)."
+        ),
+    ] = Basis.votes,
+    since: Annotated[
+        Timestamp | None,
+        Query(description="basis=estimated: answers logged from (default: until - 30 days)."),
+    ] = None,
+    until: Annotated[
+        Timestamp | None,
+        Query(description="basis=estimated: answers logged before (default: now)."),
+    ] = None,
+) -> Comparison | EstimatedComparison:
     """The accuracy of two models on the same slice, their difference, and whether it is
     significant (95 % interval of the difference, z and p), so a switch of models rests on
-    more than noise."""
+    more than noise. With basis=estimated, the accuracy over every answer a random sample
+    covered, not only the voted ones."""
+    if basis is Basis.estimated:
+        return await estimates.compare(
+            model_a, model_b, intent=intent, project=project, since=since, until=until
+        )
+    if since is not None or until is not None:
+        raise InvalidInput("since and until apply to basis=estimated only")
     return await service.compare(model_a, model_b, intent, project)
 
 

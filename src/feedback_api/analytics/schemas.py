@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -102,6 +103,14 @@ class Dimension(StrEnum):
     project = "project"
 
 
+class Basis(StrEnum):
+    """What /v1/metrics/compare compares: the voted accuracies (as of the last refresh) or
+    the estimated ones (PPI++ over a window, docs/review.md)."""
+
+    votes = "votes"
+    estimated = "estimated"
+
+
 class DailySeries(BaseModel):
     """One group's days; only the dimension grouped by is present (null: no value)."""
 
@@ -143,6 +152,7 @@ class ModelFigures(BaseModel):
 
 
 class Comparison(BaseModel):
+    basis: Literal["votes"] = Field(default="votes", description="What is compared: votes.")
     as_of: datetime | None
     intent: str | None
     project: str | None

@@ -37,14 +37,24 @@ class Snapshot:
     taken_at: datetime
     # Open review queues, each with its agreement figures under "agreement".
     review: list[dict[str, Any]] = field(default_factory=list)
+    # GET /v1/metrics/estimated-accuracy per model (its default window: the last 30 days).
+    estimated: dict[str, Any] = field(default_factory=dict)
 
 
 def fetch(client: httpx.Client) -> Snapshot:
-    def get(path: str, **params: Any) -> dict[str, Any]:
+    def get(path: str, optional: bool = False, **params: Any) -> dict[str, Any]:
         try:
             response = client.get(path, params=params)
+        except httpx.TimeoutException:
+            if optional:
+                return {}
+            raise TopError(f"{client.base_url} did not answer in time") from None
         except httpx.HTTPError as exc:
             raise TopError(f"cannot reach {client.base_url}: {exc}") from None
+        if optional and response.status_code in (404, 503):
+            # A server from before that operation, or one too busy for it now: the rest of
+            # the frame still shows.
+            return {}
         if response.status_code == 401:
             raise TopError("the API asks for a key: pass --api-key (or FEEDBACK_API_KEY)")
         if response.status_code == 403:
@@ -69,6 +79,7 @@ def fetch(client: httpx.Client) -> Snapshot:
             for queue in get("/v1/review/queues")["queues"]
             if not queue["closed"]
         ],
+        estimated=get("/v1/metrics/estimated-accuracy", optional=True, group_by="model"),
     )
 
 
@@ -117,9 +128,37 @@ def _cell_width(values: list[str]) -> int:
     return max((len(v) for v in values), default=0)
 
 
-def _accuracy_table(title: str, key: str, body: dict[str, Any], width: int) -> RenderableType:
+ESTIMATED_HEADER = "Estimated (30 d)"
+
+
+def _estimated_cell(row: dict[str, Any] | None) -> str:
+    """The PPI++ estimate of a model with its 95 % interval; "-" without a reviewed sample."""
+    if not row or row.get("estimated_accuracy") is None:
+        return "-"
+    low, high = row["estimated_ci_low"], row["estimated_ci_high"]
+    few = "*" if row.get("warning") else ""
+    return f"{100 * row['estimated_accuracy']:.1f} % ({100 * low:.1f}-{100 * high:.1f}){few}"
+
+
+def _estimates(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The models with an estimate, by name."""
+    return {
+        row["model"]: row
+        for row in body.get("items", [])
+        if row.get("model") and row.get("estimated_accuracy") is not None
+    }
+
+
+def _accuracy_table(
+    title: str,
+    key: str,
+    body: dict[str, Any],
+    width: int,
+    estimated: dict[str, dict[str, Any]] | None = None,
+) -> RenderableType:
     """Best first. In `width` columns: names on one line always; the bar shrinks first, then
-    long names are cut with an ellipsis."""
+    long names are cut with an ellipsis. With `estimated` (by name), a column with each
+    one's estimated accuracy where a reviewed random sample gives one."""
     items = sorted(body.get("items", []), key=lambda i: (-i["accuracy"], -i["total"]))
     names = [item.get(key) or "(none)" for item in items]
     votes = [f"{item['total']:,}" for item in items]
@@ -128,13 +167,18 @@ def _accuracy_table(title: str, key: str, body: dict[str, Any], width: int) -> R
         f"{100 * item['accuracy_ci_low']:.1f}-{100 * item['accuracy_ci_high']:.1f}"
         for item in items
     ]
-    headers = (key.capitalize(), "Votes", "Accuracy", "95 % CI")
-    fixed = sum(
-        max(len(header), _cell_width(cells))
-        for header, cells in zip(headers[1:], (votes, accuracy, intervals), strict=True)
-    )
-    # Five columns: a space either side of each, and a rule between two.
-    room = width - PANEL_CHROME - fixed - 5 * 2 - 4
+    columns: list[tuple[str, list[str]]] = [
+        ("Votes", votes),
+        ("Accuracy", accuracy),
+        ("95 % CI", intervals),
+    ]
+    if estimated:
+        columns.append((ESTIMATED_HEADER, [_estimated_cell(estimated.get(name)) for name in names]))
+    headers = (key.capitalize(), *(header for header, _ in columns))
+    fixed = sum(max(len(header), _cell_width(cells)) for header, cells in columns)
+    # A name, the bar, and the figures: a space either side of each, a rule between two.
+    count = len(columns) + 2
+    room = width - PANEL_CHROME - fixed - count * 2 - (count - 1)
     name_width = max(len(headers[0]), _cell_width(names))
     bar_width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, room - name_width))
     name_width = min(name_width, max(MIN_NAME_WIDTH, room - bar_width))
@@ -148,10 +192,22 @@ def _accuracy_table(title: str, key: str, body: dict[str, Any], width: int) -> R
     for header in headers[1:]:
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("", no_wrap=True, width=bar_width)
-    for item, row in zip(items, zip(names, votes, accuracy, intervals, strict=True), strict=True):
+    for index, (item, name) in enumerate(zip(items, names, strict=True)):
         bar = _bar(item["accuracy"], item["accuracy_ci_low"], item["accuracy_ci_high"], bar_width)
-        table.add_row(Text(row[0]), *row[1:], bar)
+        table.add_row(Text(name), *(cells[index] for _, cells in columns), bar)
     return table
+
+
+def _estimated_note(body: dict[str, Any]) -> RenderableType:
+    """What the estimated column is, when there is one."""
+    if not _estimates(body):
+        return Text("")
+    return Text(
+        f"{ESTIMATED_HEADER}: share of correct answers over the last 30 days' answers, from a "
+        "reviewed random sample and the thumbs (PPI++, 95 % interval); * fewer than 30 "
+        "reviewed",
+        style="dim",
+    )
 
 
 def _segment(alert: dict[str, Any]) -> str:
@@ -248,7 +304,14 @@ def render(snapshot: Snapshot, url: str, width: int = 100) -> RenderableType:
         Text(""),
         _alerts_table(snapshot.alerts, width),
         Text(""),
-        _accuracy_table("Accuracy by model (all votes)", "model", snapshot.by_model, width),
+        _accuracy_table(
+            "Accuracy by model (all votes)",
+            "model",
+            snapshot.by_model,
+            width,
+            _estimates(snapshot.estimated),
+        ),
+        _estimated_note(snapshot.estimated),
         Text(""),
         _accuracy_table("Accuracy by intent (all votes)", "intent", snapshot.by_intent, width),
         _bar_legend() if snapshot.by_model.get("items") else Text(""),

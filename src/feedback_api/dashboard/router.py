@@ -28,6 +28,7 @@ ASSETS = {
     "review.css": "text/css; charset=utf-8",
     "colours.js": "text/javascript; charset=utf-8",
     "model-accuracy.js": "text/javascript; charset=utf-8",
+    "estimated-accuracy.js": "text/javascript; charset=utf-8",
     "model-colours.json": "application/json",
     "dashboard.css": "text/css; charset=utf-8",
 }

@@ -13,6 +13,7 @@ from enum import StrEnum
 from feedback_api.alerts.schemas import AlertOut
 from feedback_api.alerts.service import segment_label
 from feedback_api.dashboard.colours import model_colours
+from feedback_api.reports.render_estimated import estimated_html, estimated_lines
 from feedback_api.reports.schemas import Accuracy, Change, ModelDay, ModelWeek, WeeklyReport
 from feedback_api.review.schemas import ReviewWeek
 
@@ -136,6 +137,7 @@ def render_markdown(report: WeeklyReport) -> str:
     lines += ["", "## Why answers were voted down", ""]
     lines += _reason_lines(report.models)
     lines += _review_lines(report.review)
+    lines += estimated_lines(report.estimated)
     for m in report.models:
         lines += ["", f"## {m.model}", ""]
         lines += ["| Day | Interactions | Accuracy [95 % CI] |", "|---|---:|---|"]
@@ -424,6 +426,7 @@ def render_html(report: WeeklyReport) -> str:
     out.append("</table>")
     out += _reasons_html(report.models)
     out += _review_html(report.review)
+    out += estimated_html(report.estimated)
     for m in report.models:
         out.append(f"<h2>{_e(m.model)}</h2>")
         out.append("<table><tr><th>Day</th><th>Interactions</th><th>Accuracy [95 % CI]</th></tr>")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from feedback_api.alerts.schemas import AlertOut
+from feedback_api.review.estimated.schemas import EstimatedAccuracyItem
 from feedback_api.review.schemas import ReviewWeek
 
 
@@ -89,6 +90,27 @@ class DayVolume(BaseModel):
     positive: int
 
 
+class QueueAlpha(BaseModel):
+    queue: str
+    items: int = Field(description="Items labelled this week that have 2 or more labels")
+    krippendorff_alpha: float | None = Field(
+        description="Nominal, over those items' labels; null when undefined"
+    )
+
+
+class EstimatedWeek(BaseModel):
+    """How good the week's answers were, not only what voters said: per model, the PPI++
+    estimate over the answers a random sample covered (GET /v1/metrics/estimated-accuracy
+    over the week), beside the voted accuracy of the same answers."""
+
+    models: list[EstimatedAccuracyItem] = Field(
+        description="Models with answers a random-sample rule covered, busiest first"
+    )
+    queues: list[QueueAlpha] = Field(
+        description="Each review queue's agreement on the items labelled this week"
+    )
+
+
 class WeeklyReport(BaseModel):
     week: str = Field(description="ISO week, e.g. 2026-W47")
     previous_week: str
@@ -108,4 +130,8 @@ class WeeklyReport(BaseModel):
     )
     review: ReviewWeek | None = Field(
         default=None, description="Review queues: labels, alpha, votes against reviews per model"
+    )
+    estimated: EstimatedWeek | None = Field(
+        default=None,
+        description="Estimated accuracy (reviewed random sample and thumbs) against voted",
     )

@@ -21,11 +21,15 @@ from feedback_api.reports.schemas import (
     DayVolume,
     DownvotedQuestion,
     DownvoteReason,
+    EstimatedWeek,
     IntentAccuracy,
     ModelDay,
     ModelWeek,
+    QueueAlpha,
     WeeklyReport,
 )
+from feedback_api.review.estimated.repository import EstimateRepository
+from feedback_api.review.estimated.service import EstimateService
 from feedback_api.review.repository import QueueRepository
 from feedback_api.review.weekly import WeeklyReview
 
@@ -68,6 +72,7 @@ def report_service(session: ReadSession) -> ReportService:
         ReportRepository(session),
         AlertQueries(AlertRepository(session)),
         WeeklyReview(QueueRepository(session)),
+        EstimateService(EstimateRepository(session)),
     )
 
 
@@ -77,10 +82,12 @@ class ReportService:
         repository: ReportRepository,
         alerts: AlertQueries,
         review: WeeklyReview | None = None,
+        estimates: EstimateService | None = None,
     ) -> None:
         self.repo = repository
         self.alerts = alerts
         self.review = review
+        self.estimates = estimates
 
     async def resolve_week(self, raw: str | None) -> Week:
         """The week asked for, or the current one; a week that has not begun is refused."""
@@ -180,7 +187,31 @@ class ReportService:
             days=_days(week, await self.repo.daily(start, end)),
             alerts=await self.alerts.active_between(start, end),
             review=await self.review.week(start, end) if self.review else None,
+            estimated=await self._estimated(week, [m.model for m in models]),
         )
+
+    async def _estimated(self, week: Week, busiest: list[str]) -> EstimatedWeek | None:
+        """Per model, the estimated accuracy of the week's answers beside the voted one, and
+        each review queue's alpha on the week's labels."""
+        if self.estimates is None or self.review is None:
+            return None
+        estimate = await self.estimates.estimated_accuracy(
+            model=None,
+            intent=None,
+            project=None,
+            since=week.start,
+            until=week.end,
+            group_by="model",
+            queue_id=None,
+        )
+        order = {name: index for index, name in enumerate(busiest)}
+        covered = [item for item in estimate.items if item.answers and item.model is not None]
+        covered.sort(key=lambda item: (order.get(item.model or "", len(order)), item.model))
+        queues = [
+            QueueAlpha(queue=name, items=items, krippendorff_alpha=alpha)
+            for name, items, alpha in await self.review.queue_alphas(week.start, week.end)
+        ]
+        return EstimatedWeek(models=covered, queues=queues)
 
 
 def _days(week: Week, rows: list[Any]) -> list[DayVolume]:

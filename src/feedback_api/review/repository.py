@@ -270,6 +270,20 @@ class QueueRepository:
         )
         return list((await self.session.execute(stmt)).all())
 
+    async def week_verdicts_by_queue(self, start: datetime, end: datetime) -> list[AnyRow]:
+        """(queue name, item_id, verdict) of every label of the items labelled in [start, end),
+        by queue (not adjudications)."""
+        labelled = select(ReviewLabel.item_id).where(
+            ReviewLabel.created_at >= start, ReviewLabel.created_at < end, ~ReviewLabel.adjudication
+        )
+        stmt = (
+            select(ReviewQueue.name, ReviewLabel.item_id, ReviewLabel.verdict)
+            .join_from(ReviewLabel, _items, _items.c.id == ReviewLabel.item_id)
+            .join(ReviewQueue, ReviewQueue.id == _items.c.queue_id)
+            .where(ReviewLabel.item_id.in_(labelled), ~ReviewLabel.adjudication)
+        )
+        return list((await self.session.execute(stmt)).all())
+
     async def week_decided(self, start: datetime, end: datetime) -> list[AnyRow]:
         """(model, verdict, thumbs up, thumbs down) of the items decided in [start, end)."""
         stmt = (

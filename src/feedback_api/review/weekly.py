@@ -37,3 +37,20 @@ class WeeklyReview:
                 for model, rows in sorted(per_model.items())
             ],
         )
+
+    async def queue_alphas(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, int, float | None]]:
+        """Per queue, by name: the items labelled in [start, end) with 2 or more labels, and
+        Krippendorff's alpha (nominal) over their labels."""
+        units: dict[str, dict[object, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for queue, item_id, verdict in await self.repository.week_verdicts_by_queue(start, end):
+            units[queue][item_id].append(verdict)
+        return [
+            (
+                queue,
+                sum(len(unit) >= 2 for unit in items.values()),
+                alpha_nominal(list(items.values())),
+            )
+            for queue, items in sorted(units.items())
+        ]

@@ -127,3 +127,34 @@ def hajek(verdicts: Iterable[tuple[float, float, int]]) -> Estimate | None:
     mean = sum(y * w * c for y, w, c in rows) / weight
     variance = sum(c * (w * (y - mean)) ** 2 for y, w, c in rows) / weight**2
     return Estimate(mean, variance, 0.0)
+
+
+@dataclass(frozen=True)
+class Difference:
+    difference: float
+    difference_ci_low: float
+    difference_ci_high: float
+    standard_error: float
+    z: float
+    p_value: float
+
+
+def difference_test(a: Estimate, b: Estimate, z_crit: float = Z_95) -> Difference:
+    """a - b for two estimates from independent samples: variance var_a + var_b, a normal
+    interval, and the two-sided z-test of no difference, p = erfc(|z| / sqrt 2). With no
+    variance at all (every answer of both reviewed, say) there is no test: z 0, p 1."""
+    difference = a.mean - b.mean
+    se = math.sqrt(a.variance + b.variance)
+    if se == 0:
+        z, p_value = 0.0, 1.0
+    else:
+        z = difference / se
+        p_value = min(1.0, math.erfc(abs(z) / math.sqrt(2)))
+    return Difference(
+        difference=difference,
+        difference_ci_low=difference - z_crit * se,
+        difference_ci_high=difference + z_crit * se,
+        standard_error=se,
+        z=z,
+        p_value=p_value,
+    )

@@ -1,5 +1,6 @@
-"""The sums the estimate of accuracy needs, in two aggregate statements: no answer is
-shipped to Python, only a row per group, inclusion rate, distinct prediction and verdict.
+"""The sums the estimate of accuracy needs: the sample rules, then two aggregate statements;
+no answer is shipped to Python, only a row per group, inclusion rate, model x intent, count of an
+answer's votes and thumbs-up, and verdict.
 
 Which answers a random sample covers: each answer of the window is matched to the sample
 rules (of one queue, or of every queue) whose filters it meets and that were drawing when it
@@ -12,13 +13,13 @@ the stratum rule's item, when there is one, was drawn with exactly its rate.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Table,
     and_,
     case,
@@ -29,15 +30,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy import cast as sa_cast
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from feedback_api.analytics import figures
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
 from feedback_api.review.models import ReviewItem, ReviewQueue, ReviewRule
-from feedback_api.review.rules import answer_filters
 
 _i = cast(Table, Interaction.__table__)
 _f = cast(Table, Feedback.__table__)
@@ -100,112 +98,152 @@ class EstimateRepository:
         stmt = select(group, func.count()).where(*_in_scope(scope)).group_by(group)
         return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
 
-    async def cells(self, scope: Scope) -> list[Cell]:
-        rule_conditions = [
-            _r.c.kind == "sample",
-            _i.c.created_at >= _r.c.since,
-            or_(_r.c.stopped_at.is_(None), _i.c.created_at < _r.c.stopped_at),
-            *answer_filters(_r, _i),
-        ]
+    async def sample_rules(self, scope: Scope) -> list[Any]:
+        """The sample rules that drew in the window (of the queue asked for), in the order
+        that picks an answer's stratum rule: highest rate first, then the oldest."""
+        stmt = (
+            select(
+                _r.c.id,
+                _r.c.sample_rate,
+                _r.c.since,
+                _r.c.stopped_at,
+                _r.c.model,
+                _r.c.intent,
+                _r.c.project,
+            )
+            .where(
+                _r.c.kind == "sample",
+                _r.c.since < scope.until,
+                or_(_r.c.stopped_at.is_(None), _r.c.stopped_at > scope.since),
+            )
+            .order_by(_r.c.sample_rate.desc(), _r.c.id)
+        )
         if scope.queue_id is not None:
-            rule_conditions.append(_r.c.queue_id == scope.queue_id)
+            stmt = stmt.where(_r.c.queue_id == scope.queue_id)
+        return list(await self.session.execute(stmt))
+
+    async def cells(self, scope: Scope) -> list[Cell]:
+        rules = await self.sample_rules(scope)
+        if not rules:
+            return []
+        # The stratum rule of each answer, the first of `rules` that covers it, written out
+        # rule by rule (a few rules): the planner then sees the answers of the window as
+        # what they are, where a join with the rules' table looked like a handful of rows
+        # and led it to a million index probes and sorts on disk.
+        matches = [(_covers(rule), literal(rule.id, _r.c.id.type)) for rule in rules]
         covered = (
             select(
                 _i.c.id,
                 _i.c.model,
                 _i.c.intent,
                 _i.c[scope.group_by].label("grp"),
-                _r.c.id.label("rule_id"),
-                _r.c.sample_rate.label("rate"),
+                case(*matches).label("rule_id"),
             )
-            .select_from(_i)
-            .join(_r, and_(*rule_conditions))
-            .where(*_in_scope(scope))
-            .ext(distinct_on(_i.c.id))
-            .order_by(_i.c.id, _r.c.sample_rate.desc(), _r.c.id)
-            .cte("covered")
+            .where(*_in_scope(scope), or_(*(match for match, _ in matches)))
+            .subquery("covered")
         )
-        c = covered
-        per_answer = (
+        # Each answer's votes, summed once over the window's answers: a hash join, where a
+        # join per covered answer probes the votes' index a million times.
+        voted = (
             select(
-                c.c.id,
-                c.c.model,
-                c.c.intent,
-                c.c.grp,
-                c.c.rule_id,
-                c.c.rate,
-                func.count(_f.c.id).label("votes"),
+                _f.c.interaction_id,
+                func.count().label("votes"),
                 figures.positive(_f.c.is_helpful).label("positive"),
             )
-            .select_from(c)
-            .outerjoin(_f, _f.c.interaction_id == c.c.id)
-            .group_by(c.c.id, c.c.model, c.c.intent, c.c.grp, c.c.rule_id, c.c.rate)
-            .cte("per_answer")
+            .select_from(_f.join(_i, _i.c.id == _f.c.interaction_id))
+            .where(*_in_scope(scope))
+            .group_by(_f.c.interaction_id)
+            .subquery("voted")
         )
-        a = per_answer
-        # The voted accuracy of each model x intent over the covered answers of the window:
-        # the prediction of an answer nobody voted on.
-        segment = (
-            select(
-                a.c.model,
-                a.c.intent,
-                (
-                    sa_cast(func.sum(a.c.positive), Float) / func.nullif(func.sum(a.c.votes), 0)
-                ).label("accuracy"),
-            )
-            .group_by(a.c.model, a.c.intent)
-            .cte("segment")
-        )
-        s = segment
-        yhat = case(
-            (a.c.votes > 0, sa_cast(a.c.positive, Float) / a.c.votes),
-            else_=func.coalesce(s.c.accuracy, literal(UNINFORMED, Float)),
-        ).label("yhat")
+        c, v = covered, voted
+        votes = func.coalesce(v.c.votes, 0)
+        positive = func.coalesce(v.c.positive, 0)
         y = case(
             (_items.c.verdict == "correct", literal(1)),
             (_items.c.verdict == "incorrect", literal(0)),
             else_=null(),
-        ).label("y")
+        )
+        # Answers alike for the estimate: group, stratum, their own votes, verdict; the
+        # prediction of an answer nobody voted on (its model x intent's voted accuracy) is
+        # set below from these same rows, not by a second pass over the answers.
         stmt = (
             select(
-                a.c.grp,
-                a.c.rate,
-                yhat,
+                c.c.grp,
+                c.c.model,
+                c.c.intent,
+                c.c.rule_id,
+                votes,
+                positive,
                 y,
-                func.count().label("answers"),
-                func.count(_items.c.id).label("sampled"),
-                func.count().filter(_items.c.state == "needs_adjudication").label("adjudicate"),
-                func.coalesce(func.sum(a.c.votes), 0).label("votes"),
-                func.coalesce(func.sum(a.c.positive), 0).label("positive"),
-                func.count().filter(a.c.votes > 0).label("voted_answers"),
+                func.count(),
+                func.count(_items.c.id),
+                func.count().filter(_items.c.state == "needs_adjudication"),
             )
-            .select_from(a)
-            .join(
-                s,
-                and_(
-                    s.c.model == a.c.model,
-                    s.c.intent.is_not_distinct_from(a.c.intent),
-                ),
-            )
+            .select_from(c)
+            .outerjoin(v, v.c.interaction_id == c.c.id)
             .outerjoin(
                 _items,
-                and_(_items.c.rule_id == a.c.rule_id, _items.c.interaction_id == a.c.id),
+                and_(_items.c.rule_id == c.c.rule_id, _items.c.interaction_id == c.c.id),
             )
-            .group_by(a.c.grp, a.c.rate, yhat, y)
+            .group_by(c.c.grp, c.c.model, c.c.intent, c.c.rule_id, votes, positive, y)
         )
-        rows: list[Any] = list(await self.session.execute(stmt))
-        return [
-            Cell(
-                group=row[0],
-                rate=float(row[1]),
-                yhat=float(row[2]),
-                y=None if row[3] is None else int(row[3]),
-                answers=int(row[4]),
-                sampled=int(row[5]),
-                needs_adjudication=int(row[6]),
-                votes=int(row[7]),
-                positive=int(row[8]),
-                voted_answers=int(row[9]),
-            )
-            for row in rows
+        rates = {rule.id: float(rule.sample_rate) for rule in rules}
+        rows: list[Any] = [
+            (row[0], row[1], row[2], rates[row[3]], *row[4:])
+            for row in await self.session.execute(stmt)
         ]
+        return _cells(rows)
+
+
+def _covers(rule: Any) -> ColumnElement[bool]:
+    """An answer this rule covers: logged while it drew, and meeting its filters."""
+    where = [_i.c.created_at >= rule.since]
+    if rule.stopped_at is not None:
+        where.append(_i.c.created_at < rule.stopped_at)
+    for name in ("model", "intent", "project"):
+        if getattr(rule, name) is not None:
+            where.append(_i.c[name] == getattr(rule, name))
+    return and_(*where)
+
+
+def _cells(rows: list[Any]) -> list[Cell]:
+    """Cells from (group, model, intent, rate, an answer's votes, its thumbs-up, verdict,
+    answers, sampled, to adjudicate) rows. Yhat: the answer's share of thumbs-up when it has
+    votes; else the voted accuracy of its model x intent over the covered answers of the
+    window; else UNINFORMED."""
+    segment_votes: dict[tuple[str, str | None], int] = defaultdict(int)
+    segment_positive: dict[tuple[str, str | None], int] = defaultdict(int)
+    for _, model, intent, _, votes, positive, _, answers, _, _ in rows:
+        segment_votes[(model, intent)] += int(votes) * int(answers)
+        segment_positive[(model, intent)] += int(positive) * int(answers)
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    for group, model, intent, rate, votes, positive, y, answers, sampled, adjudicate in rows:
+        votes, positive, answers = int(votes), int(positive), int(answers)
+        if votes:
+            yhat = positive / votes
+        elif segment_votes[(model, intent)]:
+            yhat = segment_positive[(model, intent)] / segment_votes[(model, intent)]
+        else:
+            yhat = UNINFORMED
+        key = (group, float(rate), yhat, None if y is None else int(y))
+        sums = merged.setdefault(key, [0, 0, 0, 0, 0, 0])
+        for index, value in enumerate(
+            (answers, int(sampled), int(adjudicate), votes * answers, positive * answers)
+        ):
+            sums[index] += value
+        sums[5] += answers if votes else 0
+    return [
+        Cell(
+            group=group,
+            rate=rate,
+            yhat=yhat,
+            y=y,
+            answers=sums[0],
+            sampled=sums[1],
+            needs_adjudication=sums[2],
+            votes=sums[3],
+            positive=sums[4],
+            voted_answers=sums[5],
+        )
+        for (group, rate, yhat, y), sums in merged.items()
+    ]

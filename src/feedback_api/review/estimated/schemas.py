@@ -54,3 +54,39 @@ class EstimatedAccuracy(BaseModel):
     window: EstimateWindow
     group_by: GroupBy
     items: list[EstimatedAccuracyItem]
+
+
+class EstimatedModelFigures(BaseModel):
+    model: str
+    answers: int = Field(description="The model's answers a random-sample rule covered.")
+    reviewed: int = Field(description="Sampled answers with a consensus verdict.")
+    estimated_accuracy: float = Field(description="PPI++ estimate (as estimated-accuracy).")
+    estimated_ci_low: float
+    estimated_ci_high: float
+    standard_error: float = Field(description="Of the estimate: its interval's half-width / z.")
+    voted_accuracy: float | None = Field(description="Thumbs-up / votes on the same answers.")
+    vote_bias: float | None = Field(description="voted_accuracy - estimated_accuracy.")
+    warning: str | None = Field(description="Set when the estimate rests on few reviews.")
+
+
+class EstimatedComparison(BaseModel):
+    """Two models' estimated accuracies and their difference (GET /v1/metrics/compare with
+    basis=estimated)."""
+
+    basis: Literal["estimated"] = "estimated"
+    as_of: datetime
+    window: EstimateWindow
+    intent: str | None
+    project: str | None
+    model_a: EstimatedModelFigures
+    model_b: EstimatedModelFigures
+    difference: float = Field(description="estimated accuracy of model_a minus model_b's.")
+    difference_ci_low: float = Field(
+        description="95 % normal interval: difference -+ z sqrt(se_a^2 + se_b^2)."
+    )
+    difference_ci_high: float
+    standard_error: float = Field(description="sqrt(se_a^2 + se_b^2): independent samples.")
+    z: float = Field(description="difference / standard_error (0 when that is 0).")
+    p_value: float = Field(description="Two-sided: erfc(|z| / sqrt 2); 1.0 when z is 0.")
+    significant: bool = Field(description="p_value < alpha.")
+    alpha: float

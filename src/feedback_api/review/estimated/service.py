@@ -4,21 +4,32 @@ accuracy")."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from feedback_api.analytics import figures
+from feedback_api.analytics.service import ALPHA
 from feedback_api.analytics.stats import Z_95, wilson_interval
 from feedback_api.exceptions import InvalidInput, NotFound
 from feedback_api.kit.time import MAX_DAYS
-from feedback_api.review.estimated.ppi import Estimate, Sums, hajek, ppi_mean, stratified
+from feedback_api.review.estimated.ppi import (
+    Estimate,
+    Sums,
+    difference_test,
+    hajek,
+    ppi_mean,
+    stratified,
+)
 from feedback_api.review.estimated.repository import Cell, EstimateRepository, Scope
 from feedback_api.review.estimated.schemas import (
     GROUP_BY,
     EstimatedAccuracy,
     EstimatedAccuracyItem,
+    EstimatedComparison,
+    EstimatedModelFigures,
     EstimateWindow,
 )
 
@@ -79,13 +90,18 @@ def _reviewed(group: _Group) -> tuple[float | None, float | None, float | None]:
     return estimate.mean, max(0.0, low), min(1.0, high)
 
 
+def _estimate(group: _Group) -> Estimate | None:
+    """PPI++ per inclusion-rate stratum, combined by the strata's answers."""
+    return stratified(
+        (group.strata_answers[rate], ppi_mean(sums)) for rate, sums in group.strata.items()
+    )
+
+
 def _item(group_by: str, key: str | None, group: _Group, all_answers: int) -> EstimatedAccuracyItem:
     voted = figures.accuracy(group.positive, group.votes)
     voted_low, voted_high = wilson_interval(group.positive, group.votes) or (None, None)
     reviewed, reviewed_low, reviewed_high = _reviewed(group)
-    estimate = stratified(
-        (group.strata_answers[rate], ppi_mean(sums)) for rate, sums in group.strata.items()
-    )
+    estimate = _estimate(group)
     low, high = _bounds(estimate)
     warning = None
     if group.answers and group.reviewed == 0:
@@ -121,7 +137,7 @@ class EstimateService:
     def __init__(self, repository: EstimateRepository) -> None:
         self.repository = repository
 
-    async def estimated_accuracy(
+    async def _scope(
         self,
         *,
         model: str | None,
@@ -131,7 +147,8 @@ class EstimateService:
         until: datetime | None,
         group_by: str,
         queue_id: uuid.UUID | None,
-    ) -> EstimatedAccuracy:
+    ) -> tuple[datetime, Scope]:
+        """The database's now, and the scope asked for with its defaults; bad input refused."""
         if group_by not in GROUP_BY:
             raise InvalidInput(
                 f"group_by: unknown value {group_by!r}; use one of {', '.join(GROUP_BY)}"
@@ -145,16 +162,115 @@ class EstimateService:
             raise InvalidInput("since must be earlier than until")
         if until - since > timedelta(days=MAX_DAYS):
             raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
-        scope = Scope(since, until, model, intent, project, group_by, queue_id)
-        everything = await self.repository.all_answers(scope)
+        return now, Scope(since, until, model, intent, project, group_by, queue_id)
+
+    async def _groups(self, scope: Scope) -> dict[str | None, _Group]:
         groups: dict[str | None, _Group] = defaultdict(_Group)
         for cell in await self.repository.cells(scope):
             groups[cell.group].add(cell)
+        return groups
+
+    async def estimated_accuracy(
+        self,
+        *,
+        model: str | None,
+        intent: str | None,
+        project: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        group_by: str,
+        queue_id: uuid.UUID | None,
+    ) -> EstimatedAccuracy:
+        now, scope = await self._scope(
+            model=model,
+            intent=intent,
+            project=project,
+            since=since,
+            until=until,
+            group_by=group_by,
+            queue_id=queue_id,
+        )
+        everything = await self.repository.all_answers(scope)
+        groups = await self._groups(scope)
         keys = sorted(everything, key=lambda key: (key is None, key or ""))
         items = [_item(group_by, key, groups.get(key) or _Group(), everything[key]) for key in keys]
         return EstimatedAccuracy(
             as_of=now,
-            window=EstimateWindow(since=since, until=until),
-            group_by=group_by,  # checked against GROUP_BY above
+            window=EstimateWindow(since=scope.since, until=scope.until),
+            group_by=group_by,  # checked against GROUP_BY in _scope
             items=items,
         )
+
+    async def compare(
+        self,
+        model_a: str,
+        model_b: str,
+        *,
+        intent: str | None,
+        project: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> EstimatedComparison:
+        """The difference of two models' estimated accuracies over the same window and slice.
+
+        The two estimates come from disjoint answers and independent draws, so the variance
+        of their difference is the sum of their variances (each the square of its PPI++
+        standard error, the half-width of its 95 % interval over z): a normal interval and
+        a two-sided z-test of no difference."""
+        if model_a == model_b:
+            raise InvalidInput("model_a and model_b must be two different models")
+        now, scope = await self._scope(
+            model=None,
+            intent=intent,
+            project=project,
+            since=since,
+            until=until,
+            group_by="model",
+            queue_id=None,
+        )
+        groups = await self._groups(scope)
+        sides = []
+        for name in (model_a, model_b):
+            group = groups.get(name)
+            estimate = None if group is None else _estimate(group)
+            if group is None or estimate is None:
+                raise NotFound(
+                    f"no estimate for model {name!r}: no reviewed answer of its random sample"
+                    " in this window and slice"
+                )
+            sides.append((name, group, estimate))
+        (_, _, a), (_, _, b) = sides
+        test = difference_test(a, b)
+        return EstimatedComparison(
+            as_of=now,
+            window=EstimateWindow(since=scope.since, until=scope.until),
+            intent=intent,
+            project=project,
+            model_a=_figures(*sides[0]),
+            model_b=_figures(*sides[1]),
+            difference=test.difference,
+            difference_ci_low=test.difference_ci_low,
+            difference_ci_high=test.difference_ci_high,
+            standard_error=test.standard_error,
+            z=test.z,
+            p_value=test.p_value,
+            significant=test.p_value < ALPHA,
+            alpha=ALPHA,
+        )
+
+
+def _figures(model: str, group: _Group, estimate: Estimate) -> EstimatedModelFigures:
+    low, high = estimate.interval(Z_95)
+    voted = figures.accuracy(group.positive, group.votes)
+    return EstimatedModelFigures(
+        model=model,
+        answers=group.answers,
+        reviewed=group.reviewed,
+        estimated_accuracy=estimate.mean,
+        estimated_ci_low=low,
+        estimated_ci_high=high,
+        standard_error=math.sqrt(estimate.variance),
+        voted_accuracy=voted,
+        vote_bias=None if voted is None else voted - estimate.mean,
+        warning=FEW_WARNING if group.reviewed < FEW_REVIEWED else None,
+    )
