@@ -358,7 +358,8 @@ def _streamed_examples(
         positive.label("positive"), source.label("label_source"),
     ]  # fmt: skip
     if with_ids:  # the manifest lists the votes behind the lines labelled by votes
-        rows.append(case((source == "review", null()), else_=example.c.feedback_ids))
+        ids = case((source == "review", null()), else_=example.c.feedback_ids)
+        rows.append(ids.label("feedback_ids"))
     if decided:
         item = aliased(ReviewItem, name="decided")
         driver = join(item, Interaction, Interaction.id == item.interaction_id)
@@ -630,8 +631,7 @@ def interactions_query(
     named["feedback_count"] = func.coalesce(latest.c.votes, 0).label("feedback_count")
     return (
         select(*(named[name] for name in columns))
-        .outerjoin(latest, literal(True))
-        .join(review, true())
+        .select_from(join(Interaction, latest, true(), isouter=True).join(review, true()))
         .where(Interaction.created_at >= since, Interaction.created_at < until)
         .order_by(Interaction.created_at, Interaction.id)
     )

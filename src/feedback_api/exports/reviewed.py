@@ -25,6 +25,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -129,7 +130,7 @@ def reviewed_keys(selection: Selection, *, paired: bool) -> CTE:
         .select_from(item)
         .join(Interaction, Interaction.id == item.interaction_id)
         .where(_not_open(item), *matches(selection))
-        .group_by(literal(1))
+        .group_by(literal_column("1"))
         .cte("reviewed")
     )
 
@@ -197,7 +198,7 @@ def reviewer_corrections(selection: Selection, *, paired: bool, with_ids: bool) 
             label.correction != Interaction.response,
             review_status_of(Interaction, selection) == "incorrect",
         )
-        .group_by(literal(1))
+        .group_by(literal_column("1"))
         .cte("review_fixes_paired" if paired else "review_fixes")
     )
 
