@@ -75,6 +75,10 @@ async def reviewed(client: httpx.AsyncClient) -> None:
     await log(client, "k", "q11", "fine answer")
     await vote(client, "k", False, "u6", correction="user fix")
     await decide(client, "qk", "k", "correct")
+    # q12: a tie of votes, never reviewed: left out by every source
+    await log(client, "t", "q12", "tied answer")
+    await vote(client, "t", True, "u7")
+    await vote(client, "t", False, "u8")
 
 
 def _kto(lines: list[dict[str, Any]]) -> dict[str, tuple[bool, str]]:
@@ -103,7 +107,7 @@ async def test_both_takes_the_consensus_where_there_is_one(
         "better answer": (True, "review"),  # the reviewer's correction
     }
     s = await _summary(client, format="kto")
-    assert s["label_source"] == "both"
+    assert s["label_source"] == "both" and s["skipped_ties"] == 1
     assert (s["from_votes"], s["from_reviews"], s["skipped_disagreement"]) == (2, 4, 2)
     assert (s["examples"], s["positives"], s["negatives"], s["corrections"]) == (6, 2, 3, 1)
     assert loads_with_datasets(tmp_path, lines).num_rows == 6
@@ -171,6 +175,7 @@ async def test_reviews_only_and_votes_only(client: httpx.AsyncClient, reviewed: 
     }
     s = await _summary(client, format="kto", label_source="votes")
     assert (s["from_votes"], s["from_reviews"], s["skipped_disagreement"]) == (7, 0, 0)
+    assert s["skipped_ties"] == 1
 
 
 async def test_an_unknown_label_source_is_a_422_naming_the_known_ones(

@@ -81,13 +81,13 @@ def twin_reviews(twin: Any, selection: Selection) -> Any:
 def labels(shape: Shape, state: Any, up: Any, down: Any) -> tuple[Any, Any]:
     """(positive, label_source) of an example from its review status and its votes in the
     window: positive is true, false or NULL (a tie, a dispute, or nothing to go by)."""
+    by_votes = [(up > down, true()), (up < down, false())]
     if not shape.reviews:
-        return up > down, literal("vote")
+        return case(*by_votes, else_=null()), literal("vote")
     reviewed = state.in_(("correct", "incorrect"))
     by_review = [(state == "correct", true()), (state == "incorrect", false())]
     if shape.votes:
-        by_votes = [(state == "disputed", null()), (up > down, true()), (up < down, false())]
-        positive = case(*by_review, *by_votes, else_=null())
+        positive = case(*by_review, (state == "disputed", null()), *by_votes, else_=null())
     else:
         positive = case(*by_review, else_=null())
     return positive, case((reviewed, literal("review")), else_=literal("vote"))
