@@ -201,6 +201,13 @@ async def test_cli_and_manifest_count_each_source(
     assert document["label_source"] == "reviews"
     assert (document["from_reviews"], document["skipped_disagreement"]) == (4, 2)
     assert document["feedback_ids"] == []  # no line's label came from a vote
+    # dpo, both: the pairs' sides labelled by votes list their votes ("worse answer"'s)
+    pairs = ["export", "finetuning", "--days", "7", "-f", "dpo", "-o", "pairs.jsonl"]
+    result = await asyncio.to_thread(runner.invoke, cli, pairs)
+    assert result.exit_code == 0, result.output
+    document = json.loads((cli_env / "pairs.manifest.json").read_text())
+    assert (document["from_votes"], document["from_reviews"]) == (0, 2)
+    assert len(document["feedback_ids"]) == 1
     bad = await asyncio.to_thread(
         runner.invoke, cli, ["export", "finetuning", "--label-source", "crowd"]
     )
