@@ -410,8 +410,8 @@ def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select
     Nothing is sorted ahead in the SFT-like formats: their examples leave as their votes
     are read (`_streamed_examples`), then those that only a review consensus brings into
     the window. The pair formats group the window by digests of a few dozen bytes
-    (`_examples`, hashed, not sorted) before their first pair: a pair needs every answer
-    to its prompt.
+    (`grouped_examples`, hashed, not sorted) before their first pair: a pair needs every
+    answer to its prompt.
     """
     fixes = corrections(selection, shape, paired=shape.format in PAIRED, with_ids=with_ids)
     parts: list[Select[*tuple[Any, ...]]]
