@@ -118,21 +118,40 @@ def grouped_examples(
     )
     if not shape.reviews:
         return voted.add_columns(null().label("status")).cte("ex")
-    v, r = voted.cte("voted"), reviewed.reviewed_keys(selection, paired=paired)
-    names = [c.name for c in columns]
-    merged = {
-        name: func.coalesce(v.c[name], r.c[name]) if name in r.c else v.c[name] for name in names
-    }
-    merged["up"], merged["down"] = func.coalesce(v.c.up, 0), func.coalesce(v.c.down, 0)
-    return (
-        select(
-            *(value.label(name) for name, value in merged.items()),
-            reviewed.status(r.c.lo, r.c.hi, r.c.waiting).label("status"),
-        )
-        .select_from(v.outerjoin(r, v.c.key == r.c.key, full=True))
-        .where(or_(v.c.key.is_not(None), r.c.entered))
-        .cte("ex")
+    # The voted examples (hashed, as without reviews) with the few reviewed ones joined to
+    # them, then the reviewed examples no vote of the window brings in: those with a
+    # consensus reached in it and no twin voted on in it (an anti-join by the twins' index).
+    v, r = voted.subquery("voted"), reviewed.reviewed_keys(selection, paired=paired)
+    state = reviewed.status(r.c.lo, r.c.hi, r.c.waiting).label("status")
+    with_votes = select(*v.c, state).select_from(v.outerjoin(r, v.c.key == r.c.key))
+    rep, twin, twin_vote = (
+        aliased(Interaction, name="reviewed_rep"),
+        aliased(Interaction, name="voted_twin"),
+        aliased(Feedback, name="voted_twin_vote"),
     )
+    voted_twin = (
+        select(true())
+        .select_from(join(twin, twin_vote, twin_vote.interaction_id == twin.id))
+        .where(
+            exchange_key(twin.meta, twin.query, twin.response)
+            == exchange_key(rep.meta, rep.query, rep.response),
+            *_selected(selection, twin_vote, twin),
+        )
+        .exists()
+    )
+    only_reviewed = [
+        r.c[c.name] if c.name in r.c else literal(0) if c.name in ("up", "down") else null()
+        for c in columns
+    ]
+    if with_ids:  # typed like the votes' ids, for the UNION
+        only_reviewed[-1] = cast(null(), v.c.feedback_ids.type)
+    without_votes = (
+        select(*(value.label(c.name) for value, c in zip(only_reviewed, columns, strict=True)))
+        .add_columns(state)
+        .select_from(join(r, rep, rep.id == r.c.rep))
+        .where(r.c.entered, not_(voted_twin))
+    )
+    return union_all(with_votes, without_votes).cte("ex")
 
 
 def corrections(
