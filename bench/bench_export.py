@@ -1,9 +1,12 @@
 """Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
     python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
+                                 [--reviewed 0.01]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
-exchange, for each fine-tuning format (weighted, openai, kto, dpo, openai-dpo) and each
+exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
+item decided, 70 % correct, one in ten waiting for adjudication), for each fine-tuning
+format (weighted, openai, kto, dpo, openai-dpo; label_source both, the default) and each
 offline file (csv, jsonl, parquet), side by side in one run:
   copy     COPY (<the export's own query, compiled>) TO STDOUT, read by asyncpg: PostgreSQL
            writing the same rows with no application in between (with the planner settings
@@ -43,6 +46,33 @@ from feedback_api.exports.repository import (
 from feedback_api.exports.service import OFFLINE_COLUMNS
 
 OFFLINE = ("csv", "jsonl", "parquet")
+
+# A queue with a share ($1) of the answers, each item decided by one reviewer (or waiting).
+REVIEWED_FILL = """
+WITH queue AS (
+  INSERT INTO review_queues (id, name, reviewers_per_item, lease_seconds, blind)
+  VALUES (gen_random_uuid(), 'bench', 1, 900, true) RETURNING id),
+picked AS (
+  SELECT id, random() AS r FROM interactions WHERE random() < $1)
+INSERT INTO review_items (id, queue_id, interaction_id, source, state, labels, correct,
+                          incorrect, verdict, consensus, decided_at)
+SELECT gen_random_uuid(), queue.id, picked.id, 'manual',
+       CASE WHEN r < 0.1 THEN 'needs_adjudication' ELSE 'done' END, 1,
+       (r >= 0.1 AND r < 0.73)::int, (r >= 0.73)::int,
+       CASE WHEN r < 0.1 THEN NULL WHEN r < 0.73 THEN 'correct' ELSE 'incorrect' END,
+       CASE WHEN r < 0.1 THEN NULL ELSE 'unanimous' END, CASE WHEN r >= 0.1 THEN now() END
+FROM picked, queue
+"""
+
+
+async def review(dsn: str, share: float) -> int:
+    """Put `share` of the answers in a review queue, decided; how many."""
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(REVIEWED_FILL, share)
+    await conn.execute("VACUUM ANALYZE review_items")
+    count = int(await conn.fetchval("SELECT count(*) FROM review_items"))
+    await conn.close()
+    return count
 
 
 def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str]]:
@@ -141,14 +171,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 votes")
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
     parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
+    parser.add_argument("--reviewed", type=float, default=0.01, help="share of answers reviewed")
     args = parser.parse_args()
     kinds = args.formats.split(",")
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
     asyncio.run(fill(dsn, rows))
+    reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
-    print(f"votes in the window: {rows:,}")
+    print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}")
     header = (
         f"{'export':<12}{'rows':>10}{'first line s':>14}{'rows/s':>10}{'COPY rows/s':>13}"
         f"{'ratio':>8}{'RSS growth MB':>15}"

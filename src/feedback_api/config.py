@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import platformdirs
 from fastapi import Depends, Request
@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     )
     export_formats: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["weighted"])
     export_check_interval_seconds: float = Field(default=3600.0, gt=0)
+    export_label_source: Literal["votes", "reviews", "both"] = Field(
+        default="both",
+        description="What labels the weekly job's examples: votes, reviews or both "
+        "(docs/exports.md).",
+    )
     report_schedule_enabled: bool = Field(
         default=False,
         description="Write each finished week's report to report_dir (leader-elected job).",

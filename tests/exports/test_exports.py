@@ -140,7 +140,8 @@ async def test_openai_format(client: httpx.AsyncClient, votes: Any, tmp_path: Pa
 
 async def test_kto_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path) -> None:
     lines = await export(client, format="kto")
-    assert all(set(line) == {"prompt", "completion", "label"} for line in lines)
+    assert all(set(line) == {"prompt", "completion", "label", "metadata"} for line in lines)
+    assert all(line["metadata"] == {"label_source": "vote"} for line in lines)
     labels = {line["completion"][0]["content"]: line["label"] for line in lines}
     assert labels == {
         "good answer": True,
@@ -165,6 +166,7 @@ async def test_dpo_formats(client: httpx.AsyncClient, votes: Any, tmp_path: Path
         "prompt": prompt,
         "chosen": [{"role": "assistant", "content": "good answer"}],
         "rejected": [{"role": "assistant", "content": "bad answer"}],
+        "metadata": {"label_source": "vote"},
     }
     [openai_pair] = await export(client, format="openai-dpo")
     assert openai_pair == {
@@ -419,6 +421,7 @@ async def test_dpo_pairs_a_correction_against_the_answer_voted_down(
         "prompt": prompt,
         "chosen": [{"role": "assistant", "content": "right answer"}],
         "rejected": [{"role": "assistant", "content": "wrong answer"}],
+        "metadata": {"label_source": "vote"},
     }
     [openai_pair] = await export(client, format="openai-dpo")
     assert openai_pair == {

@@ -258,11 +258,24 @@ def export_finetuning(
     use_corrections: Annotated[
         bool, typer.Option(help="Turn users' corrections into examples of their own.")
     ] = True,
+    label_source: Annotated[
+        str,
+        typer.Option(
+            help="What labels an answer: votes, reviews (its review consensus) or both "
+            "(the consensus where there is one, else the votes)."
+        ),
+    ] = "both",
 ) -> None:
     """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted)."""
     from rich.progress import Progress
 
-    from feedback_api.exports.repository import FORMATS, ExportRepository, Selection, Shape
+    from feedback_api.exports.repository import (
+        FORMATS,
+        LABEL_SOURCES,
+        ExportRepository,
+        Selection,
+        Shape,
+    )
     from feedback_api.exports.service import (
         ExportService,
         default_file_name,
@@ -274,6 +287,10 @@ def export_finetuning(
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
     if split_by not in ("session", "user"):
         raise typer.BadParameter("use session or user", param_hint="--split-by")
+    if label_source not in LABEL_SOURCES:
+        raise typer.BadParameter(
+            f"use one of {', '.join(LABEL_SOURCES)}", param_hint="--label-source"
+        )
     settings = _settings()
     try:
         if week:
@@ -295,6 +312,7 @@ def export_finetuning(
         include_negative=include_negative,
         split_by=split_by,  # type: ignore[arg-type]
         use_corrections=use_corrections,
+        label_source=label_source,  # type: ignore[arg-type]
     )
     if format == "weighted" or (format == "openai" and include_negative):
         typer.echo(SFT_TRAINER_WARNING, err=True)
@@ -324,6 +342,10 @@ def export_finetuning(
         f"examples: {sum(f.examples for f in written.files)}  positives: {s.positives}  "
         f"negatives: {s.negatives}  pairs: {s.pairs}  corrections: {s.corrections}  "
         f"ties left out: {s.skipped_ties}  empty left out: {s.skipped_empty}"
+    )
+    typer.echo(
+        f"labels ({s.label_source}): from votes: {s.from_votes}  from reviews: "
+        f"{s.from_reviews}  disputed left out: {s.skipped_disagreement}"
     )
     if s.desirable_weight is not None:
         typer.echo(

@@ -31,6 +31,7 @@ async def export_week(session: AsyncSession, settings: Settings, fmt: str, week:
         format=fmt,  # type: ignore[arg-type]
         positive_weight=settings.export_positive_weight,
         negative_weight=settings.export_negative_weight,
+        label_source=settings.export_label_source,
     )
     path = settings.exports_path / f"feedback-{week}-{fmt}.jsonl"
     written = await ExportService(repository).write(Selection(since, until), shape, path)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from feedback_api.exports.repository import PAIRED, Shape
+from feedback_api.exports.repository import EXAMPLE_COLUMNS, PAIR_COLUMNS, PAIRED, Shape
 
 Message = dict[str, Any]
 LineWriter = Callable[[Any], str]
@@ -38,9 +38,19 @@ def _instant(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# Where a row holds its label (True: a positive example) and the label's source.
+_POSITIVE = EXAMPLE_COLUMNS.index("positive")
+_SOURCE = EXAMPLE_COLUMNS.index("label_source")
+_PAIR_SOURCE = PAIR_COLUMNS.index("label_source")
+
+
 def line_writer(shape: Shape) -> LineWriter:
     """row -> line (no newline), for `shape`'s format. Rows are EXAMPLE_COLUMNS (weighted,
-    openai, kto) or PAIR_COLUMNS (dpo, openai-dpo); texts may have been redacted already."""
+    openai, kto) or PAIR_COLUMNS (dpo, openai-dpo); texts may have been redacted already.
+
+    weighted, kto and dpo lines say where their label comes from (`metadata.label_source`:
+    `vote` or `review`); openai and openai-dpo lines hold only what OpenAI's upload format
+    names."""
     fmt = shape.format
     if fmt in PAIRED:
         return _dpo if fmt == "dpo" else _openai_dpo
@@ -49,7 +59,7 @@ def line_writer(shape: Shape) -> LineWriter:
         negative_weight = float(shape.negative_weight)
 
         def weighted(r: Any) -> str:
-            positive = r[3] > r[4]
+            positive = r[_POSITIVE]
             return _encode(
                 {
                     "messages": [*_prompt(r[0], r[1]), _message("assistant", r[2])],
@@ -64,6 +74,7 @@ def line_writer(shape: Shape) -> LineWriter:
                         "down_votes": r[4],
                         "reasons": _reasons(r[10]),
                         "correction": r[11],
+                        "label_source": r[_SOURCE],
                     },
                 }
             )
@@ -73,7 +84,7 @@ def line_writer(shape: Shape) -> LineWriter:
         if shape.include_negative:
 
             def openai_weighted(r: Any) -> str:
-                answer = {"role": "assistant", "content": r[2], "weight": 1 if r[3] > r[4] else 0}
+                answer = {"role": "assistant", "content": r[2], "weight": 1 if r[_POSITIVE] else 0}
                 return _encode({"messages": [*_prompt(r[0], r[1]), answer]})
 
             return openai_weighted
@@ -88,7 +99,8 @@ def line_writer(shape: Shape) -> LineWriter:
             {
                 "prompt": _prompt(r[0], r[1]),
                 "completion": [_message("assistant", r[2])],
-                "label": r[3] > r[4],
+                "label": r[_POSITIVE],
+                "metadata": {"label_source": r[_SOURCE]},
             }
         )
 
@@ -101,6 +113,7 @@ def _dpo(r: Any) -> str:
             "prompt": _prompt(r[0], r[1]),
             "chosen": [_message("assistant", r[2])],
             "rejected": [_message("assistant", r[3])],
+            "metadata": {"label_source": r[_PAIR_SOURCE]},
         }
     )
 

@@ -39,6 +39,11 @@ class ExportRun(Base):
     skipped_ties: Mapped[int] = mapped_column(BigInteger)
     desirable_weight: Mapped[float | None] = mapped_column(Float)
     undesirable_weight: Mapped[float | None] = mapped_column(Float)
+    # What labelled the examples (votes, reviews, both), and how many each gave.
+    label_source: Mapped[str] = mapped_column(String(10))
+    from_votes: Mapped[int] = mapped_column(BigInteger)
+    from_reviews: Mapped[int] = mapped_column(BigInteger)
+    skipped_disagreement: Mapped[int] = mapped_column(BigInteger)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(255))

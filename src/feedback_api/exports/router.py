@@ -45,6 +45,7 @@ async def _selection_and_shape(  # async: no worker thread (see analytics.router
         ),
         include_negative=body.include_negative,
         use_corrections=body.use_corrections,
+        label_source=body.label_source,
     )
     return Selection(since, until, body.model, body.intent, body.project), shape
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from feedback_api.exports.repository import Format
+from feedback_api.exports.repository import Format, LabelSource
 from feedback_api.kit.fields import Label
 from feedback_api.kit.time import MAX_DAYS
 
@@ -48,6 +48,12 @@ class FinetuningExportRequest(BaseModel):
         description="Turn the corrections given with thumbs-down votes into examples of "
         "their own (positive answers; in dpo / openai-dpo, chosen against the answer).",
     )
+    label_source: LabelSource = Field(
+        default="both",
+        description="What labels an answer: `votes` (its users' votes), `reviews` (only answers "
+        "with a review consensus, labelled by it) or `both` (the consensus where there is "
+        "one, else the votes; answers waiting for adjudication are left out).",
+    )
     output_path: str | None = Field(
         default=None, description="Not supported: the server streams the file to you."
     )
@@ -83,6 +89,16 @@ class ExportSummary(BaseModel):
     )
     desirable_weight: float | None = Field(description="For TRL's KTOTrainer.")
     undesirable_weight: float | None
+    label_source: str = Field(description="votes, reviews or both.")
+    from_votes: int = Field(description="Examples (or pairs) labelled by users' votes.")
+    from_reviews: int = Field(
+        description="Examples (or pairs) labelled by a review consensus, reviewers' "
+        "corrections included."
+    )
+    skipped_disagreement: int = Field(
+        description="Examples left out because a review queue waits for an admin's "
+        "adjudication, or two queues reached different verdicts."
+    )
 
 
 class ExportRunOut(BaseModel):
@@ -102,6 +118,10 @@ class ExportRunOut(BaseModel):
     skipped_ties: int
     desirable_weight: float | None
     undesirable_weight: float | None
+    label_source: str
+    from_votes: int
+    from_reviews: int
+    skipped_disagreement: int
     size_bytes: int
     sha256: str
     file_name: str

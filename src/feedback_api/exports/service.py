@@ -148,6 +148,13 @@ class ExportService:
             examples = counts.positives
         else:
             examples = counts.positives + counts.negatives
+        if shape.format in PAIRED:
+            from_reviews = counts.reviewed_pairs
+        elif shape.format == "openai" and not shape.include_negative:
+            from_reviews = counts.reviewed_positives
+        else:
+            from_reviews = counts.reviewed_positives + counts.reviewed_negatives
+        from_reviews += counts.reviewer_corrections
         # KTO: a correction is one more desirable completion.
         desirable, undesirable = kto_weights(
             counts.positives + counts.corrections, counts.negatives
@@ -158,7 +165,9 @@ class ExportService:
             positives=counts.positives, negatives=counts.negatives, pairs=counts.pairs,
             corrections=counts.corrections, skipped_ties=counts.ties,
             skipped_empty=counts.empty, desirable_weight=desirable,
-            undesirable_weight=undesirable,
+            undesirable_weight=undesirable, label_source=shape.label_source,
+            from_votes=examples + counts.corrections - from_reviews, from_reviews=from_reviews,
+            skipped_disagreement=counts.disputed,
         )  # fmt: skip
 
     async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
@@ -282,8 +291,9 @@ def default_file_name(since: datetime, fmt: str) -> str:
 # -- offline analysis ------------------------------------------------------------------
 
 # The columns of every offline file, in order, each with its type: the name of an
-# interactions column or of one of the latest vote's (`interactions_query`). A `json` column
-# is JSON text in CSV and Parquet, a list one JSON text in CSV; the id is written as text.
+# interactions column, of one of the latest vote's or of the answer's review consensus
+# (`interactions_query`). A `json` column is JSON text in CSV and Parquet, a list one JSON
+# text in CSV; the id is written as text.
 OFFLINE_COLUMNS = {
     "id": "uuid", "request_id": "string", "created_at": "timestamp", "model": "string",
     "intent": "string", "project": "string", "user_id": "string", "session_id": "string",
@@ -291,7 +301,7 @@ OFFLINE_COLUMNS = {
     "memory_used": "float64", "tools_called": "list<string>", "sources_used": "json",
     "metadata": "json", "feedback_count": "int64", "is_helpful": "bool", "stars": "int16",
     "reasons": "list<string>", "comment": "string", "correction": "string",
-    "feedback_at": "timestamp",
+    "feedback_at": "timestamp", "review_verdict": "string", "review_consensus": "string",
 }  # fmt: skip
 _JSON_IN_CSV = [name for name, kind in OFFLINE_COLUMNS.items() if kind in ("json", "list<string>")]
 _JSON_IN_PARQUET = [name for name, kind in OFFLINE_COLUMNS.items() if kind == "json"]
@@ -426,6 +436,10 @@ def run_values(written: Written, *, trigger: str, iso_week: str | None) -> dict[
         "skipped_ties": summary.skipped_ties,
         "desirable_weight": summary.desirable_weight,
         "undesirable_weight": summary.undesirable_weight,
+        "label_source": summary.label_source,
+        "from_votes": summary.from_votes,
+        "from_reviews": summary.from_reviews,
+        "skipped_disagreement": summary.skipped_disagreement,
         "size_bytes": first.size,
         "sha256": first.sha256,
         "file_name": first.path.name,
