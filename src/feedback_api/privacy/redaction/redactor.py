@@ -122,7 +122,7 @@ class Redactor:
             supported_languages=["en"],
             default_score_threshold=MIN_SCORE,
         )
-        self.anonymizer = AnonymizerEngine()
+        self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self.entities = entities
         # With a model, a name can be in any text: every text is analysed for them.
         self._always = [e for e in entities if e in MODEL_ENTITIES]
