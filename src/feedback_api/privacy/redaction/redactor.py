@@ -49,7 +49,8 @@ _MARKS = {
     "jwt": r"eyJ",
     "pem": r"-----BEGIN",
 }
-_MARKED = re.compile("|".join(f"(?P<{name}>{mark})" for name, mark in _MARKS.items()))
+_ANY_MARK = re.compile("|".join(_MARKS.values()))
+_MARK = {name: re.compile(mark).search for name, mark in _MARKS.items()}
 _ENTITIES_OF_MARK = {
     "digits": ("PHONE", "CREDIT_CARD", "IBAN"),
     "ip": ("IP_ADDRESS",),
@@ -64,8 +65,9 @@ _ENTITIES_OF_MARK = {
 
 def marked_entities(text: str) -> set[str]:
     """The pattern entities `text` may hold (a superset: Presidio decides)."""
-    marks = {m.lastgroup for m in _MARKED.finditer(text)}
-    return {entity for mark in marks if mark for entity in _ENTITIES_OF_MARK[mark]}
+    if _ANY_MARK.search(text) is None:  # most texts: one pass
+        return set()
+    return {e for mark, search in _MARK.items() if search(text) for e in _ENTITIES_OF_MARK[mark]}
 
 
 @dataclass
@@ -157,12 +159,16 @@ def _named(names: dict[tuple[int, int], str], text: str) -> Any:
 
 
 def _plausible(result: RecognizerResult, text: str) -> bool:
-    """False for an IPv6 address of fewer than two groups (`::1`, a slice's `::2`): a
-    loopback or a piece of code, not anyone's address."""
+    """False for an IPv6 address of fewer than two groups or without a group of three
+    digits or more (`::1`, a slice's `1::3`): a loopback or a piece of code, not anyone's
+    address."""
     if result.entity_type != "IP_ADDRESS":
         return True
-    value = text[result.start : result.end]
-    return ":" not in value or sum(1 for group in value.split(":") if group) >= 2
+    value = text[result.start : result.end].split("/")[0].split("%")[0]
+    if ":" not in value or "." in value:
+        return True
+    groups = [group for group in value.split(":") if group]
+    return len(groups) >= 2 and any(len(group) >= 3 for group in groups)
 
 
 def _apart(results: Iterable[RecognizerResult]) -> list[RecognizerResult]:
