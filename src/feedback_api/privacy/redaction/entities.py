@@ -23,8 +23,9 @@ KNOWN_ENTITIES = (*PATTERN_ENTITIES, *MODEL_ENTITIES)
 
 # Phone numbers in their national form are read as numbers of these regions (ISO 3166
 # codes, FEEDBACK_REDACT_PHONE_REGIONS); a number written with its +country code is found
-# whatever the list. Each region costs one more pass over a text with digits in it.
-DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "BR", "IL")
+# whatever the list (CA and the rest of +1 read as US). Each region costs one more pass
+# over a text with seven digits in it.
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN")
 
 # spaCy models looked for when none is named, best first (never downloaded).
 SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm", "en_core_web_trf")
