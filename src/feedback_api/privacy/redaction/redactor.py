@@ -132,14 +132,14 @@ class Redactor:
         self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self.entities = entities
         # With a model, a name can be in any text: every text is analysed for them.
-        self._always = [e for e in entities if e in MODEL_ENTITIES]
+        self.always = [e for e in entities if e in MODEL_ENTITIES]
         self._patterns = {e for e in entities if e in PATTERN_ENTITIES}
 
     def example(self) -> ExampleRedaction:
         return ExampleRedaction(self)
 
     def redact(self, text: str, example: ExampleRedaction) -> str:
-        wanted = [*self._always, *(marked_entities(text) & self._patterns)]
+        wanted = [*self.always, *(marked_entities(text) & self._patterns)]
         if not wanted:
             return text
         results = self.analyzer.analyze(text=text, language="en", entities=wanted)
@@ -193,12 +193,21 @@ def redact_rows(
     texts: Sequence[int],
     values: Sequence[int] = (),
     tally: RedactionTally | None = None,
-) -> list[tuple[Any, ...]]:
+) -> list[Any]:
     """`rows` with their `texts` columns (strings) and `values` columns (JSON: each string
     in them) redacted, one example a row: a value recurring in a row's columns gets one
     placeholder. Each row's findings are added to `tally`."""
-    out = []
+    out: list[Any] = []
+    marked = _ANY_MARK.search
     for row in rows:
+        # Most rows: no text bears a mark and no JSON value has anything in it; kept whole.
+        if (
+            not redactor.always
+            and not any(row[i] and marked(row[i]) for i in texts)
+            and not any(row[i] for i in values)
+        ):
+            out.append(row)
+            continue
         example = ExampleRedaction(redactor)
         new = list(row)
         for index in texts:
