@@ -12,6 +12,13 @@ from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feedback_api.privacy.redaction.entities import (
+    DEFAULT_PHONE_REGIONS,
+    KNOWN_ENTITIES,
+    RedactionConfig,
+    check_entities,
+    installed_spacy_model,
+)
 from feedback_api.reasons.schemas import DEFAULT_REASONS, check_label_set
 
 ASYNC_DRIVER = "postgresql+asyncpg"
@@ -118,6 +125,29 @@ class Settings(BaseSettings):
         default="both",
         description="What labels the weekly job's examples: votes, reviews or both "
         "(docs/exports.md).",
+    )
+    export_redact: bool = Field(
+        default=True,
+        description="The weekly job redacts personal data from its datasets (false: written "
+        "as sent, recorded in its runs and manifests).",
+    )
+    redact_at_ingest: bool = Field(
+        default=False,
+        description="Redact the texts of interactions and votes before they are stored.",
+    )
+    redact_entities: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(KNOWN_ENTITIES),
+        description="The entity types redaction looks for (comma list; PERSON and LOCATION "
+        "only where a spaCy model is installed).",
+    )
+    redact_phone_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_PHONE_REGIONS),
+        description="Regions whose national phone numbers are found (ISO 3166 codes).",
+    )
+    redact_spacy_model: str | None = Field(
+        default=None,
+        description="The installed spaCy model for PERSON and LOCATION (default: the first "
+        "installed of en_core_web_lg/md/sm/trf; `none`: no model). Never downloaded.",
     )
     report_schedule_enabled: bool = Field(
         default=False,
@@ -257,6 +287,54 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown export format {unknown[0]!r}; use {', '.join(FORMATS)}")
         return value
+
+    @field_validator("redact_entities", mode="before")
+    @classmethod
+    def _entities(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        return check_entities(value) if isinstance(value, list) else value
+
+    @field_validator("redact_phone_regions", mode="before")
+    @classmethod
+    def _regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            return value
+        import phonenumbers
+
+        regions = [str(v).strip().upper() for v in value if str(v).strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown region {unknown[0]!r} in FEEDBACK_REDACT_PHONE_REGIONS: use ISO 3166 "
+                "codes such as US, GB, DE"
+            )
+        return regions
+
+    @field_validator("redact_spacy_model")
+    @classmethod
+    def _spacy_model(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if value.lower() != "none" and installed_spacy_model(value) is None:
+            raise ValueError(
+                f"the spaCy model {value!r} of FEEDBACK_REDACT_SPACY_MODEL is not installed "
+                "(it is never downloaded): install it, or set none"
+            )
+        return value
+
+    @property
+    def redaction(self) -> RedactionConfig:
+        """What redaction looks for, the spaCy model resolved (None: patterns only)."""
+        model = self.redact_spacy_model
+        return RedactionConfig(
+            entities=tuple(self.redact_entities),
+            phone_regions=tuple(self.redact_phone_regions),
+            spacy_model=None if model == "none" else installed_spacy_model(model),
+        )
 
     @property
     def reports_path(self) -> Path:

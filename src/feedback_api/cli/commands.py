@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from feedback_api.cli.redaction import REDACT_HELP, cli_redactor
 from feedback_api.cli.review import review_app
 from feedback_api.config import Settings, get_settings
 from feedback_api.exceptions import AppError
@@ -265,8 +266,10 @@ def export_finetuning(
             "(the consensus where there is one, else the votes)."
         ),
     ] = "both",
+    redact: Annotated[bool, typer.Option(help=REDACT_HELP)] = True,
 ) -> None:
-    """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted)."""
+    """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted),
+    personal data and secrets replaced by placeholders (unless --no-redact)."""
     from rich.progress import Progress
 
     from feedback_api.exports.repository import (
@@ -320,7 +323,7 @@ def export_finetuning(
     path = output or Path(default_file_name(since, format))
 
     async def work(session: AsyncSession) -> Any:
-        service = ExportService(ExportRepository(session))
+        service = ExportService(ExportRepository(session), await cli_redactor(settings, redact))
         summary = await service.summary(selection, shape)
         with Progress(transient=True) as bar:
             task = bar.add_task("exporting", total=summary.examples or None)
@@ -351,6 +354,9 @@ def export_finetuning(
         typer.echo(
             f"KTO: desirable_weight={s.desirable_weight} undesirable_weight={s.undesirable_weight}"
         )
+    if s.redactions is not None:
+        kinds = ", ".join(f"{k} {n}" for k, n in s.redactions.by_type.items()) or "none"
+        typer.echo(f"redacted: {s.redactions.examples} examples ({kinds})")
 
 
 @export_app.command("interactions")
@@ -360,8 +366,10 @@ def export_interactions(
     since: Annotated[datetime | None, typer.Option(help="ISO 8601, inclusive.")] = None,
     until: Annotated[datetime | None, typer.Option(help="ISO 8601, exclusive.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    redact: Annotated[bool, typer.Option(help=REDACT_HELP)] = True,
 ) -> None:
-    """Interactions with their latest vote, for offline analysis."""
+    """Interactions with their latest vote, for offline analysis, personal data and secrets
+    replaced by placeholders (unless --no-redact)."""
     from feedback_api.exports.repository import ExportRepository
     from feedback_api.exports.service import OfflineExport, StagedFiles, resolve_window
 
@@ -377,7 +385,8 @@ def export_interactions(
     async def work(session: AsyncSession) -> int:
         size = 0
         with StagedFiles([path]) as (handle,):  # renamed into place when whole
-            async for chunk in OfflineExport(ExportRepository(session)).stream(format, start, end):
+            offline = OfflineExport(ExportRepository(session), await cli_redactor(settings, redact))
+            async for chunk in offline.stream(format, start, end):
                 handle.write(chunk)
                 size += len(chunk)
         return size

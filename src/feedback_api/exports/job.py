@@ -17,6 +17,7 @@ from feedback_api.exports.service import ExportService, iso_week_window, run_val
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
 from feedback_api.kit.time import last_finished_week
 from feedback_api.observability import EXPORT_RUNS
+from feedback_api.privacy.redaction.dependencies import load_redactor
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,22 @@ async def export_week(session: AsyncSession, settings: Settings, fmt: str, week:
         label_source=settings.export_label_source,
     )
     path = settings.exports_path / f"feedback-{week}-{fmt}.jsonl"
-    written = await ExportService(repository).write(Selection(since, until), shape, path)
+    # FEEDBACK_EXPORT_REDACT=false is the operator's choice (whoever sets the server's
+    # environment holds every key); each run and manifest records it.
+    redactor = await load_redactor(settings.redaction) if settings.export_redact else None
+    service = ExportService(repository, redactor)
+    written = await service.write(Selection(since, until), shape, path)
     await ExportRunRepository(session).record_run(
         run_values(written, trigger="schedule", iso_week=week)
     )
     EXPORT_RUNS.labels(fmt).inc()
-    logger.info("weekly export %s %s: %d examples", week, fmt, written.files[0].examples)
+    logger.info(
+        "weekly export %s %s: %d examples (%s)",
+        week,
+        fmt,
+        written.files[0].examples,
+        "redacted" if redactor else "NOT redacted: FEEDBACK_EXPORT_REDACT=false",
+    )
     return True
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, String
+from sqlalchemy import BigInteger, Boolean, Float, Index, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,4 +47,8 @@ class ExportRun(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(255))
+    # Whether personal data was redacted from the file, and what was: {"examples": n,
+    # "by_type": {"EMAIL": n, ...}} (None when it was not redacted).
+    redacted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    redactions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()

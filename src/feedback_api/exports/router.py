@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
@@ -24,11 +24,22 @@ from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
 from feedback_api.kit.fields import Timestamp
 from feedback_api.kit.openapi import READ, WRITE, responses
 from feedback_api.kit.time import MAX_DAYS
+from feedback_api.privacy.redaction.dependencies import (
+    PrincipalDep,
+    QueryRedactorDep,
+    choose_redactor,
+)
+
+if TYPE_CHECKING:
+    from feedback_api.privacy.redaction.redactor import Redactor
 
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 JSONL = "application/x-ndjson"
+REDACT_403 = (
+    "The key's scope does not allow this operation, or redact is false without the admin scope"
+)
 
 
 async def _selection_and_shape(  # async: no worker thread (see analytics.router.get_slice)
@@ -53,22 +64,35 @@ async def _selection_and_shape(  # async: no worker thread (see analytics.router
 Request = Annotated[tuple[Selection, Shape], Depends(_selection_and_shape)]
 
 
+async def _body_redactor(
+    body: FinetuningExportRequest, settings: SettingsDep, principal: PrincipalDep
+) -> Redactor | None:
+    return await choose_redactor(body.redact, settings, principal, name='"redact": false')
+
+
+# Any: the type lives with Presidio, which is loaded only when a redactor is first built.
+BodyRedactor = Annotated[Any, Depends(_body_redactor)]
+
+
 @finetuning.post(
     "/finetuning",
     response_class=StreamingResponse,
     responses={
         200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"},
-        **responses(*WRITE),
+        **responses(*WRITE, _403=REDACT_403),
     },
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
-async def export_finetuning(request: Request, session: StreamSessionDep) -> StreamingResponse:
+async def export_finetuning(
+    request: Request, session: StreamSessionDep, redactor: BodyRedactor
+) -> StreamingResponse:
     """The votes of a window turned into training examples in the format asked for, as
-    JSON Lines streamed straight from the database; the window is in the X-Export-Since and
-    X-Export-Until headers."""
+    JSON Lines streamed straight from the database, personal data replaced by placeholders
+    unless `redact` is false; the window is in the X-Export-Since and X-Export-Until
+    headers, whether it was redacted in X-Export-Redacted."""
     selection, shape = request
     name = default_file_name(selection.since, shape.format)
-    service = ExportService(ExportRepository(session))
+    service = ExportService(ExportRepository(session), redactor)
     return StreamingResponse(
         await service.stream_jsonl(selection, shape),
         media_type=JSONL,
@@ -76,6 +100,7 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Export-Since": selection.since.isoformat(),
             "X-Export-Until": selection.until.isoformat(),
+            "X-Export-Redacted": "true" if redactor else "false",
         },
     )
 
@@ -84,37 +109,48 @@ async def export_finetuning(request: Request, session: StreamSessionDep) -> Stre
     "/finetuning/summary",
     response_model=ExportSummary,
     summary="What the same export would contain: counts per class and KTO weights",
-    responses=responses(*WRITE),
+    responses=responses(*WRITE, _403=REDACT_403),
 )
-async def export_summary(request: Request, session: ReadSessionDep) -> ExportSummary:
+async def export_summary(
+    request: Request, session: StreamSessionDep, redactor: BodyRedactor
+) -> ExportSummary:
     """Counts of the examples the same body would export (positives, negatives, pairs,
-    corrections, what is left out) and KTO's class weights, without the examples."""
+    corrections, what is left out), KTO's class weights, and what redaction would replace
+    (its lines are read and redacted for it, not sent: as long as the export itself)."""
     selection, shape = request
-    return await ExportService(ExportRepository(session)).summary(selection, shape)
+    service = ExportService(ExportRepository(session), redactor)
+    summary = await service.summary(selection, shape)
+    summary.redactions = await service.count_redactions(selection, shape)
+    return summary
 
 
 @exports.get(
     "/interactions",
     response_class=StreamingResponse,
     summary="Interactions with their latest vote, for pandas, polars, DuckDB or a spreadsheet",
-    responses=responses(*READ),
+    responses=responses(*READ, _403=REDACT_403),
 )
 async def export_interactions(
     session: StreamSessionDep,
+    redactor: QueryRedactorDep,
     format: Literal["csv", "jsonl", "parquet"] = "csv",
     days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> StreamingResponse:
     """Every exchange of a window with its context and its latest vote, one row each, in
-    CSV, JSON Lines or Parquet, streamed from the database."""
+    CSV, JSON Lines or Parquet, streamed from the database; personal data in its texts,
+    tools, sources and metadata replaced by placeholders unless `redact` is false."""
     start, end = resolve_window(days, since, until, names=("days", "since", "until"))
-    offline = OfflineExport(ExportRepository(session))
+    offline = OfflineExport(ExportRepository(session), redactor)
     name = f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}"
     return StreamingResponse(
         offline.stream(format, start, end),
         media_type=OfflineExport.media_types[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Export-Redacted": "true" if redactor else "false",
+        },
     )
 
 

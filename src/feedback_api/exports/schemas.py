@@ -57,6 +57,11 @@ class FinetuningExportRequest(BaseModel):
     output_path: str | None = Field(
         default=None, description="Not supported: the server streams the file to you."
     )
+    redact: bool = Field(
+        default=True,
+        description="Replace personal data and secrets in the texts by typed placeholders "
+        "(<EMAIL_1>). false writes them as users sent them, and needs the admin scope.",
+    )
 
     @field_validator("output_path")
     @classmethod
@@ -67,6 +72,13 @@ class FinetuningExportRequest(BaseModel):
                 "response: save the body (or use `feedback-api export finetuning -o FILE`)"
             )
         return None
+
+
+class Redactions(BaseModel):
+    examples: int = Field(description="Examples (lines) with at least one redaction.")
+    by_type: dict[str, int] = Field(
+        description="Placeholders written per entity type (EMAIL, PHONE, ...)."
+    )
 
 
 class ExportSummary(BaseModel):
@@ -99,6 +111,12 @@ class ExportSummary(BaseModel):
         description="Examples left out because a review queue waits for an admin's "
         "adjudication, or two queues reached different verdicts."
     )
+    redacted: bool = Field(
+        default=True, description="Personal data and secrets replaced by placeholders."
+    )
+    redactions: Redactions | None = Field(
+        default=None, description="What redaction replaced (None when nothing is redacted)."
+    )
 
 
 class ExportRunOut(BaseModel):
@@ -125,6 +143,8 @@ class ExportRunOut(BaseModel):
     size_bytes: int
     sha256: str
     file_name: str
+    redacted: bool
+    redactions: Redactions | None
     created_at: datetime
 
 

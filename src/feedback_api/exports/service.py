@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from feedback_api import __version__
 from feedback_api.exceptions import InvalidInput, NotFound
@@ -27,8 +27,13 @@ from feedback_api.exports.repository import (
     interactions_query,
     split_key_index,
 )
-from feedback_api.exports.schemas import ExportSummary
+from feedback_api.exports.schemas import ExportSummary, Redactions
 from feedback_api.kit.time import MAX_DAYS, iso_week_of, parse_week
+from feedback_api.privacy.redaction.entities import RedactionTally
+from feedback_api.privacy.redaction.rows import redacted
+
+if TYPE_CHECKING:
+    from feedback_api.privacy.redaction.redactor import Redactor
 
 
 def resolve_window(
@@ -122,9 +127,23 @@ def _in_test_split(key: str | None, fraction: float) -> bool:
     return int.from_bytes(digest) / 2**64 < fraction
 
 
+# The texts of a line that are redacted: the system prompt, the question and the answer
+# (or the correction), and in the pair formats the rejected answer (PAIR_COLUMNS).
+def _texts(shape: Shape) -> tuple[int, ...]:
+    return (0, 1, 2, 3) if shape.format in PAIRED else (0, 1, 2)
+
+
+def redactions(tally: RedactionTally) -> Redactions:
+    return Redactions(examples=tally.examples, by_type=dict(sorted(tally.by_type.items())))
+
+
 class ExportService:
-    def __init__(self, repository: ExportRepository) -> None:
+    """`redactor`: personal data in the texts is replaced by placeholders (None: the texts
+    go out as they were stored)."""
+
+    def __init__(self, repository: ExportRepository, redactor: Redactor | None = None) -> None:
         self.repository = repository
+        self.redactor = redactor
 
     async def runs(self, limit: int) -> list[ExportRun]:
         """The weekly job's runs, newest first."""
@@ -167,8 +186,18 @@ class ExportService:
             skipped_empty=counts.empty, desirable_weight=desirable,
             undesirable_weight=undesirable, label_source=shape.label_source,
             from_votes=examples + counts.corrections - from_reviews, from_reviews=from_reviews,
-            skipped_disagreement=counts.disputed,
+            skipped_disagreement=counts.disputed, redacted=self.redactor is not None,
         )  # fmt: skip
+
+    async def count_redactions(self, selection: Selection, shape: Shape) -> Redactions | None:
+        """What redaction would replace in the export: its lines read and redacted, not
+        written (as long as the export itself). None without a redactor."""
+        if self.redactor is None:
+            return None
+        tally = RedactionTally()
+        async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+            await redacted(self.redactor, rows, _texts(shape), tally=tally)
+        return redactions(tally)
 
     async def stream_jsonl(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
         """The dataset as JSON Lines, in chunks of a few thousand examples.
@@ -182,7 +211,9 @@ class ExportService:
 
     async def _jsonl_chunks(self, selection: Selection, shape: Shape) -> AsyncIterator[bytes]:
         line = line_writer(shape)
+        texts = _texts(shape)
         async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+            rows = await redacted(self.redactor, rows, texts)
             yield "".join([line(row) + "\n" for row in rows]).encode()
 
     async def write(
@@ -213,8 +244,10 @@ class ExportService:
         path.parent.mkdir(parents=True, exist_ok=True)
         line = line_writer(shape)
         split = split_key_index(shape)
+        texts, tally = _texts(shape), RedactionTally()
         with StagedFiles(targets) as handles:
             async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+                rows = await redacted(self.redactor, rows, texts, tally=tally)
                 for row in rows:
                     side = 1 if test_fraction and _in_test_split(row[split], test_fraction) else 0
                     data = (line(row) + "\n").encode()
@@ -226,6 +259,8 @@ class ExportService:
                     progress(len(rows))
         for written, digest in zip(files, hashes, strict=True):
             written.sha256 = digest.hexdigest()
+        if self.redactor is not None:
+            summary.redactions = redactions(tally)
         result = Written(summary=summary, files=files)
         if manifest:
             result.manifest = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
@@ -305,6 +340,14 @@ OFFLINE_COLUMNS = {
 }  # fmt: skip
 _JSON_IN_CSV = [name for name, kind in OFFLINE_COLUMNS.items() if kind in ("json", "list<string>")]
 _JSON_IN_PARQUET = [name for name, kind in OFFLINE_COLUMNS.items() if kind == "json"]
+# What an offline export redacts: the texts, and every string in the tools and the JSON
+# columns (the system prompt is in the metadata).
+_OFFLINE_TEXTS = [
+    list(OFFLINE_COLUMNS).index(name) for name in ("query", "response", "comment", "correction")
+]
+_OFFLINE_VALUES = [
+    list(OFFLINE_COLUMNS).index(name) for name in ("tools_called", "sources_used", "metadata")
+]
 
 
 def _arrow_schema() -> Any:
@@ -338,11 +381,17 @@ class OfflineExport:
         "parquet": "application/vnd.apache.parquet",
     }
 
-    def __init__(self, repository: ExportRepository) -> None:
+    def __init__(self, repository: ExportRepository, redactor: Redactor | None = None) -> None:
         self.repository = repository
+        self.redactor = redactor
+
+    async def _batches(self, since: datetime, until: datetime) -> AsyncIterator[Any]:
+        rows = self.repository.stream(interactions_query(since, until, OFFLINE_COLUMNS))
+        async for batch in rows:
+            yield await redacted(self.redactor, batch, _OFFLINE_TEXTS, _OFFLINE_VALUES)
 
     async def stream(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[bytes]:
-        batches = self.repository.stream(interactions_query(since, until, OFFLINE_COLUMNS))
+        batches = self._batches(since, until)
         if fmt == "csv":
             async for chunk in self._csv(batches):
                 yield chunk
@@ -443,4 +492,6 @@ def run_values(written: Written, *, trigger: str, iso_week: str | None) -> dict[
         "size_bytes": first.size,
         "sha256": first.sha256,
         "file_name": first.path.name,
+        "redacted": summary.redacted,
+        "redactions": summary.redactions.model_dump() if summary.redactions else None,
     }

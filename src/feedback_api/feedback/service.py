@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlalchemy import RowMapping
@@ -48,6 +48,9 @@ from feedback_api.kit.pagination import decode_cursor, encode_cursor
 from feedback_api.reasons.repository import ReasonSetReader
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 from feedback_api.reasons.service import ReasonSets, refusal
+
+if TYPE_CHECKING:
+    from feedback_api.privacy.redaction.redactor import ExampleRedaction
 
 VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
@@ -132,12 +135,26 @@ def vote_entry(
         metadata=payload.metadata or {},
         reasons=payload.reasons or [],
     )
+    redaction = rules.redaction()
+    if redaction is not None:
+        redact_vote(vote, redaction)
     if not payload.has_context:
         return VoteEntry(vote, request_id=payload.request_id)
     return VoteEntry(
         vote,
-        interaction=interaction_values(payload, payload.request_id, payload.created_at, rules),
+        interaction=interaction_values(
+            payload, payload.request_id, payload.created_at, rules, redaction
+        ),
     )
+
+
+def redact_vote(values: dict[str, Any], redaction: ExampleRedaction) -> None:
+    """A vote's comment, correction and metadata strings redacted, where `values` has them."""
+    for key in ("comment", "correction"):
+        if key in values:
+            values[key] = redaction.text(values[key])
+    if "metadata" in values:
+        values["metadata"] = redaction.value(values["metadata"])
 
 
 def _refused(entry: VoteEntry, written: RefusedReasons) -> AppError:
@@ -282,6 +299,9 @@ class FeedbackService:
 
     async def update(self, feedback_id: uuid.UUID, payload: FeedbackUpdate) -> FeedbackOut:
         changes = payload.changes()
+        redaction = self.rules.redaction()
+        if redaction is not None:
+            redact_vote(changes, redaction)
         if changes.get("reasons"):
             # Off the vote path: one read for the vote's project, one for its label set.
             await self.label_sets.check((await self.get(feedback_id)).project, changes["reasons"])

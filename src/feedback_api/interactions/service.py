@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -31,6 +31,9 @@ from feedback_api.interactions.schemas import (
 from feedback_api.kit.models import attribute_names, new_id
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 
+if TYPE_CHECKING:
+    from feedback_api.privacy.redaction.redactor import ExampleRedaction, Redactor
+
 
 def check_not_in_future(created_at: datetime | None, max_skew_seconds: float) -> None:
     if created_at is None:
@@ -54,6 +57,13 @@ class IngestRules:
     token_ttl_seconds: int = 86_400
     # The default label set of a vote's reasons (a project's own replaces it).
     reasons: tuple[str, ...] = DEFAULT_REASONS
+    # FEEDBACK_REDACT_AT_INGEST: personal data replaced by placeholders before it is stored.
+    redactor: Redactor | None = None
+
+    def redaction(self) -> ExampleRedaction | None:
+        """A new example's redaction (its placeholders shared by the texts of one exchange
+        and its vote), or None when ingestion does not redact."""
+        return None if self.redactor is None else self.redactor.example()
 
     def token(self, request_id: str, stored_user_id: str | None) -> IssuedToken | None:
         """A feedback token whose votes count as the interaction's user (`stored_user_id`,
@@ -64,7 +74,13 @@ class IngestRules:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestRules:
+        redactor = None
+        if settings.redact_at_ingest:  # Presidio is loaded only then (it takes seconds)
+            from feedback_api.privacy.redaction.redactor import redactor_for
+
+            redactor = redactor_for(settings.redaction)
         return cls(
+            redactor=redactor,
             max_future_skew_seconds=settings.max_future_skew_seconds,
             pseudonym=Pseudonymizer(settings.secret, settings.pseudonymize_users),
             token_secret=settings.secret,
@@ -86,8 +102,11 @@ def interaction_values(
     request_id: str | None,
     created_at: datetime | None,
     rules: IngestRules,
+    redaction: ExampleRedaction | None = None,
 ) -> dict[str, Any]:
-    """Values for a new interaction, by attribute name, from either body with context."""
+    """Values for a new interaction, by attribute name, from either body with context;
+    its texts redacted when ingestion redacts (with `redaction`'s placeholders, if given:
+    a vote's comment shares them)."""
     values: dict[str, Any] = {"request_id": request_id or str(new_id())}
     values.update(zip(_CONTEXT_KEYS, _context_values(context), strict=True))
     values["user_id"] = rules.pseudonym(context.user_id)
@@ -96,7 +115,19 @@ def interaction_values(
     values["meta"] = context.metadata or {}
     if created_at is not None:
         values["created_at"] = created_at
+    redaction = redaction or rules.redaction()
+    if redaction is not None:
+        for key in _REDACTED_TEXTS:
+            values[key] = redaction.text(values[key])
+        for key in _REDACTED_VALUES:
+            values[key] = redaction.value(values[key])
     return values
+
+
+# What redaction at ingest replaces in an exchange: its texts, and each string of its tools,
+# sources and metadata (the system prompt is in the metadata).
+_REDACTED_TEXTS = ("query", "response")
+_REDACTED_VALUES = ("tools_called", "sources_used", "meta")
 
 
 def interaction_out(row: Interaction) -> InteractionOut:
