@@ -1,5 +1,6 @@
-"""The daily family: `answer_hours` (the votes on each hour's answers) and `daily_metrics`
-(per UTC day of the interactions and CUBE cell), behind `GET /v1/metrics/daily`.
+"""The daily family: `answer_hours` (each hour's answers and the votes on them) and
+`daily_metrics` (per UTC day of the interactions and CUBE cell), behind `GET
+/v1/metrics/daily`; the estimate of accuracy (review/estimated) reads `answer_hours` too.
 
 Days are those of the interactions: a day's ratio is the quality of the answers given that
 day, and feedback_rate (answers that got any vote) stays between 0 and 1. A day's own
@@ -14,6 +15,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     func,
     join,
     or_,
+    outerjoin,
     select,
     true,
     update,
@@ -59,13 +62,16 @@ ANSWER_VOTES = (
     "negative",
     "corrections",
 )
+# answer_hours' columns for the estimate of accuracy: every answer, and the sums of its
+# share of thumbs-up (and of its square) over the answers with votes
+ANSWER_SHARES = ("answers", "share_sum", "share_squares")
 # daily_metrics' own columns, from the day's interactions
 _ASKED = ("total_queries", "avg_response_time_ms", "p95_response_time_ms", "unique_askers")
 
 
 async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime] | None) -> None:
-    """Recompute the votes on the answers of `hours` (UTC hours of the interactions), or
-    of every hour if None."""
+    """Recompute the answers of `hours` (UTC hours of the interactions) and the votes on
+    them, or of every hour if None."""
     if hours is not None and not hours:
         return
     tallies = (
@@ -78,10 +84,11 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
     cleared = delete(AnswerHour)
     where: list[ColumnElement[bool]] = []
     if hours is None:
-        # Every vote: one pass over the votes, grouped by interaction, hash-joined.
+        # Every vote: one pass over the votes, grouped by interaction, hash-joined to every
+        # answer (those without a vote count too).
         grouped = select(Feedback.interaction_id, *tallies).group_by(Feedback.interaction_id)
         votes = grouped.subquery("v")
-        joined = join(Interaction, votes, votes.c.interaction_id == Interaction.id)
+        joined = outerjoin(Interaction, votes, votes.c.interaction_id == Interaction.id)
     else:
         # The votes of these hours' interactions only, each interaction's through the index
         # on feedback.interaction_id. Joined to all votes, the planner scans the whole vote
@@ -92,25 +99,32 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
         joined = join(Interaction, votes, true())
     hour = utc_hour(Interaction.created_at)
     dims = (Interaction.model, Interaction.intent, Interaction.project)
+    share = figures.vote_share(votes.c.positive, votes.c.n)
+
+    def total(value: Any) -> Any:
+        return func.coalesce(func.sum(value), 0)
+
     rows = (
         select(
             hour,
             *dims,
-            func.sum(votes.c.n),
+            total(votes.c.n),
             # feedback_rate's part: answers with at least one vote
             func.count().filter(votes.c.n > 0),
-            func.sum(votes.c.positive),
-            func.sum(votes.c.negative),
-            func.sum(votes.c.corrections),
+            total(votes.c.positive),
+            total(votes.c.negative),
+            total(votes.c.corrections),
+            func.count(),
+            total(share),
+            total(share * share),
         )
         .select_from(joined)
         .where(*where)
         .group_by(hour, *dims)
-        .having(func.sum(votes.c.n) > 0)
     )
     await session.execute(cleared)
     await session.execute(
-        insert(AnswerHour).from_select(["hour", *DIMENSIONS, *ANSWER_VOTES], rows)
+        insert(AnswerHour).from_select(["hour", *DIMENSIONS, *ANSWER_VOTES, *ANSWER_SHARES], rows)
     )
 
 
@@ -204,7 +218,8 @@ class Daily:
 
     async def apply(self, tick: Tick) -> None:
         changes = tick.changes
-        await rebuild_answer_hours(tick.session, changes.answer_hours)
+        # An hour's answers change with its votes and with its interactions.
+        await rebuild_answer_hours(tick.session, changes.answer_hours | changes.query_hours)
         days = changes.days
         if days:
             await _rebuild_days(tick.session, days)
