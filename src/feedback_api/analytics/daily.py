@@ -62,9 +62,11 @@ ANSWER_VOTES = (
     "negative",
     "corrections",
 )
-# answer_hours' columns for the estimate of accuracy: every answer, and the sums of its
-# share of thumbs-up (and of its square) over the answers with votes
-ANSWER_SHARES = ("answers", "share_sum", "share_squares")
+# The sums of each voted answer's share of thumbs-up and of its square (the estimate of
+# accuracy's): in answer_hours and, summed, in daily_metrics
+SHARES = ("share_sum", "share_squares")
+# daily_metrics' columns summed from answer_hours
+DAY_SUMS = (*ANSWER_VOTES, *SHARES)
 # daily_metrics' own columns, from the day's interactions
 _ASKED = ("total_queries", "avg_response_time_ms", "p95_response_time_ms", "unique_askers")
 
@@ -124,7 +126,9 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
     )
     await session.execute(cleared)
     await session.execute(
-        insert(AnswerHour).from_select(["hour", *DIMENSIONS, *ANSWER_VOTES, *ANSWER_SHARES], rows)
+        insert(AnswerHour).from_select(
+            ["hour", *DIMENSIONS, *ANSWER_VOTES, "answers", *SHARES], rows
+        )
     )
 
 
@@ -142,6 +146,7 @@ def _votes_of_days(days: Collection[date] | None) -> typing.Any:
             a.c.intent,
             a.c.project,
             *(cast(func.sum(a.c[n]), BigInteger).label(n) for n in ANSWER_VOTES),
+            *(func.sum(a.c[n]).label(n) for n in SHARES),
         )
         .where(*where)
         .group_by(day, cube(a.c))
@@ -176,13 +181,13 @@ async def _rebuild_days(session: AsyncSession, days: Collection[date] | None) ->
     rows = select(
         *(asked.c[n] for n in cell),
         *(asked.c[n] for n in _ASKED),
-        *(func.coalesce(voted.c[n], 0) for n in ANSWER_VOTES),
+        *(func.coalesce(voted.c[n], 0) for n in DAY_SUMS),
     ).outerjoin_from(asked, voted, same_cell(asked, voted, "day"))
     cleared = delete(DailyMetric)
     if days is not None:
         cleared = cleared.where(DailyMetric.day.in_(sorted(days)))
     await session.execute(cleared)
-    await session.execute(insert(DailyMetric).from_select([*cell, *_ASKED, *ANSWER_VOTES], rows))
+    await session.execute(insert(DailyMetric).from_select([*cell, *_ASKED, *DAY_SUMS], rows))
 
 
 async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None:
@@ -191,7 +196,7 @@ async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None
     d = _DAILY
     voted = _votes_of_days(days)
     computed = (
-        select(d.c.id, *(func.coalesce(voted.c[n], 0).label(n) for n in ANSWER_VOTES))
+        select(d.c.id, *(func.coalesce(voted.c[n], 0).label(n) for n in DAY_SUMS))
         .outerjoin_from(d, voted, same_cell(d, voted, "day"))
         .where(d.c.day.in_(days))
         .subquery("figures")
@@ -200,9 +205,9 @@ async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None
         update(d)
         .where(
             d.c.id == computed.c.id,
-            or_(*(d.c[n].is_distinct_from(computed.c[n]) for n in ANSWER_VOTES)),
+            or_(*(d.c[n].is_distinct_from(computed.c[n]) for n in DAY_SUMS)),
         )
-        .values({n: computed.c[n] for n in ANSWER_VOTES})
+        .values({n: computed.c[n] for n in DAY_SUMS})
     )
 
 

@@ -80,6 +80,9 @@ class DailyMetric(Cell, Base):
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
     corrections: Mapped[int] = mapped_column(BigInteger)
+    # Summed from answer_hours (which says what they are): the estimate of accuracy's.
+    share_sum: Mapped[Decimal] = mapped_column(Numeric)
+    share_squares: Mapped[Decimal] = mapped_column(Numeric)
     avg_response_time_ms: Mapped[float | None] = mapped_column(Float)
     p95_response_time_ms: Mapped[float | None] = mapped_column(Float)
     # People who asked (interactions.user_id) that day.
@@ -89,7 +92,8 @@ class DailyMetric(Cell, Base):
 class AnswerHour(Segment, Base):
     """The answers of each UTC hour (of the interactions, as daily_metrics counts them) and
     the votes on them, per segment: what daily_metrics' vote columns sum, and what the
-    estimate of accuracy sums over the whole hours of its window.
+    estimate of accuracy sums over the whole hours of its window (daily_metrics over its
+    whole days).
 
     Recomputed per hour from that hour's interactions and their votes when a vote on one of
     them, or one of them, changes, so that a vote on an old answer reads an hour of answers,

@@ -19,17 +19,19 @@ answers an hour holds (docs/review.md, "Estimated accuracy").
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Table,
     and_,
     case,
     exists,
+    false,
     func,
     literal,
     null,
@@ -40,8 +42,8 @@ from sqlalchemy import (
 )
 
 from feedback_api.analytics import figures
-from feedback_api.analytics.buckets import HOUR, ceil_hour, floor_hour, within
-from feedback_api.analytics.models import AnswerHour, RefreshState
+from feedback_api.analytics.buckets import HOUR, ceil_hour, floor_hour, spans, within
+from feedback_api.analytics.models import AnswerHour, DailyMetric, RefreshState
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
@@ -52,8 +54,15 @@ _f = cast(Table, Feedback.__table__)
 _r = cast(Table, ReviewRule.__table__)
 _items = cast(Table, ReviewItem.__table__)
 _hours = cast(Table, AnswerHour.__table__)
+_days = cast(Table, DailyMetric.__table__)
 
 Span = tuple[datetime, datetime]
+# A rule's time in the terms of the column it is compared with (a timestamp, or a day).
+Bound = Callable[[datetime], Any]
+
+
+def _same(t: datetime) -> datetime:
+    return t
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class Sampled:
     needs_adjudication: int
 
 
-def _in_scope(scope: Scope, table: Table = _i) -> list[ColumnElement[bool]]:
+def _in_scope(scope: Scope, table: FromClause = _i) -> list[ColumnElement[bool]]:
     return [
         table.c[n] == getattr(scope, n)
         for n in ("model", "intent", "project")
@@ -119,58 +128,84 @@ def _in_scope(scope: Scope, table: Table = _i) -> list[ColumnElement[bool]]:
     ]
 
 
-def _stratum(rules: Sequence[Rule], at: Any, table: Table) -> ColumnElement[Any]:
+def _stratum(
+    rules: Sequence[Rule], at: Any, table: FromClause, bound: Bound = _same
+) -> ColumnElement[Any]:
     """The stratum rule of a row logged at `at`: the first of `rules` that covers it, NULL
     for none. Written out rule by rule (a few rules): the planner then sees the answers as
     what they are, where a join with the rules' table looked like a handful of rows."""
     if not rules:
         return literal(None, _r.c.id.type)
-    return case(*((_covers(rule, at, table), literal(rule.id, _r.c.id.type)) for rule in rules))
+    return case(
+        *((_covers(rule, at, table, bound), literal(rule.id, _r.c.id.type)) for rule in rules)
+    )
 
 
-def _covers(rule: Rule, at: Any, table: Table) -> ColumnElement[bool]:
-    """A row (an answer, or an hour of answers) this rule covers: logged while it drew, and
-    meeting its filters."""
-    where = [at >= rule.since]
+def _covers(rule: Rule, at: Any, table: FromClause, bound: Bound) -> ColumnElement[bool]:
+    """A row (an answer, or an hour or a day of answers, in which no rule starts or stops)
+    this rule covers: logged while it drew, and meeting its filters. `bound` gives the
+    rule's times in `at`'s terms."""
+    where = [at >= bound(rule.since)]
     if rule.stopped_at is not None:
-        where.append(at < rule.stopped_at)
+        where.append(at < bound(rule.stopped_at))
     for name in ("model", "intent", "project"):
         if getattr(rule, name) is not None:
             where.append(table.c[name] == getattr(rule, name))
     return and_(*where)
 
 
-def split_window(
-    scope: Scope, rules: Sequence[Rule], kept_until: datetime | None
-) -> tuple[list[Span], list[Span]]:
-    """The window as (kept, raw) spans: whole hours the refresher kept, in which no rule
-    starts or stops, summed from `answer_hours`; the rest read from the answers."""
+def _day_start(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil_day(t: datetime) -> date:
+    """The first UTC day that starts at or after `t`."""
+    start = _day_start(t)
+    return start.date() if start == t else start.date() + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Where the answers of a window are summed from."""
+
+    days: list[Span]  # whole UTC days: daily_metrics
+    hours: list[Span]  # whole hours: answer_hours
+    raw: list[Span]  # the answers themselves
+
+
+def split_window(scope: Scope, rules: Sequence[Rule], kept_until: datetime | None) -> Parts:
+    """The window's whole hours the refresher kept (before `kept_until`), cut where a rule
+    starts or stops (an hour a rule starts inside is read from the answers), their whole
+    days summed per day; the rest read from the answers."""
     first = ceil_hour(scope.since)
-    last = scope.until if kept_until is None else min(scope.until, kept_until)
-    last = floor_hour(last)
+    last = floor_hour(scope.until if kept_until is None else min(scope.until, kept_until))
     if kept_until is None or first >= last:
-        return [], [(scope.since, scope.until)]
-    cuts = sorted(
-        {
-            floor_hour(t)
-            for rule in rules
-            for t in (rule.since, rule.stopped_at)
-            if t is not None and first < t < last and floor_hour(t) != t
-        }
-    )
-    kept: list[Span] = []
+        return Parts([], [], [(scope.since, scope.until)])
     raw: list[Span] = [(scope.since, first)] if scope.since < first else []
-    start = first
-    for hour in cuts:
-        if start < hour:
-            kept.append((start, hour))
-        raw.append((hour, hour + HOUR))
-        start = hour + HOUR
-    if start < last:
-        kept.append((start, last))
     if last < scope.until:
         raw.append((last, scope.until))
-    return kept, raw
+    cut_hours: set[datetime] = set()
+    pieces: list[Span] = []
+    start = first
+    for t in sorted({t for r in rules for t in (r.since, r.stopped_at) if t and first < t < last}):
+        hour = floor_hour(t)
+        if hour != t:
+            cut_hours.add(hour)
+        if start < hour:
+            pieces.append((start, hour))
+        start = max(start, hour if hour == t else hour + HOUR)
+    if start < last:
+        pieces.append((start, last))
+    parts = Parts([], [], raw + spans(cut_hours, HOUR))
+    for a, b in pieces:
+        day_a = _day_start(a) if _day_start(a) == a else _day_start(a) + timedelta(days=1)
+        day_b = _day_start(b)
+        if day_a < day_b:
+            parts.days.append((day_a, day_b))
+            parts.hours.extend(span for span in ((a, day_a), (day_b, b)) if span[0] < span[1])
+        else:
+            parts.hours.append((a, b))
+    return parts
 
 
 class EstimateRepository:
@@ -218,22 +253,31 @@ class EstimateRepository:
 
     async def answers(self, scope: Scope, rules: Sequence[Rule]) -> list[Answers]:
         """Every answer of the window by group, model x intent and stratum rule."""
-        kept, raw = split_window(scope, rules, await self.kept_until())
-        h = _hours
-        from_hours = select(
-            h.c[scope.group_by].label("grp"),
-            h.c.model,
-            h.c.intent,
-            _stratum(rules, h.c.hour, h).label("rule"),
-            h.c.answers,
-            h.c.interactions_with_feedback.label("voted"),
-            h.c.feedback_count.label("votes"),
-            h.c.positive,
-            h.c.share_sum.label("share"),
-            h.c.share_squares.label("squares"),
-        ).where(within(h.c.hour, kept), *_in_scope(scope, h))
-        # The hours not kept: each answer's votes through the index on feedback.interaction_id.
-        votes = _answer_votes()
+        parts = split_window(scope, rules, await self.kept_until())
+        d, h = _days, _hours
+        sums = ("answers", "voted", "votes", "positive", "share", "squares")
+
+        def kept(table: Table, at: Any, answers: Any, bound: Bound) -> Any:
+            return select(
+                table.c[scope.group_by].label("grp"),
+                table.c.model,
+                table.c.intent,
+                _stratum(rules, at, table, bound).label("rule"),
+                answers.label("answers"),
+                table.c.interactions_with_feedback.label("voted"),
+                table.c.feedback_count.label("votes"),
+                table.c.positive,
+                table.c.share_sum.label("share"),
+                table.c.share_squares.label("squares"),
+            ).where(*_in_scope(scope, table))
+
+        from_days = kept(d, d.c.day, d.c.total_queries, _ceil_day).where(
+            d.c.grouping == 0,
+            or_(false(), *(and_(d.c.day >= a.date(), d.c.day < b.date()) for a, b in parts.days)),
+        )
+        from_hours = kept(h, h.c.hour, h.c.answers, _same).where(within(h.c.hour, parts.hours))
+        # The rest: each answer's votes through the index on feedback.interaction_id.
+        votes = _answer_votes(_i)
         share = figures.vote_share(votes.c.positive, votes.c.n)
         from_answers = (
             select(
@@ -249,17 +293,11 @@ class EstimateRepository:
                 (share * share).label("squares"),
             )
             .select_from(_i.join(votes, true()))
-            .where(within(_i.c.created_at, raw), *_in_scope(scope))
+            .where(within(_i.c.created_at, parts.raw), *_in_scope(scope))
         )
-        rows = union_all(from_hours, from_answers).subquery("rows")
+        rows = union_all(from_days, from_hours, from_answers).subquery("rows")
         key = (rows.c.grp, rows.c.model, rows.c.intent, rows.c.rule)
-        stmt = select(
-            *key,
-            *(
-                func.coalesce(func.sum(rows.c[n]), 0)
-                for n in ("answers", "voted", "votes", "positive", "share", "squares")
-            ),
-        ).group_by(*key)
+        stmt = select(*key, *(func.coalesce(func.sum(rows.c[n]), 0) for n in sums)).group_by(*key)
         return [
             Answers(
                 group=row[0],
@@ -281,57 +319,60 @@ class EstimateRepository:
         answer's votes and their verdict."""
         if not rules:
             return []
-        votes = _answer_votes()
+        # Item by item (a few thousand): its answer by primary key, then the answer's votes,
+        # where a join lets the planner scan every answer of the window.
+        answer = (
+            select(_i.c.id, _i.c.created_at, *(_i.c[n] for n in ("model", "intent", "project")))
+            .where(_i.c.id == _items.c.interaction_id)
+            .lateral("answer")
+        )
+        votes = _answer_votes(answer)
         y = case(
             (_items.c.verdict == "correct", literal(1)),
             (_items.c.verdict == "incorrect", literal(0)),
             else_=null(),
         )
         key = (
-            _i.c[scope.group_by],
-            _i.c.model,
-            _i.c.intent,
+            answer.c[scope.group_by],
+            answer.c.model,
+            answer.c.intent,
             _items.c.rule_id,
             votes.c.n,
             votes.c.positive,
             y,
         )
         stmt = (
-            select(
-                *key,
-                func.count(),
-                func.count().filter(_items.c.state == "needs_adjudication"),
-            )
-            .select_from(_items.join(_i, _i.c.id == _items.c.interaction_id).join(votes, true()))
+            select(*key, func.count(), func.count().filter(_items.c.state == "needs_adjudication"))
+            .select_from(_items.join(answer, true()).join(votes, true()))
             .where(
                 _items.c.rule_id.in_([rule.id for rule in rules]),
-                _items.c.rule_id == _stratum(rules, _i.c.created_at, _i),
-                _i.c.created_at >= scope.since,
-                _i.c.created_at < scope.until,
-                *_in_scope(scope),
+                _items.c.rule_id == _stratum(rules, answer.c.created_at, answer),
+                answer.c.created_at >= scope.since,
+                answer.c.created_at < scope.until,
+                *_in_scope(scope, answer),
             )
             .group_by(*key)
         )
         return [
             Sampled(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                int(row[4]),
-                int(row[5]),
-                row[6],
-                int(row[7]),
-                int(row[8]),
+                group=row[0],
+                model=row[1],
+                intent=row[2],
+                rule=row[3],
+                votes=int(row[4]),
+                positive=int(row[5]),
+                y=row[6],
+                items=int(row[7]),
+                needs_adjudication=int(row[8]),
             )
             for row in await self.session.execute(stmt)
         ]
 
 
-def _answer_votes() -> Any:
-    """An answer's votes and thumbs-up (a LATERAL subquery beside `interactions`)."""
+def _answer_votes(answers: FromClause) -> Any:
+    """The votes and thumbs-up of each answer of `answers` (a LATERAL subquery beside it)."""
     return (
         select(figures.votes().label("n"), figures.positive(_f.c.is_helpful).label("positive"))
-        .where(_f.c.interaction_id == _i.c.id)
+        .where(_f.c.interaction_id == answers.c.id)
         .lateral("v")
     )
