@@ -320,10 +320,13 @@ class EstimateRepository:
         if not rules:
             return []
         # Item by item (a few thousand): its answer by primary key, then the answer's votes,
-        # where a join lets the planner scan every answer of the window.
+        # where a join lets the planner scan every answer of the window (it misjudges the
+        # stratum CASE). LIMIT 1 (one row anyway) keeps PostgreSQL from turning the lateral
+        # lookup back into that join.
         answer = (
             select(_i.c.id, _i.c.created_at, *(_i.c[n] for n in ("model", "intent", "project")))
             .where(_i.c.id == _items.c.interaction_id)
+            .limit(1)
             .lateral("answer")
         )
         votes = _answer_votes(answer)
