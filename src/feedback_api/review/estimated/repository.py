@@ -9,11 +9,13 @@ different queues) is given to one of them, its *stratum rule*: the highest rate,
 oldest rule. Which rule that is depends on the rules' filters only, never on the draws, so
 the stratum rule's item, when there is one, was drawn with exactly its rate.
 
-The answers are summed from what the refresher keeps (`answer_hours`, one row per hour and
-segment) over the window's whole hours; only the hours the refresher has not kept yet, the
-window's partial first and last hours, and the hours a rule starts or stops inside, are
-read from the answers themselves. So a request sums some rows per hour, however many
-answers an hour holds (docs/review.md, "Estimated accuracy").
+The answers are summed from what the refresher keeps over the window's whole days
+(`daily_metrics`) and hours (`answer_hours`), and the sampled items' answers come from
+`sampled_answers` (kept.py); only the hours the refresher has not kept yet, the window's
+partial first and last hours, the hours a rule starts or stops inside, and items drawn
+since the last refresh are read from the answers and votes themselves. So a request sums
+a row per day and segment, however many answers a day holds (docs/review.md, "Estimated
+accuracy").
 """
 
 from __future__ import annotations
@@ -44,17 +46,17 @@ from sqlalchemy import (
 from feedback_api.analytics import figures
 from feedback_api.analytics.buckets import HOUR, ceil_hour, floor_hour, spans, within
 from feedback_api.analytics.models import AnswerHour, DailyMetric, RefreshState
-from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
-from feedback_api.review.models import ReviewItem, ReviewQueue, ReviewRule
+from feedback_api.review.estimated.kept import answer_votes
+from feedback_api.review.models import ReviewItem, ReviewQueue, ReviewRule, SampledAnswer
 
 _i = cast(Table, Interaction.__table__)
-_f = cast(Table, Feedback.__table__)
 _r = cast(Table, ReviewRule.__table__)
 _items = cast(Table, ReviewItem.__table__)
 _hours = cast(Table, AnswerHour.__table__)
 _days = cast(Table, DailyMetric.__table__)
+_sampled = cast(Table, SampledAnswer.__table__)
 
 Span = tuple[datetime, datetime]
 # A rule's time in the terms of the column it is compared with (a timestamp, or a day).
@@ -251,9 +253,12 @@ class EstimateRepository:
             stmt = stmt.where(_r.c.queue_id == scope.queue_id)
         return [Rule(row[0], float(row[1]), *row[2:]) for row in await self.session.execute(stmt)]
 
-    async def answers(self, scope: Scope, rules: Sequence[Rule]) -> list[Answers]:
+    async def parts(self, scope: Scope, rules: Sequence[Rule]) -> Parts:
+        """Where the window's answers are read from, given the last refresh."""
+        return split_window(scope, rules, await self.kept_until())
+
+    async def answers(self, scope: Scope, rules: Sequence[Rule], parts: Parts) -> list[Answers]:
         """Every answer of the window by group, model x intent and stratum rule."""
-        parts = split_window(scope, rules, await self.kept_until())
         d, h = _days, _hours
         sums = ("answers", "voted", "votes", "positive", "share", "squares")
 
@@ -277,7 +282,7 @@ class EstimateRepository:
         )
         from_hours = kept(h, h.c.hour, h.c.answers, _same).where(within(h.c.hour, parts.hours))
         # The rest: each answer's votes through the index on feedback.interaction_id.
-        votes = _answer_votes(_i)
+        votes = answer_votes(_i.c.id)
         share = figures.vote_share(votes.c.positive, votes.c.n)
         from_answers = (
             select(
@@ -314,48 +319,69 @@ class EstimateRepository:
             for row in await self.session.execute(stmt)
         ]
 
-    async def sampled(self, scope: Scope, rules: Sequence[Rule]) -> list[Sampled]:
+    async def sampled(self, scope: Scope, rules: Sequence[Rule], parts: Parts) -> list[Sampled]:
         """The items of the window's answers drawn by their stratum rule, with their
-        answer's votes and their verdict."""
+        answer's votes (as the refresh saw them in the kept hours, as they are in the others)
+        and their verdict."""
         if not rules:
             return []
-        # Item by item (a few thousand): its answer by primary key, then the answer's votes,
-        # where a join lets the planner scan every answer of the window (it misjudges the
-        # stratum CASE). LIMIT 1 (one row anyway) keeps PostgreSQL from turning the lateral
-        # lookup back into that join.
+        s = _sampled
+
+        def drawn(at: Any, table: FromClause) -> list[ColumnElement[bool]]:
+            return [
+                _items.c.rule_id.in_([rule.id for rule in rules]),
+                _items.c.rule_id == _stratum(rules, at, table),
+                at >= scope.since,
+                at < scope.until,
+                *_in_scope(scope, table),
+            ]
+
+        def rows(table: FromClause, votes: Any, positive: Any) -> Any:
+            return select(
+                table.c[scope.group_by].label("grp"),
+                table.c.model,
+                table.c.intent,
+                _items.c.rule_id.label("rule"),
+                votes.label("n"),
+                positive.label("positive"),
+                _items.c.verdict,
+                _items.c.state,
+            )
+
+        kept = (
+            rows(s, s.c.votes, s.c.positive)
+            .select_from(_items.join(s, s.c.item_id == _items.c.id))
+            .where(within(s.c.answer_at, parts.days + parts.hours), *drawn(s.c.answer_at, s))
+        )
+        live_votes = answer_votes(_items.c.interaction_id)
+        live = (
+            rows(s, live_votes.c.n, live_votes.c.positive)
+            .select_from(_items.join(s, s.c.item_id == _items.c.id).join(live_votes, true()))
+            .where(within(s.c.answer_at, parts.raw), *drawn(s.c.answer_at, s))
+        )
+        # Items drawn since the last refresh: their answer by primary key (LIMIT 1, one row
+        # anyway, keeps PostgreSQL from turning the lookup into a scan of every answer).
         answer = (
             select(_i.c.id, _i.c.created_at, *(_i.c[n] for n in ("model", "intent", "project")))
             .where(_i.c.id == _items.c.interaction_id)
             .limit(1)
             .lateral("answer")
         )
-        votes = _answer_votes(answer)
-        y = case(
-            (_items.c.verdict == "correct", literal(1)),
-            (_items.c.verdict == "incorrect", literal(0)),
-            else_=null(),
-        )
-        key = (
-            answer.c[scope.group_by],
-            answer.c.model,
-            answer.c.intent,
-            _items.c.rule_id,
-            votes.c.n,
-            votes.c.positive,
-            y,
-        )
-        stmt = (
-            select(*key, func.count(), func.count().filter(_items.c.state == "needs_adjudication"))
+        votes = answer_votes(answer.c.id)
+        new = (
+            rows(answer, votes.c.n, votes.c.positive)
             .select_from(_items.join(answer, true()).join(votes, true()))
             .where(
-                _items.c.rule_id.in_([rule.id for rule in rules]),
-                _items.c.rule_id == _stratum(rules, answer.c.created_at, answer),
-                answer.c.created_at >= scope.since,
-                answer.c.created_at < scope.until,
-                *_in_scope(scope, answer),
+                ~exists().where(s.c.item_id == _items.c.id),
+                *drawn(answer.c.created_at, answer),
             )
-            .group_by(*key)
         )
+        u = union_all(kept, live, new).subquery("items")
+        y = case((u.c.verdict == "correct", 1), (u.c.verdict == "incorrect", 0), else_=null())
+        key = (u.c.grp, u.c.model, u.c.intent, u.c.rule, u.c.n, u.c.positive, y)
+        stmt = select(
+            *key, func.count(), func.count().filter(u.c.state == "needs_adjudication")
+        ).group_by(*key)
         return [
             Sampled(
                 group=row[0],
@@ -370,12 +396,3 @@ class EstimateRepository:
             )
             for row in await self.session.execute(stmt)
         ]
-
-
-def _answer_votes(answers: FromClause) -> Any:
-    """The votes and thumbs-up of each answer of `answers` (a LATERAL subquery beside it)."""
-    return (
-        select(figures.votes().label("n"), figures.positive(_f.c.is_helpful).label("positive"))
-        .where(_f.c.interaction_id == answers.c.id)
-        .lateral("v")
-    )

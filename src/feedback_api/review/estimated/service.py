@@ -212,8 +212,9 @@ class EstimateService:
 
     async def _groups(self, scope: Scope) -> _Groups:
         rules = await self.repository.sample_rules(scope)
-        answers = await self.repository.answers(scope, rules)
-        sampled = await self.repository.sampled(scope, rules)
+        parts = await self.repository.parts(scope, rules)
+        answers = await self.repository.answers(scope, rules, parts)
+        sampled = await self.repository.sampled(scope, rules, parts)
         return _build(rules, answers, sampled)
 
     async def estimated_accuracy(
