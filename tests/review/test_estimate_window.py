@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from feedback_api.review.estimated.repository import Rule, Scope, Span, split_window
+from feedback_api.review.estimated.window import Rule, Scope, Span, split_window
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ accuracy").
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -44,11 +44,20 @@ from sqlalchemy import (
 )
 
 from feedback_api.analytics import figures
-from feedback_api.analytics.buckets import HOUR, ceil_hour, floor_hour, spans, within
+from feedback_api.analytics.buckets import within
 from feedback_api.analytics.models import AnswerHour, DailyMetric, RefreshState
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession
 from feedback_api.review.estimated.kept import answer_votes
+from feedback_api.review.estimated.window import (
+    Bound,
+    Parts,
+    Rule,
+    Scope,
+    ceil_day,
+    same,
+    split_window,
+)
 from feedback_api.review.models import ReviewItem, ReviewQueue, ReviewRule, SampledAnswer
 
 _i = cast(Table, Interaction.__table__)
@@ -57,36 +66,6 @@ _items = cast(Table, ReviewItem.__table__)
 _hours = cast(Table, AnswerHour.__table__)
 _days = cast(Table, DailyMetric.__table__)
 _sampled = cast(Table, SampledAnswer.__table__)
-
-Span = tuple[datetime, datetime]
-# A rule's time in the terms of the column it is compared with (a timestamp, or a day).
-Bound = Callable[[datetime], Any]
-
-
-def _same(t: datetime) -> datetime:
-    return t
-
-
-@dataclass(frozen=True)
-class Scope:
-    since: datetime
-    until: datetime
-    model: str | None
-    intent: str | None
-    project: str | None
-    group_by: str
-    queue_id: uuid.UUID | None
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: uuid.UUID
-    rate: float
-    since: datetime
-    stopped_at: datetime | None
-    model: str | None
-    intent: str | None
-    project: str | None
 
 
 @dataclass(frozen=True)
@@ -131,7 +110,7 @@ def _in_scope(scope: Scope, table: FromClause = _i) -> list[ColumnElement[bool]]
 
 
 def _stratum(
-    rules: Sequence[Rule], at: Any, table: FromClause, bound: Bound = _same
+    rules: Sequence[Rule], at: Any, table: FromClause, bound: Bound = same
 ) -> ColumnElement[Any]:
     """The stratum rule of a row logged at `at`: the first of `rules` that covers it, NULL
     for none. Written out rule by rule (a few rules): the planner then sees the answers as
@@ -154,60 +133,6 @@ def _covers(rule: Rule, at: Any, table: FromClause, bound: Bound) -> ColumnEleme
         if getattr(rule, name) is not None:
             where.append(table.c[name] == getattr(rule, name))
     return and_(*where)
-
-
-def _day_start(t: datetime) -> datetime:
-    return t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _ceil_day(t: datetime) -> date:
-    """The first UTC day that starts at or after `t`."""
-    start = _day_start(t)
-    return start.date() if start == t else start.date() + timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Parts:
-    """Where the answers of a window are summed from."""
-
-    days: list[Span]  # whole UTC days: daily_metrics
-    hours: list[Span]  # whole hours: answer_hours
-    raw: list[Span]  # the answers themselves
-
-
-def split_window(scope: Scope, rules: Sequence[Rule], kept_until: datetime | None) -> Parts:
-    """The window's whole hours the refresher kept (before `kept_until`), cut where a rule
-    starts or stops (an hour a rule starts inside is read from the answers), their whole
-    days summed per day; the rest read from the answers."""
-    first = ceil_hour(scope.since)
-    last = floor_hour(scope.until if kept_until is None else min(scope.until, kept_until))
-    if kept_until is None or first >= last:
-        return Parts([], [], [(scope.since, scope.until)])
-    raw: list[Span] = [(scope.since, first)] if scope.since < first else []
-    if last < scope.until:
-        raw.append((last, scope.until))
-    cut_hours: set[datetime] = set()
-    pieces: list[Span] = []
-    start = first
-    for t in sorted({t for r in rules for t in (r.since, r.stopped_at) if t and first < t < last}):
-        hour = floor_hour(t)
-        if hour != t:
-            cut_hours.add(hour)
-        if start < hour:
-            pieces.append((start, hour))
-        start = max(start, hour if hour == t else hour + HOUR)
-    if start < last:
-        pieces.append((start, last))
-    parts = Parts([], [], raw + spans(cut_hours, HOUR))
-    for a, b in pieces:
-        day_a = _day_start(a) if _day_start(a) == a else _day_start(a) + timedelta(days=1)
-        day_b = _day_start(b)
-        if day_a < day_b:
-            parts.days.append((day_a, day_b))
-            parts.hours.extend(span for span in ((a, day_a), (day_b, b)) if span[0] < span[1])
-        else:
-            parts.hours.append((a, b))
-    return parts
 
 
 class EstimateRepository:
@@ -276,11 +201,11 @@ class EstimateRepository:
                 table.c.share_squares.label("squares"),
             ).where(*_in_scope(scope, table))
 
-        from_days = kept(d, d.c.day, d.c.total_queries, _ceil_day).where(
+        from_days = kept(d, d.c.day, d.c.total_queries, ceil_day).where(
             d.c.grouping == 0,
             or_(false(), *(and_(d.c.day >= a.date(), d.c.day < b.date()) for a, b in parts.days)),
         )
-        from_hours = kept(h, h.c.hour, h.c.answers, _same).where(within(h.c.hour, parts.hours))
+        from_hours = kept(h, h.c.hour, h.c.answers, same).where(within(h.c.hour, parts.hours))
         # The rest: each answer's votes through the index on feedback.interaction_id.
         votes = answer_votes(_i.c.id)
         share = figures.vote_share(votes.c.positive, votes.c.n)

@@ -23,13 +23,7 @@ from feedback_api.review.estimated.ppi import (
     ppi_mean,
     stratified,
 )
-from feedback_api.review.estimated.repository import (
-    Answers,
-    EstimateRepository,
-    Rule,
-    Sampled,
-    Scope,
-)
+from feedback_api.review.estimated.repository import Answers, EstimateRepository, Sampled
 from feedback_api.review.estimated.schemas import (
     GROUP_BY,
     EstimatedAccuracy,
@@ -38,6 +32,7 @@ from feedback_api.review.estimated.schemas import (
     EstimatedModelFigures,
     EstimateWindow,
 )
+from feedback_api.review.estimated.window import Rule, Scope
 
 DEFAULT_DAYS = 30
 # When an answer has no vote and its model x intent none either: no information, a coin.
