@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.analytics.stats import Z_95
@@ -41,16 +42,33 @@ def _check(
         assert item["estimated_ci_high"] == pytest.approx(point + half, abs=1e-6)
 
 
+async def _kept(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        rows = []
+        for table, order in (
+            ("sampled_answers", "item_id"),
+            ("answer_hours", "hour, model, intent"),
+        ):
+            result = await conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
+            rows += [(table, *row[1 if table == "answer_hours" else 0 :]) for row in result]
+        return rows
+
+
 async def test_kept_hours_and_answers_give_ppi_py_figures(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    """Answers over the last three days, a rule that starts 50 hours and 13 minutes ago
-    (inside an hour), votes on old answers after the refresh: the figures are ppi_py's on
+    """Answers over the last three days, a rule that starts 10 minutes into the hour
+    50 hours back, votes on old answers after the refresh: the figures are ppi_py's on
     the covered answers, whichever part is read from the kept hours."""
     now = datetime.now(UTC)
+    # Times from the hour under way, so that which hours are kept does not depend on the
+    # minute the test runs at: answers 20 minutes into each of the 71 hours before it, and
+    # in the hour under way, halfway to now.
+    hour = now.replace(minute=0, second=0, microsecond=0)
     world = World(4)
     for i, answer in enumerate(world.answers):
-        answer["created_at"] = (now - timedelta(hours=i % 72, minutes=7)).isoformat()
+        at = hour - timedelta(hours=i % 72) + timedelta(minutes=20)
+        answer["created_at"] = (at if i % 72 else hour + (now - hour) / 2).isoformat()
     await _log(client, world.answers)
     late = {}
     for rid, thumbs in world.votes.items():
@@ -60,7 +78,7 @@ async def test_kept_hours_and_answers_give_ppi_py_figures(
         late[rid] = thumbs[len(keep) :]
         for k, up in enumerate(keep):
             await _vote(client, rid, up, f"user-{k}")
-    since = now - timedelta(hours=50, minutes=13)
+    since = hour - timedelta(hours=50) + timedelta(minutes=10)
     queue_id = await new_queue(client, reviewers_per_item=1)
     r = await client.post(
         f"/v1/review/queues/{queue_id}/rules", json={"sample_rate": 0.4, "since": since.isoformat()}
@@ -69,7 +87,7 @@ async def test_kept_hours_and_answers_give_ppi_py_figures(
     await _apply(engine)
     given = await _review(client, queue_id, world.truth, leave=2)
     covered = [a for a in world.answers if datetime.fromisoformat(a["created_at"]) >= since]
-    window = {"since": (now - timedelta(days=3, minutes=1)).isoformat()}
+    window = {"since": (hour - timedelta(days=3, minutes=1)).isoformat()}
 
     assert (await client.post("/v1/admin/refresh", params={"full": "true"})).status_code == 200
     for rid, thumbs in late.items():
@@ -82,11 +100,15 @@ async def test_kept_hours_and_answers_give_ppi_py_figures(
     every = sum(len(world.votes[rid]) for rid in ids)
     assert early < sum(item["votes"] for item in r.json()["items"]) < every
     assert (await client.post("/v1/admin/refresh")).status_code == 200
+    kept = await _kept(engine)
     r = await client.get(URL, params=window)
     assert r.status_code == 200, r.text
     _check(r.json()["items"], world, covered, given)
+    # What the ordinary refresh kept is what a full one builds.
+    assert (await client.post("/v1/admin/refresh", params={"full": "true"})).status_code == 200
+    assert await _kept(engine) == kept
     # A window that starts inside the rule's first hour: fewer covered answers.
-    later = now - timedelta(hours=49, minutes=40)
+    later = hour - timedelta(hours=50) + timedelta(minutes=15)
     r = await client.get(URL, params={"since": later.isoformat()})
     assert r.status_code == 200, r.text
     inside = [a for a in covered if datetime.fromisoformat(a["created_at"]) >= later]
