@@ -1,6 +1,6 @@
 """What makes redaction cheap must not change what it finds: the marks let every labelled
-value through, the phone recognizer finds what Presidio's finds, a batch's repeated texts
-come out as if each row were redacted alone."""
+value through, the phone recognizer and the scores are Presidio's, a batch's repeated
+texts come out as if each row were redacted alone."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from feedback_api.privacy.redaction.entities import DEFAULT_PHONE_REGIONS, RedactionConfig
 from feedback_api.privacy.redaction.marks import marked_entities
 from feedback_api.privacy.redaction.recognizers import RegionalPhoneRecognizer
-from feedback_api.privacy.redaction.redactor import Redactor, redact_rows, redactor_for
+from feedback_api.privacy.redaction.redactor import (
+    MIN_SCORE,
+    Redactor,
+    redact_rows,
+    redactor_for,
+)
 
 CORPUS = [json.loads(line) for line in Path(__file__).with_name("corpus.jsonl").open()]
 
@@ -102,3 +108,22 @@ def test_a_batch_comes_out_as_its_rows_redacted_one_by_one(redactor: Redactor) -
         "Call <PHONE_2>",
     )
     assert expected[2][2] == "Write to <EMAIL_1>"
+
+
+def test_scores_without_a_language_model_are_the_recognizers_as_with_presidios_enhancer(
+    redactor: Redactor,
+) -> None:
+    presidio = AnalyzerEngine(
+        registry=redactor.analyzer.registry,
+        nlp_engine=redactor.analyzer.nlp_engine,
+        supported_languages=["en"],
+        default_score_threshold=MIN_SCORE,
+    )
+    for text in [line["text"] for line in CORPUS] + PHONE_TEXTS:
+        ours = redactor.analyzer.analyze(text=text, language="en")
+        theirs = presidio.analyze(text=text, language="en")
+        assert sorted(map(_key, ours)) == sorted(map(_key, theirs)), text
+
+
+def _key(result: RecognizerResult) -> tuple[int, int, str, float]:
+    return (result.start, result.end, result.entity_type, result.score)

@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpEngine, NoOpNlpEngine, SpacyNlpEngine
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NoOpNlpEngine, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from feedback_api.privacy.redaction.entities import (
@@ -95,11 +101,36 @@ class ExampleRedaction:
         return name
 
 
+class WithoutContext(ContextAwareEnhancer):
+    """Scores kept as the recognizers gave them. Without a language model a text has no
+    tokens, so no word around a match can raise its score: Presidio's lemma enhancer would
+    deep-copy every result to change nothing (a fifth of the time of a text analysed)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            context_similarity_factor=0,
+            min_score_with_context_similarity=0,
+            context_prefix_count=0,
+            context_suffix_count=0,
+        )
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        return raw_results
+
+
 class Redactor:
     def __init__(self, config: RedactionConfig) -> None:
         entities = tuple(e for e in config.entities if e in PATTERN_ENTITIES)
         recognizers = pattern_recognizers(entities, config.phone_regions)
         nlp: NlpEngine
+        context: ContextAwareEnhancer | None = None  # Presidio's own
         model_entities = [e for e in config.entities if e in MODEL_ENTITIES]
         if config.spacy_model and model_entities:
             nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.spacy_model}])
@@ -108,12 +139,14 @@ class Redactor:
         else:
             # No language model: tokens and named entities are not needed by any pattern.
             nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+            context = WithoutContext()
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp,
             supported_languages=["en"],
             default_score_threshold=MIN_SCORE,
+            context_aware_enhancer=context,
         )
         self.entities = entities
         # With a model, a name can be in any text: every text is analysed for them.
