@@ -50,7 +50,7 @@ class Finding(NamedTuple):
 
 # The findings of each distinct text of a batch of rows: a system prompt, a frequent
 # question, a signature are analysed once per batch, not once per row.
-Findings = dict[str, tuple[Finding, ...]]
+FindingsMemo = dict[str, tuple[Finding, ...]]
 
 
 @dataclass
@@ -62,7 +62,7 @@ class ExampleRedaction:
     placeholders: dict[tuple[str, str], str] = field(default_factory=dict)
     found: Counter[str] = field(default_factory=Counter)
     # Findings of texts already analysed (shared by the examples of a batch), or None.
-    memo: Findings | None = None
+    memo: FindingsMemo | None = None
 
     def text(self, value: str | None) -> str | None:
         if not value:
@@ -156,7 +156,7 @@ class Redactor:
     def example(self) -> ExampleRedaction:
         return ExampleRedaction(self)
 
-    def findings(self, text: str, memo: Findings | None = None) -> tuple[Finding, ...]:
+    def findings(self, text: str, memo: FindingsMemo | None = None) -> tuple[Finding, ...]:
         """What is to be replaced in `text`, apart and in reading order (taken from `memo`
         when the text was analysed already, and added to it)."""
         if memo is not None and (known := memo.get(text)) is not None:
@@ -209,7 +209,7 @@ def redact_rows(
     in them) redacted, one example a row: a value recurring in a row's columns gets one
     placeholder. Each row's findings are added to `tally`."""
     out: list[Any] = []
-    memo: Findings = {}
+    memo: FindingsMemo = {}
     findings = redactor.findings
     for row in rows:
         # Most rows: nothing found in any text and no JSON value; kept whole.
