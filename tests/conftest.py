@@ -170,11 +170,30 @@ def make_client(
     async def _make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         # Validated like real configuration (keys parsed, secrets checked).
         values = {**settings.model_dump(), **overrides}
-        app = create_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
+        app = built_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
         async with in_process(app) as client:
             yield client
 
     return _make  # type: ignore[return-value]
+
+
+_apps: list[tuple[Settings, FastAPI]] = []
+
+
+def built_app(settings: Settings) -> FastAPI:
+    """The app of these settings, built once for the whole run: an app's first request
+    prepares every route of it (dependencies, validators: 0.1-0.3 s), and tests of equal
+    settings would pay that each. The app holds no state of a run: each test still enters
+    its lifespan (engines, pools, jobs, request state) afresh. The most recent few only, as
+    settings naming a test's own directory never come again."""
+    for i, (known, app) in enumerate(_apps):
+        if known == settings:
+            _apps.insert(0, _apps.pop(i))
+            return app
+    app = create_app(settings)
+    _apps.insert(0, (settings, app))
+    del _apps[16:]
+    return app
 
 
 class AppClient(httpx.AsyncClient):
