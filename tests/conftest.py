@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -32,6 +32,7 @@ from feedback_api.kit import migrations
 from feedback_api.kit.models import Base
 
 _state: dict[str, Any] = {}
+T = TypeVar("T")
 
 
 def _docker_answers() -> bool:
@@ -143,15 +144,51 @@ async def session(rolled_back: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield s
 
 
+# Rows that tests marked `reads_kept(name)` only read, written once for all of them and kept
+# between them: {"name": ..., "value": what writing them returned}. Any other test finds the
+# tables emptied first.
+_kept: dict[str, Any] = {}
+
+
+def _reads_kept(request: pytest.FixtureRequest) -> str | None:
+    marker = request.node.get_closest_marker("reads_kept")
+    return str(marker.args[0]) if marker else None
+
+
+async def kept_rows(request: pytest.FixtureRequest, write: Callable[[], Awaitable[T]]) -> T:
+    """What `write()` returns, the rows it wrote in the tables. For a test marked
+    `reads_kept(name)` they are written once and kept for the next tests of that mark (one
+    after another: pytest runs a module's tests in order); for any other test, written now
+    and emptied after it like the rest."""
+    name = _reads_kept(request)
+    if name is None:
+        return await write()
+    if _kept.get("name") != name:
+        _kept.update(name=name, value=await write())
+    value: T = _kept["value"]
+    return value
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(_emptying()))
+
+
 @pytest.fixture(autouse=True)
 async def _clean_tables(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[None]:
+    reads = _reads_kept(request)
+    if _kept and _kept["name"] != reads:
+        # Kept for other tests: this one starts on empty tables like every test.
+        _kept.clear()
+        await _empty(engine)
     yield
+    if reads is not None and _kept.get("name") == reads:
+        return  # it only read them: kept for the next reader
     # A test on the rolled-back connection wrote nothing that lasts, unless it also wrote
     # through an app (its own connections commit).
     if "connection" in request.fixturenames and "make_client" not in request.fixturenames:
         return
-    async with engine.begin() as conn:
-        await conn.execute(text(_emptying()))
+    await _empty(engine)
 
 
 @pytest.fixture
