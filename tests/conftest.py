@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,41 +46,60 @@ def _docker_answers() -> bool:
         return False
 
 
-def _provision() -> tuple[str, str, Callable[[], None]]:
+Start = Callable[[], tuple[str, Callable[[], None]]]
+
+
+def _choose() -> tuple[str, Start]:
+    """Which database the tests use (what the header says) and how to start it: the start
+    gives its URL and what stops it."""
     url = os.environ.get("FEEDBACK_TEST_DATABASE_URL")
     if url:
-        return normalize_database_url(url), "FEEDBACK_TEST_DATABASE_URL", lambda: None
+        given = normalize_database_url(url)
+        return "FEEDBACK_TEST_DATABASE_URL", lambda: (given, lambda: None)
     if _docker_answers():
         from testcontainers.postgres import PostgresContainer
 
-        container = PostgresContainer("postgres:17-alpine", driver=None)
-        container.start()
-        return (
-            normalize_database_url(container.get_connection_url()),
-            "testcontainers PostgresContainer (postgres:17-alpine)",
-            container.stop,
-        )
+        def container() -> tuple[str, Callable[[], None]]:
+            started = PostgresContainer("postgres:17-alpine", driver=None)
+            started.start()
+            return normalize_database_url(started.get_connection_url()), started.stop
+
+        return "testcontainers PostgresContainer (postgres:17-alpine)", container
     from feedback_api.kit.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="fbt-"))
     return (
-        start_embedded(data_dir, cleanup="delete"),
         f"embedded PostgreSQL in {data_dir}",
-        lambda: None,
+        lambda: (start_embedded(data_dir, cleanup="delete"), lambda: None),
     )
+
+
+def _start_and_migrate(start: Start) -> tuple[str, Callable[[], None]]:
+    url, stop = start()
+    migrations.upgrade(url)
+    return url, stop
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.collectonly:
+        return
+    _state["source"], start = _choose()
+    # Started and migrated in a thread while the tests are collected (each takes seconds:
+    # imports on one side, initdb on the other); the first test that needs it waits.
+    from alembic import command  # noqa: F401  (imported here, not in both threads at once)
+
+    _state["starting"] = ThreadPoolExecutor(1).submit(_start_and_migrate, start)
 
 
 def _ensure_database() -> str:
     if "url" not in _state:
-        url, source, stop = _provision()
-        _state.update(url=url, source=source, stop=stop)
-        migrations.upgrade(url)
+        url, stop = _state["starting"].result()
+        _state.update(url=url, stop=stop)
     return str(_state["url"])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    _ensure_database()
-    return f"database: {_state['source']}"
+    return f"database: {_state.get('source', 'none (only collecting)')}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
