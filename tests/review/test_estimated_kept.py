@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from feedback_api.analytics.stats import Z_95
 from tests.review.helpers import new_queue
-from tests.review.test_estimated_accuracy import URL, World, _apply, _log, _ppi, _review, _vote
+from tests.review.test_estimated_accuracy import URL, World, _apply, _log, _ppi, _review, _votes
 
 
 def _check(
@@ -40,6 +40,10 @@ def _check(
         assert item["estimated_accuracy"] == pytest.approx(point, abs=1e-6)
         assert item["estimated_ci_low"] == pytest.approx(point - half, abs=1e-6)
         assert item["estimated_ci_high"] == pytest.approx(point + half, abs=1e-6)
+
+
+def _body(rid: str, up: bool, k: int) -> dict[str, Any]:
+    return {"request_id": rid, "rating": 1 if up else -1, "user_id": f"user-{k}"}
 
 
 async def _kept(engine: AsyncEngine) -> list[Any]:
@@ -70,14 +74,15 @@ async def test_kept_hours_and_answers_give_ppi_py_figures(
         at = hour - timedelta(hours=i % 72) + timedelta(minutes=20)
         answer["created_at"] = (at if i % 72 else hour + (now - hour) / 2).isoformat()
     await _log(client, world.answers)
-    late = {}
+    late: dict[str, list[bool]] = {}
+    early = []
     for rid, thumbs in world.votes.items():
         # The last vote on the answers of the hour under way, of the rule's first hour and
         # of two kept hours waits until after the first refresh.
         keep = thumbs[:-1] if int(rid[2:]) % 72 in (0, 50, 8, 24) else thumbs
         late[rid] = thumbs[len(keep) :]
-        for k, up in enumerate(keep):
-            await _vote(client, rid, up, f"user-{k}")
+        early += [_body(rid, up, k) for k, up in enumerate(keep)]
+    await _votes(client, early)
     since = hour - timedelta(hours=50) + timedelta(minutes=10)
     queue_id = await new_queue(client, reviewers_per_item=1)
     r = await client.post(
@@ -90,15 +95,16 @@ async def test_kept_hours_and_answers_give_ppi_py_figures(
     window = {"since": (hour - timedelta(days=3, minutes=1)).isoformat()}
 
     assert (await client.post("/v1/admin/refresh", params={"full": "true"})).status_code == 200
-    for rid, thumbs in late.items():
-        for up in thumbs:
-            await _vote(client, rid, up, f"user-{len(world.votes[rid]) - 1}")
+    await _votes(
+        client,
+        [_body(rid, up, len(world.votes[rid]) - 1) for rid, ups in late.items() for up in ups],
+    )
     # The late votes on answers of the kept hours count after the next refresh, not before.
     r = await client.get(URL, params=window)
     ids = [a["request_id"] for a in covered]
-    early = sum(len(world.votes[rid]) - len(late.get(rid, [])) for rid in ids)
+    before = sum(len(world.votes[rid]) - len(late.get(rid, [])) for rid in ids)
     every = sum(len(world.votes[rid]) for rid in ids)
-    assert early < sum(item["votes"] for item in r.json()["items"]) < every
+    assert before < sum(item["votes"] for item in r.json()["items"]) < every
     assert (await client.post("/v1/admin/refresh")).status_code == 200
     kept = await _kept(engine)
     r = await client.get(URL, params=window)
