@@ -197,8 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     read, admin = [require(Scope.READ)], [require(Scope.ADMIN)]
     # Route matching tries routes in order: the vote routes, the busiest, come first.
-    app.include_router(feedback.ingest)
-    app.include_router(feedback.seed_alias)
+    feedback.add_vote_routes(app.router)
     app.include_router(health.router)
     app.include_router(health.metrics_router, dependencies=[] if settings.metrics_public else read)
     app.include_router(interactions_router)
