@@ -106,8 +106,8 @@ class FeedbackCreate(ExchangeContext, _ByReference):
     @model_validator(mode="after")
     def _check_shape(self) -> FeedbackCreate:
         if self.query is not None or self.response is not None or self.model is not None:
-            missing = [f for f in ("query", "response", "model") if getattr(self, f) is None]
-            if missing:
+            if self.query is None or self.response is None or self.model is None:
+                missing = [f for f in ("query", "response", "model") if getattr(self, f) is None]
                 raise ValueError(
                     "feedback with its context needs query, response and model; "
                     f"missing: {', '.join(missing)}"
