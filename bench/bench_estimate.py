@@ -12,9 +12,10 @@ Run with PYTHONPATH=src (this checkout's code).
    submit is bench_review.py's subject, not this one's).
 2. `feedback-api serve` (the background jobs off, the statement timeout raised to
    --statement-timeout so that a slow request is measured rather than cut at the default
-   30 s), then --requests sequential requests for the figures per model over a window
-   holding every answer: p50 and p95 (goal: p50 <= 200 ms at 1,000,000 answers and 10,000
-   reviewed).
+   30 s), a refresh (`POST /v1/admin/refresh`, full on a new database: the estimate sums
+   the refresher's answer_hours and daily_metrics), then --requests sequential requests
+   for the figures per model over a window holding every answer: p50 and p95 (goal: p50
+   <= 200 ms at 1,000,000 answers and 10,000 reviewed).
 """
 
 from __future__ import annotations
@@ -75,10 +76,14 @@ async def prepare(url: str, answers: int, rate: float) -> int:
     return int(reviewed.rowcount)
 
 
-async def measure(base: str, requests: int) -> list[float]:
+async def measure(base: str, requests: int, full: bool) -> list[float]:
     since = (datetime.now(UTC) - timedelta(days=91)).isoformat()
     took = []
     async with httpx.AsyncClient(base_url=base, timeout=None) as client:
+        started = time.perf_counter()
+        r = await client.post("/v1/admin/refresh", params={"full": str(full).lower()})
+        assert r.status_code == 200, r.text
+        print(f"refresh (full={full}) in {time.perf_counter() - started:.1f} s", flush=True)
         for _ in range(requests + 1):
             started = time.perf_counter()
             r = await client.get(
@@ -131,7 +136,7 @@ def main() -> None:
         "FEEDBACK_STATEMENT_TIMEOUT_SECONDS": str(args.statement_timeout),
     }
     with server(url, env=env) as base:
-        took = asyncio.run(measure(base, args.requests))
+        took = asyncio.run(measure(base, args.requests, full=not args.filled))
     print(
         f"GET /v1/metrics/estimated-accuracy, {args.answers:,} answers, {reviewed:,} reviewed: "
         f"p50 {1000 * percentile(took, 0.5):.0f} ms, p95 {1000 * percentile(took, 0.95):.0f} ms "

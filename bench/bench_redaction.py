@@ -57,8 +57,9 @@ i AS (
   INSERT INTO interactions (id, request_id, query, response, model, created_at)
   SELECT gen_random_uuid(), 'r-' || g,
          CASE WHEN g % 20 = 0
-              THEN replace(replace(personal[1 + (g / 20) % 5], '{n}', (g % 10000)::text),
-                           '{m}', (g % 250)::text)
+              THEN replace(replace(replace(personal[1 + (g / 20) % 5],
+                                           '{n:04d}', lpad((g % 10000)::text, 4, '0')),
+                                   '{n}', (g % 10000)::text), '{m}', (g % 250)::text)
               ELSE clean[1 + g % 6] || ' (' || g || ')' END,
          'Here is the answer to question ' || g || '.', 'model-' || (g % 3),
          now() - (g % 5) * interval '1 hour'

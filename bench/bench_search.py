@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Connection, asyncpg_dsn, percentile, server, settle
 from feedback_api.config import normalize_database_url
-from feedback_api.feedback.repository import FEW_MATCHES, FIRST_WALK, WALK_ROWS
+from feedback_api.feedback.listing import FEW_MATCHES, FIRST_WALK, WALK_ROWS
 from feedback_api.kit import migrations
 from feedback_api.kit.pagination import encode_cursor
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ from feedback_api.kit import migrations
 from feedback_api.kit.models import Base
 
 _state: dict[str, Any] = {}
+T = TypeVar("T")
 
 
 def _docker_answers() -> bool:
@@ -44,41 +46,60 @@ def _docker_answers() -> bool:
         return False
 
 
-def _provision() -> tuple[str, str, Callable[[], None]]:
+Start = Callable[[], tuple[str, Callable[[], None]]]
+
+
+def _choose() -> tuple[str, Start]:
+    """Which database the tests use (what the header says) and how to start it: the start
+    gives its URL and what stops it."""
     url = os.environ.get("FEEDBACK_TEST_DATABASE_URL")
     if url:
-        return normalize_database_url(url), "FEEDBACK_TEST_DATABASE_URL", lambda: None
+        given = normalize_database_url(url)
+        return "FEEDBACK_TEST_DATABASE_URL", lambda: (given, lambda: None)
     if _docker_answers():
         from testcontainers.postgres import PostgresContainer
 
-        container = PostgresContainer("postgres:17-alpine", driver=None)
-        container.start()
-        return (
-            normalize_database_url(container.get_connection_url()),
-            "testcontainers PostgresContainer (postgres:17-alpine)",
-            container.stop,
-        )
+        def container() -> tuple[str, Callable[[], None]]:
+            started = PostgresContainer("postgres:17-alpine", driver=None)
+            started.start()
+            return normalize_database_url(started.get_connection_url()), started.stop
+
+        return "testcontainers PostgresContainer (postgres:17-alpine)", container
     from feedback_api.kit.embedded import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="fbt-"))
     return (
-        start_embedded(data_dir, cleanup="delete"),
         f"embedded PostgreSQL in {data_dir}",
-        lambda: None,
+        lambda: (start_embedded(data_dir, cleanup="delete"), lambda: None),
     )
+
+
+def _start_and_migrate(start: Start) -> tuple[str, Callable[[], None]]:
+    url, stop = start()
+    migrations.upgrade(url)
+    return url, stop
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.collectonly:
+        return
+    _state["source"], start = _choose()
+    # Started and migrated in a thread while the tests are collected (each takes seconds:
+    # imports on one side, initdb on the other); the first test that needs it waits.
+    from alembic import command  # noqa: F401  (imported here, not in both threads at once)
+
+    _state["starting"] = ThreadPoolExecutor(1).submit(_start_and_migrate, start)
 
 
 def _ensure_database() -> str:
     if "url" not in _state:
-        url, source, stop = _provision()
-        _state.update(url=url, source=source, stop=stop)
-        migrations.upgrade(url)
+        url, stop = _state["starting"].result()
+        _state.update(url=url, stop=stop)
     return str(_state["url"])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    _ensure_database()
-    return f"database: {_state['source']}"
+    return f"database: {_state.get('source', 'none (only collecting)')}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -143,15 +164,51 @@ async def session(rolled_back: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield s
 
 
+# Rows that tests marked `reads_kept(name)` only read, written once for all of them and kept
+# between them: {"name": ..., "value": what writing them returned}. Any other test finds the
+# tables emptied first.
+_kept: dict[str, Any] = {}
+
+
+def _reads_kept(request: pytest.FixtureRequest) -> str | None:
+    marker = request.node.get_closest_marker("reads_kept")
+    return str(marker.args[0]) if marker else None
+
+
+async def kept_rows(request: pytest.FixtureRequest, write: Callable[[], Awaitable[T]]) -> T:
+    """What `write()` returns, the rows it wrote in the tables. For a test marked
+    `reads_kept(name)` they are written once and kept for the next tests of that mark (one
+    after another: pytest runs a module's tests in order); for any other test, written now
+    and emptied after it like the rest."""
+    name = _reads_kept(request)
+    if name is None:
+        return await write()
+    if _kept.get("name") != name:
+        _kept.update(name=name, value=await write())
+    value: T = _kept["value"]
+    return value
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(_emptying()))
+
+
 @pytest.fixture(autouse=True)
 async def _clean_tables(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[None]:
+    reads = _reads_kept(request)
+    if _kept and _kept["name"] != reads:
+        # Kept for other tests: this one starts on empty tables like every test.
+        _kept.clear()
+        await _empty(engine)
     yield
+    if reads is not None and _kept.get("name") == reads:
+        return  # it only read them: kept for the next reader
     # A test on the rolled-back connection wrote nothing that lasts, unless it also wrote
     # through an app (its own connections commit).
     if "connection" in request.fixturenames and "make_client" not in request.fixturenames:
         return
-    async with engine.begin() as conn:
-        await conn.execute(text(_emptying()))
+    await _empty(engine)
 
 
 @pytest.fixture
@@ -170,11 +227,30 @@ def make_client(
     async def _make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         # Validated like real configuration (keys parsed, secrets checked).
         values = {**settings.model_dump(), **overrides}
-        app = create_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
+        app = built_app(Settings(**values, _env_file=None))  # type: ignore[call-arg]
         async with in_process(app) as client:
             yield client
 
     return _make  # type: ignore[return-value]
+
+
+_apps: list[tuple[Settings, FastAPI]] = []
+
+
+def built_app(settings: Settings) -> FastAPI:
+    """The app of these settings, built once for the whole run: an app's first request
+    prepares every route of it (dependencies, validators: 0.1-0.3 s), and tests of equal
+    settings would pay that each. The app holds no state of a run: each test still enters
+    its lifespan (engines, pools, jobs, request state) afresh. The most recent few only, as
+    settings naming a test's own directory never come again."""
+    for i, (known, app) in enumerate(_apps):
+        if known == settings:
+            _apps.insert(0, _apps.pop(i))
+            return app
+    app = create_app(settings)
+    _apps.insert(0, (settings, app))
+    del _apps[16:]
+    return app
 
 
 class AppClient(httpx.AsyncClient):

@@ -18,6 +18,7 @@ from feedback_api.analytics.refresher import JOB_NAME, refresh_now
 from feedback_api.analytics.stats import two_proportion_test, wilson_interval
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import run_as_leader, take_lock
+from tests.conftest import kept_rows
 
 MODELS = ["qwen-7b", "llama-8b", "mistral-7b"]
 INTENTS = ["code", "reasoning", "general", None]
@@ -133,12 +134,22 @@ async def load(client: httpx.AsyncClient, exchanges: list[Exchange]) -> None:
 
 
 @pytest.fixture
-async def world(client: httpx.AsyncClient) -> tuple[list[Exchange], dict[str, Any]]:
-    exchanges = build_dataset(datetime.now(UTC))
-    await load(client, exchanges)
-    refreshed = await client.post("/v1/admin/refresh")
-    assert refreshed.status_code == 200, refreshed.text
-    return exchanges, refreshed.json()
+async def world(
+    request: pytest.FixtureRequest, client: httpx.AsyncClient
+) -> tuple[list[Exchange], dict[str, Any]]:
+    async def write() -> tuple[list[Exchange], dict[str, Any]]:
+        exchanges = build_dataset(datetime.now(UTC))
+        await load(client, exchanges)
+        refreshed = await client.post("/v1/admin/refresh")
+        assert refreshed.status_code == 200, refreshed.text
+        return exchanges, refreshed.json()
+
+    # Loaded and refreshed once for the tests that only read it (READS_WORLD).
+    return await kept_rows(request, write)
+
+
+# The tests that only read the world: none writes, and none refreshes (its as_of stays).
+READS_WORLD = pytest.mark.reads_kept("analytics world")
 
 
 def all_votes(exchanges: list[Exchange]) -> list[Vote]:
@@ -169,6 +180,7 @@ def test_two_proportion_test_by_hand() -> None:
         two_proportion_test(1, 0, 1, 2)
 
 
+@READS_WORLD
 async def test_accuracy_at_every_grouping(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]]
 ) -> None:
@@ -198,6 +210,7 @@ async def test_accuracy_at_every_grouping(
             assert close(item["avg_stars"], sum(stars) / len(stars) if stars else None)
 
 
+@READS_WORLD
 async def test_accuracy_filters_and_min_total(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]]
 ) -> None:
@@ -223,6 +236,7 @@ async def test_accuracy_bad_parameters(client: httpx.AsyncClient, params: dict[s
     assert r.json()["detail"]
 
 
+@READS_WORLD
 @pytest.mark.parametrize("days", [7, 30, 90, 45])
 async def test_stats_over_windows(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]], days: int
@@ -296,6 +310,7 @@ def percentile_cont(values: list[int], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+@READS_WORLD
 async def test_daily_metrics_series(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]]
 ) -> None:
@@ -341,6 +356,7 @@ async def test_daily_bad_range(client: httpx.AsyncClient) -> None:
     assert r.status_code == 422
 
 
+@READS_WORLD
 @pytest.mark.parametrize("days", [30, 90, 3])
 async def test_top_queries(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]], days: int
@@ -355,6 +371,7 @@ async def test_top_queries(
     assert [(i["query"], i["count"]) for i in data["items"]] == expected
 
 
+@READS_WORLD
 async def test_compare_two_models(
     client: httpx.AsyncClient, world: tuple[list[Exchange], dict[str, Any]]
 ) -> None:
@@ -378,6 +395,7 @@ async def test_compare_two_models(
     assert data["significant"] is True  # 0.8 against 0.4 on ~100 votes each
 
 
+@READS_WORLD
 @pytest.mark.parametrize(
     ("params", "status"),
     [

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
+from tests.conftest import kept_rows
+
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(hours=1)
 
 
@@ -45,7 +47,15 @@ def ago(days: int) -> str:
 
 
 @pytest.fixture
-async def voted(client: httpx.AsyncClient) -> None:
+async def voted(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> None:
+    await kept_rows(request, lambda: _vote(client))
+
+
+# The tests that only read the votes: written and refreshed once for all of them.
+READS_VOTED = pytest.mark.reads_kept("votes with corrections")
+
+
+async def _vote(client: httpx.AsyncClient) -> None:
     for n, v in enumerate(VOTES):
         exchange = {
             "request_id": v.name, "query": "q", "response": "a", "model": "m",
@@ -66,6 +76,7 @@ def corrections_cast_within(days: float) -> int:
     return sum(v.carries_correction() for v in VOTES if v.cast_days_ago() < days)
 
 
+@READS_VOTED
 @pytest.mark.usefixtures("voted")
 @pytest.mark.parametrize("days", [7, 30, 90, 14])  # kept windows, and one computed when asked
 async def test_stats_count_corrections_by_cast_time(client: httpx.AsyncClient, days: int) -> None:
@@ -76,6 +87,7 @@ async def test_stats_count_corrections_by_cast_time(client: httpx.AsyncClient, d
     assert stats["unique_users"] == stats["unique_voters"]  # the deprecated alias
 
 
+@READS_VOTED
 @pytest.mark.usefixtures("voted")
 async def test_daily_counts_corrections_on_the_answers_day(client: httpx.AsyncClient) -> None:
     since, until = (NOW - timedelta(days=70)).date(), NOW.date()

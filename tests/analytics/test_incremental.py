@@ -36,6 +36,7 @@ ROLLUPS = {
     "query_hours": "hour, query_hash",
     "query_windows": "days, query_hash",
     "model_accuracy": "model, intent, project",
+    "sampled_answers": "item_id",
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from feedback_api.browser.router import MODULE
+from feedback_api.browser.router import MODULE, MODULES
 
 FRONTEND = "https://chat.example.com"
 
@@ -49,6 +49,26 @@ async def test_the_module_is_javascript_cached_by_etag_and_importable_anywhere(
     other = await client.get("/static/other.js")
     assert other.status_code == 404
     assert other.json()["code"] == "not_found"
+
+
+async def test_the_modules_feedback_js_imports_are_served_beside_it_the_same_way(
+    client: httpx.AsyncClient,
+) -> None:
+    entry = (await client.get("/static/feedback.js")).text
+    for name in sorted(MODULES - {MODULE.name}):
+        assert f'from "./{name}"' in entry
+        response = await client.get(f"/static/{name}", headers={"Origin": FRONTEND})
+        assert response.status_code == 200
+        assert response.content == (MODULE.parent / name).read_bytes()
+        assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+        assert response.headers["cache-control"] == "public, max-age=300"
+        etag = response.headers["etag"]
+        again = await client.get(f"/static/{name}", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+    # Every file beside the module is one of these: nothing else there is served.
+    assert {path.name for path in MODULE.parent.iterdir()} == MODULES
 
 
 async def test_with_cors_origins_the_frontend_gets_its_own_origin_back(

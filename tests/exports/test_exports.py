@@ -23,6 +23,7 @@ from feedback_api.config import Settings, get_settings
 from feedback_api.exports.job import export_week
 from feedback_api.exports.service import kto_weights
 from feedback_api.kit.time import iso_week_of
+from tests.conftest import kept_rows
 
 NOW = datetime.now(UTC)
 SYSTEM = "You are a terse coding assistant."
@@ -55,8 +56,17 @@ async def log(
 
 
 @pytest.fixture
-async def votes(client: httpx.AsyncClient) -> dict[str, Any]:
-    """A small history with every rule in it."""
+async def votes(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A small history with every rule in it (written once for the tests of READS_VOTES)."""
+    return await kept_rows(request, lambda: _write_votes(client))
+
+
+# The tests that only read `votes` (or `corrected`): exports read, they write nothing.
+READS_VOTES = pytest.mark.reads_kept("export votes")
+READS_CORRECTED = pytest.mark.reads_kept("export corrections")
+
+
+async def _write_votes(client: httpx.AsyncClient) -> dict[str, Any]:
     # q1: one good answer (system prompt), one bad answer -> a DPO pair
     await log(client, "a", "q1", "good answer", session_id="s1", metadata={"system_prompt": SYSTEM})
     await log(client, "b", "q1", "bad answer", session_id="s2", metadata={"system_prompt": SYSTEM})
@@ -98,6 +108,7 @@ def loads_with_datasets(tmp_path: Path, lines: list[dict[str, Any]]) -> datasets
     return datasets.load_dataset("json", data_files=str(path), split="train")
 
 
+@READS_VOTES
 async def test_weighted_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path) -> None:
     lines = await export(client, format="weighted")
     by_answer = {line["messages"][-1]["content"]: line for line in lines}
@@ -118,11 +129,13 @@ async def test_weighted_format(client: httpx.AsyncClient, votes: Any, tmp_path: 
     assert dataset.features["weight"].dtype == "float64"
 
 
+@READS_VOTES
 async def test_weights_can_be_chosen(client: httpx.AsyncClient, votes: Any) -> None:
     lines = await export(client, positive_weight=3.0, negative_weight=0.0, model="m1")
     assert sorted(line["weight"] for line in lines) == [0.0, 3.0, 3.0]
 
 
+@READS_VOTES
 async def test_openai_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path) -> None:
     lines = await export(client, format="openai")
     assert all(set(line) == {"messages"} for line in lines)
@@ -138,6 +151,7 @@ async def test_openai_format(client: httpx.AsyncClient, votes: Any, tmp_path: Pa
     assert loads_with_datasets(tmp_path, kept).num_rows == 4
 
 
+@READS_VOTES
 async def test_kto_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path) -> None:
     lines = await export(client, format="kto")
     assert all(set(line) == {"prompt", "completion", "label", "metadata"} for line in lines)
@@ -159,6 +173,7 @@ async def test_kto_format(client: httpx.AsyncClient, votes: Any, tmp_path: Path)
     assert dataset.features["label"].dtype == "bool"
 
 
+@READS_VOTES
 async def test_dpo_formats(client: httpx.AsyncClient, votes: Any, tmp_path: Path) -> None:
     prompt = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "q1"}]
     [pair] = await export(client, format="dpo")
@@ -177,6 +192,7 @@ async def test_dpo_formats(client: httpx.AsyncClient, votes: Any, tmp_path: Path
     assert loads_with_datasets(tmp_path, [pair, pair]).num_rows == 2
 
 
+@READS_VOTES
 async def test_summary_counts_and_kto_weights(client: httpx.AsyncClient, votes: Any) -> None:
     r = await client.post(
         "/v1/feedback/export/finetuning/summary", json={"days": 7, "format": "dpo"}
@@ -215,6 +231,7 @@ async def test_bad_export_requests(
     assert needle in r.json()["detail"]
 
 
+@READS_VOTES
 async def test_date_window(client: httpx.AsyncClient, votes: Any) -> None:
     old_day = (NOW - timedelta(days=30)).date().isoformat()
     lines = await export(client, days=None, start_date=old_day, end_date=old_day)
@@ -296,6 +313,7 @@ async def test_weekly_job_writes_once_and_serves_the_file(
         assert (await served.get(f"/v1/exports/{unknown}/download")).status_code == 404
 
 
+@READS_VOTES
 async def test_offline_exports_in_three_formats(client: httpx.AsyncClient, votes: Any) -> None:
     expected = {"a": (True, 2), "c": (True, 1), "e": (False, 2), "f": (None, 0)}
     # CSV
@@ -332,8 +350,13 @@ async def test_offline_export_bad_format(client: httpx.AsyncClient) -> None:
 
 
 @pytest.fixture
-async def corrected(client: httpx.AsyncClient) -> dict[str, Any]:
-    """A history with corrections, empty exchanges and an exchange without intent/project."""
+async def corrected(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A history with corrections, empty exchanges and an exchange without intent/project
+    (written once for the tests of READS_CORRECTED)."""
+    return await kept_rows(request, lambda: _write_corrected(client))
+
+
+async def _write_corrected(client: httpx.AsyncClient) -> dict[str, Any]:
     await log(
         client, "k1", "q7", "wrong answer", session_id="s8", metadata={"system_prompt": SYSTEM}
     )
@@ -356,6 +379,7 @@ def _by_answer(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {line["messages"][-1]["content"]: line for line in lines}
 
 
+@READS_CORRECTED
 async def test_weighted_takes_corrections_as_positives(
     client: httpx.AsyncClient, corrected: Any, tmp_path: Path
 ) -> None:
@@ -386,6 +410,7 @@ async def test_weighted_takes_corrections_as_positives(
     assert set(plain) == {"wrong answer", "fine answer", "nowhere answer"}
 
 
+@READS_CORRECTED
 async def test_openai_and_kto_take_corrections_as_positives(
     client: httpx.AsyncClient, corrected: Any, tmp_path: Path
 ) -> None:
@@ -412,6 +437,7 @@ async def test_openai_and_kto_take_corrections_as_positives(
     assert loads_with_datasets(tmp_path, kto).features["label"].dtype == "bool"
 
 
+@READS_CORRECTED
 async def test_dpo_pairs_a_correction_against_the_answer_voted_down(
     client: httpx.AsyncClient, corrected: Any, tmp_path: Path
 ) -> None:
@@ -441,6 +467,7 @@ async def test_dpo_writes_answer_pairs_and_correction_pairs_together(
     assert chosen == ["good answer", "right answer"]
 
 
+@READS_CORRECTED
 @pytest.mark.parametrize(
     ("fmt", "examples", "corrections"),
     [("weighted", 4, 1), ("openai", 3, 1), ("kto", 4, 1), ("dpo", 1, 1), ("openai-dpo", 1, 1)],
@@ -464,6 +491,7 @@ async def test_summary_counts_corrections_and_empty_exchanges_apart(
     assert off["corrections"] == 0 and off["examples"] == examples - corrections
 
 
+@READS_CORRECTED
 async def test_kto_weights_count_corrections_as_desirable(
     client: httpx.AsyncClient, corrected: Any
 ) -> None:
@@ -523,6 +551,7 @@ async def test_cli_manifest_counts_corrections_and_warns_about_sfttrainer(
     assert "corrections: 0" in off.output
 
 
+@READS_CORRECTED
 async def test_offline_exports_carry_reasons_and_corrections(
     client: httpx.AsyncClient, corrected: Any
 ) -> None:

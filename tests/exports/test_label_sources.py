@@ -22,6 +22,7 @@ from feedback_api.cli.commands import app as cli
 from feedback_api.config import Settings
 from feedback_api.exports.job import export_week
 from feedback_api.kit.time import iso_week_of
+from tests.conftest import kept_rows
 from tests.exports.test_exports import NOW, export, loads_with_datasets, log, vote
 from tests.review.helpers import add, as_open, claim, new_queue, submit
 
@@ -47,8 +48,16 @@ async def decide(
 
 
 @pytest.fixture
-async def reviewed(client: httpx.AsyncClient) -> None:
-    """Answers with votes, reviews, both, disputes and corrections (see each line)."""
+async def reviewed(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> None:
+    """Answers with votes, reviews, both, disputes and corrections (see `_review`)."""
+    await kept_rows(request, lambda: _review(client))
+
+
+# The tests that only read `reviewed` (exports and summaries write nothing).
+READS_REVIEWED = pytest.mark.reads_kept("reviewed answers")
+
+
+async def _review(client: httpx.AsyncClient) -> None:
     # q1: voted up twice, found incorrect by a reviewer who wrote what it should have been
     await log(client, "a", "q1", "good answer")
     await vote(client, "a", True, "u1")
@@ -94,6 +103,7 @@ async def _summary(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
+@READS_REVIEWED
 async def test_both_takes_the_consensus_where_there_is_one(
     client: httpx.AsyncClient, reviewed: None, tmp_path: Path
 ) -> None:
@@ -130,6 +140,7 @@ async def test_both_takes_the_consensus_where_there_is_one(
     assert all(set(line) == {"messages"} for line in openai)
 
 
+@READS_REVIEWED
 async def test_pairs_take_reviews_and_reviewers_corrections(
     client: httpx.AsyncClient, reviewed: None
 ) -> None:
@@ -155,6 +166,7 @@ async def test_pairs_take_reviews_and_reviewers_corrections(
     assert len(await export(client, format="openai-dpo", label_source="reviews")) == 1
 
 
+@READS_REVIEWED
 async def test_reviews_only_and_votes_only(client: httpx.AsyncClient, reviewed: None) -> None:
     assert _kto(await export(client, format="kto", label_source="reviews")) == {
         "good answer": (False, "review"),
@@ -187,6 +199,7 @@ async def test_an_unknown_label_source_is_a_422_naming_the_known_ones(
         assert all(name in r.text for name in ("votes", "reviews", "both"))
 
 
+@READS_REVIEWED
 async def test_cli_and_manifest_count_each_source(
     client: httpx.AsyncClient, reviewed: None, cli_env: Path
 ) -> None:
@@ -237,6 +250,7 @@ async def test_weekly_job_uses_the_setting_and_records_the_counts(
     assert line["label"] is False and line["metadata"] == {"label_source": "review"}
 
 
+@READS_REVIEWED
 async def test_offline_exports_carry_each_answers_consensus(
     client: httpx.AsyncClient, reviewed: None
 ) -> None:

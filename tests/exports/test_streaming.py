@@ -59,6 +59,7 @@ async def _cut_the_export(engine: AsyncEngine) -> int:
     return int(killed or 0)
 
 
+@pytest.mark.slow  # 100,000 votes written, then the database ends the export's connection
 async def test_an_export_cut_after_its_first_line_reaches_the_client_as_an_error(
     served: LiveServer, engine: AsyncEngine
 ) -> None:

@@ -10,14 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from feedback_api.feedback import repository
-from feedback_api.feedback.repository import (
-    FeedbackFilter,
-    FeedbackRepository,
-    few_matches,
-    matching,
-    walk,
-)
+from feedback_api.feedback import listing
+from feedback_api.feedback.listing import FeedbackFilter, few_matches, matching, walk
+from feedback_api.feedback.repository import FeedbackRepository
 from feedback_api.kit.search import share
 from tests.helpers import exchange
 
@@ -218,9 +213,9 @@ async def test_every_way_of_a_search_gives_the_same_pages(
     walks that stop at WALK_ROWS votes short of a page (the rest from the indexes), words
     in the vote's comment and in its question; after an ANALYZE, the statistics send the
     common word straight to a walk: every page keeps the order, no vote twice, none lost."""
-    monkeypatch.setattr(repository, "FIRST_WALK", 4)
-    monkeypatch.setattr(repository, "FEW_MATCHES", few)
-    monkeypatch.setattr(repository, "WALK_ROWS", walked)
+    monkeypatch.setattr(listing, "FIRST_WALK", 4)
+    monkeypatch.setattr(listing, "FEW_MATCHES", few)
+    monkeypatch.setattr(listing, "WALK_ROWS", walked)
     expected = []
     for minute in range(60):
         if minute < 20 and minute % 4 == 0:  # few in the vote's comment, all old

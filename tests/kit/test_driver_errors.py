@@ -98,6 +98,7 @@ async def test_an_exhausted_pool_is_unavailable(settings: Settings, database_url
     assert _answer(raised.value) == (503, "database_unavailable")
 
 
+@pytest.mark.slow  # waits out the driver's command timeout: 2.5 s
 async def test_the_drivers_command_timeout_is_unavailable(
     settings: Settings, database_url: str
 ) -> None:

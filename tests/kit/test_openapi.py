@@ -7,9 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from feedback_api.app import create_app
 from feedback_api.config import Settings
-from tests.conftest import in_process
+from tests.conftest import built_app, in_process
 
 # What no single operation gives all of: the old blanket list on every operation.
 BLANKET = {"400", "401", "403", "404", "413", "422", "503"}
@@ -20,7 +19,7 @@ async def operations(database_url: str) -> dict[tuple[str, str], dict[str, Any]]
     """The served schema, fetched once for the module: generating it takes seconds, and
     every test here only reads it."""
     settings = Settings(database_url=database_url, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]
-    async with in_process(create_app(settings)) as client:
+    async with in_process(built_app(settings)) as client:
         spec = (await client.get("/openapi.json")).json()
     return {
         (method.upper(), path): operation

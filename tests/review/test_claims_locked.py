@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from feedback_api.reasons.schemas import DEFAULT_REASONS
@@ -24,6 +25,25 @@ async def _release(client: httpx.AsyncClient, lease: dict[str, Any], name: str) 
         headers=as_open(name),
     )
     assert r.status_code in (200, 204), r.text
+
+
+async def waiting_for_a_lock_or_done(engine: AsyncEngine, task: asyncio.Task[Any]) -> None:
+    """Until `task`'s statement waits for a lock another transaction holds (or `task` has
+    finished): then it has reached the item's row while the other holds it."""
+    async with engine.connect() as conn:
+        for _ in range(1000):
+            if task.done():
+                return
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("the claim neither waited for the held item nor finished in 10 s")
 
 
 async def test_two_reviewers_at_once_both_get_the_only_item(make_client: Any) -> None:
@@ -57,7 +77,8 @@ async def test_a_claim_waits_for_the_item_a_transaction_holds(
         held = await ClaimRepository(first).claim(queue_id, "ann")
         assert held is not None
         second = asyncio.create_task(claim_as("bob"))
-        await asyncio.sleep(0.5)  # bob's claim reaches the item's row while ann holds it
+        # bob's claim reaches the item's row while ann holds it
+        await waiting_for_a_lock_or_done(engine, second)
     bob = await asyncio.wait_for(second, 10)
     assert bob is not None and bob[2].item_id == held[2].item_id
     # The item needs two and has two: a third reviewer gets nothing.
@@ -89,5 +110,5 @@ async def test_a_claim_while_a_submit_holds_the_item(
         )
         assert stored is not None
         second = asyncio.create_task(claim_as("bob"))
-        await asyncio.sleep(0.5)
+        await waiting_for_a_lock_or_done(engine, second)
     assert await asyncio.wait_for(second, 10) is not None

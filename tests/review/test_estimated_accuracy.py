@@ -28,9 +28,10 @@ async def _log(client: httpx.AsyncClient, answers: list[dict[str, Any]]) -> None
     assert r.status_code == 200, r.text
 
 
-async def _vote(client: httpx.AsyncClient, rid: str, up: bool, user: str) -> None:
-    body = {"request_id": rid, "rating": 1 if up else -1, "user_id": user}
-    assert (await client.post("/v1/feedback", json=body)).status_code == 201
+async def _votes(client: httpx.AsyncClient, votes: list[dict[str, Any]]) -> None:
+    # One batch request: the same rows as one POST each, in a fraction of a test's time.
+    r = await client.post("/v1/feedback/batch", json={"items": votes})
+    assert r.status_code == 200 and r.json()["created"] == len(votes), r.text
 
 
 async def _rule(client: httpx.AsyncClient, queue_id: str, rate: float, **filters: str) -> None:
@@ -105,9 +106,14 @@ def _ppi(
 
 async def _setup(client: httpx.AsyncClient, engine: AsyncEngine, world: World) -> None:
     await _log(client, world.answers)
-    for rid, thumbs in world.votes.items():
-        for k, up in enumerate(thumbs):
-            await _vote(client, rid, up, f"user-{k}")
+    await _votes(
+        client,
+        [
+            {"request_id": rid, "rating": 1 if up else -1, "user_id": f"user-{k}"}
+            for rid, thumbs in world.votes.items()
+            for k, up in enumerate(thumbs)
+        ],
+    )
 
 
 async def _apply(engine: AsyncEngine) -> None:

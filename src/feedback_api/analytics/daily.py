@@ -1,5 +1,6 @@
-"""The daily family: `answer_hours` (the votes on each hour's answers) and `daily_metrics`
-(per UTC day of the interactions and CUBE cell), behind `GET /v1/metrics/daily`.
+"""The daily family: `answer_hours` (each hour's answers and the votes on them) and
+`daily_metrics` (per UTC day of the interactions and CUBE cell), behind `GET
+/v1/metrics/daily`; the estimate of accuracy (review/estimated) reads `answer_hours` too.
 
 Days are those of the interactions: a day's ratio is the quality of the answers given that
 day, and feedback_rate (answers that got any vote) stays between 0 and 1. A day's own
@@ -14,6 +15,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     func,
     join,
     or_,
+    outerjoin,
     select,
     true,
     update,
@@ -59,13 +62,18 @@ ANSWER_VOTES = (
     "negative",
     "corrections",
 )
+# The sums of each voted answer's share of thumbs-up and of its square (the estimate of
+# accuracy's): in answer_hours and, summed, in daily_metrics
+SHARES = ("share_sum", "share_squares")
+# daily_metrics' columns summed from answer_hours
+DAY_SUMS = (*ANSWER_VOTES, *SHARES)
 # daily_metrics' own columns, from the day's interactions
 _ASKED = ("total_queries", "avg_response_time_ms", "p95_response_time_ms", "unique_askers")
 
 
 async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime] | None) -> None:
-    """Recompute the votes on the answers of `hours` (UTC hours of the interactions), or
-    of every hour if None."""
+    """Recompute the answers of `hours` (UTC hours of the interactions) and the votes on
+    them, or of every hour if None."""
     if hours is not None and not hours:
         return
     tallies = (
@@ -78,10 +86,11 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
     cleared = delete(AnswerHour)
     where: list[ColumnElement[bool]] = []
     if hours is None:
-        # Every vote: one pass over the votes, grouped by interaction, hash-joined.
+        # Every vote: one pass over the votes, grouped by interaction, hash-joined to every
+        # answer (those without a vote count too).
         grouped = select(Feedback.interaction_id, *tallies).group_by(Feedback.interaction_id)
         votes = grouped.subquery("v")
-        joined = join(Interaction, votes, votes.c.interaction_id == Interaction.id)
+        joined = outerjoin(Interaction, votes, votes.c.interaction_id == Interaction.id)
     else:
         # The votes of these hours' interactions only, each interaction's through the index
         # on feedback.interaction_id. Joined to all votes, the planner scans the whole vote
@@ -92,25 +101,34 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
         joined = join(Interaction, votes, true())
     hour = utc_hour(Interaction.created_at)
     dims = (Interaction.model, Interaction.intent, Interaction.project)
+    share = figures.vote_share(votes.c.positive, votes.c.n)
+
+    def total(value: Any) -> Any:
+        return func.coalesce(func.sum(value), 0)
+
     rows = (
         select(
             hour,
             *dims,
-            func.sum(votes.c.n),
+            total(votes.c.n),
             # feedback_rate's part: answers with at least one vote
             func.count().filter(votes.c.n > 0),
-            func.sum(votes.c.positive),
-            func.sum(votes.c.negative),
-            func.sum(votes.c.corrections),
+            total(votes.c.positive),
+            total(votes.c.negative),
+            total(votes.c.corrections),
+            func.count(),
+            total(share),
+            total(share * share),
         )
         .select_from(joined)
         .where(*where)
         .group_by(hour, *dims)
-        .having(func.sum(votes.c.n) > 0)
     )
     await session.execute(cleared)
     await session.execute(
-        insert(AnswerHour).from_select(["hour", *DIMENSIONS, *ANSWER_VOTES], rows)
+        insert(AnswerHour).from_select(
+            ["hour", *DIMENSIONS, *ANSWER_VOTES, "answers", *SHARES], rows
+        )
     )
 
 
@@ -128,6 +146,7 @@ def _votes_of_days(days: Collection[date] | None) -> typing.Any:
             a.c.intent,
             a.c.project,
             *(cast(func.sum(a.c[n]), BigInteger).label(n) for n in ANSWER_VOTES),
+            *(func.sum(a.c[n]).label(n) for n in SHARES),
         )
         .where(*where)
         .group_by(day, cube(a.c))
@@ -162,13 +181,13 @@ async def _rebuild_days(session: AsyncSession, days: Collection[date] | None) ->
     rows = select(
         *(asked.c[n] for n in cell),
         *(asked.c[n] for n in _ASKED),
-        *(func.coalesce(voted.c[n], 0) for n in ANSWER_VOTES),
+        *(func.coalesce(voted.c[n], 0) for n in DAY_SUMS),
     ).outerjoin_from(asked, voted, same_cell(asked, voted, "day"))
     cleared = delete(DailyMetric)
     if days is not None:
         cleared = cleared.where(DailyMetric.day.in_(sorted(days)))
     await session.execute(cleared)
-    await session.execute(insert(DailyMetric).from_select([*cell, *_ASKED, *ANSWER_VOTES], rows))
+    await session.execute(insert(DailyMetric).from_select([*cell, *_ASKED, *DAY_SUMS], rows))
 
 
 async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None:
@@ -177,7 +196,7 @@ async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None
     d = _DAILY
     voted = _votes_of_days(days)
     computed = (
-        select(d.c.id, *(func.coalesce(voted.c[n], 0).label(n) for n in ANSWER_VOTES))
+        select(d.c.id, *(func.coalesce(voted.c[n], 0).label(n) for n in DAY_SUMS))
         .outerjoin_from(d, voted, same_cell(d, voted, "day"))
         .where(d.c.day.in_(days))
         .subquery("figures")
@@ -186,9 +205,9 @@ async def _update_day_votes(session: AsyncSession, days: Sequence[date]) -> None
         update(d)
         .where(
             d.c.id == computed.c.id,
-            or_(*(d.c[n].is_distinct_from(computed.c[n]) for n in ANSWER_VOTES)),
+            or_(*(d.c[n].is_distinct_from(computed.c[n]) for n in DAY_SUMS)),
         )
-        .values({n: computed.c[n] for n in ANSWER_VOTES})
+        .values({n: computed.c[n] for n in DAY_SUMS})
     )
 
 
@@ -204,7 +223,8 @@ class Daily:
 
     async def apply(self, tick: Tick) -> None:
         changes = tick.changes
-        await rebuild_answer_hours(tick.session, changes.answer_hours)
+        # An hour's answers change with its votes and with its interactions.
+        await rebuild_answer_hours(tick.session, changes.answer_hours | changes.query_hours)
         days = changes.days
         if days:
             await _rebuild_days(tick.session, days)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, distinct, func, not_, null, select, union_all
+from sqlalchemy import Numeric, Text, cast, distinct, func, not_, null, select, union_all
 
 from feedback_api.feedback.models import Feedback
 
@@ -63,6 +63,13 @@ def per_reason(votes: Any, by: Sequence[str]) -> Any:
         )
     # One statement: a CTE named twice is read once.
     return union_all(*counted)
+
+
+def vote_share(positive: Any, votes: Any) -> Any:
+    """An answer's share of thumbs-up among its votes (NULL with none), from its counts: the
+    prediction of its correctness the estimate of accuracy uses. Exact decimals, so that its
+    sums over answers do not depend on the order they are added in."""
+    return cast(positive, Numeric) / func.nullif(votes, 0)
 
 
 def without_reason(is_helpful: Any = Feedback.is_helpful, reasons: Any = Feedback.reasons) -> Any:

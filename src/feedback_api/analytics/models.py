@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -78,6 +80,9 @@ class DailyMetric(Cell, Base):
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
     corrections: Mapped[int] = mapped_column(BigInteger)
+    # Summed from answer_hours (which says what they are): the estimate of accuracy's.
+    share_sum: Mapped[Decimal] = mapped_column(Numeric)
+    share_squares: Mapped[Decimal] = mapped_column(Numeric)
     avg_response_time_ms: Mapped[float | None] = mapped_column(Float)
     p95_response_time_ms: Mapped[float | None] = mapped_column(Float)
     # People who asked (interactions.user_id) that day.
@@ -85,12 +90,14 @@ class DailyMetric(Cell, Base):
 
 
 class AnswerHour(Segment, Base):
-    """The votes on the answers of each UTC hour (of the interactions, as daily_metrics
-    counts them), per segment: what daily_metrics' vote columns sum.
+    """The answers of each UTC hour (of the interactions, as daily_metrics counts them) and
+    the votes on them, per segment: what daily_metrics' vote columns sum, and what the
+    estimate of accuracy sums over the whole hours of its window (daily_metrics over its
+    whole days).
 
     Recomputed per hour from that hour's interactions and their votes when a vote on one of
-    them changes, so that a vote on an old answer reads an hour of answers, not its day.
-    Only segments with votes have a row.
+    them, or one of them, changes, so that a vote on an old answer reads an hour of answers,
+    not its day. Every segment with answers has a row.
     """
 
     __tablename__ = "answer_hours"
@@ -103,6 +110,11 @@ class AnswerHour(Segment, Base):
     positive: Mapped[int] = mapped_column(BigInteger)
     negative: Mapped[int] = mapped_column(BigInteger)
     corrections: Mapped[int] = mapped_column(BigInteger)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    # Over the answers with votes: the sum of each one's share of thumbs-up, and of its
+    # square (figures.vote_share; exact decimals).
+    share_sum: Mapped[Decimal] = mapped_column(Numeric)
+    share_squares: Mapped[Decimal] = mapped_column(Numeric)
 
 
 class WindowStat(Cell, Base):

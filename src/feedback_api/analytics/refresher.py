@@ -31,6 +31,7 @@ from feedback_api.analytics.window_stats import WindowStats
 from feedback_api.config import Settings
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader, take_lock
 from feedback_api.observability import REFRESH_DURATION
+from feedback_api.review.estimated.kept import SampledAnswers
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     WindowStats(),  # window_stats, from the votes' and members' windows
     Accuracy(),  # model_accuracy, from vote_hours
     Questions(),  # query_hours, query_windows, top_queries
+    SampledAnswers(),  # sampled_answers (review/estimated/kept.py)
 )
 
 

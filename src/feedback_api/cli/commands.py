@@ -5,23 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from feedback_api.cli.redaction import REDACT_HELP, cli_redactor
+from feedback_api.cli.export import export_app
 from feedback_api.cli.review import review_app
-from feedback_api.config import Settings, get_settings
+from feedback_api.cli.runner import database_url, run_with_session, settings_or_exit
+from feedback_api.config import get_settings
 from feedback_api.exceptions import AppError
-from feedback_api.kit.driver_errors import is_database_unavailable
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    pass
 
-T = TypeVar("T")
 
 app = typer.Typer(
     help="feedback-api: feedback on LLM answers, analytics and fine-tuning exports.",
@@ -30,27 +27,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Alembic underneath).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        typer.secho(f"invalid configuration: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
-
-
-def _database_url(settings: Settings) -> str:
-    from feedback_api.kit.db import resolve_database_url
-    from feedback_api.kit.embedded import EmbeddedPostgresError
-
-    if settings.database_url is None:
-        typer.echo(f"Embedded PostgreSQL: data in {settings.data_dir}", err=True)
-    try:
-        return resolve_database_url(settings)
-    except EmbeddedPostgresError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -73,7 +49,7 @@ def serve(
 
     from feedback_api.kit import migrations
 
-    settings = _settings()
+    settings = settings_or_exit()
     if not settings.api_keys:
         if not _is_loopback(host) and not (allow_open or settings.allow_open):
             typer.secho(
@@ -88,7 +64,7 @@ def serve(
             fg="yellow",
             err=True,
         )
-    url = _database_url(settings)
+    url = database_url(settings)
     if migrate:
         migrations.upgrade(url)
     # Workers are separate processes: they find the (possibly embedded) server through this.
@@ -129,7 +105,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the schema (default: to the latest revision)."""
     from feedback_api.kit import migrations
 
-    migrations.upgrade(_database_url(_settings()), revision)
+    migrations.upgrade(database_url(settings_or_exit()), revision)
     typer.echo(f"schema upgraded to {revision}")
 
 
@@ -140,7 +116,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
 
     from feedback_api.kit import migrations
 
-    command.downgrade(migrations.alembic_config(_database_url(_settings())), revision)
+    command.downgrade(migrations.alembic_config(database_url(settings_or_exit())), revision)
     typer.echo(f"schema downgraded to {revision}")
 
 
@@ -150,8 +126,8 @@ def db_current() -> None:
     from feedback_api.kit import migrations
     from feedback_api.kit.db import create_engine
 
-    settings = _settings()
-    url = _database_url(settings)
+    settings = settings_or_exit()
+    url = database_url(settings)
 
     async def _current() -> str | None:
         engine = create_engine(settings, url)
@@ -166,42 +142,8 @@ def db_current() -> None:
     typer.echo(f"current: {current or 'none (empty database)'}\nhead:    {head}\n{state}")
 
 
-export_app = typer.Typer(help="Export datasets to local files.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-# Its commands import this module's helpers when they run, not when it loads.
 app.add_typer(review_app, name="review")
-
-
-def _run_with_session(
-    settings: Settings,
-    work: Callable[[AsyncSession], Awaitable[T]],
-    *,
-    statement_timeout: float | None = None,
-) -> T:
-    """Run `work` in one committed transaction on the configured (or embedded) database,
-    each statement limited to `statement_timeout` seconds (default: the request limit)."""
-    from feedback_api.kit.db import create_engine, create_sessionmaker
-
-    url = _database_url(settings)
-
-    async def run() -> T:
-        engine = create_engine(settings, url, statement_timeout=statement_timeout)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except AppError as exc:
-        typer.secho(exc.message, fg="red", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:
-        if is_database_unavailable(exc):
-            typer.secho(f"the database is unavailable: {exc}", fg="red", err=True)
-            raise typer.Exit(1) from None
-        raise
 
 
 @db_app.command("refresh")
@@ -213,188 +155,9 @@ def db_refresh(
     """Refresh the analytics now (what the background refresher does every interval)."""
     from feedback_api.analytics.refresher import refresh_now
 
-    settings = _settings()
-    result = _run_with_session(settings, lambda s: refresh_now(s, settings, full=full))
+    settings = settings_or_exit()
+    result = run_with_session(settings, lambda s: refresh_now(s, settings, full=full))
     typer.echo(f"refreshed in {result.duration_ms:.0f} ms, as of {result.as_of.isoformat()}")
-
-
-# Where a weight lives in these files, TRL's SFTTrainer does not look (README, formats).
-SFT_TRAINER_WARNING = (
-    "warning: TRL's SFTTrainer ignores a line's `weight` and an assistant message's "
-    "`weight: 0`: fed this file, it trains on the voted-down answers at full strength. Give it "
-    "a trainer that reads the weights, or use --format kto or dpo to train on the preference."
-)
-
-
-@export_app.command("finetuning")
-def export_finetuning(
-    days: Annotated[int | None, typer.Option(min=1, help="Votes of the last N days.")] = None,
-    start_date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")
-    ] = None,
-    end_date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")
-    ] = None,
-    week: Annotated[str | None, typer.Option(help="An ISO week instead, e.g. 2026-W47.")] = None,
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="weighted, openai, kto, dpo or openai-dpo.")
-    ] = "weighted",
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Default: feedback-<ISO week>-<format>.jsonl"),
-    ] = None,
-    model: Annotated[str | None, typer.Option()] = None,
-    intent: Annotated[str | None, typer.Option()] = None,
-    project: Annotated[str | None, typer.Option()] = None,
-    positive_weight: Annotated[float | None, typer.Option(help="weighted: thumbs up.")] = None,
-    negative_weight: Annotated[float | None, typer.Option(help="weighted: thumbs down.")] = None,
-    include_negative: Annotated[
-        bool, typer.Option(help="openai: keep thumbs-down answers with weight 0.")
-    ] = False,
-    test_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="Share of sessions (or users) held out.")
-    ] = 0.0,
-    split_by: Annotated[str, typer.Option(help="session or user.")] = "session",
-    manifest: Annotated[bool, typer.Option(help="Write FILE.manifest.json beside it.")] = True,
-    use_corrections: Annotated[
-        bool, typer.Option(help="Turn users' corrections into examples of their own.")
-    ] = True,
-    label_source: Annotated[
-        str,
-        typer.Option(
-            help="What labels an answer: votes, reviews (its review consensus) or both "
-            "(the consensus where there is one, else the votes)."
-        ),
-    ] = "both",
-    redact: Annotated[bool, typer.Option(help=REDACT_HELP)] = True,
-) -> None:
-    """Write a fine-tuning dataset from the feedback (default: the last 7 days, weighted),
-    personal data and secrets replaced by placeholders (unless --no-redact)."""
-    from rich.progress import Progress
-
-    from feedback_api.exports.repository import (
-        FORMATS,
-        LABEL_SOURCES,
-        ExportRepository,
-        Selection,
-        Shape,
-    )
-    from feedback_api.exports.service import (
-        ExportService,
-        default_file_name,
-        iso_week_window,
-        resolve_window,
-    )
-
-    if format not in FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
-    if split_by not in ("session", "user"):
-        raise typer.BadParameter("use session or user", param_hint="--split-by")
-    if label_source not in LABEL_SOURCES:
-        raise typer.BadParameter(
-            f"use one of {', '.join(LABEL_SOURCES)}", param_hint="--label-source"
-        )
-    settings = _settings()
-    try:
-        if week:
-            since, until = iso_week_window(week)
-        else:
-            since, until = resolve_window(
-                days,
-                start_date.date() if start_date else None,
-                end_date.date() if end_date else None,
-            )
-    except AppError as exc:
-        raise typer.BadParameter(exc.message) from None
-    shape = Shape(
-        format=format,  # type: ignore[arg-type]
-        positive_weight=positive_weight or settings.export_positive_weight,
-        negative_weight=(
-            negative_weight if negative_weight is not None else settings.export_negative_weight
-        ),
-        include_negative=include_negative,
-        split_by=split_by,  # type: ignore[arg-type]
-        use_corrections=use_corrections,
-        label_source=label_source,  # type: ignore[arg-type]
-    )
-    if format == "weighted" or (format == "openai" and include_negative):
-        typer.echo(SFT_TRAINER_WARNING, err=True)
-    selection = Selection(since, until, model, intent, project)
-    path = output or Path(default_file_name(since, format))
-
-    async def work(session: AsyncSession) -> Any:
-        service = ExportService(ExportRepository(session), await cli_redactor(settings, redact))
-        summary = await service.summary(selection, shape)
-        with Progress(transient=True) as bar:
-            task = bar.add_task("exporting", total=summary.examples or None)
-            return await service.write(
-                selection, shape, path, test_fraction=test_fraction, manifest=manifest,
-                progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
-
-    written = _run_with_session(
-        settings, work, statement_timeout=settings.export_statement_timeout_seconds
-    )
-    s = written.summary
-    typer.echo(f"window: {s.since.isoformat()} .. {s.until.isoformat()}")
-    for f in written.files:
-        typer.echo(f"wrote {f.path} ({f.examples} examples, {f.size} bytes, sha256 {f.sha256})")
-    if written.manifest:
-        typer.echo(f"manifest: {written.manifest}")
-    typer.echo(
-        f"examples: {sum(f.examples for f in written.files)}  positives: {s.positives}  "
-        f"negatives: {s.negatives}  pairs: {s.pairs}  corrections: {s.corrections}  "
-        f"ties left out: {s.skipped_ties}  empty left out: {s.skipped_empty}"
-    )
-    typer.echo(
-        f"labels ({s.label_source}): from votes: {s.from_votes}  from reviews: "
-        f"{s.from_reviews}  disputed left out: {s.skipped_disagreement}"
-    )
-    if s.desirable_weight is not None:
-        typer.echo(
-            f"KTO: desirable_weight={s.desirable_weight} undesirable_weight={s.undesirable_weight}"
-        )
-    if s.redactions is not None:
-        kinds = ", ".join(f"{k} {n}" for k, n in s.redactions.by_type.items()) or "none"
-        typer.echo(f"redacted: {s.redactions.examples} examples ({kinds})")
-
-
-@export_app.command("interactions")
-def export_interactions(
-    format: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl or parquet.")] = "csv",
-    days: Annotated[int | None, typer.Option(min=1)] = None,
-    since: Annotated[datetime | None, typer.Option(help="ISO 8601, inclusive.")] = None,
-    until: Annotated[datetime | None, typer.Option(help="ISO 8601, exclusive.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
-    redact: Annotated[bool, typer.Option(help=REDACT_HELP)] = True,
-) -> None:
-    """Interactions with their latest vote, for offline analysis, personal data and secrets
-    replaced by placeholders (unless --no-redact)."""
-    from feedback_api.exports.repository import ExportRepository
-    from feedback_api.exports.service import OfflineExport, StagedFiles, resolve_window
-
-    if format not in OfflineExport.media_types:
-        raise typer.BadParameter("use csv, jsonl or parquet", param_hint="--format")
-    settings = _settings()
-    try:
-        start, end = resolve_window(days, since, until, names=("--days", "--since", "--until"))
-    except AppError as exc:
-        raise typer.BadParameter(exc.message) from None
-    path = output or Path(f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}")
-
-    async def work(session: AsyncSession) -> int:
-        size = 0
-        with StagedFiles([path]) as (handle,):  # renamed into place when whole
-            offline = OfflineExport(ExportRepository(session), await cli_redactor(settings, redact))
-            async for chunk in offline.stream(format, start, end):
-                handle.write(chunk)
-                size += len(chunk)
-        return size
-
-    size = _run_with_session(
-        settings, work, statement_timeout=settings.export_statement_timeout_seconds
-    )
-    typer.echo(f"wrote {path} ({size} bytes)")
 
 
 report_app = typer.Typer(help="Model-performance reports.", no_args_is_help=True)
@@ -414,7 +177,6 @@ def report_weekly(
     """Per model: volume, accuracy with interval, change vs last week, worst intents, p50/p95."""
     import asyncio
 
-    from feedback_api.exceptions import AppError
     from feedback_api.kit.db import create_engine, create_sessionmaker
     from feedback_api.reports.job import write_atomically
     from feedback_api.reports.render import ReportFormat, render
@@ -425,8 +187,8 @@ def report_weekly(
     except ValueError:
         typer.secho(f"--format must be md, html or json, not {format!r}", fg="red", err=True)
         raise typer.Exit(2) from None
-    settings = _settings()
-    url = _database_url(settings)
+    settings = settings_or_exit()
+    url = database_url(settings)
 
     async def _build() -> str:
         engine = create_engine(settings, url)
@@ -488,8 +250,8 @@ def demo_data(
     from feedback_api.kit import migrations
     from feedback_api.kit.db import create_engine, create_sessionmaker
 
-    settings = _settings()
-    url = _database_url(settings)
+    settings = settings_or_exit()
+    url = database_url(settings)
     migrations.upgrade(url)
     started = time.perf_counter()
 

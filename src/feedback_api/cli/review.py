@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from feedback_api.cli.runner import run_with_session, settings_or_exit
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,10 +83,9 @@ def queues(
     project: Annotated[str | None, typer.Option(help="Whose reason labels apply.")] = None,
 ) -> None:
     """List the review queues with their progress (and create one with --create)."""
-    from feedback_api.cli.commands import _run_with_session, _settings
     from feedback_api.review.schemas import QueueCreate
 
-    settings = _settings()
+    settings = settings_or_exit()
     body = None
     if create is not None:
         text = instructions.read_text(encoding="utf-8") if instructions else ""
@@ -105,7 +106,7 @@ def queues(
             await service.create(body)
         return await service.list()
 
-    found = _run_with_session(settings, work)
+    found = run_with_session(settings, work)
     for queue in found:
         typer.echo(_line(queue))
     if not found:
@@ -129,10 +130,9 @@ def add(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """Add answers by request_id, or the answers with a vote that matches the filters."""
-    from feedback_api.cli.commands import _run_with_session, _settings
     from feedback_api.review.schemas import ItemFilter, ItemsAdd
 
-    settings = _settings()
+    settings = settings_or_exit()
     if request_id:
         payload = _checked(lambda: ItemsAdd(request_ids=request_id))
     else:
@@ -155,7 +155,7 @@ def add(
         unknown = f", unknown: {', '.join(added.unknown)}" if added.unknown else ""
         return f"added {added.added:,}, already queued {added.already_queued:,}{unknown}"
 
-    typer.echo(_run_with_session(settings, work))
+    typer.echo(run_with_session(settings, work))
 
 
 @review_app.command("sample")
@@ -168,14 +168,13 @@ def sample(
     since: Day = None,
 ) -> None:
     """Add a random sample rule; a --since in the past backfills, applied now."""
-    from feedback_api.cli.commands import _run_with_session, _settings
     from feedback_api.review.job import apply_rules
     from feedback_api.review.repository import QueueWriter
     from feedback_api.review.rule_service import RuleService
     from feedback_api.review.rules import RuleRepository
     from feedback_api.review.schemas import RuleCreate
 
-    settings = _settings()
+    settings = settings_or_exit()
     payload = _checked(
         lambda: RuleCreate(
             sample_rate=rate, model=model, intent=intent, project=project, since=since
@@ -189,4 +188,4 @@ def sample(
         )
         return f"sample rule {rule.id}: {await apply_rules(session):,} answers queued now"
 
-    typer.echo(_run_with_session(settings, work))
+    typer.echo(run_with_session(settings, work))

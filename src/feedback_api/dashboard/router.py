@@ -21,9 +21,12 @@ STATIC = Path(__file__).parent / "static"
 # Only these names are served: never a path taken from the request.
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
+    "api.js": "text/javascript; charset=utf-8",
+    "overview-charts.js": "text/javascript; charset=utf-8",
     "explorer.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
     "review.js": "text/javascript; charset=utf-8",
+    "review-item.js": "text/javascript; charset=utf-8",
     "review-work.js": "text/javascript; charset=utf-8",
     "review.css": "text/css; charset=utf-8",
     "colours.js": "text/javascript; charset=utf-8",

@@ -10,7 +10,7 @@ from feedback_api.auth.tokens import authorize_vote
 from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
 from feedback_api.exceptions import AppError
 from feedback_api.feedback.http import VOTE_OPENAPI, read_vote
-from feedback_api.feedback.repository import FeedbackFilter
+from feedback_api.feedback.listing import FeedbackFilter
 from feedback_api.feedback.schemas import (
     BatchResult,
     FeedbackBatch,

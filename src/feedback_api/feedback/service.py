@@ -20,9 +20,9 @@ from feedback_api.exceptions import (
     NotFound,
     describe_validation_errors,
 )
+from feedback_api.feedback.listing import FeedbackFilter
 from feedback_api.feedback.repository import (
     VOTE_COLUMNS,
-    FeedbackFilter,
     FeedbackRepository,
     RefusedReasons,
     VoteEntry,

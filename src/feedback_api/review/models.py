@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from feedback_api.analytics.segments import Segment
 from feedback_api.kit.models import Base, created_at_column, uuid_pk
 
 VERDICTS = ("correct", "incorrect")
@@ -225,3 +227,21 @@ class ReviewLabelVersion(Base):
     # Who wrote this version, and when.
     written_by: Mapped[str] = mapped_column(Text)
     written_at: Mapped[datetime]
+
+
+class SampledAnswer(Segment, Base):
+    """A random-sample item's answer as the last refresh saw it: when it was logged, its
+    segment, its votes and thumbs-up. Kept by the refresher (review/estimated/kept.py), so
+    the estimate of accuracy reads the reviewed sample's predictions from one table, at the
+    same refresh as the answers' sums it subtracts them from, instead of looking up each
+    item's answer and votes when asked."""
+
+    __tablename__ = "sampled_answers"
+    __table_args__ = (Index("ix_sampled_answers_answer_at", "answer_at"),)
+
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    answer_at: Mapped[datetime]
+    votes: Mapped[int] = mapped_column(Integer)
+    positive: Mapped[int] = mapped_column(Integer)

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.feedback.listing import SEARCHED
 from feedback_api.feedback.models import Feedback
-from feedback_api.feedback.repository import SEARCHED
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit import search
 from feedback_api.kit.db import ReadSession

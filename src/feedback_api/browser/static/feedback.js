@@ -1,5 +1,6 @@
 // feedback.js: a chat frontend's votes to feedback-api. An ES module with no build step and no
-// dependencies, served by the API at /static/feedback.js (docs/browser.md).
+// dependencies, served by the API at /static/feedback.js (docs/browser.md); it imports the two
+// files served beside it: the delivery of votes and the markup of <feedback-thumbs>.
 //
 //   <script type="module" src="https://feedback.example.com/static/feedback.js"></script>
 //   <feedback-thumbs request-id="req-42" token="..."></feedback-thumbs>
@@ -14,83 +15,26 @@
 // attempt did arrive. Requests go out with `keepalive`, so a vote made while the page unloads
 // still reaches the server.
 
-const STORAGE_KEY = "feedback-api:pending-votes";
-// Votes kept for a later page load: the newest per interaction, at most this many, for at
-// most a week (a feedback token lives a day by default; an expired one is answered 401).
-const MAX_PENDING = 100;
+import {
+  FeedbackError,
+  deliver,
+  inFlight,
+  inOrder,
+  newKey,
+  readPending,
+  remember,
+  writePending,
+} from "./feedback-delivery.js";
+import { MESSAGES, TEMPLATE } from "./feedback-thumbs-template.js";
+
+export { FeedbackError };
+
+// Votes kept for a later page load are sent again for at most a week (a feedback token lives
+// a day by default; an expired one is answered 401).
 const MAX_PENDING_AGE_MS = 7 * 24 * 3600 * 1000;
-// The Fetch standard gives keepalive requests of one page 64 KiB in flight together; a larger
-// vote (a long comment) goes out as an ordinary request.
-const KEEPALIVE_BYTES = 60 * 1024;
-// Answers worth another attempt on a later load; any other 4xx is final.
-const RETRY_STATUSES = new Set([408, 425, 429]);
 
 // The API this module was served by: the default for `baseUrl` and `base-url`.
 const DEFAULT_BASE_URL = new URL("..", import.meta.url).href;
-
-/** A vote the server refused (`status` 4xx), or one kept to be resent (`queued`). */
-export class FeedbackError extends Error {
-  constructor(message, { status = 0, body = null, queued = false } = {}) {
-    super(message);
-    this.name = "FeedbackError";
-    this.status = status;
-    this.body = body;
-    this.queued = queued;
-  }
-}
-
-// --- the votes waiting for an answer, in localStorage -------------------------------------
-
-function storage() {
-  try {
-    return window.localStorage; // throws where storage is blocked
-  } catch {
-    return null;
-  }
-}
-
-function readPending() {
-  try {
-    const list = JSON.parse(storage()?.getItem(STORAGE_KEY) || "[]");
-    return Array.isArray(list) ? list.filter(isEntry) : [];
-  } catch {
-    return [];
-  }
-}
-
-function isEntry(entry) {
-  return (
-    entry !== null &&
-    typeof entry === "object" &&
-    typeof entry.key === "string" &&
-    typeof entry.url === "string" &&
-    typeof entry.target === "string" &&
-    typeof entry.body === "string" &&
-    typeof entry.at === "number"
-  );
-}
-
-function writePending(list) {
-  try {
-    if (list.length) storage()?.setItem(STORAGE_KEY, JSON.stringify(list));
-    else storage()?.removeItem(STORAGE_KEY);
-  } catch {
-    // Full or blocked storage: the vote is still sent, it just cannot wait for a later load.
-  }
-}
-
-function remember(entry) {
-  // A newer vote on the same interaction replaces the one waiting: the token's one vote.
-  const list = readPending().filter((e) => e.key !== entry.key && e.target !== entry.target);
-  list.push(entry);
-  writePending(list.slice(-MAX_PENDING));
-}
-
-function forget(key) {
-  const list = readPending();
-  const rest = list.filter((e) => e.key !== key);
-  if (rest.length !== list.length) writePending(rest);
-}
 
 /** The votes kept for a later attempt, oldest first (a copy). */
 export function pendingVotes() {
@@ -98,12 +42,6 @@ export function pendingVotes() {
 }
 
 // --- sending -------------------------------------------------------------------------------
-
-function newKey() {
-  // getRandomValues, not randomUUID: the latter exists only in secure contexts.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return "feedback-js-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function endpoint(baseUrl) {
   const base = new URL(String(baseUrl || DEFAULT_BASE_URL), document.baseURI).href;
@@ -132,78 +70,6 @@ function voteBody({ token, requestId, isHelpful, stars, comment, reasons, correc
   return body;
 }
 
-// One vote at a time per interaction, in the order they were made: a changed vote must not
-// overtake the one it replaces.
-const chains = new Map();
-
-function inOrder(target, task) {
-  const previous = chains.get(target) || Promise.resolve();
-  const next = previous.catch(() => undefined).then(task);
-  chains.set(target, next);
-  next
-    .finally(() => {
-      if (chains.get(target) === next) chains.delete(target);
-    })
-    .catch(() => undefined);
-  return next;
-}
-
-const inFlight = new Set();
-
-async function post(entry, keepalive) {
-  return fetch(entry.url, {
-    method: "POST",
-    mode: "cors",
-    credentials: "omit",
-    keepalive,
-    headers: { "Content-Type": "application/json", "Idempotency-Key": entry.key },
-    body: entry.body,
-  });
-}
-
-async function deliver(entry) {
-  inFlight.add(entry.key);
-  try {
-    const keepalive = new TextEncoder().encode(entry.body).length <= KEEPALIVE_BYTES;
-    let response;
-    try {
-      response = await post(entry, keepalive);
-    } catch (error) {
-      if (!keepalive) throw queued(error);
-      // The page's keepalive budget may be spent by other requests: once more without it.
-      try {
-        response = await post(entry, false);
-      } catch (again) {
-        throw queued(again);
-      }
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch {
-      body = null;
-    }
-    if (response.ok) {
-      forget(entry.key);
-      return body;
-    }
-    const detail = (body && typeof body.detail === "string" && body.detail) || "";
-    const message = detail || `the server answered ${response.status}`;
-    if (response.status >= 500 || RETRY_STATUSES.has(response.status)) {
-      throw new FeedbackError(message, { status: response.status, body, queued: true });
-    }
-    forget(entry.key);
-    throw new FeedbackError(message, { status: response.status, body });
-  } finally {
-    inFlight.delete(entry.key);
-  }
-}
-
-function queued(error) {
-  return new FeedbackError(`the vote could not be sent (${error.message}); it will be resent`, {
-    queued: true,
-  });
-}
 
 /**
  * Send one vote: `POST /v1/feedback` by request_id, with the interaction's feedback token.
@@ -255,94 +121,6 @@ export async function flushPending() {
 
 // --- <feedback-thumbs> ---------------------------------------------------------------------
 
-// Material Design's thumb icon (Apache License 2.0); the thumb down is the same, turned.
-const THUMB =
-  '<svg viewBox="0 0 24 24" width="1em" height="1em" aria-hidden="true" focusable="false">' +
-  '<path fill="currentColor" d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0' +
-  "-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54" +
-  '-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z"/></svg>';
-
-const STYLE = `
-:host {
-  display: inline-flex;
-  flex-direction: column;
-  align-items: flex-start;
-  gap: var(--feedback-gap, 0.5em);
-  font: var(--feedback-font, inherit);
-  color: var(--feedback-color, inherit);
-}
-:host([hidden]) { display: none; }
-.thumbs { display: inline-flex; align-items: center; gap: var(--feedback-gap, 0.5em); }
-button {
-  font: inherit;
-  color: inherit;
-  line-height: 1;
-  min-width: 2.25em;
-  min-height: 2.25em;
-  padding: 0.4em 0.6em;
-  cursor: pointer;
-  background: var(--feedback-background, transparent);
-  border: 1px solid var(--feedback-border-color, rgba(127, 127, 127, 0.45));
-  border-radius: var(--feedback-radius, 0.5em);
-}
-button:hover { background: var(--feedback-hover-background, rgba(127, 127, 127, 0.12)); }
-button:focus-visible {
-  outline: 2px solid var(--feedback-focus-color, Highlight);
-  outline-offset: 2px;
-}
-button[aria-pressed="true"] {
-  color: var(--feedback-pressed-color, inherit);
-  background: var(--feedback-pressed-background, rgba(127, 127, 127, 0.22));
-  border-color: var(--feedback-pressed-color, currentColor);
-}
-[data-vote="down"] svg { transform: rotate(180deg); }
-.status { font-size: 0.85em; opacity: 0.8; }
-:host([data-state="failed"]) .status { color: var(--feedback-error-color, #b3261e); opacity: 1; }
-form { display: flex; flex-direction: column; gap: 0.5em; }
-form [type="submit"] { align-self: flex-start; }
-form[hidden], [hidden] { display: none !important; }
-fieldset { border: 0; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.25em 0.75em; }
-legend { padding: 0; margin-bottom: 0.25em; }
-label.reason { display: inline-flex; align-items: center; gap: 0.25em; }
-label.comment { display: flex; flex-direction: column; gap: 0.25em; }
-textarea {
-  font: inherit;
-  color: inherit;
-  min-width: 16em;
-  background: var(--feedback-background, transparent);
-  border: 1px solid var(--feedback-border-color, rgba(127, 127, 127, 0.45));
-  border-radius: var(--feedback-radius, 0.5em);
-  padding: 0.4em;
-}
-`;
-
-const TEMPLATE = `
-<style>${STYLE}</style>
-<div class="thumbs" part="thumbs" role="group">
-  <button type="button" data-vote="up" part="button up" aria-pressed="false">
-    <slot name="up">${THUMB}</slot>
-  </button>
-  <button type="button" data-vote="down" part="button down" aria-pressed="false">
-    <slot name="down">${THUMB}</slot>
-  </button>
-  <span class="status" part="status" role="status" aria-live="polite"></span>
-</div>
-<form class="details" part="details" hidden>
-  <fieldset class="reasons" part="reasons" hidden><legend part="legend"></legend></fieldset>
-  <label class="comment" part="comment-label" hidden>
-    <span></span>
-    <textarea name="comment" part="comment" rows="2" maxlength="20000"></textarea>
-  </label>
-  <button type="submit" part="button send">Send</button>
-</form>
-`;
-
-const MESSAGES = {
-  idle: "",
-  sending: "Sending…",
-  sent: "Thanks for your feedback",
-  queued: "Offline: your vote will be sent later",
-};
 
 /**
  * `<feedback-thumbs request-id token base-url>`: two thumbs that send the vote with

@@ -8,7 +8,7 @@
   const VIEW = "feedback";
   const FILTERS = ["q", "thumb", "reason", "model", "intent", "project", "since", "until"];
   const $ = (id) => document.getElementById(id);
-  const shared = window.feedbackDashboard; // dashboard.js: api() asks for a key on a 401
+  const shared = window.feedbackDashboard; // api.js: api() asks for a key on a 401
 
   // --- the view: #feedback shows the explorer, #review the review page, else the overview --
 

@@ -9,7 +9,7 @@
   const REVIEWER_STORAGE = "feedback-api-reviewer";
   const STATUSES = ["pending", "in_review", "done", "needs_adjudication"];
   const $ = (id) => document.getElementById(id);
-  const shared = window.feedbackDashboard; // dashboard.js: api() asks for a key on a 401
+  const shared = window.feedbackDashboard; // api.js: api() asks for a key on a 401
 
   // el("tag", {attribute: value}, child, ...): strings become text nodes, never markup.
   function el(tag, attributes, ...children) {
@@ -115,7 +115,8 @@
     return el("progress", { max: String(total || 1), value: String(done), "aria-label": label });
   }
 
-  // review-work.js (loaded next) adds `work`: one queue, worked through.
+  // review-item.js (loaded next) adds `item`: what one queue's view shows; review-work.js
+  // (after it) adds `work`: one queue, worked through.
   const review = { VIEW, el, kbd, call, describe, showError, progressOf, bar };
   window.feedbackReview = review;
 

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
+import phonenumbers
 import tldextract
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+from presidio_analyzer import (
+    AnalysisExplanation,
+    EntityRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
@@ -63,6 +72,47 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return _OFFLINE_SUFFIXES(pattern_text).fqdn != ""
 
 
+class RegionalPhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recognizer, its matches the same (one pass of python-phonenumbers'
+    matcher per region, at the same leniency), without the second parse of each match
+    that only named the match's region in its explanation: that parse was a third of the
+    time of a text with a phone number in it."""
+
+    name: str  # set by EntityRecognizer's constructor
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        leniency = cast(int, self.leniency)  # the constructor's (Presidio's default: 1)
+        matches = [
+            match
+            for region in self.supported_regions
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency)
+        ]
+        return EntityRecognizer.remove_duplicates(
+            [self._result(match.start, match.end) for match in matches]
+        )
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        explanation = AnalysisExplanation(
+            recognizer=PhoneRecognizer.__name__,
+            original_score=self.SCORE,
+            textual_explanation="Recognized as a phone number of "
+            + ", ".join(self.supported_regions),
+        )
+        return RecognizerResult(
+            entity_type=self.supported_entities[0],
+            start=start,
+            end=end,
+            score=self.SCORE,
+            analysis_explanation=explanation,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
 def secret_recognizer(entity: str, patterns: list[Pattern]) -> PatternRecognizer:
     """A recognizer of secrets of one shape (case-sensitive)."""
     return PatternRecognizer(
@@ -79,7 +129,7 @@ def pattern_recognizers(
     """The recognizers of the pattern entities among `entities`."""
     presidio: dict[str, EntityRecognizer] = {
         "EMAIL": OfflineEmailRecognizer(supported_entity="EMAIL"),
-        "PHONE": PhoneRecognizer(supported_entity="PHONE", supported_regions=phone_regions),
+        "PHONE": RegionalPhoneRecognizer(supported_entity="PHONE", supported_regions=phone_regions),
         "CREDIT_CARD": CreditCardRecognizer(supported_entity="CREDIT_CARD"),
         "IBAN": IbanRecognizer(supported_entity="IBAN"),
         "IP_ADDRESS": IpRecognizer(supported_entity="IP_ADDRESS"),

@@ -9,18 +9,21 @@ entirely: most texts of a chat are such, and a dataset is written at the speed o
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpEngine, NoOpNlpEngine, SpacyNlpEngine
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NoOpNlpEngine, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
 
 from feedback_api.privacy.redaction.entities import (
     MODEL_ENTITIES,
@@ -28,6 +31,7 @@ from feedback_api.privacy.redaction.entities import (
     RedactionConfig,
     RedactionTally,
 )
+from feedback_api.privacy.redaction.marks import marked_entities
 from feedback_api.privacy.redaction.recognizers import pattern_recognizers
 
 logger = logging.getLogger(__name__)
@@ -35,44 +39,18 @@ logger = logging.getLogger(__name__)
 # Below this score a finding is left alone (Presidio's IPv6 `::` alone scores 0.1).
 MIN_SCORE = 0.35
 
-# What each pattern entity cannot be without: seven digits close together (phones, cards,
-# IBANs), an IPv4 or IPv6 shape, `@`, a secret's prefix. A text is analysed for the
-# entities whose mark it bears (one pass of one expression), and left as it is without
-# asking Presidio when it bears none: most texts of a chat bear none.
-_MARKS = {
-    "digits": r"\d(?:[\s().+/-]{0,3}\d){6}",
-    "ip": r"\d\.\d{1,3}\.\d|::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
-    "at": r"@",
-    "sk": r"sk-",
-    "aws": r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T)",
-    "github": r"\bgh[pousr]_|github_pat_",
-    "jwt": r"eyJ",
-    "pem": r"-----BEGIN",
-}
-_DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b")
-_ANY_MARK = re.compile("|".join(_MARKS.values()))
-_MARK = {name: re.compile(mark).search for name, mark in _MARKS.items()}
-_ENTITIES_OF_MARK = {
-    "digits": ("PHONE", "CREDIT_CARD", "IBAN"),
-    "ip": ("IP_ADDRESS",),
-    "at": ("EMAIL", "CREDENTIALS_URL"),
-    "sk": ("API_KEY",),
-    "aws": ("AWS_ACCESS_KEY",),
-    "github": ("GITHUB_TOKEN",),
-    "jwt": ("JWT",),
-    "pem": ("PRIVATE_KEY",),
-}
+
+class Finding(NamedTuple):
+    """A value to replace: where it is in its text, and its entity type."""
+
+    start: int
+    end: int
+    entity: str
 
 
-def marked_entities(text: str) -> set[str]:
-    """The pattern entities `text` may hold (a superset: Presidio decides)."""
-    if _ANY_MARK.search(text) is None:  # most texts: one pass
-        return set()
-    # ISO dates and times are no phone, card or account number: their digits do not count.
-    dateless = _DATES.sub(" ", text)
-    return {
-        e for mark, search in _MARK.items() if search(dateless) for e in _ENTITIES_OF_MARK[mark]
-    }
+# The findings of each distinct text of a batch of rows: a system prompt, a frequent
+# question, a signature are analysed once per batch, not once per row.
+FindingsMemo = dict[str, tuple[Finding, ...]]
 
 
 @dataclass
@@ -83,11 +61,25 @@ class ExampleRedaction:
     redactor: Redactor
     placeholders: dict[tuple[str, str], str] = field(default_factory=dict)
     found: Counter[str] = field(default_factory=Counter)
+    # Findings of texts already analysed (shared by the examples of a batch), or None.
+    memo: FindingsMemo | None = None
 
     def text(self, value: str | None) -> str | None:
         if not value:
             return value
-        return self.redactor.redact(value, self)
+        return self.replaced(value, self.redactor.findings(value, self.memo))
+
+    def replaced(self, text: str, findings: Sequence[Finding]) -> str:
+        """`text` with each finding (apart, in reading order) replaced by its placeholder."""
+        if not findings:
+            return text
+        parts: list[str] = []
+        last = 0
+        for start, end, entity in findings:
+            parts += (text[last:start], self.placeholder(entity, text[start:end]))
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
 
     def value(self, value: Any) -> Any:
         """A JSON value with every string in it redacted (keys are left as they are)."""
@@ -109,11 +101,36 @@ class ExampleRedaction:
         return name
 
 
+class WithoutContext(ContextAwareEnhancer):
+    """Scores kept as the recognizers gave them. Without a language model a text has no
+    tokens, so no word around a match can raise its score: Presidio's lemma enhancer would
+    deep-copy every result to change nothing (a fifth of the time of a text analysed)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            context_similarity_factor=0,
+            min_score_with_context_similarity=0,
+            context_prefix_count=0,
+            context_suffix_count=0,
+        )
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        return raw_results
+
+
 class Redactor:
     def __init__(self, config: RedactionConfig) -> None:
         entities = tuple(e for e in config.entities if e in PATTERN_ENTITIES)
         recognizers = pattern_recognizers(entities, config.phone_regions)
         nlp: NlpEngine
+        context: ContextAwareEnhancer | None = None  # Presidio's own
         model_entities = [e for e in config.entities if e in MODEL_ENTITIES]
         if config.spacy_model and model_entities:
             nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.spacy_model}])
@@ -122,14 +139,15 @@ class Redactor:
         else:
             # No language model: tokens and named entities are not needed by any pattern.
             nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+            context = WithoutContext()
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp,
             supported_languages=["en"],
             default_score_threshold=MIN_SCORE,
+            context_aware_enhancer=context,
         )
-        self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self.entities = entities
         # With a model, a name can be in any text: every text is analysed for them.
         self.always = [e for e in entities if e in MODEL_ENTITIES]
@@ -138,29 +156,22 @@ class Redactor:
     def example(self) -> ExampleRedaction:
         return ExampleRedaction(self)
 
-    def redact(self, text: str, example: ExampleRedaction) -> str:
+    def findings(self, text: str, memo: FindingsMemo | None = None) -> tuple[Finding, ...]:
+        """What is to be replaced in `text`, apart and in reading order (taken from `memo`
+        when the text was analysed already, and added to it)."""
+        if memo is not None and (known := memo.get(text)) is not None:
+            return known
         wanted = [*self.always, *(marked_entities(text) & self._patterns)]
-        if not wanted:
-            return text
-        results = self.analyzer.analyze(text=text, language="en", entities=wanted)
-        found = _apart(r for r in results if _plausible(r, text))
-        if not found:
-            return text
-        # Placeholders given in reading order (the anonymizer replaces from the end).
-        names = {
-            (r.start, r.end): example.placeholder(r.entity_type, text[r.start : r.end])
-            for r in found
-        }
-        operators = {
-            kind: OperatorConfig("custom", {"lambda": _named(names, text)})
-            for kind in {r.entity_type for r in found}
-        }
-        return str(self.anonymizer.anonymize(text, found, operators).text)  # type: ignore[arg-type]
-
-
-def _named(names: dict[tuple[int, int], str], text: str) -> Any:
-    by_value = {text[start:end]: name for (start, end), name in names.items()}
-    return lambda value: by_value[value]
+        found: tuple[Finding, ...] = ()
+        if wanted:
+            results = self.analyzer.analyze(text=text, language="en", entities=wanted)
+            found = tuple(
+                Finding(r.start, r.end, r.entity_type)
+                for r in _apart(r for r in results if _plausible(r, text))
+            )
+        if memo is not None:
+            memo[text] = found
+        return found
 
 
 def _plausible(result: RecognizerResult, text: str) -> bool:
@@ -198,17 +209,16 @@ def redact_rows(
     in them) redacted, one example a row: a value recurring in a row's columns gets one
     placeholder. Each row's findings are added to `tally`."""
     out: list[Any] = []
-    marked = _ANY_MARK.search
+    memo: FindingsMemo = {}
+    findings = redactor.findings
     for row in rows:
-        # Most rows: no text bears a mark and no JSON value has anything in it; kept whole.
-        if (
-            not redactor.always
-            and not any(row[i] and marked(row[i]) for i in texts)
-            and not any(row[i] for i in values)
+        # Most rows: nothing found in any text and no JSON value; kept whole.
+        if not any(row[i] and findings(row[i], memo) for i in texts) and not any(
+            row[i] for i in values
         ):
             out.append(row)
             continue
-        example = ExampleRedaction(redactor)
+        example = ExampleRedaction(redactor, memo=memo)
         new = list(row)
         for index in texts:
             new[index] = example.text(new[index])

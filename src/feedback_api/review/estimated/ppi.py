@@ -53,9 +53,14 @@ class Sums:
         self.y_yhat += count * y * yhat
 
     def add_unlabelled(self, yhat: float, count: int = 1) -> None:
+        self.add_unlabelled_sums(count, count * yhat, count * yhat * yhat)
+
+    def add_unlabelled_sums(self, count: int, total: float, squares: float) -> None:
+        """Unlabelled items given by their count and the sums of their Yhat and Yhat^2 (a
+        negative count takes them out again)."""
         self.big_n += count
-        self.u += count * yhat
-        self.u2 += count * yhat * yhat
+        self.u += total
+        self.u2 += squares
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class Estimate:
 
 def power_tuning(s: Sums) -> float:
     """lambda: the weight of the predictions that minimises the estimate's variance."""
-    if s.big_n == 0 or s.n == 0:
+    if s.big_n <= 0 or s.n == 0:
         return 0.0
     cov = s.y_yhat / s.n - (s.y / s.n) * (s.yhat / s.n)
     total = s.n + s.big_n
@@ -92,7 +97,7 @@ def ppi_mean(s: Sums) -> Estimate | None:
     # sum of (Y - lambda Yhat)^2, divided by n, less the squared mean: the ddof-0 variance.
     rect_sq = (s.y2 - 2 * lam * s.y_yhat + lam * lam * s.yhat2) / s.n
     rect_var = max(0.0, rect_sq - rect_mean * rect_mean)
-    if s.big_n:
+    if s.big_n > 0:
         u_mean = s.u / s.big_n
         u_var = max(0.0, s.u2 / s.big_n - u_mean * u_mean)
         imputed = lam * u_mean

@@ -23,7 +23,7 @@ from feedback_api.review.estimated.ppi import (
     ppi_mean,
     stratified,
 )
-from feedback_api.review.estimated.repository import Cell, EstimateRepository, Scope
+from feedback_api.review.estimated.repository import Answers, EstimateRepository, Sampled
 from feedback_api.review.estimated.schemas import (
     GROUP_BY,
     EstimatedAccuracy,
@@ -32,8 +32,11 @@ from feedback_api.review.estimated.schemas import (
     EstimatedModelFigures,
     EstimateWindow,
 )
+from feedback_api.review.estimated.window import Rule, Scope
 
 DEFAULT_DAYS = 30
+# When an answer has no vote and its model x intent none either: no information, a coin.
+UNINFORMED = 0.5
 # Below this many reviewed answers the interval's normal approximation is rough.
 FEW_REVIEWED = 30
 FEW_WARNING = f"fewer than {FEW_REVIEWED} reviewed answers"
@@ -53,21 +56,59 @@ class _Group:
     strata_answers: dict[float, int] = field(default_factory=lambda: defaultdict(int))
     verdicts: list[tuple[float, float, int]] = field(default_factory=list)
 
-    def add(self, cell: Cell) -> None:
-        self.answers += cell.answers
-        self.voted_answers += cell.voted_answers
-        self.votes += cell.votes
-        self.positive += cell.positive
-        self.sampled += cell.sampled
-        self.needs_adjudication += cell.needs_adjudication
-        self.strata_answers[cell.rate] += cell.answers
-        sums = self.strata[cell.rate]
-        if cell.y is None:
-            sums.add_unlabelled(cell.yhat, cell.answers)
-        else:
-            self.reviewed += cell.answers
-            sums.add_labelled(cell.y, cell.yhat, cell.answers)
-            self.verdicts.append((cell.y, cell.rate, cell.answers))
+
+@dataclass
+class _Groups:
+    """The groups of a window built from its answers and sampled items; `all_answers`
+    counts every answer of a group, covered by a rule or not."""
+
+    groups: dict[str | None, _Group] = field(default_factory=lambda: defaultdict(_Group))
+    all_answers: dict[str | None, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _build(rules: list[Rule], answers: list[Answers], sampled: list[Sampled]) -> _Groups:
+    """Per group and inclusion-rate stratum, the PPI++ sums. Yhat of an answer: its share of
+    thumbs-up when it has votes; else the voted accuracy of its model x intent over the
+    covered answers of the window; else UNINFORMED. Every covered answer starts unlabelled;
+    a reviewed item moves its answer to the labelled ones."""
+    rates = {rule.id: rule.rate for rule in rules}
+    segment: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
+    for a in answers:
+        if a.rule is not None:
+            segment[(a.model, a.intent)][0] += a.positive
+            segment[(a.model, a.intent)][1] += a.votes
+
+    def fill(model: str, intent: str | None) -> float:
+        positive, votes = segment[(model, intent)]
+        return positive / votes if votes else UNINFORMED
+
+    out = _Groups()
+    for a in answers:
+        out.all_answers[a.group] += a.answers
+        if a.rule is None:
+            continue
+        group, rate = out.groups[a.group], rates[a.rule]
+        group.answers += a.answers
+        group.voted_answers += a.voted_answers
+        group.votes += a.votes
+        group.positive += a.positive
+        group.strata_answers[rate] += a.answers
+        unvoted, yhat = a.answers - a.voted_answers, fill(a.model, a.intent)
+        group.strata[rate].add_unlabelled_sums(
+            a.answers, a.share_sum + unvoted * yhat, a.share_squares + unvoted * yhat * yhat
+        )
+    for s in sampled:
+        group, rate = out.groups[s.group], rates[s.rule]
+        group.sampled += s.items
+        group.needs_adjudication += s.needs_adjudication
+        if s.y is None:
+            continue
+        yhat = s.positive / s.votes if s.votes else fill(s.model, s.intent)
+        group.reviewed += s.items
+        group.strata[rate].add_labelled(s.y, yhat, s.items)
+        group.strata[rate].add_unlabelled(yhat, -s.items)
+        group.verdicts.append((s.y, rate, s.items))
+    return out
 
 
 def _bounds(estimate: Estimate | None) -> tuple[float | None, float | None]:
@@ -164,11 +205,12 @@ class EstimateService:
             raise InvalidInput(f"ask for at most {MAX_DAYS} days at a time")
         return now, Scope(since, until, model, intent, project, group_by, queue_id)
 
-    async def _groups(self, scope: Scope) -> dict[str | None, _Group]:
-        groups: dict[str | None, _Group] = defaultdict(_Group)
-        for cell in await self.repository.cells(scope):
-            groups[cell.group].add(cell)
-        return groups
+    async def _groups(self, scope: Scope) -> _Groups:
+        rules = await self.repository.sample_rules(scope)
+        parts = await self.repository.parts(scope, rules)
+        answers = await self.repository.answers(scope, rules, parts)
+        sampled = await self.repository.sampled(scope, rules, parts)
+        return _build(rules, answers, sampled)
 
     async def estimated_accuracy(
         self,
@@ -190,10 +232,12 @@ class EstimateService:
             group_by=group_by,
             queue_id=queue_id,
         )
-        everything = await self.repository.all_answers(scope)
-        groups = await self._groups(scope)
+        built = await self._groups(scope)
+        everything = built.all_answers
         keys = sorted(everything, key=lambda key: (key is None, key or ""))
-        items = [_item(group_by, key, groups.get(key) or _Group(), everything[key]) for key in keys]
+        items = [
+            _item(group_by, key, built.groups.get(key) or _Group(), everything[key]) for key in keys
+        ]
         return EstimatedAccuracy(
             as_of=now,
             window=EstimateWindow(since=scope.since, until=scope.until),
@@ -228,7 +272,7 @@ class EstimateService:
             group_by="model",
             queue_id=None,
         )
-        groups = await self._groups(scope)
+        groups = (await self._groups(scope)).groups
         sides = []
         for name in (model_a, model_b):
             group = groups.get(name)
