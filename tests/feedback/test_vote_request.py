@@ -27,7 +27,9 @@ from feedback_api.exception_handlers import install_error_handlers
 from feedback_api.feedback.http import validate_json_body
 from feedback_api.feedback.repository import SUBMIT_VOTES, _submit_votes
 from feedback_api.feedback.schemas import FeedbackCreate, FeedbackOut, feedback_json
+from feedback_api.feedback.service import validated_items
 from feedback_api.idempotency.http import IdempotencyKeyHeader
+from feedback_api.kit.fields import python_checks_needed
 from tests.helpers import exchange
 
 KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
@@ -144,6 +146,9 @@ def test_texts_are_judged_alike_in_pydantics_core_and_in_python() -> None:
                 if c not in "\x00\x1c\x1d\x1e\x1f":
                     assert got == expected, (c, texts)
                 compared += expected is not None
+                # A batch's items, parsed as the batch route parses them.
+                items = validated_items([json.loads(body)], not python_checks_needed(body))
+                assert [p.model_dump() for p in items or []] == ([expected] if expected else [])
     assert compared > 100
 
 

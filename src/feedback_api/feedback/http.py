@@ -31,15 +31,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exceptions import unreadable_body
-from feedback_api.feedback.schemas import FeedbackCreate
-from feedback_api.kit.fields import (
-    CoreComment,
-    CoreIdentifier,
-    CoreLabel,
-    CoreLongText,
-    CoreRequestId,
-    python_checks_needed,
-)
+from feedback_api.feedback.schemas import CoreCheckedFeedback, FeedbackCreate
+from feedback_api.kit.fields import python_checks_needed
 
 # The headers the route reads, with the longest value each may have.
 TOKEN_HEADER = "X-Feedback-Token"
@@ -49,28 +42,6 @@ _LIMITS = {TOKEN_HEADER: TOKEN_MAX_LENGTH, IDEMPOTENCY_HEADER: IDEMPOTENCY_KEY_M
 
 
 _MISSING = object()  # no body at all
-
-
-class _CoreChecked(FeedbackCreate):
-    """FeedbackCreate with its texts checked in pydantic's core alone (kit/fields.py): for a
-    body without NUL or U+001C-U+001F, the same votes with the same values, for 12 fewer
-    calls into Python a vote (docs/benchmarks.md). A field not named here keeps its rules.
-    Whatever this refuses is validated again with FeedbackCreate, whose errors are answered."""
-
-    request_id: CoreRequestId | None = None
-    query: CoreLongText | None = None
-    response: CoreLongText | None = None
-    model: CoreLabel | None = None
-    intent: CoreLabel | None = None
-    project: CoreLabel | None = None
-    user_id: CoreIdentifier | None = None
-    session_id: CoreIdentifier | None = None
-    tools_called: list[CoreLabel] | None = None
-    # No NUL anywhere in the body: nothing to look for in these.
-    sources_used: Any | None = None
-    metadata: dict[str, Any] | None = None
-    comment: CoreComment | None = None
-    correction: CoreLongText | None = None
 
 
 @dataclass(slots=True)
@@ -83,8 +54,9 @@ class VoteRequest:
 
 def validate_json_body(body: bytes) -> FeedbackCreate:
     """A vote's JSON body validated in one call: FeedbackCreate's rules, in pydantic's core
-    where the body allows it (`_CoreChecked`). Its errors are not the ones to answer with."""
-    model = FeedbackCreate if python_checks_needed(body) else _CoreChecked
+    where the body allows it (`CoreCheckedFeedback`). Its errors are not the ones to answer
+    with."""
+    model = FeedbackCreate if python_checks_needed(body) else CoreCheckedFeedback
     return model.model_validate_json(body)
 
 

@@ -29,6 +29,11 @@ from feedback_api.interactions.schemas import ExchangeContext
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
     Comment,
+    CoreComment,
+    CoreIdentifier,
+    CoreLabel,
+    CoreLongText,
+    CoreRequestId,
     Identifier,
     JsonObject,
     LongText,
@@ -137,6 +142,29 @@ class FeedbackCreate(ExchangeContext, _ByReference):
         is_helpful, stars = resolve_vote(self.rating, self.is_helpful, self.stars)
         assert is_helpful is not None  # guaranteed by _check_shape
         return is_helpful, stars
+
+
+class CoreCheckedFeedback(FeedbackCreate):
+    """FeedbackCreate with its texts checked in pydantic's core alone (kit/fields.py): for a
+    body whose JSON holds no NUL or U+001C-U+001F (`python_checks_needed`), the same votes
+    with the same values, for 12 fewer calls into Python a vote (docs/benchmarks.md). A
+    field not named here keeps its rules. Its refusals are not worded as FeedbackCreate's:
+    whatever it refuses is validated again with FeedbackCreate, whose errors are answered."""
+
+    request_id: CoreRequestId | None = None
+    query: CoreLongText | None = None
+    response: CoreLongText | None = None
+    model: CoreLabel | None = None
+    intent: CoreLabel | None = None
+    project: CoreLabel | None = None
+    user_id: CoreIdentifier | None = None
+    session_id: CoreIdentifier | None = None
+    tools_called: list[CoreLabel] | None = None
+    # No NUL anywhere in the body: nothing to look for in these.
+    sources_used: Any | None = None
+    metadata: dict[str, Any] | None = None
+    comment: CoreComment | None = None
+    correction: CoreLongText | None = None
 
 
 class FeedbackUpdate(BaseModel):
