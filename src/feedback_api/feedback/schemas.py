@@ -249,11 +249,9 @@ class FeedbackOut(BaseModel):
 # FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's view with,
 # without building and validating a model first (the view comes from the database, as the
 # vote statement defines it). One definition: the fields are FeedbackOut's own.
-_FEEDBACK_JSON = TypeAdapter(
-    TypedDict(  # type: ignore[operator]
-        "FeedbackJson", {name: field.annotation for name, field in FeedbackOut.model_fields.items()}
-    )
-)
+_FEEDBACK_FIELDS = {name: field.annotation for name, field in FeedbackOut.model_fields.items()}
+_FeedbackJson: Any = TypedDict("FeedbackJson", _FEEDBACK_FIELDS)  # type: ignore[misc]
+_FEEDBACK_JSON: TypeAdapter[Any] = TypeAdapter(_FeedbackJson)
 
 
 _ANSWER_FIELDS = tuple(FeedbackOut.model_fields)
@@ -264,9 +262,13 @@ def feedback_json(view: dict[str, Any]) -> bytes:
     """The JSON of FeedbackOut for a stored vote's feedback-with-context view: the same bytes
     as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between.
     `view` gains its `rating`."""
+    return _FEEDBACK_JSON.dump_json(_answer(view))
+
+
+def _answer(view: dict[str, Any]) -> dict[str, Any]:
     view["rating"] = 1 if view["is_helpful"] else -1
     # In FeedbackOut's order (pydantic writes a dict's keys in the dict's order).
-    return _FEEDBACK_JSON.dump_json(dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True)))
+    return dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True))
 
 
 class FeedbackPage(BaseModel):
@@ -299,3 +301,40 @@ class BatchResult(BaseModel):
     replaced: int
     failed: int
     results: list[BatchItemResult]
+
+
+# BatchResult's fields as TypedDicts, each item's vote as FeedbackOut's (as feedback_json):
+# a batch's answer serialized without 1,000 models validated first.
+_BATCH_ITEM_FIELDS = {
+    **{name: field.annotation for name, field in BatchItemResult.model_fields.items()},
+    "feedback": _FeedbackJson | None,
+}
+_BatchItemJson: Any = TypedDict("BatchItemJson", _BATCH_ITEM_FIELDS)  # type: ignore[misc]
+_BATCH_FIELDS = {
+    **{name: field.annotation for name, field in BatchResult.model_fields.items()},
+    "results": list[_BatchItemJson],
+}
+_BatchJson: Any = TypedDict("BatchJson", _BATCH_FIELDS)  # type: ignore[misc]
+_BATCH_JSON: TypeAdapter[Any] = TypeAdapter(_BatchJson)
+_ITEM_FIELDS = tuple(BatchItemResult.model_fields)
+
+
+def batch_result_json(results: list[dict[str, Any]]) -> bytes:
+    """The JSON of BatchResult for one result per item (`index`, `status`, and `error` or
+    `feedback`: a stored vote's view, which gains its `rating`): the same bytes as
+    `BatchResult.model_validate(...).model_dump_json()`, with no model in between."""
+    items = []
+    for result in results:
+        view = result.get("feedback")
+        item = {**dict.fromkeys(_ITEM_FIELDS), **result}
+        item["feedback"] = None if view is None else _answer(view)
+        items.append(item)
+    counts = [r["status"] for r in results]
+    return _BATCH_JSON.dump_json(
+        {
+            "created": counts.count(201),
+            "replaced": counts.count(200),
+            "failed": sum(code >= 400 for code in counts),
+            "results": items,
+        }
+    )
