@@ -38,8 +38,7 @@ from sqlalchemy.types import TypeEngine
 from bench.common import asyncpg_dsn, database, settle
 from feedback_api.config import Settings
 from feedback_api.feedback.repository import SUBMIT_VOTES, VoteEntry, submit_votes
-from feedback_api.feedback.schemas import FeedbackCreate
-from feedback_api.feedback.service import vote_entry
+from feedback_api.feedback.service import validated_items, vote_entry
 from feedback_api.interactions.service import IngestRules
 from feedback_api.kit.db import create_engine
 
@@ -74,7 +73,10 @@ def items() -> list[dict[str, Any]]:
 
 
 def entries(rules: IngestRules, batch: list[dict[str, Any]]) -> list[VoteEntry]:
-    return [vote_entry(FeedbackCreate.model_validate(item), rules) for item in batch]
+    # As the batch route validates a batch whose JSON has no NUL or U+001C-U+001F escape.
+    payloads = validated_items(batch, core_checked=True)
+    assert payloads is not None
+    return [vote_entry(payload, rules) for payload in payloads]
 
 
 def explained() -> Any:

@@ -378,7 +378,8 @@ def get_settings() -> Settings:
 
 async def settings_of(request: Request) -> Settings:
     """The running app's settings (its lifespan state), for route dependencies."""
-    settings: Settings = request.state.settings
+    # The lifespan's state as the ASGI scope holds it (`request.state` wraps it per request).
+    settings: Settings = request.scope["state"]["settings"]
     return settings
 
 

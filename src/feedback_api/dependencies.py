@@ -19,7 +19,9 @@ IngestRulesDep = Annotated[IngestRules, Depends(ingest_rules_of)]
 
 
 async def vote_intake_of(request: Request) -> VoteIntake:
-    intake: VoteIntake = request.state.vote_intake
+    # The lifespan's state as the ASGI scope holds it: `request.state` wraps it in an object
+    # of its own on each request.
+    intake: VoteIntake = request.scope["state"]["vote_intake"]
     return intake
 
 

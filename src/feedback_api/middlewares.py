@@ -54,7 +54,8 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
         # Not a secret, so Python's generator: os.urandom is a system call per request.
         rid = given if given and SAFE_REQUEST_ID.match(given) else f"{random.getrandbits(128):032x}"
         token = request_id.set(rid)
@@ -73,7 +74,10 @@ class RequestContext:
             if limit is None:
                 await self.app(scope, receive, send_with_id)
             else:
-                await _limited(self.app, scope, receive, send_with_id, limit, lambda: status)
+                length = headers.get(b"content-length")
+                await _limited(
+                    self.app, scope, receive, send_with_id, limit, lambda: status, length
+                )
         finally:
             status = status or 500
             elapsed = time.perf_counter() - started
@@ -168,17 +172,19 @@ async def _limited(
     send: Send,
     max_bytes: int,
     status: Callable[[], int],
+    content_length: bytes | None,
 ) -> None:
-    """`app` with a 413 for bodies over `max_bytes`: announced by Content-Length, refused
-    before the app runs; else (a chunked body) counted as it is received. `status()`: the
-    status the answer started with, 0 before it started."""
+    """`app` with a 413 for bodies over `max_bytes`: announced by `content_length` (the
+    request's Content-Length; the servers refuse a request that repeats it), refused before
+    the app runs; else (a chunked body) counted as it is received. `status()`: the status
+    the answer started with, 0 before it started."""
     announced = False
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                continue
+    if content_length is not None:
+        try:
+            length = int(content_length)
+        except ValueError:
+            pass
+        else:
             if length > max_bytes:
                 await _refuse(send, max_bytes)
                 return

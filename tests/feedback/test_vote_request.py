@@ -18,14 +18,24 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Header, Response
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import asyncpg
 
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exception_handlers import install_error_handlers
+from feedback_api.feedback.http import validate_json_body
 from feedback_api.feedback.repository import SUBMIT_VOTES, _submit_votes
-from feedback_api.feedback.schemas import FeedbackCreate, FeedbackOut, feedback_json
+from feedback_api.feedback.schemas import (
+    BatchResult,
+    FeedbackCreate,
+    FeedbackOut,
+    batch_result_json,
+    feedback_json,
+)
+from feedback_api.feedback.service import validated_items
 from feedback_api.idempotency.http import IdempotencyKeyHeader
+from feedback_api.kit.fields import python_checks_needed
 from tests.helpers import exchange
 
 KEYS = "ingest:ingest-key-0123456789,read:read-key-0123456789"
@@ -68,6 +78,11 @@ BODIES: list[bytes] = [
     b'{"query": "q", "response": "r", "model": "m", "rating": 1, "is_helpful": "yes"}',
     b'{"query": "q", "response": "r", "model": "m", "created_at": "nope", "stars": 9}',
     json.dumps(exchange(user_id="u" * 300)).encode(),
+    # Texts that are checked in pydantic's core on the accepted path, refused.
+    json.dumps(exchange(model="   ", request_id=" " + "r" * 129)).encode(),
+    json.dumps(exchange(model=" " + "m" * 201, tools_called=["t", "  "])).encode(),
+    json.dumps(exchange(query="q\x00", metadata={"k\x00": 1}, session_id="\x1f")).encode(),
+    json.dumps(exchange(comment="c" * 20_001, user_id="\u3000" * 3)).encode(),
 ]
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", None]
 HEADERS: list[dict[str, str]] = [
@@ -106,6 +121,43 @@ async def test_refusals_are_fastapis_own(make_client: Any, keyed: bool) -> None:
     assert compared > 200
 
 
+# Every character Python's `str.strip` or pydantic's core strips, NUL, and some that neither
+# strips.
+EDGES = [*" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f"]
+EDGES += ["\u3000", "\x00", "\u200b", "\ufeff", "\u180e", "x"]
+
+
+def test_texts_are_judged_alike_in_pydantics_core_and_in_python() -> None:
+    """The accepted path's one validation gives FeedbackCreate's own values (or refuses, and
+    FeedbackCreate's errors are answered): stripping, lengths and NUL on every text."""
+    compared = 0
+    for c in EDGES:
+        for texts in (
+            {"model": f"{c}m{c}", "intent": c * 3, "request_id": f"{c}r", "query": f"q{c}"},
+            {"project": f"{c}{'p' * 200}{c}", "user_id": f"{c}u", "session_id": c},
+            {"tools_called": [f"{c}t{c}"], "metadata": {f"k{c}": c}, "sources_used": [c]},
+            {"comment": f"{c}c{c}", "correction": c, "response": c * 2},
+        ):
+            for ascii_only in (True, False):
+                body = json.dumps(exchange(rating=1, **texts), ensure_ascii=ascii_only).encode()
+                try:
+                    expected: Any = FeedbackCreate.model_validate_json(body).model_dump()
+                except ValidationError:
+                    expected = None
+                try:
+                    got: Any = validate_json_body(body).model_dump()
+                except ValidationError:
+                    got = None  # answered from FeedbackCreate's own validation
+                assert got in (expected, None), (c, texts)
+                if c not in "\x00\x1c\x1d\x1e\x1f":
+                    assert got == expected, (c, texts)
+                compared += expected is not None
+                # A batch's items, parsed as the batch route parses them.
+                items = validated_items([json.loads(body)], not python_checks_needed(body))
+                assert [p.model_dump() for p in items or []] == ([expected] if expected else [])
+    assert compared > 100
+
+
 def test_the_answer_is_feedback_outs_json() -> None:
     now = datetime.now(UTC)
     cases: list[tuple[bool, dict[str, Any]]] = [
@@ -137,6 +189,38 @@ def test_the_answer_is_feedback_outs_json() -> None:
         }
         expected = FeedbackOut.model_validate(view).model_dump_json().encode()
         assert feedback_json(dict(view)) == expected
+
+
+def test_a_batchs_answer_is_batch_results_json() -> None:
+    now = datetime.now(UTC)
+
+    def view(**extra: Any) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(), "interaction_id": uuid.uuid4(), "is_helpful": True,
+            "stars": None, "comment": None, "reasons": [], "correction": None, "user_id": None,
+            "metadata": {}, "created_at": now, "updated_at": now, "request_id": "r",
+            "query": "q", "response": "a", "model": "m", "intent": None, "project": None,
+            "session_id": None, **extra,
+        }  # fmt: skip
+
+    results: list[dict[str, Any]] = [
+        {"index": 0, "status": 201, "feedback": view()},
+        {"index": 1, "status": 422, "error": "rating: must be +1 or -1"},
+        {"index": 2, "status": 200, "feedback": view(is_helpful=False, stars=2, reasons=["x"])},
+        {"index": 3, "status": 404, "error": "no interaction with request_id 'caf\u00e9'"},
+        {"index": 4, "status": 201, "feedback": view(metadata={"a": [1, 2.5, None]}, user_id="u")},
+    ]
+    for answered in (results, results[1:2], []):
+        counts = [r["status"] for r in answered]
+        expected = BatchResult.model_validate(
+            {
+                "created": counts.count(201),
+                "replaced": counts.count(200),
+                "failed": sum(c >= 400 for c in counts),
+                "results": [{**r} for r in answered],
+            }
+        ).model_dump_json()
+        assert batch_result_json([{**r} for r in answered]) == expected.encode()
 
 
 def test_the_frozen_vote_statement_is_the_statements_own_sql() -> None:

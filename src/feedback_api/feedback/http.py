@@ -31,7 +31,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exceptions import unreadable_body
-from feedback_api.feedback.schemas import FeedbackCreate
+from feedback_api.feedback.schemas import CoreCheckedFeedback, FeedbackCreate
+from feedback_api.kit.fields import python_checks_needed
 
 # The headers the route reads, with the longest value each may have.
 TOKEN_HEADER = "X-Feedback-Token"
@@ -43,12 +44,20 @@ _LIMITS = {TOKEN_HEADER: TOKEN_MAX_LENGTH, IDEMPOTENCY_HEADER: IDEMPOTENCY_KEY_M
 _MISSING = object()  # no body at all
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class VoteRequest:
     payload: FeedbackCreate
     principal: Principal | None
     token: str | None  # X-Feedback-Token
     idempotency_key: str | None
+
+
+def validate_json_body(body: bytes) -> FeedbackCreate:
+    """A vote's JSON body validated in one call: FeedbackCreate's rules, in pydantic's core
+    where the body allows it (`CoreCheckedFeedback`). Its errors are not the ones to answer
+    with."""
+    model = FeedbackCreate if python_checks_needed(body) else CoreCheckedFeedback
+    return model.model_validate_json(body)
 
 
 async def read_vote(request: Request) -> VoteRequest:
@@ -57,28 +66,30 @@ async def read_vote(request: Request) -> VoteRequest:
     body = await request.body()
     # Every header the route reads, from one dict: the first of repeated headers, as
     # Starlette's `request.headers.get` gives it (which walks the whole list per name).
-    headers: dict[bytes, bytes] = dict(reversed(request.scope["headers"]))
+    # Only the values used are decoded.
+    header = dict(reversed(request.scope["headers"])).get
     payload: FeedbackCreate | None = None
     parsed: Any = _MISSING
     if body:
-        content_type = _header(headers, b"content-type")
-        if _is_json(content_type):
+        if _is_json(header(b"content-type")):
             try:
-                payload = FeedbackCreate.model_validate_json(body)
+                payload = validate_json_body(body)
             except ValidationError as refused:
                 if _too_deep(refused):
                     raise _unreadable(RecursionError()) from refused
                 parsed = _json_body(body)  # FastAPI's parse: a JSON error is refused here
         else:
             parsed = body  # not declared JSON: validated as the bytes it is, as FastAPI does
+    authorization, api_key = header(b"authorization"), header(b"x-api-key")
     principal = await authenticate(
         request,
-        _bearer_credentials(_header(headers, b"authorization")),
-        _header(headers, b"x-api-key") or None,
+        None if authorization is None else _bearer_credentials(authorization.decode("latin-1")),
+        api_key.decode("latin-1") if api_key else None,
     )
-    token = _header(headers, b"x-feedback-token")
-    key = _header(headers, b"idempotency-key")
-    errors = [*_header_errors(TOKEN_HEADER, token), *_header_errors(IDEMPOTENCY_HEADER, key)]
+    token, key = _text(header(b"x-feedback-token")), _text(header(b"idempotency-key"))
+    errors = []
+    if token is not None or key is not None:
+        errors = [*_header_errors(TOKEN_HEADER, token), *_header_errors(IDEMPOTENCY_HEADER, key)]
     if payload is None:
         payload, body_errors = _validate(parsed)
         errors += body_errors
@@ -88,28 +99,27 @@ async def read_vote(request: Request) -> VoteRequest:
     return VoteRequest(payload, principal, token, key)
 
 
-def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
+def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-def _bearer_credentials(authorization: str | None) -> HTTPAuthorizationCredentials | None:
+def _bearer_credentials(authorization: str) -> HTTPAuthorizationCredentials | None:
     """The API key in `Authorization: Bearer <key>`, as the other routes' HTTPBearer(
-    auto_error=False) reads it: None for no header, another scheme, or no credentials."""
+    auto_error=False) reads it: None for another scheme, or no credentials."""
     scheme, credentials = get_authorization_scheme_param(authorization)
     if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
         return None
     return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
 
 
-def _is_json(content_type: str | None) -> bool:
+def _is_json(content_type: bytes | None) -> bool:
     """FastAPI's test of a body's declared type; a missing type is not JSON."""
+    if content_type == b"application/json":
+        return True
     if content_type is None:
         return False
-    if content_type == "application/json":
-        return True
     message = Message()
-    message["content-type"] = content_type
+    message["content-type"] = content_type.decode("latin-1")
     if message.get_content_maintype() != "application":
         return False
     subtype = message.get_content_subtype()

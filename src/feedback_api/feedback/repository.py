@@ -247,9 +247,9 @@ async def submit_votes(
     # replacing vote written after it would.
     last: dict[tuple[str | None, str | None], dict[str, Any]] = {}
     final: dict[tuple[str | None, str | None], int] = {}
-    for index, entry in enumerate(entries):
-        key = (entry.request_key, entry.vote.get("user_id"))
-        vote = {"request_key": entry.request_key, **entry.vote}
+    keys = [(entry.request_key, entry.vote.get("user_id")) for entry in entries]
+    for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
+        vote = {"request_key": key[0], **entry.vote}
         if key in last:
             vote["created_at"] = last[key].get("created_at")
         last[key], final[key] = vote, index
@@ -264,9 +264,9 @@ async def submit_votes(
     }
     result = await execute(SUBMIT_VOTES, parameters)
     written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool] | RefusedReasons] = {}
-    keys = list(result.keys())
+    names = list(result.keys())
     for row in result:
-        view = dict(zip(keys, row, strict=True))  # plain tuples: no RowMapping per row
+        view = dict(zip(names, row, strict=True))  # plain tuples: no RowMapping per row
         inserted = bool(view.pop("inserted"))
         allowed = view.pop("allowed_reasons")
         key = (view["request_id"], view["user_id"])
@@ -276,8 +276,7 @@ async def submit_votes(
             written[key] = (view, inserted)
     results: list[VoteResult] = []
     reported: set[tuple[str | None, str | None]] = set()
-    for index, entry in enumerate(entries):
-        key = (entry.request_key, entry.vote.get("user_id"))
+    for index, (entry, key) in enumerate(zip(entries, keys, strict=True)):
         outcome = written.get(key)
         if outcome is None or isinstance(outcome, RefusedReasons):
             results.append(outcome)

@@ -7,7 +7,7 @@ from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -30,6 +30,7 @@ from feedback_api.feedback.repository import (
     write_votes,
 )
 from feedback_api.feedback.schemas import (
+    CoreCheckedFeedback,
     FeedbackCreate,
     FeedbackOut,
     FeedbackPage,
@@ -183,6 +184,23 @@ async def bind_legacy(
     return {g.request_id: g.bind(users.get(g.request_id)) for g in grants}
 
 
+_ITEMS = TypeAdapter(list[FeedbackCreate])
+_CORE_CHECKED_ITEMS = TypeAdapter(list[CoreCheckedFeedback])
+
+
+def validated_items(items: list[Any], core_checked: bool) -> list[FeedbackCreate] | None:
+    """Every item of a batch validated in one call; None when any item is refused (each is
+    then validated on its own, for its own errors). `core_checked`: the batch's JSON holds
+    no NUL or U+001C-U+001F, so its texts are checked in pydantic's core alone
+    (`CoreCheckedFeedback`: the same votes, the same values)."""
+    try:
+        if core_checked:
+            return list(_CORE_CHECKED_ITEMS.validate_python(items))
+        return _ITEMS.validate_python(items)
+    except ValidationError:
+        return None
+
+
 class VoteIntake:
     """Votes from many requests, committed together (group commit).
 
@@ -230,19 +248,23 @@ class VoteIntake:
         return _vote_view(entry, written)
 
     async def submit_batch(
-        self, items: list[Any], principal: Principal
+        self, items: list[Any], principal: Principal, *, core_checked: bool = False
     ) -> list[tuple[dict[str, Any], bool] | AppError]:
         """Validate every item on its own, then record the valid ones in one transaction.
 
         One outcome per item, in order: the stored vote and whether it is new, or the error
         that refused it. An item with a feedback_token counts as the token's voter, as a
-        single vote does.
+        single vote does. `core_checked`: see `validated_items`.
         """
         outcomes: list[tuple[dict[str, Any], bool] | AppError | None] = [None] * len(items)
         valid: list[tuple[int, FeedbackCreate, TokenGrant | None]] = []
+        # All at once when every item is valid (the usual batch), else one by one.
+        payloads = validated_items(items, core_checked)
         for index, raw in enumerate(items):
             try:
-                payload = FeedbackCreate.model_validate(raw)
+                payload = (
+                    payloads[index] if payloads is not None else FeedbackCreate.model_validate(raw)
+                )
                 grant = authorize_vote(
                     self.rules.token_secret, principal, payload.feedback_token, payload.request_id
                 )

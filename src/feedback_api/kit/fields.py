@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -56,24 +57,30 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-LongText = Annotated[str, StringConstraints(max_length=1_000_000), AfterValidator(_no_nul)]
-Comment = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+# The longest text of each kind, in characters.
+LONG_TEXT_MAX = 1_000_000
+COMMENT_MAX = 20_000
+LABEL_MAX = 200
+IDENTIFIER_MAX = 255
+REQUEST_ID_MAX = 128
+LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), AfterValidator(_no_nul)]
+Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX), AfterValidator(_no_nul)]
 Label = Annotated[
     str,
     BeforeValidator(_strip),
-    StringConstraints(min_length=1, max_length=200),
+    StringConstraints(min_length=1, max_length=LABEL_MAX),
     AfterValidator(_no_nul),
 ]
 Identifier = Annotated[
     str,
     BeforeValidator(_strip),
-    StringConstraints(min_length=1, max_length=255),
+    StringConstraints(min_length=1, max_length=IDENTIFIER_MAX),
     AfterValidator(_no_nul),
 ]
 RequestId = Annotated[
     str,
     BeforeValidator(_strip),
-    StringConstraints(min_length=1, max_length=128),
+    StringConstraints(min_length=1, max_length=REQUEST_ID_MAX),
     AfterValidator(_no_nul),
 ]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
@@ -86,6 +93,35 @@ RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
 
 # For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
 SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
+
+
+# The types above with every rule in pydantic's core: no call into Python per text. For a
+# JSON document with no NUL and no U+001C-U+001F in it (`python_checks_needed`), they accept
+# exactly what the types above accept, with the same values: the core strips what Python's
+# `str.strip` strips but those four separators. Their refusals are not worded like the
+# types above (a stripped text's length is counted before stripping): whatever they refuse
+# is validated again with the types above (feedback/http.py).
+CoreLongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX)]
+CoreComment = Annotated[str, StringConstraints(max_length=COMMENT_MAX)]
+CoreLabel = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LABEL_MAX)
+]
+CoreIdentifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=IDENTIFIER_MAX)
+]
+CoreRequestId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REQUEST_ID_MAX)
+]
+
+# In JSON, NUL and U+001C-U+001F can only be written as escapes (control characters are
+# refused raw): "\u0000", "\u001c" and so on, hex digits in either case.
+_PYTHON_CHECKED = re.compile(rb"\\u00(?:00|1[c-fC-F])")
+
+
+def python_checks_needed(document: bytes) -> bool:
+    """Whether a JSON document may hold a text that the Core* types above would not judge
+    as the types they stand for do. (Without an escape's start, decided by one search.)"""
+    return b"\\u00" in document and _PYTHON_CHECKED.search(document) is not None
 
 
 SEARCH_MAX_LENGTH = 200

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, TextualSelect, bindparam, column, text
+from sqlalchemy import ARRAY, CompoundSelect, Select, TextualSelect, bindparam, column, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.types import NullType, TypeEngine
 
 
 def frozen(statement: Select[Any] | CompoundSelect[Any]) -> TextualSelect:
@@ -26,9 +27,8 @@ def frozen(statement: Select[Any] | CompoundSelect[Any]) -> TextualSelect:
     them again for the text's typed parameters), every other `::` is escaped; the tests of
     this function check that the text renders the statement's own SQL.
     """
-    compiled = statement.compile(
-        dialect=asyncpg_dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-    )
+    dialect = asyncpg_dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    compiled = statement.compile(dialect=dialect)
     sql = str(compiled)
     # By the name each has in the SQL (a parameter without a name of its own has `param_1`).
     binds = {name: bind for bind, name in compiled.bind_names.items()}
@@ -45,5 +45,20 @@ def frozen(statement: Select[Any] | CompoundSelect[Any]) -> TextualSelect:
                 for name, bind in binds.items()
             )
         )
-        .columns(*(column(str(c.key), c.type) for c in statement.selected_columns))
+        .columns(
+            *(column(str(c.key), _result_type(c.type, dialect)) for c in statement.selected_columns)
+        )
     )
+
+
+def _result_type(sql_type: TypeEngine[Any], dialect: Any) -> TypeEngine[Any]:
+    """How a result column is typed: as the statement types it, but an array whose items
+    the driver returns as they are. asyncpg returns an array as a list (of lists, for more
+    dimensions) already, which SQLAlchemy's array type would copy for every row."""
+    if (
+        isinstance(sql_type, ARRAY)
+        and not sql_type.as_tuple
+        and sql_type.item_type.dialect_impl(dialect).result_processor(dialect, None) is None
+    ):
+        return NullType()
+    return sql_type
