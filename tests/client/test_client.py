@@ -133,13 +133,19 @@ def test_calls_return_at_once_while_the_server_is_down(tmp_path: Path) -> None:
         client = FeedbackClient(nobody, **FAST, **options)
         try:
             rounds = _latencies(client)
+            # It does try, in the background: on a loaded machine its sender thread may not
+            # have run yet when the calls return, so wait for its first attempt.
+            deadline = time.monotonic() + 10
+            while client.stats().errors == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            tried = client.stats().errors
         finally:
             client.close(timeout=0)
         medians = [statistics.median(times) for times in rounds]
         slowest = [max(times) for times in rounds]
         assert all(median < 0.001 for median in medians), (options, medians)
         assert min(slowest) < 0.050, (options, slowest)
-        assert client.stats().errors >= 1  # it did try, in the background
+        assert tried >= 1
 
 
 def test_a_full_queue_drops_new_items_and_counts_them() -> None:
