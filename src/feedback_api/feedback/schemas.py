@@ -8,7 +8,7 @@ without it, `rating` is the thumb itself, +1 or -1.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Annotated, Any, Literal
@@ -25,6 +25,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
+from feedback_api.exceptions import AppError
 from feedback_api.interactions.schemas import ExchangeContext
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
@@ -316,25 +317,40 @@ _BATCH_FIELDS = {
 }
 _BatchJson: Any = TypedDict("BatchJson", _BATCH_FIELDS)  # type: ignore[misc]
 _BATCH_JSON: TypeAdapter[Any] = TypeAdapter(_BatchJson)
-_ITEM_FIELDS = tuple(BatchItemResult.model_fields)
+# The order an item's dict is built in below (pydantic writes a dict's keys in its order).
+ITEM_FIELDS = ("index", "status", "error", "feedback")
 
 
-def batch_result_json(results: list[dict[str, Any]]) -> bytes:
-    """The JSON of BatchResult for one result per item (`index`, `status`, and `error` or
-    `feedback`: a stored vote's view, which gains its `rating`): the same bytes as
+def answer_fields(view: dict[str, Any]) -> dict[str, Any]:
+    """A stored vote's feedback-with-context view as its answer: FeedbackOut's fields in
+    order, with its `rating` (as the batch's vote statement returns them)."""
+    return _answer(view)
+
+
+def batch_result_json(outcomes: Sequence[tuple[dict[str, Any], bool] | AppError]) -> bytes:
+    """The JSON of BatchResult for one outcome per item: a stored vote's answer
+    (`answer_fields`: FeedbackOut's fields in order, with `rating`) and whether it is new
+    (201) or replaced one (200), or the error that refused the item. The same bytes as
     `BatchResult.model_validate(...).model_dump_json()`, with no model in between."""
-    items = []
-    for result in results:
-        view = result.get("feedback")
-        item = {**dict.fromkeys(_ITEM_FIELDS), **result}
-        item["feedback"] = None if view is None else _answer(view)
-        items.append(item)
-    counts = [r["status"] for r in results]
+    items: list[dict[str, Any]] = []
+    created = replaced = 0
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, AppError):
+            error = {"index": index, "status": outcome.status_code, "error": outcome.message}
+            items.append({**error, "feedback": None})
+            continue
+        answer, new = outcome
+        if new:
+            created += 1
+        else:
+            replaced += 1
+        status = 201 if new else 200
+        items.append({"index": index, "status": status, "error": None, "feedback": answer})
     return _BATCH_JSON.dump_json(
         {
-            "created": counts.count(201),
-            "replaced": counts.count(200),
-            "failed": sum(code >= 400 for code in counts),
+            "created": created,
+            "replaced": replaced,
+            "failed": len(items) - created - replaced,
             "results": items,
         }
     )

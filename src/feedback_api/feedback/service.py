@@ -45,6 +45,7 @@ from feedback_api.interactions.service import (
 from feedback_api.kit.db import autocommit
 from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
+from feedback_api.kit.models import new_id_strings
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
 from feedback_api.reasons.repository import ReasonSetReader
 from feedback_api.reasons.schemas import DEFAULT_REASONS
@@ -62,16 +63,18 @@ def vote_group(
     writers: int,
     default_reasons: Sequence[str] = DEFAULT_REASONS,
     gather_turns: int = 0,
+    answered: bool = False,
 ) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
     atomic by itself. It checks the votes' reasons against their projects' label sets (or
-    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`.
+    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`. `answered`:
+    each stored vote comes back as its answer's fields (`submit_votes`), for batches.
     """
     return GroupCommit(
         autocommit(engine),
-        partial(write_votes, default_reasons=tuple(default_reasons)),
+        partial(write_votes, default_reasons=tuple(default_reasons), answered=answered),
         retry_alone=concerns_one_write,
         writers=writers,
         gather_turns=gather_turns,
@@ -252,9 +255,10 @@ class VoteIntake:
     ) -> list[tuple[dict[str, Any], bool] | AppError]:
         """Validate every item on its own, then record the valid ones in one transaction.
 
-        One outcome per item, in order: the stored vote and whether it is new, or the error
-        that refused it. An item with a feedback_token counts as the token's voter, as a
-        single vote does. `core_checked`: see `validated_items`.
+        One outcome per item, in order: the stored vote's answer (FeedbackOut's fields in
+        order, `batch_result_json`) and whether it is new, or the error that refused it. An
+        item with a feedback_token counts as the token's voter, as a single vote does.
+        `core_checked`: see `validated_items`.
         """
         outcomes: list[tuple[dict[str, Any], bool] | AppError | None] = [None] * len(items)
         valid: list[tuple[int, FeedbackCreate, TokenGrant | None]] = []
@@ -274,6 +278,11 @@ class VoteIntake:
                 outcomes[index] = InvalidInput(message)
             except AppError as exc:
                 outcomes[index] = exc
+        # Exchanges sent without a request_id get theirs here, all from one read of the
+        # random source (vote_entry would draw one for each).
+        unnamed = [p for _, p, _ in valid if p.request_id is None and p.has_context]
+        for payload, request_id in zip(unnamed, new_id_strings(len(unnamed)), strict=True):
+            payload.request_id = request_id
         legacy = [grant for _, _, grant in valid if grant is not None and not grant.bound]
         bound = await self._bind_legacy(legacy) if legacy else {}
         accepted: list[tuple[int, VoteEntry]] = []

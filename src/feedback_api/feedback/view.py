@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, FromClause, Table
+from sqlalchemy import ColumnElement, FromClause, Table, case
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.kit.models import written_columns
@@ -28,3 +28,20 @@ def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnEl
         *(feedback.c[c.name] for c in FEEDBACK_COLUMNS),
         *(interaction.c[name] for name in CONTEXT_COLUMNS),
     ]
+
+
+# The view in the order a vote's answer (FeedbackOut) shows its fields, with the thumb
+# that `is_helpful` stores as `rating` (+1 or -1): what a batch's statement returns, so
+# that each row is its item's answer as it is serialized (feedback/schemas.py).
+ANSWER_COLUMNS = (
+    "id", "interaction_id", "request_id", "rating", "is_helpful", "stars", "reasons",
+    "comment", "correction", "query", "response", "model", "intent", "project", "user_id",
+    "session_id", "metadata", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def answer_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
+    """The view's columns in ANSWER_COLUMNS' order, `rating` computed from `is_helpful`."""
+    columns = {c.name: c for c in view_columns(feedback, interaction)}
+    columns["rating"] = case((feedback.c.is_helpful, 1), else_=-1).label("rating")
+    return [columns[name] for name in ANSWER_COLUMNS]
