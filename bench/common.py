@@ -66,11 +66,22 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL."""
+    command = [sys.executable, "-m", "feedback_api", "serve", "--no-migrate", *args]
+    with served(command, "/readyz", env={"FEEDBACK_DATABASE_URL": url, **(env or {})}) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def served(
+    command: list[str], ready: str, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """`command` plus `--port PORT` in a child process (its own process group, stopped
+    after; in `cwd`, default this one), once GET `ready` answers 200; yields its URL."""
     port = free_port()
-    environment = {**os.environ, "FEEDBACK_DATABASE_URL": url, **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "feedback_api", "serve", "--port", str(port), "--no-migrate", *args],
-        env=environment,
+        [*command, "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -81,7 +92,7 @@ def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
+                with urllib.request.urlopen(f"{base}{ready}", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
