@@ -26,6 +26,7 @@ from typing_extensions import TypedDict
 
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exceptions import AppError
+from feedback_api.feedback.view import ID_COLUMNS
 from feedback_api.interactions.schemas import ExchangeContext
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
@@ -304,11 +305,14 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-# BatchResult's fields as TypedDicts, each item's vote as FeedbackOut's (as feedback_json):
-# a batch's answer serialized without 1,000 models validated first.
+# BatchResult's fields as TypedDicts, each item's vote as FeedbackOut's (as feedback_json)
+# but for its ids, which the batch's statement returns as text (feedback/view.py,
+# answer_columns): a batch's answer serialized without 1,000 models validated first.
+_BATCH_FEEDBACK_FIELDS = {**_FEEDBACK_FIELDS, **dict.fromkeys(ID_COLUMNS, str)}
+_BatchFeedbackJson: Any = TypedDict("BatchFeedbackJson", _BATCH_FEEDBACK_FIELDS)  # type: ignore[misc]
 _BATCH_ITEM_FIELDS = {
     **{name: field.annotation for name, field in BatchItemResult.model_fields.items()},
-    "feedback": _FeedbackJson | None,
+    "feedback": _BatchFeedbackJson | None,
 }
 _BatchItemJson: Any = TypedDict("BatchItemJson", _BATCH_ITEM_FIELDS)  # type: ignore[misc]
 _BATCH_FIELDS = {
@@ -322,16 +326,21 @@ ITEM_FIELDS = ("index", "status", "error", "feedback")
 
 
 def answer_fields(view: dict[str, Any]) -> dict[str, Any]:
-    """A stored vote's feedback-with-context view as its answer: FeedbackOut's fields in
-    order, with its `rating` (as the batch's vote statement returns them)."""
-    return _answer(view)
+    """A stored vote's feedback-with-context view as a batch item's answer: FeedbackOut's
+    fields in order, with its `rating` and its ids as text (as the batch's vote statement
+    returns them)."""
+    answer = _answer(view)
+    for name in ID_COLUMNS:
+        answer[name] = str(answer[name])
+    return answer
 
 
 def batch_result_json(outcomes: Sequence[tuple[dict[str, Any], bool] | AppError]) -> bytes:
     """The JSON of BatchResult for one outcome per item: a stored vote's answer
-    (`answer_fields`: FeedbackOut's fields in order, with `rating`) and whether it is new
-    (201) or replaced one (200), or the error that refused the item. The same bytes as
-    `BatchResult.model_validate(...).model_dump_json()`, with no model in between."""
+    (`answer_fields`: FeedbackOut's fields in order, with `rating`, ids as text) and
+    whether it is new (201) or replaced one (200), or the error that refused the item. The
+    same bytes as `BatchResult.model_validate(...).model_dump_json()`, with no model in
+    between."""
     items: list[dict[str, Any]] = []
     created = replaced = 0
     for index, outcome in enumerate(outcomes):
