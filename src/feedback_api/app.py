@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Single votes: the writer lets the loop turn while more votes come in
                 # (up to 4 turns), for larger groups.
                 vote_group(engine, writers=1, default_reasons=rules.reasons, gather_turns=4),
-                vote_group(engine, writers=2, default_reasons=rules.reasons, answered=True),
+                vote_group(engine, writers=2, default_reasons=rules.reasons),
                 rules,
                 sessionmaker,
             )

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from feedback_api.feedback.schemas import BatchResult
+from feedback_api.feedback.schemas import BatchResult, FeedbackOut
 from tests.helpers import count, exchange
 
 REPRESENTATION = {
@@ -436,3 +436,16 @@ async def test_a_batchs_answers_are_its_votes_as_stored(
     assert str(uuid.UUID(fresh)) == fresh and uuid.UUID(fresh).version == 7
     assert results[0]["feedback"]["metadata"] == {"zz": 1, "a": {"y": 2.5}}
     assert await count(engine, "feedback") == 4
+
+
+async def test_a_votes_answer_is_its_vote_as_stored(client: httpx.AsyncClient) -> None:
+    """A single vote's answer (the vote statement's row, serialized as it comes) is
+    FeedbackOut's own serialization of the vote GET shows, new or replacing."""
+    body = exchange(request_id="one", rating=-1, user_id="u", metadata={"zz": [1, 2.5]})
+    for sent, code in ((body, 201), ({**body, "rating": 1, "comment": "ok"}, 200)):
+        r = await client.post("/v1/feedback", json=sent)
+        assert r.status_code == code, r.text
+        assert FeedbackOut.model_validate_json(r.content).model_dump_json().encode() == r.content
+        stored = await client.get(f"/v1/feedback/{r.json()['id']}")
+        assert r.json() == stored.json()
+        assert r.json()["rating"] == sent["rating"]

@@ -26,7 +26,7 @@ from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exception_handlers import install_error_handlers
 from feedback_api.exceptions import AppError, InvalidInput, NotFound
 from feedback_api.feedback.http import validate_json_body
-from feedback_api.feedback.repository import SUBMIT_ANSWERED_VOTES, SUBMIT_VOTES, _submit_votes
+from feedback_api.feedback.repository import SUBMIT_VOTES, _submit_votes
 from feedback_api.feedback.schemas import (
     ITEM_FIELDS,
     BatchItemResult,
@@ -193,7 +193,7 @@ def test_the_answer_is_feedback_outs_json() -> None:
             **extra,
         }
         expected = FeedbackOut.model_validate(view).model_dump_json().encode()
-        assert feedback_json(dict(view)) == expected
+        assert feedback_json(answer_fields(dict(view))) == expected
 
 
 def test_a_batchs_answer_is_batch_results_json() -> None:
@@ -238,17 +238,16 @@ def test_a_batchs_answer_is_batch_results_json() -> None:
         assert batch_result_json(answered) == expected.encode()
 
 
-def test_the_answered_vote_statement_returns_answers_in_order() -> None:
-    """The batch's statement returns each vote's FeedbackOut fields in their order."""
-    returned = [c.key for c in SUBMIT_ANSWERED_VOTES.selected_columns]
+def test_the_vote_statement_returns_answers_in_order() -> None:
+    """The vote statement returns each vote's FeedbackOut fields in their order."""
+    returned = [c.key for c in SUBMIT_VOTES.selected_columns]
     assert tuple(returned) == (*FeedbackOut.model_fields, "inserted", "allowed_reasons")
     assert tuple(FeedbackOut.model_fields) == ANSWER_COLUMNS
 
 
-@pytest.mark.parametrize("answered", [False, True])
-def test_the_frozen_vote_statement_is_the_statements_own_sql(answered: bool) -> None:
+def test_the_frozen_vote_statement_is_the_statements_own_sql() -> None:
     """Executed as text, the vote statement sends PostgreSQL the SQL its Core form compiles
-    to (parameters named alike; only their numbering may differ); so does the batch's."""
+    to (parameters named alike; only their numbering may differ)."""
     dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
 
     def named(compiled: Any) -> str:
@@ -256,10 +255,9 @@ def test_the_frozen_vote_statement_is_the_statements_own_sql(answered: bool) -> 
             r"\$(\d+)", lambda m: ":" + compiled.positiontup[int(m.group(1)) - 1], str(compiled)
         )
 
-    statement = SUBMIT_ANSWERED_VOTES if answered else SUBMIT_VOTES
-    core = _submit_votes(answered=answered).compile(dialect=dialect)
-    frozen = statement.compile(dialect=dialect)
+    core = _submit_votes().compile(dialect=dialect)
+    frozen = SUBMIT_VOTES.compile(dialect=dialect)
     assert named(frozen) == named(core)
-    assert [c.key for c in statement.selected_columns] == [
-        c.key for c in _submit_votes(answered=answered).selected_columns
+    assert [c.key for c in SUBMIT_VOTES.selected_columns] == [
+        c.key for c in _submit_votes().selected_columns
     ]

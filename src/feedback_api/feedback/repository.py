@@ -84,7 +84,7 @@ class VoteEntry:
         return self.interaction["request_id"] if self.interaction is not None else self.request_id
 
 
-def _submit_votes(*, answered: bool = False) -> CompoundSelect[Any]:
+def _submit_votes() -> CompoundSelect[Any]:
     """The statement that records a group of votes, built from the models' own columns.
 
     Interactions that come with their context are inserted or reused by request_id (`new`);
@@ -97,7 +97,7 @@ def _submit_votes(*, answered: bool = False) -> CompoundSelect[Any]:
     in a fixed order (request_id; interaction, user), and a reused interaction is locked
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
-    `answered`: each vote's row in its answer's order, with its `rating` (ANSWER_COLUMNS).
+    Each stored vote's row is its answer: FeedbackOut's fields in order (ANSWER_COLUMNS).
     """
     # search_words: the exchange's words, which the vote copies (Feedback.exchange_words).
     target_columns = ("id", "created_at", "search_words", *CONTEXT_COLUMNS)
@@ -169,7 +169,7 @@ def _submit_votes(*, answered: bool = False) -> CompoundSelect[Any]:
         .returning(*FEEDBACK_COLUMNS, was_inserted())
         .cte("written")
     )
-    view = answer_columns(written, target) if answered else view_columns(written, target)
+    view = answer_columns(written, target)
     # What the analytics must recompute, logged by this same statement: the stored vote's
     # cast time is also the replaced vote's (created_at names a vote, _VOTE_IDENTITY), so
     # one row covers the old and the new vote.
@@ -200,8 +200,6 @@ def _submit_votes(*, answered: bool = False) -> CompoundSelect[Any]:
 
 
 SUBMIT_VOTES = frozen(_submit_votes())
-# For batches: their answer is the rows as they come (feedback/schemas.py, batch_result_json).
-SUBMIT_ANSWERED_VOTES = frozen(_submit_votes(answered=True))
 
 # What a vote's change-log row needs of the vote.
 _LOGGED = (Feedback.id, Feedback.interaction_id, Feedback.created_at, Feedback.user_id)
@@ -228,13 +226,12 @@ async def submit_votes(
     execute: Any,
     entries: Sequence[VoteEntry],
     default_reasons: Sequence[str] = DEFAULT_REASONS,
-    *,
-    answered: bool = False,
 ) -> list[VoteResult]:
     """Record votes in one statement, whatever their number; one result per entry.
 
     `execute(statement, parameters)` is a connection's or a session's. Each result is the
-    feedback-with-context view of the vote and whether it is new, or None for a vote by
+    stored vote's answer (FeedbackOut's fields in order, with its rating and its ids as
+    text: feedback/view.py, ANSWER_COLUMNS) and whether it is new, or None for a vote by
     reference to a request_id no interaction has. A second vote of the same user on the same
     interaction replaces the first: the unique constraint arbitrates inside the statement,
     so concurrent votes never race a read against a write. Entries count as written one
@@ -244,8 +241,6 @@ async def submit_votes(
     the call brings with its context, wherever that entry stands. A vote with a reason its
     project's label set (or `default_reasons`, for a project without one) lacks is refused:
     RefusedReasons (with every entry of the call by that user on that interaction).
-    `answered`: each view is its vote's answer, FeedbackOut's fields in order (with the
-    `rating`), as a batch serializes them.
     """
     new: dict[str, dict[str, Any]] = {}
     for entry in entries:
@@ -274,7 +269,7 @@ async def submit_votes(
         "votes": votes,
         "default_reasons": list(default_reasons),
     }
-    result = await execute(SUBMIT_ANSWERED_VOTES if answered else SUBMIT_VOTES, parameters)
+    result = await execute(SUBMIT_VOTES, parameters)
     written: dict[tuple[str | None, str | None], tuple[dict[str, Any], bool] | RefusedReasons] = {}
     names = list(result.keys())
     for row in result:
@@ -296,8 +291,7 @@ async def submit_votes(
         view, inserted = outcome
         if index != final[key]:  # replaced within this call: its answer shows its own vote
             view = {**view, **{k: v for k, v in entry.vote.items() if k not in _VOTE_IDENTITY}}
-            if answered:
-                view["rating"] = 1 if view["is_helpful"] else -1
+            view["rating"] = 1 if view["is_helpful"] else -1
         results.append((view, inserted and key not in reported))
         reported.add(key)
     return results
@@ -316,11 +310,9 @@ async def write_votes(
     connection: AsyncConnection,
     entries: Sequence[VoteEntry],
     default_reasons: Sequence[str] = DEFAULT_REASONS,
-    *,
-    answered: bool = False,
 ) -> list[VoteResult]:
     """`submit_votes` on a connection of the group-commit writers."""
-    return await submit_votes(connection.execute, entries, default_reasons, answered=answered)
+    return await submit_votes(connection.execute, entries, default_reasons)
 
 
 class FeedbackRepository:

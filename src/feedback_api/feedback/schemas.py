@@ -248,10 +248,13 @@ class FeedbackOut(BaseModel):
         return data
 
 
-# FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's view with,
-# without building and validating a model first (the view comes from the database, as the
-# vote statement defines it). One definition: the fields are FeedbackOut's own.
+# FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's answer
+# with, without building and validating a model first (the answer comes from the database,
+# as the vote statement defines it: feedback/view.py, ANSWER_COLUMNS). One definition: the
+# fields are FeedbackOut's own, but for the ids, which the statement returns as text:
+# written as they are, where the driver's own UUID type cost pydantic's serializer more.
 _FEEDBACK_FIELDS = {name: field.annotation for name, field in FeedbackOut.model_fields.items()}
+_FEEDBACK_FIELDS.update(dict.fromkeys(ID_COLUMNS, str))
 _FeedbackJson: Any = TypedDict("FeedbackJson", _FEEDBACK_FIELDS)  # type: ignore[misc]
 _FEEDBACK_JSON: TypeAdapter[Any] = TypeAdapter(_FeedbackJson)
 
@@ -260,17 +263,23 @@ _ANSWER_FIELDS = tuple(FeedbackOut.model_fields)
 _answer_values = itemgetter(*_ANSWER_FIELDS)
 
 
-def feedback_json(view: dict[str, Any]) -> bytes:
-    """The JSON of FeedbackOut for a stored vote's feedback-with-context view: the same bytes
-    as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between.
-    `view` gains its `rating`."""
-    return _FEEDBACK_JSON.dump_json(_answer(view))
+def feedback_json(answer: dict[str, Any]) -> bytes:
+    """The JSON of FeedbackOut for a stored vote's answer as the vote statement returns it
+    (its fields in order, with its rating, ids as text: `answer_fields`): the same bytes as
+    `FeedbackOut.model_validate(answer).model_dump_json()`, with no model in between."""
+    return _FEEDBACK_JSON.dump_json(answer)
 
 
-def _answer(view: dict[str, Any]) -> dict[str, Any]:
+def answer_fields(view: dict[str, Any]) -> dict[str, Any]:
+    """A stored vote's feedback-with-context view (GET's columns, any order) as the vote
+    statement returns its answer: FeedbackOut's fields in order, with its rating and its
+    ids as text."""
     view["rating"] = 1 if view["is_helpful"] else -1
     # In FeedbackOut's order (pydantic writes a dict's keys in the dict's order).
-    return dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True))
+    answer = dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True))
+    for name in ID_COLUMNS:
+        answer[name] = str(answer[name])
+    return answer
 
 
 class FeedbackPage(BaseModel):
@@ -305,14 +314,11 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-# BatchResult's fields as TypedDicts, each item's vote as FeedbackOut's (as feedback_json)
-# but for its ids, which the batch's statement returns as text (feedback/view.py,
-# answer_columns): a batch's answer serialized without 1,000 models validated first.
-_BATCH_FEEDBACK_FIELDS = {**_FEEDBACK_FIELDS, **dict.fromkeys(ID_COLUMNS, str)}
-_BatchFeedbackJson: Any = TypedDict("BatchFeedbackJson", _BATCH_FEEDBACK_FIELDS)  # type: ignore[misc]
+# BatchResult's fields as TypedDicts, each item's vote as FeedbackOut's (as feedback_json):
+# a batch's answer serialized without 1,000 models validated first.
 _BATCH_ITEM_FIELDS = {
     **{name: field.annotation for name, field in BatchItemResult.model_fields.items()},
-    "feedback": _BatchFeedbackJson | None,
+    "feedback": _FeedbackJson | None,
 }
 _BatchItemJson: Any = TypedDict("BatchItemJson", _BATCH_ITEM_FIELDS)  # type: ignore[misc]
 _BATCH_FIELDS = {
@@ -323,16 +329,6 @@ _BatchJson: Any = TypedDict("BatchJson", _BATCH_FIELDS)  # type: ignore[misc]
 _BATCH_JSON: TypeAdapter[Any] = TypeAdapter(_BatchJson)
 # The order an item's dict is built in below (pydantic writes a dict's keys in its order).
 ITEM_FIELDS = ("index", "status", "error", "feedback")
-
-
-def answer_fields(view: dict[str, Any]) -> dict[str, Any]:
-    """A stored vote's feedback-with-context view as a batch item's answer: FeedbackOut's
-    fields in order, with its `rating` and its ids as text (as the batch's vote statement
-    returns them)."""
-    answer = _answer(view)
-    for name in ID_COLUMNS:
-        answer[name] = str(answer[name])
-    return answer
 
 
 def batch_result_json(outcomes: Sequence[tuple[dict[str, Any], bool] | AppError]) -> bytes:

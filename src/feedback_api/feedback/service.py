@@ -63,18 +63,16 @@ def vote_group(
     writers: int,
     default_reasons: Sequence[str] = DEFAULT_REASONS,
     gather_turns: int = 0,
-    answered: bool = False,
 ) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
     atomic by itself. It checks the votes' reasons against their projects' label sets (or
-    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`. `answered`:
-    each stored vote comes back as its answer's fields (`submit_votes`), for batches.
+    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`.
     """
     return GroupCommit(
         autocommit(engine),
-        partial(write_votes, default_reasons=tuple(default_reasons), answered=answered),
+        partial(write_votes, default_reasons=tuple(default_reasons)),
         retry_alone=concerns_one_write,
         writers=writers,
         gather_turns=gather_turns,
@@ -82,7 +80,8 @@ def vote_group(
 
 
 def feedback_out(view: Mapping[str, Any] | RowMapping) -> FeedbackOut:
-    """The answer for one stored vote, from its feedback-with-context view."""
+    """The answer for one stored vote, from its feedback-with-context view (or its
+    answer's fields, as the vote statement returns them)."""
     return FeedbackOut.model_validate(view)
 
 
@@ -239,8 +238,8 @@ class VoteIntake:
     async def submit(
         self, payload: FeedbackCreate, grant: TokenGrant | None = None
     ) -> tuple[dict[str, Any], bool]:
-        """Record a vote; returns its feedback-with-context view (`feedback_json` is its
-        answer) and whether it is new (False: it replaced one).
+        """Record a vote; returns its answer's fields (`feedback_json` writes them) and
+        whether it is new (False: it replaced one).
 
         `grant`: what the feedback token it came with allows (see `authorize_vote`).
         """
