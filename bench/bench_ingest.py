@@ -11,7 +11,8 @@ database (vacuumed and analyzed, bench.common.settle):
            (every `postgres` process on the machine counts: run it with no other busy);
   latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
            from when a request was due, so a stalled server cannot hide its queue);
-  batch    POST /v1/feedback/batch with 1,000 items a request, items/s;
+  batch    POST /v1/feedback/batch with 1,000 items a request, items/s, and the CPU time the
+           server and PostgreSQL spent per item;
   unlogged POST /v1/feedback again with FEEDBACK_ACCESS_LOG=false (what the access log costs);
   floor    the same wrk load on an app with only the vote route's shape and no database
            (bench_vote_floor.py's `bare`: a FastAPI route, one dependency, the body read, a
@@ -260,7 +261,12 @@ def main() -> None:
         server_cpu = (cpu_seconds(group=group) - server_cpu) / answered * 1000
         database_cpu = (cpu_seconds(command="postgres") - database_cpu) / answered * 1000
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
+        batch_cpu, batch_database = cpu_seconds(group=group), cpu_seconds(command="postgres")
+        started = time.monotonic()
         batch = asyncio.run(batch_rate(base, seconds))
+        items = batch * (time.monotonic() - started)
+        batch_cpu = (cpu_seconds(group=group) - batch_cpu) / items * 1e6
+        batch_database = (cpu_seconds(command="postgres") - batch_database) / items * 1e6
     asyncio.run(settle(dsn))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)
@@ -306,6 +312,8 @@ def main() -> None:
     print(f"{'POST /v1/feedback at 500 req/s: p99 (ms)':<44}{p99:>14.1f}")
     print(f"{'  non-2xx responses':<44}{latency_failures:>14}")
     print(f"{'POST /v1/feedback/batch (items/s)':<44}{batch:>14,.0f}")
+    print(f"{'  server CPU per item (us)':<44}{batch_cpu:>14.1f}")
+    print(f"{'  PostgreSQL CPU per item (us)':<44}{batch_database:>14.1f}")
     print(f"{'raw ceiling with rows stored (rows/s)':<44}{raw_full:>14,.0f}{raw_full / raw:>9.2f}x")
     print(
         f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"
