@@ -8,7 +8,8 @@ database (vacuumed and analyzed, bench.common.settle):
            interaction + feedback row that POST /v1/feedback writes;
   ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
            with the CPU time the server's processes and PostgreSQL's spent per request
-           (every `postgres` process on the machine counts: run it with no other busy);
+           (the database's server process and its backends, when it runs on this machine;
+           else every `postgres` process on the machine: run it with no other busy);
   latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
            from when a request was due, so a stalled server cannot hide its queue);
   batch    POST /v1/feedback/batch with 1,000 items a request, items/s, and the CPU time the
@@ -54,6 +55,7 @@ from bench.common import (
     database,
     fill,
     percentile,
+    postmaster,
     served,
     server,
     settle,
@@ -252,21 +254,25 @@ def main() -> None:
     asyncio.run(settle(dsn))
     raw_before = asyncio.run(ceiling(dsn, seconds))
     quiet = QUIET
+    # PostgreSQL's CPU: this database's server and backends where it runs here, else every
+    # `postgres` process on the machine.
+    server_pid = asyncio.run(postmaster(dsn))
+    ours = {"parent": server_pid} if server_pid else {"command": "postgres"}
     asyncio.run(settle(dsn))
     with server(url, env=quiet) as base:
         wrk(base, 1)  # warm up: connections, pools, caches
         group = server.last_pid  # type: ignore[attr-defined]
-        server_cpu, database_cpu = cpu_seconds(group=group), cpu_seconds(command="postgres")
+        server_cpu, database_cpu = cpu_seconds(group=group), cpu_seconds(**ours)
         api, api_failures, answered = wrk_counted(base, seconds)
         server_cpu = (cpu_seconds(group=group) - server_cpu) / answered * 1000
-        database_cpu = (cpu_seconds(command="postgres") - database_cpu) / answered * 1000
+        database_cpu = (cpu_seconds(**ours) - database_cpu) / answered * 1000
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
-        batch_cpu, batch_database = cpu_seconds(group=group), cpu_seconds(command="postgres")
+        batch_cpu, batch_database = cpu_seconds(group=group), cpu_seconds(**ours)
         started = time.monotonic()
         batch = asyncio.run(batch_rate(base, seconds))
         items = batch * (time.monotonic() - started)
         batch_cpu = (cpu_seconds(group=group) - batch_cpu) / items * 1e6
-        batch_database = (cpu_seconds(command="postgres") - batch_database) / items * 1e6
+        batch_database = (cpu_seconds(**ours) - batch_database) / items * 1e6
     asyncio.run(settle(dsn))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)

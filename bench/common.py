@@ -109,9 +109,12 @@ def served(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def cpu_seconds(*, group: int | None = None, command: str | None = None) -> float:
-    """CPU time (user + system) so far of the processes in process group `group`, or of those
-    whose command is `command` (Linux /proc): where a benchmark's time went."""
+def cpu_seconds(
+    *, group: int | None = None, command: str | None = None, parent: int | None = None
+) -> float:
+    """CPU time (user + system) so far of the processes in process group `group`, of those
+    whose command is `command`, or of process `parent` and its children (Linux /proc):
+    where a benchmark's time went."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -121,9 +124,29 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
         # After the name: state, ppid, pgrp, ..., utime and stime are fields 14 and 15.
-        if (group is not None and int(fields[2]) == group) or name == command:
+        ours = parent is not None and parent in (int(fields[1]), int(stat.parent.name))
+        if ours or (group is not None and int(fields[2]) == group) or name == command:
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+async def postmaster(dsn: str) -> int | None:
+    """The process id of the PostgreSQL server behind `dsn`, when it runs on this machine
+    (the parent of a backend): its CPU and its backends' are that database's own, whatever
+    other servers the machine runs."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return _parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+    finally:
+        await conn.close()
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # not a process of this machine
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
