@@ -24,13 +24,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_vote_batch import items
-from bench.common import database
+from bench.common import database, under_callgrind
 from feedback_api.auth.keys import Principal, Scope
 from feedback_api.config import Settings
 from feedback_api.feedback.schemas import FeedbackBatch, batch_result_json
@@ -87,24 +86,7 @@ async def measured(url: str, batches: int) -> None:
 
 def count(url: str, batches: int) -> dict[str, int]:
     """Instructions per item of each part: this script run again under callgrind."""
-    out = Path(tempfile.mkdtemp(prefix="batch-cg-"))
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}/cg.%p",
-            sys.executable,
-            __file__,
-            "--measured",
-            "--batches",
-            str(batches),
-            "--database-url",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    out = under_callgrind(__file__, "--batches", str(batches), "--database-url", url)
     figures = {}
     for profile in out.glob("cg.*.*"):
         text = profile.read_text()

@@ -239,3 +239,24 @@ async def fill(dsn: str, rows: int, *, start: int = 1, timeline: bool = False) -
     await conn.execute("VACUUM ANALYZE interactions")
     await conn.execute("VACUUM ANALYZE feedback")
     await conn.close()
+
+
+def under_callgrind(script: str, *args: str) -> Path:
+    """`script --measured ARGS` run under callgrind with instrumentation off until the script
+    turns it on (`callgrind_control`); returns the folder of its profiles (`cg.PID.N`)."""
+    out = Path(tempfile.mkdtemp(prefix="callgrind-"))
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}/cg.%p",
+            sys.executable,
+            script,
+            "--measured",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
