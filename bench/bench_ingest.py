@@ -22,7 +22,8 @@ database (vacuumed and analyzed, bench.common.settle):
   growth   the ingest rate again with 1,000,000 rows already stored (--quick: 100,000).
 
 `--workers-sweep 1,2,3,4` adds POST /v1/feedback and the floor app at each of those numbers of
-worker processes (`feedback-api serve --workers N`), each against the ceiling.
+worker processes (`feedback-api serve --workers N`), each against the ceiling measured again
+just before it.
 """
 
 from __future__ import annotations
@@ -209,18 +210,22 @@ def floor_server(workers: int) -> Iterator[str]:
         yield base
 
 
-def sweep(url: str, counts: list[int], seconds: float) -> list[tuple[int, float, float]]:
-    """(workers, POST /v1/feedback req/s, floor app req/s) for each number of workers."""
+def sweep(url: str, counts: list[int], seconds: float) -> list[tuple[int, float, float, float]]:
+    """(workers, the ceiling, POST /v1/feedback req/s, floor app req/s) for each number of
+    workers, the ceiling measured again before each (the machine's load moves)."""
     rows = []
+    dsn = asyncpg_dsn(url)
     for workers in counts:
-        asyncio.run(settle(asyncpg_dsn(url)))
+        asyncio.run(settle(dsn))
+        raw = asyncio.run(ceiling(dsn, seconds))
+        asyncio.run(settle(dsn))
         with server(url, "--workers", str(workers), env=QUIET) as base:
             wrk(base, 1)
             api, _ = wrk(base, seconds)
         with floor_server(workers) as base:
             wrk(base, 1)
             floor, _ = wrk(base, seconds)
-        rows.append((workers, api, floor))
+        rows.append((workers, raw, api, floor))
     return rows
 
 
@@ -327,11 +332,11 @@ def main() -> None:
     )
     print(f"{'  non-2xx responses':<44}{full_failures:>14}")
     if swept:
-        print(f"\n{'workers':<10}{'POST /v1/feedback':>20}{'floor app':>20}   (req/s, x ceiling)")
-    for workers, api_n, floor_n in swept:
+        print(f"\n{'workers':<10}{'ceiling':>10}{'POST /v1/feedback':>20}{'floor app':>20}")
+    for workers, raw_n, api_n, floor_n in swept:
         print(
-            f"{workers:<10}{api_n:>11,.0f}{api_n / raw:>8.2f}x"
-            f"{floor_n:>11,.0f}{floor_n / raw:>8.2f}x"
+            f"{workers:<10}{raw_n:>10,.0f}{api_n:>11,.0f}{api_n / raw_n:>8.2f}x"
+            f"{floor_n:>11,.0f}{floor_n / raw_n:>8.2f}x"
         )
 
 
