@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, FromClause, Table, Text, case
+from sqlalchemy import ColumnElement, FromClause, Integer, Table, Text, case, literal_column
 from sqlalchemy import cast as sql_cast
 
 from feedback_api.feedback.models import Feedback
@@ -50,7 +50,9 @@ def answer_columns(feedback: FromClause, interaction: FromClause) -> list[Column
     """The view's columns in ANSWER_COLUMNS' order, `rating` computed from `is_helpful`,
     the ids as their canonical text (PostgreSQL writes a uuid as `str(uuid.UUID)` does)."""
     columns = {c.name: c for c in view_columns(feedback, interaction)}
-    columns["rating"] = case((feedback.c.is_helpful, 1), else_=-1).label("rating")
+    # The two values written into the SQL, not bound: no parameters to send with each group.
+    up, down = literal_column("1", Integer), literal_column("-1", Integer)
+    columns["rating"] = case((feedback.c.is_helpful, up), else_=down).label("rating")
     for name in ID_COLUMNS:
         columns[name] = sql_cast(feedback.c[name], Text).label(name)
     return [columns[name] for name in ANSWER_COLUMNS]
