@@ -8,12 +8,22 @@ database (vacuumed and analyzed, bench.common.settle):
            interaction + feedback row that POST /v1/feedback writes;
   ingest   POST /v1/feedback through `feedback-api serve` (its defaults), wrk, 32 connections,
            with the CPU time the server's processes and PostgreSQL's spent per request
-           (every `postgres` process on the machine counts: run it with no other busy);
+           (the database's server process and its backends, when it runs on this machine;
+           else every `postgres` process on the machine: run it with no other busy);
   latency  p50/p99 of POST /v1/feedback at a fixed 500 requests/s (open loop: latency counts
            from when a request was due, so a stalled server cannot hide its queue);
-  batch    POST /v1/feedback/batch with 1,000 items a request, items/s;
+  batch    POST /v1/feedback/batch with 1,000 items a request, items/s, and the CPU time the
+           server and PostgreSQL spent per item;
   unlogged POST /v1/feedback again with FEEDBACK_ACCESS_LOG=false (what the access log costs);
+  floor    the same wrk load on an app with only the vote route's shape and no database
+           (bench_vote_floor.py's `bare`: a FastAPI route, one dependency, the body read, a
+           fixed 201), served as `feedback-api serve` serves, with as many workers: what ratio
+           to the ceiling FastAPI's own request handling leaves on this machine;
   growth   the ingest rate again with 1,000,000 rows already stored (--quick: 100,000).
+
+`--workers-sweep 1,2,3,4` adds POST /v1/feedback and the floor app at each of those numbers of
+worker processes (`feedback-api serve --workers N`), each against the ceiling measured again
+just before it.
 """
 
 from __future__ import annotations
@@ -21,13 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,12 +49,15 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    ROOT,
     Connection,
     asyncpg_dsn,
     cpu_seconds,
     database,
     fill,
     percentile,
+    postmaster,
+    served,
     server,
     settle,
 )
@@ -55,6 +71,10 @@ BODY = {
     "project": "bench",
     "rating": 1,
 }
+
+# The analytics refresher off: these measure ingestion alone. What a refresh costs (and that
+# it blocks no writer) is measured by bench_analytics.py.
+QUIET = {"FEEDBACK_REFRESH_ENABLED": "false"}
 
 RAW = """
 WITH i AS (
@@ -179,6 +199,36 @@ async def batch_rate(base: str, seconds: float, clients: int = 4, size: int = 10
     return done / (time.monotonic() - started)
 
 
+@contextlib.contextmanager
+def floor_server(workers: int) -> Iterator[str]:
+    """bench_vote_floor.py's `bare` app under uvicorn, as `feedback-api serve` runs the
+    app (its default loop and HTTP parser: uvloop, httptools; no access log), with
+    `workers` processes; yields its URL."""
+    command = [sys.executable, "-m", "uvicorn", "bench.bench_vote_floor:bare", "--factory"]
+    options = ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    with served([*command, *options], "/healthz", cwd=ROOT) as base:
+        yield base
+
+
+def sweep(url: str, counts: list[int], seconds: float) -> list[tuple[int, float, float, float]]:
+    """(workers, the ceiling, POST /v1/feedback req/s, floor app req/s) for each number of
+    workers, the ceiling measured again before each (the machine's load moves)."""
+    rows = []
+    dsn = asyncpg_dsn(url)
+    for workers in counts:
+        asyncio.run(settle(dsn))
+        raw = asyncio.run(ceiling(dsn, seconds))
+        asyncio.run(settle(dsn))
+        with server(url, "--workers", str(workers), env=QUIET) as base:
+            wrk(base, 1)
+            api, _ = wrk(base, seconds)
+        with floor_server(workers) as base:
+            wrk(base, 1)
+            floor, _ = wrk(base, seconds)
+        rows.append((workers, raw, api, floor))
+    return rows
+
+
 async def stored(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     n = int(await conn.fetchval("SELECT count(*) FROM feedback"))
@@ -190,6 +240,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 100k rows for growth")
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
+    parser.add_argument(
+        "--workers-sweep",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[],
+        metavar="N,N,...",
+        help="also POST /v1/feedback and the floor app with each number of workers",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -201,23 +258,34 @@ def main() -> None:
     # Each measured run starts from a settled database (vacuumed, analyzed): see settle.
     asyncio.run(settle(dsn))
     raw_before = asyncio.run(ceiling(dsn, seconds))
-    # The analytics refresher is off here: this measures ingestion alone. What a refresh costs
-    # (and that it blocks no writer) is measured by bench_analytics.py.
-    quiet = {"FEEDBACK_REFRESH_ENABLED": "false"}
+    quiet = QUIET
+    # PostgreSQL's CPU: this database's server and backends where it runs here, else every
+    # `postgres` process on the machine.
+    server_pid = asyncio.run(postmaster(dsn))
+    ours = {"parent": server_pid} if server_pid else {"command": "postgres"}
     asyncio.run(settle(dsn))
     with server(url, env=quiet) as base:
         wrk(base, 1)  # warm up: connections, pools, caches
         group = server.last_pid  # type: ignore[attr-defined]
-        server_cpu, database_cpu = cpu_seconds(group=group), cpu_seconds(command="postgres")
+        server_cpu, database_cpu = cpu_seconds(group=group), cpu_seconds(**ours)
         api, api_failures, answered = wrk_counted(base, seconds)
         server_cpu = (cpu_seconds(group=group) - server_cpu) / answered * 1000
-        database_cpu = (cpu_seconds(command="postgres") - database_cpu) / answered * 1000
+        database_cpu = (cpu_seconds(**ours) - database_cpu) / answered * 1000
         p50, p99, latency_failures = asyncio.run(fixed_rate(base, 500, seconds))
+        batch_cpu, batch_database = cpu_seconds(group=group), cpu_seconds(**ours)
+        started = time.monotonic()
         batch = asyncio.run(batch_rate(base, seconds))
+        items = batch * (time.monotonic() - started)
+        batch_cpu = (cpu_seconds(group=group) - batch_cpu) / items * 1e6
+        batch_database = (cpu_seconds(**ours) - batch_database) / items * 1e6
     asyncio.run(settle(dsn))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)
         api_unlogged, unlogged_failures = wrk(base, seconds)
+    # The same load on the route's shape alone, as many workers as the server's default.
+    with floor_server(os.cpu_count() or 1) as base:
+        wrk(base, 1)
+        floor, floor_failures = wrk(base, seconds)
     # The ceiling moves from run to run on a shared machine: measured before and after the
     # server, and the higher of the two is the one every ratio is taken against.
     asyncio.run(settle(dsn))
@@ -232,6 +300,7 @@ def main() -> None:
     with server(url, env=quiet) as base:
         wrk(base, 1)
         api_full, full_failures = wrk(base, seconds)
+    swept = sweep(url, args.workers_sweep, seconds)
 
     print(f"feedback rows before growth: {before:,}; after: {after:,}")
     print(f"{'measure':<44}{'value':>14}{'ratio':>10}")
@@ -247,16 +316,28 @@ def main() -> None:
         f"{api_unlogged / raw:>9.2f}x"
     )
     print(f"{'  non-2xx responses':<44}{unlogged_failures:>14}")
+    print(f"{'floor app, no database (req/s)':<44}{floor:>14,.0f}{floor / raw:>9.2f}x")
+    print(f"{'  non-2xx responses':<44}{floor_failures:>14}")
+    print(f"{'  POST /v1/feedback against the floor':<44}{'':>14}{api / floor:>9.2f}x")
     print(f"{'POST /v1/feedback at 500 req/s: p50 (ms)':<44}{p50:>14.1f}")
     print(f"{'POST /v1/feedback at 500 req/s: p99 (ms)':<44}{p99:>14.1f}")
     print(f"{'  non-2xx responses':<44}{latency_failures:>14}")
     print(f"{'POST /v1/feedback/batch (items/s)':<44}{batch:>14,.0f}")
+    print(f"{'  server CPU per item (us)':<44}{batch_cpu:>14.1f}")
+    print(f"{'  PostgreSQL CPU per item (us)':<44}{batch_database:>14.1f}")
     print(f"{'raw ceiling with rows stored (rows/s)':<44}{raw_full:>14,.0f}{raw_full / raw:>9.2f}x")
     print(
         f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"
         f"{api_full / api:>9.2f}x"
     )
     print(f"{'  non-2xx responses':<44}{full_failures:>14}")
+    if swept:
+        print(f"\n{'workers':<10}{'ceiling':>10}{'POST /v1/feedback':>20}{'floor app':>20}")
+    for workers, raw_n, api_n, floor_n in swept:
+        print(
+            f"{workers:<10}{raw_n:>10,.0f}{api_n:>11,.0f}{api_n / raw_n:>8.2f}x"
+            f"{floor_n:>11,.0f}{floor_n / raw_n:>8.2f}x"
+        )
 
 
 if __name__ == "__main__":

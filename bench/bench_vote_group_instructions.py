@@ -17,13 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_ingest import BODY
-from bench.common import database
+from bench.common import database, under_callgrind
 
 
 async def measured(url: str, groups: int, size: int) -> None:
@@ -73,25 +72,8 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt-get install valgrind")
     url = database(args.database_url)
-    out = Path(tempfile.mkdtemp(prefix="vote-group-"))
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}/cg.%p",
-            sys.executable,
-            __file__,
-            "--measured",
-            "--groups",
-            str(args.groups),
-            "--size",
-            str(args.size),
-            "--database-url",
-            url,
-        ],
-        check=True,
-        capture_output=True,
+    out = under_callgrind(
+        __file__, "--groups", str(args.groups), "--size", str(args.size), "--database-url", url
     )
     summary = next(
         line

@@ -66,11 +66,22 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL."""
+    command = [sys.executable, "-m", "feedback_api", "serve", "--no-migrate", *args]
+    with served(command, "/readyz", env={"FEEDBACK_DATABASE_URL": url, **(env or {})}) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def served(
+    command: list[str], ready: str, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """`command` plus `--port PORT` in a child process (its own process group, stopped
+    after; in `cwd`, default this one), once GET `ready` answers 200; yields its URL."""
     port = free_port()
-    environment = {**os.environ, "FEEDBACK_DATABASE_URL": url, **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "feedback_api", "serve", "--port", str(port), "--no-migrate", *args],
-        env=environment,
+        [*command, "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -81,7 +92,7 @@ def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
+                with urllib.request.urlopen(f"{base}{ready}", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -98,9 +109,12 @@ def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def cpu_seconds(*, group: int | None = None, command: str | None = None) -> float:
-    """CPU time (user + system) so far of the processes in process group `group`, or of those
-    whose command is `command` (Linux /proc): where a benchmark's time went."""
+def cpu_seconds(
+    *, group: int | None = None, command: str | None = None, parent: int | None = None
+) -> float:
+    """CPU time (user + system) so far of the processes in process group `group`, of those
+    whose command is `command`, or of process `parent` and its children (Linux /proc):
+    where a benchmark's time went."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -110,9 +124,29 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
         # After the name: state, ppid, pgrp, ..., utime and stime are fields 14 and 15.
-        if (group is not None and int(fields[2]) == group) or name == command:
+        ours = parent is not None and parent in (int(fields[1]), int(stat.parent.name))
+        if ours or (group is not None and int(fields[2]) == group) or name == command:
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+async def postmaster(dsn: str) -> int | None:
+    """The process id of the PostgreSQL server behind `dsn`, when it runs on this machine
+    (the parent of a backend): its CPU and its backends' are that database's own, whatever
+    other servers the machine runs."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return _parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+    finally:
+        await conn.close()
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # not a process of this machine
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -205,3 +239,24 @@ async def fill(dsn: str, rows: int, *, start: int = 1, timeline: bool = False) -
     await conn.execute("VACUUM ANALYZE interactions")
     await conn.execute("VACUUM ANALYZE feedback")
     await conn.close()
+
+
+def under_callgrind(script: str, *args: str) -> Path:
+    """`script --measured ARGS` run under callgrind with instrumentation off until the script
+    turns it on (`callgrind_control`); returns the folder of its profiles (`cg.PID.N`)."""
+    out = Path(tempfile.mkdtemp(prefix="callgrind-"))
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}/cg.%p",
+            sys.executable,
+            script,
+            "--measured",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from feedback_api.feedback.schemas import BatchResult, FeedbackOut
 from tests.helpers import count, exchange
 
 REPRESENTATION = {
@@ -397,3 +399,53 @@ async def test_batch_repeats_follow_request_order(
     assert await count(engine, "interactions") == 3
     again = (await client.post("/v1/feedback/batch", json={"items": items[:1]})).json()
     assert again["results"][0]["status"] == 200
+
+
+async def test_a_batchs_answers_are_its_votes_as_stored(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Each accepted item's answer is its vote as GET shows it (the batch's statement returns
+    the answer's fields in order, with the rating); the answer's bytes are BatchResult's own
+    serialization; a vote replaced later in the batch shows its own thumb and rating."""
+    await log(client, "kept", user_id="owner", session_id="s-kept")
+    items: list[Any] = [
+        exchange(rating=1, user_id="a", session_id="s", metadata={"zz": 1, "a": {"y": 2.5}}),
+        {"request_id": "kept", "is_helpful": False, "rating": 3, "reasons": ["incorrect"]},
+        {"request_id": "kept", "is_helpful": True, "user_id": "b", "comment": "fine"},
+        {"request_id": "kept", "is_helpful": False, "user_id": "b", "correction": "better"},
+        exchange(request_id="kept", rating=-1, user_id="c"),
+        exchange(rating=7),
+        {"request_id": "nowhere", "is_helpful": True},
+    ]
+    r = await client.post("/v1/feedback/batch", json={"items": items})
+    assert r.status_code == 200, r.text
+    assert BatchResult.model_validate_json(r.content).model_dump_json().encode() == r.content
+    results = r.json()["results"]
+    assert [res["status"] for res in results] == [201, 201, 201, 200, 201, 422, 404]
+    for index in (0, 1, 3, 4):
+        answer = results[index]["feedback"]
+        stored = await client.get(f"/v1/feedback/{answer['id']}")
+        assert answer == stored.json(), index
+    earlier = results[2]["feedback"]
+    assert (earlier["is_helpful"], earlier["rating"], earlier["comment"]) == (True, 1, "fine")
+    assert earlier["correction"] is None and earlier["id"] == results[3]["feedback"]["id"]
+    assert results[3]["feedback"]["rating"] == -1
+    assert results[1]["feedback"]["stars"] == 3 and results[1]["feedback"]["rating"] == -1
+    assert results[4]["feedback"]["session_id"] == "s-kept"  # the stored exchange's
+    fresh = results[0]["feedback"]["request_id"]
+    assert str(uuid.UUID(fresh)) == fresh and uuid.UUID(fresh).version == 7
+    assert results[0]["feedback"]["metadata"] == {"zz": 1, "a": {"y": 2.5}}
+    assert await count(engine, "feedback") == 4
+
+
+async def test_a_votes_answer_is_its_vote_as_stored(client: httpx.AsyncClient) -> None:
+    """A single vote's answer (the vote statement's row, serialized as it comes) is
+    FeedbackOut's own serialization of the vote GET shows, new or replacing."""
+    body = exchange(request_id="one", rating=-1, user_id="u", metadata={"zz": [1, 2.5]})
+    for sent, code in ((body, 201), ({**body, "rating": 1, "comment": "ok"}, 200)):
+        r = await client.post("/v1/feedback", json=sent)
+        assert r.status_code == code, r.text
+        assert FeedbackOut.model_validate_json(r.content).model_dump_json().encode() == r.content
+        stored = await client.get(f"/v1/feedback/{r.json()['id']}")
+        assert r.json() == stored.json()
+        assert r.json()["rating"] == sent["rating"]

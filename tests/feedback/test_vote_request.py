@@ -24,16 +24,21 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
 from feedback_api.exception_handlers import install_error_handlers
+from feedback_api.exceptions import AppError, InvalidInput, NotFound
 from feedback_api.feedback.http import validate_json_body
 from feedback_api.feedback.repository import SUBMIT_VOTES, _submit_votes
 from feedback_api.feedback.schemas import (
+    ITEM_FIELDS,
+    BatchItemResult,
     BatchResult,
     FeedbackCreate,
     FeedbackOut,
+    answer_fields,
     batch_result_json,
     feedback_json,
 )
 from feedback_api.feedback.service import validated_items
+from feedback_api.feedback.view import ANSWER_COLUMNS
 from feedback_api.idempotency.http import IdempotencyKeyHeader
 from feedback_api.kit.fields import python_checks_needed
 from tests.helpers import exchange
@@ -188,39 +193,56 @@ def test_the_answer_is_feedback_outs_json() -> None:
             **extra,
         }
         expected = FeedbackOut.model_validate(view).model_dump_json().encode()
-        assert feedback_json(dict(view)) == expected
+        assert feedback_json(answer_fields(dict(view))) == expected
 
 
 def test_a_batchs_answer_is_batch_results_json() -> None:
     now = datetime.now(UTC)
 
-    def view(**extra: Any) -> dict[str, Any]:
-        return {
+    def answer(**extra: Any) -> dict[str, Any]:
+        return answer_fields({
             "id": uuid.uuid4(), "interaction_id": uuid.uuid4(), "is_helpful": True,
             "stars": None, "comment": None, "reasons": [], "correction": None, "user_id": None,
             "metadata": {}, "created_at": now, "updated_at": now, "request_id": "r",
             "query": "q", "response": "a", "model": "m", "intent": None, "project": None,
             "session_id": None, **extra,
-        }  # fmt: skip
+        })  # fmt: skip
 
-    results: list[dict[str, Any]] = [
-        {"index": 0, "status": 201, "feedback": view()},
-        {"index": 1, "status": 422, "error": "rating: must be +1 or -1"},
-        {"index": 2, "status": 200, "feedback": view(is_helpful=False, stars=2, reasons=["x"])},
-        {"index": 3, "status": 404, "error": "no interaction with request_id 'caf\u00e9'"},
-        {"index": 4, "status": 201, "feedback": view(metadata={"a": [1, 2.5, None]}, user_id="u")},
+    outcomes: list[tuple[dict[str, Any], bool] | AppError] = [
+        (answer(), True),
+        InvalidInput("rating: must be +1 or -1"),
+        (answer(is_helpful=False, stars=2, reasons=["x"]), False),
+        NotFound("no interaction with request_id 'caf\u00e9'"),
+        (answer(metadata={"a": [1, 2.5, None]}, user_id="u"), True),
     ]
-    for answered in (results, results[1:2], []):
-        counts = [r["status"] for r in answered]
+    assert tuple(BatchItemResult.model_fields) == ITEM_FIELDS
+    for answered in (outcomes, outcomes[1:2], []):
+        results: list[dict[str, Any]] = []
+        for index, outcome in enumerate(answered):
+            if isinstance(outcome, AppError):
+                results.append(
+                    {"index": index, "status": outcome.status_code, "error": outcome.message}
+                )
+            else:
+                code = 201 if outcome[1] else 200
+                results.append({"index": index, "status": code, "feedback": outcome[0]})
+        counts = [r["status"] for r in results]
         expected = BatchResult.model_validate(
             {
                 "created": counts.count(201),
                 "replaced": counts.count(200),
                 "failed": sum(c >= 400 for c in counts),
-                "results": [{**r} for r in answered],
+                "results": results,
             }
         ).model_dump_json()
-        assert batch_result_json([{**r} for r in answered]) == expected.encode()
+        assert batch_result_json(answered) == expected.encode()
+
+
+def test_the_vote_statement_returns_answers_in_order() -> None:
+    """The vote statement returns each vote's FeedbackOut fields in their order."""
+    returned = [c.key for c in SUBMIT_VOTES.selected_columns]
+    assert tuple(returned) == (*FeedbackOut.model_fields, "inserted", "allowed_reasons")
+    assert tuple(FeedbackOut.model_fields) == ANSWER_COLUMNS
 
 
 def test_the_frozen_vote_statement_is_the_statements_own_sql() -> None:

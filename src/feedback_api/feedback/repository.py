@@ -32,7 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.feedback.listing import FeedbackFilter, list_votes
 from feedback_api.feedback.models import Feedback
-from feedback_api.feedback.view import CONTEXT_COLUMNS, FEEDBACK_COLUMNS, view_columns
+from feedback_api.feedback.view import (
+    CONTEXT_COLUMNS,
+    FEEDBACK_COLUMNS,
+    answer_columns,
+    view_columns,
+)
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
 from feedback_api.kit.models import (
     AnyRow,
@@ -92,6 +97,7 @@ def _submit_votes() -> CompoundSelect[Any]:
     in a fixed order (request_id; interaction, user), and a reused interaction is locked
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.
+    Each stored vote's row is its answer: FeedbackOut's fields in order (ANSWER_COLUMNS).
     """
     # search_words: the exchange's words, which the vote copies (Feedback.exchange_words).
     target_columns = ("id", "created_at", "search_words", *CONTEXT_COLUMNS)
@@ -163,7 +169,7 @@ def _submit_votes() -> CompoundSelect[Any]:
         .returning(*FEEDBACK_COLUMNS, was_inserted())
         .cte("written")
     )
-    view = view_columns(written, target)
+    view = answer_columns(written, target)
     # What the analytics must recompute, logged by this same statement: the stored vote's
     # cast time is also the replaced vote's (created_at names a vote, _VOTE_IDENTITY), so
     # one row covers the old and the new vote.
@@ -224,7 +230,8 @@ async def submit_votes(
     """Record votes in one statement, whatever their number; one result per entry.
 
     `execute(statement, parameters)` is a connection's or a session's. Each result is the
-    feedback-with-context view of the vote and whether it is new, or None for a vote by
+    stored vote's answer (FeedbackOut's fields in order, with its rating and its ids as
+    text: feedback/view.py, ANSWER_COLUMNS) and whether it is new, or None for a vote by
     reference to a request_id no interaction has. A second vote of the same user on the same
     interaction replaces the first: the unique constraint arbitrates inside the statement,
     so concurrent votes never race a read against a write. Entries count as written one
@@ -284,6 +291,7 @@ async def submit_votes(
         view, inserted = outcome
         if index != final[key]:  # replaced within this call: its answer shows its own vote
             view = {**view, **{k: v for k, v in entry.vote.items() if k not in _VOTE_IDENTITY}}
+            view["rating"] = 1 if view["is_helpful"] else -1
         results.append((view, inserted and key not in reported))
         reported.add(key)
     return results

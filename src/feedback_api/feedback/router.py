@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.auth.tokens import authorize_vote
 from feedback_api.dependencies import IngestRulesDep, VoteIntakeDep
-from feedback_api.exceptions import AppError
 from feedback_api.feedback.http import VOTE_OPENAPI, read_vote
 from feedback_api.feedback.listing import FeedbackFilter
 from feedback_api.feedback.schemas import (
@@ -137,19 +136,9 @@ async def submit_batch(
     # The body as read already: whether its items' texts may be checked in pydantic's core.
     core_checked = not python_checks_needed(await request.body())
     outcomes = await intake.submit_batch(payload.items, principal, core_checked=core_checked)
-    results: list[dict[str, Any]] = []
-    for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, AppError):
-            results.append(
-                {"index": index, "status": outcome.status_code, "error": outcome.message}
-            )
-        else:
-            view, created = outcome
-            code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-            results.append({"index": index, "status": code, "feedback": view})
-    # Serialized once here, from the views as stored (as a single vote's answer), instead
+    # Serialized once here, from the votes' answers as the statement returned them, instead
     # of validated into 1,000 models first or re-validated item by item by FastAPI.
-    return Response(batch_result_json(results), media_type="application/json")
+    return Response(batch_result_json(outcomes), media_type="application/json")
 
 
 @router.get(

@@ -8,7 +8,7 @@ without it, `rating` is the thumb itself, +1 or -1.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Annotated, Any, Literal
@@ -25,6 +25,8 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
+from feedback_api.exceptions import AppError
+from feedback_api.feedback.view import ID_COLUMNS
 from feedback_api.interactions.schemas import ExchangeContext
 from feedback_api.kit.batch import MAX_BATCH_ITEMS, BatchItemStatus
 from feedback_api.kit.fields import (
@@ -246,10 +248,13 @@ class FeedbackOut(BaseModel):
         return data
 
 
-# FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's view with,
-# without building and validating a model first (the view comes from the database, as the
-# vote statement defines it). One definition: the fields are FeedbackOut's own.
+# FeedbackOut's fields as a TypedDict: what pydantic serializes a stored vote's answer
+# with, without building and validating a model first (the answer comes from the database,
+# as the vote statement defines it: feedback/view.py, ANSWER_COLUMNS). One definition: the
+# fields are FeedbackOut's own, but for the ids, which the statement returns as text:
+# written as they are, where the driver's own UUID type cost pydantic's serializer more.
 _FEEDBACK_FIELDS = {name: field.annotation for name, field in FeedbackOut.model_fields.items()}
+_FEEDBACK_FIELDS.update(dict.fromkeys(ID_COLUMNS, str))
 _FeedbackJson: Any = TypedDict("FeedbackJson", _FEEDBACK_FIELDS)  # type: ignore[misc]
 _FEEDBACK_JSON: TypeAdapter[Any] = TypeAdapter(_FeedbackJson)
 
@@ -258,17 +263,23 @@ _ANSWER_FIELDS = tuple(FeedbackOut.model_fields)
 _answer_values = itemgetter(*_ANSWER_FIELDS)
 
 
-def feedback_json(view: dict[str, Any]) -> bytes:
-    """The JSON of FeedbackOut for a stored vote's feedback-with-context view: the same bytes
-    as `FeedbackOut.model_validate(view).model_dump_json()`, with no model in between.
-    `view` gains its `rating`."""
-    return _FEEDBACK_JSON.dump_json(_answer(view))
+def feedback_json(answer: dict[str, Any]) -> bytes:
+    """The JSON of FeedbackOut for a stored vote's answer as the vote statement returns it
+    (its fields in order, with its rating, ids as text: `answer_fields`): the same bytes as
+    `FeedbackOut.model_validate(answer).model_dump_json()`, with no model in between."""
+    return _FEEDBACK_JSON.dump_json(answer)
 
 
-def _answer(view: dict[str, Any]) -> dict[str, Any]:
+def answer_fields(view: dict[str, Any]) -> dict[str, Any]:
+    """A stored vote's feedback-with-context view (GET's columns, any order) as the vote
+    statement returns its answer: FeedbackOut's fields in order, with its rating and its
+    ids as text."""
     view["rating"] = 1 if view["is_helpful"] else -1
     # In FeedbackOut's order (pydantic writes a dict's keys in the dict's order).
-    return dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True))
+    answer = dict(zip(_ANSWER_FIELDS, _answer_values(view), strict=True))
+    for name in ID_COLUMNS:
+        answer[name] = str(answer[name])
+    return answer
 
 
 class FeedbackPage(BaseModel):
@@ -316,25 +327,35 @@ _BATCH_FIELDS = {
 }
 _BatchJson: Any = TypedDict("BatchJson", _BATCH_FIELDS)  # type: ignore[misc]
 _BATCH_JSON: TypeAdapter[Any] = TypeAdapter(_BatchJson)
-_ITEM_FIELDS = tuple(BatchItemResult.model_fields)
+# The order an item's dict is built in below (pydantic writes a dict's keys in its order).
+ITEM_FIELDS = ("index", "status", "error", "feedback")
 
 
-def batch_result_json(results: list[dict[str, Any]]) -> bytes:
-    """The JSON of BatchResult for one result per item (`index`, `status`, and `error` or
-    `feedback`: a stored vote's view, which gains its `rating`): the same bytes as
-    `BatchResult.model_validate(...).model_dump_json()`, with no model in between."""
-    items = []
-    for result in results:
-        view = result.get("feedback")
-        item = {**dict.fromkeys(_ITEM_FIELDS), **result}
-        item["feedback"] = None if view is None else _answer(view)
-        items.append(item)
-    counts = [r["status"] for r in results]
+def batch_result_json(outcomes: Sequence[tuple[dict[str, Any], bool] | AppError]) -> bytes:
+    """The JSON of BatchResult for one outcome per item: a stored vote's answer
+    (`answer_fields`: FeedbackOut's fields in order, with `rating`, ids as text) and
+    whether it is new (201) or replaced one (200), or the error that refused the item. The
+    same bytes as `BatchResult.model_validate(...).model_dump_json()`, with no model in
+    between."""
+    items: list[dict[str, Any]] = []
+    created = replaced = 0
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, AppError):
+            error = {"index": index, "status": outcome.status_code, "error": outcome.message}
+            items.append({**error, "feedback": None})
+            continue
+        answer, new = outcome
+        if new:
+            created += 1
+        else:
+            replaced += 1
+        status = 201 if new else 200
+        items.append({"index": index, "status": status, "error": None, "feedback": answer})
     return _BATCH_JSON.dump_json(
         {
-            "created": counts.count(201),
-            "replaced": counts.count(200),
-            "failed": sum(code >= 400 for code in counts),
+            "created": created,
+            "replaced": replaced,
+            "failed": len(items) - created - replaced,
             "results": items,
         }
     )

@@ -45,6 +45,7 @@ from feedback_api.interactions.service import (
 from feedback_api.kit.db import autocommit
 from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
+from feedback_api.kit.models import new_id_strings
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
 from feedback_api.reasons.repository import ReasonSetReader
 from feedback_api.reasons.schemas import DEFAULT_REASONS
@@ -79,7 +80,8 @@ def vote_group(
 
 
 def feedback_out(view: Mapping[str, Any] | RowMapping) -> FeedbackOut:
-    """The answer for one stored vote, from its feedback-with-context view."""
+    """The answer for one stored vote, from its feedback-with-context view (or its
+    answer's fields, as the vote statement returns them)."""
     return FeedbackOut.model_validate(view)
 
 
@@ -236,8 +238,8 @@ class VoteIntake:
     async def submit(
         self, payload: FeedbackCreate, grant: TokenGrant | None = None
     ) -> tuple[dict[str, Any], bool]:
-        """Record a vote; returns its feedback-with-context view (`feedback_json` is its
-        answer) and whether it is new (False: it replaced one).
+        """Record a vote; returns its answer's fields (`feedback_json` writes them) and
+        whether it is new (False: it replaced one).
 
         `grant`: what the feedback token it came with allows (see `authorize_vote`).
         """
@@ -252,9 +254,10 @@ class VoteIntake:
     ) -> list[tuple[dict[str, Any], bool] | AppError]:
         """Validate every item on its own, then record the valid ones in one transaction.
 
-        One outcome per item, in order: the stored vote and whether it is new, or the error
-        that refused it. An item with a feedback_token counts as the token's voter, as a
-        single vote does. `core_checked`: see `validated_items`.
+        One outcome per item, in order: the stored vote's answer (FeedbackOut's fields in
+        order, `batch_result_json`) and whether it is new, or the error that refused it. An
+        item with a feedback_token counts as the token's voter, as a single vote does.
+        `core_checked`: see `validated_items`.
         """
         outcomes: list[tuple[dict[str, Any], bool] | AppError | None] = [None] * len(items)
         valid: list[tuple[int, FeedbackCreate, TokenGrant | None]] = []
@@ -274,6 +277,11 @@ class VoteIntake:
                 outcomes[index] = InvalidInput(message)
             except AppError as exc:
                 outcomes[index] = exc
+        # Exchanges sent without a request_id get theirs here, all from one read of the
+        # random source (vote_entry would draw one for each).
+        unnamed = [p for _, p, _ in valid if p.request_id is None and p.has_context]
+        for payload, request_id in zip(unnamed, new_id_strings(len(unnamed)), strict=True):
+            payload.request_id = request_id
         legacy = [grant for _, _, grant in valid if grant is not None and not grant.bound]
         bound = await self._bind_legacy(legacy) if legacy else {}
         accepted: list[tuple[int, VoteEntry]] = []

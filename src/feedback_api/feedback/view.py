@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, FromClause, Table
+from sqlalchemy import ColumnElement, FromClause, Integer, Table, Text, case, literal_column
+from sqlalchemy import cast as sql_cast
 
 from feedback_api.feedback.models import Feedback
 from feedback_api.kit.models import written_columns
@@ -28,3 +29,30 @@ def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnEl
         *(feedback.c[c.name] for c in FEEDBACK_COLUMNS),
         *(interaction.c[name] for name in CONTEXT_COLUMNS),
     ]
+
+
+# The view in the order a vote's answer (FeedbackOut) shows its fields, with the thumb
+# that `is_helpful` stores as `rating` (+1 or -1) and the ids as text: what a batch's
+# statement returns, so that each row is its item's answer as it is serialized
+# (feedback/schemas.py). As text, an id is written as it is; the driver's own UUID type
+# costs pydantic's serializer more than a third of the answer (docs/benchmarks.md).
+ANSWER_COLUMNS = (
+    "id", "interaction_id", "request_id", "rating", "is_helpful", "stars", "reasons",
+    "comment", "correction", "query", "response", "model", "intent", "project", "user_id",
+    "session_id", "metadata", "created_at", "updated_at",
+)  # fmt: skip
+
+
+ID_COLUMNS = ("id", "interaction_id")
+
+
+def answer_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnElement[Any]]:
+    """The view's columns in ANSWER_COLUMNS' order, `rating` computed from `is_helpful`,
+    the ids as their canonical text (PostgreSQL writes a uuid as `str(uuid.UUID)` does)."""
+    columns = {c.name: c for c in view_columns(feedback, interaction)}
+    # The two values written into the SQL, not bound: no parameters to send with each group.
+    up, down = literal_column("1", Integer), literal_column("-1", Integer)
+    columns["rating"] = case((feedback.c.is_helpful, up), else_=down).label("rating")
+    for name in ID_COLUMNS:
+        columns[name] = sql_cast(feedback.c[name], Text).label(name)
+    return [columns[name] for name in ANSWER_COLUMNS]
