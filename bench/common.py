@@ -64,8 +64,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL."""
+def server(
+    url: str, *args: str, env: dict[str, str] | None = None, ready: str = "/readyz"
+) -> Iterator[str]:
+    """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL
+    once `ready` answers 200 (`/healthz` for an older checkout, whose head is not the
+    database's)."""
     port = free_port()
     environment = {**os.environ, "FEEDBACK_DATABASE_URL": url, **(env or {})}
     proc = subprocess.Popen(
@@ -81,7 +85,7 @@ def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
+                with urllib.request.urlopen(f"{base}{ready}", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:

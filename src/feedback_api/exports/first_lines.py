@@ -33,22 +33,25 @@ from sqlalchemy import (
     true,
     union,
 )
+from sqlalchemy.orm import aliased
 
 from feedback_api.analytics.buckets import HOUR, floor_hour, utc_hour
 from feedback_api.analytics.models import AnalyticsChange, VoteHour
 from feedback_api.exports.examples import _sft_keep, _streamed_examples
-from feedback_api.exports.selection import Selection, Shape, in_window
+from feedback_api.exports.selection import Selection, Shape, has_text, in_window
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of first line: what the vote's own row must show (a cheap test made before its
-    example is looked up), what its example must, what a `vote_hours` row (an hour and
-    segment) must for the hour to hold such a vote, and a logged change (None: any)."""
+    """A kind of first line: what the vote's own row (`vote`) or its exchange (`exchange`)
+    must show (cheap tests made before its example is looked up), what its example must, what
+    a `vote_hours` row (an hour and segment) must for the hour to hold such a vote, and a
+    logged change (None: any)."""
 
-    own: ColumnElement[bool]
+    vote: Callable[[Any], ColumnElement[bool]] | None
+    exchange: ColumnElement[bool] | None
     example: Callable[[Any], Any]
     kept: ColumnElement[bool]
     logged: ColumnElement[bool] | None
@@ -56,19 +59,22 @@ class Kind:
 
 KINDS = (
     Kind(
+        None,
         Interaction.intent.is_not(None),
         lambda example: example.c.intent.is_not(None),
         VoteHour.intent.is_not(None),
         AnalyticsChange.intent.is_not(None),
     ),
     Kind(
+        None,
         Interaction.project.is_not(None),
         lambda example: example.c.project.is_not(None),
         VoteHour.project.is_not(None),
         AnalyticsChange.project.is_not(None),
     ),
     Kind(
-        func.cardinality(Feedback.reasons) > 0,
+        lambda vote: func.cardinality(vote.reasons) > 0,
+        None,
         lambda example: example.c.reasons.is_not(None),
         VoteHour.reasoned > 0,
         None,
@@ -89,30 +95,40 @@ def first_lines_queries(
 
 def _first_line(selection: Selection, shape: Shape, kind: Kind, *, kept: bool) -> Any:
     """The first row of `_streamed_examples` of `kind`: for each span of cast times in order
-    (`_spans`), a LATERAL that reads its votes in index order and stops at the first."""
+    (`_spans`), its votes in index order (`span_votes`), each one's example looked up
+    (`first_line`) until one is written.
+
+    Each step is a LATERAL of the one before, so that order is the plan's whatever the
+    statistics say: with a kind's rows left out of them (a kind that became common since the
+    last ANALYZE), the planner otherwise reads the few exchanges it expects to have the kind
+    first, then sorts their votes, all of them.
+    """
     keep = _sft_keep(shape)
 
     def both(example: Any, positive: Any) -> Any:
         return and_(keep(example, positive), kind.example(example))
 
     spans = _spans(selection, kind) if kept else _whole(selection)
+    vote = aliased(Feedback, name="span_vote")
+    in_span = [
+        in_window(selection, vote.created_at),
+        vote.created_at >= spans.c.lo,
+        vote.created_at < spans.c.hi,
+        *([] if kind.vote is None else [kind.vote(vote)]),
+    ]
+    votes = select(vote.id).where(*in_span).order_by(vote.created_at, vote.id).lateral("span_votes")
     first = (
         _streamed_examples(selection, shape, both, with_ids=False)
         .where(
-            # `has_text`'s test, as a plain match whose share of rows the planner reads from
-            # the texts' statistics: through `has_text`'s cast it guesses that almost no
-            # exchange has texts, and reads every exchange first to find the few.
-            Interaction.query.regexp_match(r"\S"),
-            Interaction.response.regexp_match(r"\S"),
-            kind.own,
-            Feedback.created_at >= spans.c.lo,
-            Feedback.created_at < spans.c.hi,
+            Feedback.id == votes.c.id,
+            has_text(Interaction.query),
+            has_text(Interaction.response),
+            *([] if kind.exchange is None else [kind.exchange]),
         )
-        .order_by(Feedback.created_at, Feedback.id)
         .limit(1)
         .lateral("first_line")
     )
-    return select(*first.c).select_from(spans).join(first, true()).limit(1)
+    return select(*first.c).select_from(spans).join(votes, true()).join(first, true()).limit(1)
 
 
 def _whole(selection: Selection) -> Any:
