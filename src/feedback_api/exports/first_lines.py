@@ -7,8 +7,8 @@ With these lines at the top, the first block knows every field's type.
 
 Each is the example of the earliest vote of the window (by cast time, then id) that shows
 its kind and whose example is written. Looking for it vote by vote costs a pass over the
-window when the kind is rare or absent there (about 3.7 s at 1,000,000 votes), so where the
-rollups are kept it reads only the cast hours where the kind can be
+window when the kind is rare or absent there (docs/benchmarks.md, bench_first_lines), so
+where the rollups are kept it reads only the cast hours where the kind can be
 (docs/decisions/022-first-lines-from-the-vote-hours.md): those of `vote_hours` with an intent,
 a project or votes with reasons (`reasoned`) in the selection's segments, and those of the
 votes written since the last refresh (the change log, which names each vote's cast time and
@@ -57,21 +57,21 @@ class Kind:
     logged: ColumnElement[bool] | None
 
 
+def _segment_kind(name: str) -> Kind:
+    """A kind that is a dimension of the segment (intent, project): the exchange's column,
+    which `vote_hours` and the change log keep too."""
+    return Kind(
+        None,
+        getattr(Interaction, name).is_not(None),
+        lambda example: example.c[name].is_not(None),
+        getattr(VoteHour, name).is_not(None),
+        getattr(AnalyticsChange, name).is_not(None),
+    )
+
+
 KINDS = (
-    Kind(
-        None,
-        Interaction.intent.is_not(None),
-        lambda example: example.c.intent.is_not(None),
-        VoteHour.intent.is_not(None),
-        AnalyticsChange.intent.is_not(None),
-    ),
-    Kind(
-        None,
-        Interaction.project.is_not(None),
-        lambda example: example.c.project.is_not(None),
-        VoteHour.project.is_not(None),
-        AnalyticsChange.project.is_not(None),
-    ),
+    _segment_kind("intent"),
+    _segment_kind("project"),
     Kind(
         lambda vote: func.cardinality(vote.reasons) > 0,
         None,
