@@ -116,10 +116,19 @@ def _first_line(selection: Selection, shape: Shape, kind: Kind, *, kept: bool) -
         vote.created_at < spans.c.hi,
         *([] if kind.vote is None else [kind.vote(vote)]),
     ]
-    votes = select(vote.id).where(*in_span).order_by(vote.created_at, vote.id).lateral("span_votes")
+    votes = (
+        select(vote.created_at, vote.id)
+        .where(*in_span)
+        .order_by(vote.created_at, vote.id)
+        .lateral("span_votes")
+    )
     first = (
         _streamed_examples(selection, shape, both, with_ids=False)
         .where(
+            # The vote by both columns of `ix_feedback_created_at`: one row by either index
+            # the planner picks. By its id alone, right after a bulk load it read the window
+            # by that index (taking it for a few rows) to find each vote.
+            Feedback.created_at == votes.c.created_at,
             Feedback.id == votes.c.id,
             has_text(Interaction.query),
             has_text(Interaction.response),
