@@ -64,10 +64,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL."""
+def server(
+    url: str, *args: str, env: dict[str, str] | None = None, ready: str = "/readyz"
+) -> Iterator[str]:
+    """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL
+    once `ready` answers 200 (`/healthz` for an older checkout, whose head is not the
+    database's)."""
     command = [sys.executable, "-m", "feedback_api", "serve", "--no-migrate", *args]
-    with served(command, "/readyz", env={"FEEDBACK_DATABASE_URL": url, **(env or {})}) as base:
+    with served(command, ready, env={"FEEDBACK_DATABASE_URL": url, **(env or {})}) as base:
         yield base
 
 

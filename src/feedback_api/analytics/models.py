@@ -208,6 +208,10 @@ class VoteHour(SegmentVotes, Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     hour: Mapped[datetime]
     last_at: Mapped[datetime]
+    # The votes that gave at least one reason: the weighted export's first line with reasons
+    # is looked for in the hours where there are some (exports/first_lines.py). Not summed
+    # into the windows.
+    reasoned: Mapped[int] = mapped_column(BigInteger)
 
 
 class VoteWindow(SegmentVotes, Base):

@@ -388,38 +388,6 @@ def _sft_keep(shape: Shape) -> Keep:
     return lambda example, positive: positive.is_not(None)
 
 
-# Each kind of first line: what the vote's own row must show (a cheap test made before its
-# example is looked up, so a window without any costs one plain scan, not one lookup per
-# vote), and what its example must.
-_KINDS: list[tuple[Any, Callable[[Any], Any]]] = [
-    (Interaction.intent.is_not(None), lambda example: example.c.intent.is_not(None)),
-    (Interaction.project.is_not(None), lambda example: example.c.project.is_not(None)),
-    (func.cardinality(Feedback.reasons) > 0, lambda example: example.c.reasons.is_not(None)),
-]
-
-
-def first_lines_queries(selection: Selection, shape: Shape) -> list[Select[*tuple[Any, ...]]]:
-    """weighted: the first example with an intent, the first with a project and the first
-    with reasons (queries that stop at their first row), written before the others.
-
-    `datasets.load_dataset("json")` infers each block's types (10 MB) on its own and fails
-    when a block where a field is only ever null (or an empty list) comes before one where
-    it is not. With these lines at the top, the first block knows every field's type.
-    """
-    if shape.format != "weighted":
-        return []
-    keep = _sft_keep(shape)
-
-    def both(kind: Callable[[Any], Any]) -> Keep:
-        return lambda example, positive: and_(keep(example, positive), kind(example))
-
-    texts = [has_text(Interaction.query), has_text(Interaction.response)]
-    return [
-        _streamed_examples(selection, shape, both(kind), with_ids=False).where(*texts, own).limit(1)
-        for own, kind in _KINDS
-    ]
-
-
 def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
     """The rows the export writes, one a line: EXAMPLE_COLUMNS (weighted, openai, kto) or
     PAIR_COLUMNS (dpo, openai-dpo), then feedback_ids `with_ids`. Ties (as many up as down),

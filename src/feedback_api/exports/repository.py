@@ -16,16 +16,17 @@ from sqlalchemy import Select, and_, false, func, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import join
 
+from feedback_api.analytics.models import RefreshState
 from feedback_api.exports import pairs, reviewed
 from feedback_api.exports.examples import (
     EXAMPLE_COLUMNS,
     corrections,
-    first_lines_queries,
     grouped_examples,
     lines_query,
     split_key_index,
     written,
 )
+from feedback_api.exports.first_lines import first_lines_queries
 from feedback_api.exports.models import ExportRun
 from feedback_api.exports.pairs import PAIR_COLUMNS
 from feedback_api.exports.selection import (
@@ -135,8 +136,9 @@ class ExportRepository:
         if streamed:
             await self._look_up_twins()
         firsts: list[AnyRow] = []
-        if not with_ids:
-            for query in first_lines_queries(selection, shape):
+        if not with_ids and shape.format == "weighted":
+            kept = await self._rollups_kept()
+            for query in first_lines_queries(selection, shape, kept=kept):
                 row = (await self.session.execute(query)).first()
                 if row is not None and all(row[:3] != other[:3] for other in firsts):
                     firsts.append(row)
@@ -153,6 +155,12 @@ class ExportRepository:
                     if (not streamed or written(row)) and tuple(row[:3]) not in done
                 ]
             yield partition
+
+    async def _rollups_kept(self) -> bool:
+        """Whether a full refresh has run since the last upgrade: then `vote_hours` and the
+        change log tell every cast hour where a kind of first line may be."""
+        rebuilt = select(RefreshState.full_rebuild_at).where(RefreshState.id == 1)
+        return await self.session.scalar(rebuilt) is not None
 
     async def _look_up_twins(self) -> None:
         """For the rest of the transaction: joins by index lookups, never by hashing.
