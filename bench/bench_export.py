@@ -1,7 +1,7 @@
 """Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
     python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
-                                 [--reviewed 0.01]
+                                 [--reviewed 0.01] [--no-fill]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -14,6 +14,9 @@ offline file (csv, jsonl, parquet), side by side in one run:
   export   the export through `feedback-api serve` over HTTP, read to the end: the time to
            its first line, its rate, and the ratio to COPY;
   memory   the growth of the server's resident memory (all its processes) during it.
+
+--no-fill (with --database-url) measures a database an earlier run filled, as it is: so one
+filled database serves several runs, of one code or of two alternated.
 """
 
 from __future__ import annotations
@@ -75,6 +78,15 @@ async def review(dsn: str, share: float) -> int:
     return count
 
 
+async def stored(dsn: str) -> tuple[int, int]:
+    """The votes and review items a database holds (--no-fill)."""
+    conn = await asyncpg.connect(dsn)
+    votes = int(await conn.fetchval("SELECT count(*) FROM feedback"))
+    items = int(await conn.fetchval("SELECT count(*) FROM review_items"))
+    await conn.close()
+    return votes, items
+
+
 def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str]]:
     """The SQL an export of `kind` streams, and the settings it runs with."""
     if kind in OFFLINE:
@@ -82,8 +94,12 @@ def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str
         settings = []
     else:
         stmt = lines_query(Selection(since, until), Shape(format=kind), with_ids=False)  # type: ignore[arg-type]
-        settings = [] if kind in PAIRED else ["enable_hashjoin", "enable_mergejoin"]
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    if kind not in OFFLINE:
+        # Streamed rows run without hash or merge joins (`ExportRepository._look_up_twins`);
+        # pairs are streamed since migration 0019, grouped with the defaults before it.
+        streamed = kind not in PAIRED or "first_of_prompt" in sql
+        settings = ["enable_hashjoin", "enable_mergejoin"] if streamed else []
     return sql, settings
 
 
@@ -172,13 +188,23 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
     parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
     parser.add_argument("--reviewed", type=float, default=0.01, help="share of answers reviewed")
+    parser.add_argument(
+        "--no-fill",
+        action="store_true",
+        help="measure the database of --database-url as it is (filled by an earlier run)",
+    )
     args = parser.parse_args()
+    if args.no_fill and not args.database_url:
+        parser.error("--no-fill measures an existing database: give it with --database-url")
     kinds = args.formats.split(",")
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
-    asyncio.run(fill(dsn, rows))
-    reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
+    if args.no_fill:
+        rows, reviewed = asyncio.run(stored(dsn))
+    else:
+        asyncio.run(fill(dsn, rows))
+        reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
     print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}")
     header = (

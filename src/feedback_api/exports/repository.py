@@ -131,9 +131,9 @@ class ExportRepository:
     ) -> AsyncIterator[Sequence[AnyRow]]:
         """Batches of `lines_query` rows from a server-side cursor (memory stays flat),
         the rows of `first_lines_queries` first and not again."""
+        await self._look_up_twins()
+        # The pair formats leave out empty texts in their SQL, once per pair.
         streamed = shape.format not in PAIRED
-        if streamed:
-            await self._look_up_twins()
         firsts: list[AnyRow] = []
         if not with_ids:
             for query in first_lines_queries(selection, shape):
@@ -157,11 +157,12 @@ class ExportRepository:
     async def _look_up_twins(self) -> None:
         """For the rest of the transaction: joins by index lookups, never by hashing.
 
-        `_streamed_examples` is fast only as nested loops over indexes (a vote, its
-        exchange's twins, their votes). Right after a bulk load, before the statistics of
-        `exchange_key`'s index are gathered, the planner guesses thousands of twins per
-        exchange and hashes every vote of the window for each one instead. These settings
-        make the one plan that streams the only one it considers.
+        `_streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
+        indexes (a vote, its exchange's twins or its prompt's answers, their votes). Right
+        after a bulk load, before the statistics of `ix_interactions_prompt_answer` are
+        gathered, the planner guesses thousands of twins per exchange and hashes every vote
+        of the window for each one instead. These settings make the one plan that streams
+        the only one it considers.
         """
         for name in ("enable_hashjoin", "enable_mergejoin"):
             await self.session.execute(select(func.set_config(name, "off", true())))
