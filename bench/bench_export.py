@@ -1,7 +1,7 @@
 """Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
     python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
-                                 [--reviewed 0.01] [--no-fill]
+                                 [--reviewed 0.01] [--popular 20000] [--no-fill]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -14,6 +14,9 @@ offline file (csv, jsonl, parquet), side by side in one run:
   export   the export through `feedback-api serve` over HTTP, read to the end: the time to
            its first line, its rate, and the ratio to COPY;
   memory   the growth of the server's resident memory (all its processes) during it.
+
+--popular N adds one prompt answered N times, each answer with one vote in the window: a
+pair export must read such a prompt's answers once, not once per vote.
 
 --no-fill (with --database-url) measures a database an earlier run filled, as it is: so one
 filled database serves several runs, of one code or of two alternated.
@@ -76,6 +79,27 @@ async def review(dsn: str, share: float) -> int:
     count = int(await conn.fetchval("SELECT count(*) FROM review_items"))
     await conn.close()
     return count
+
+
+# One question answered $1 times (distinct answers), each with one vote in the window.
+POPULAR_FILL = """
+WITH i AS (
+  INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
+  SELECT gen_random_uuid(), 'popular-' || g, 'the popular question', 'popular answer ' || g,
+         'model-0', 'intent-0', 'project-0', now() - (g % 90) * interval '1 day'
+  FROM generate_series(1, $1::bigint) AS g RETURNING id, created_at)
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
+SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
+       'user-' || (random() * 10000)::int, created_at
+FROM i
+"""
+
+
+async def popular(dsn: str, answers: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(POPULAR_FILL, answers)
+    await conn.execute("VACUUM ANALYZE interactions, feedback")
+    await conn.close()
 
 
 async def stored(dsn: str) -> tuple[int, int]:
@@ -189,6 +213,9 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
     parser.add_argument("--reviewed", type=float, default=0.01, help="share of answers reviewed")
     parser.add_argument(
+        "--popular", type=int, default=0, help="one more prompt answered this many times"
+    )
+    parser.add_argument(
         "--no-fill",
         action="store_true",
         help="measure the database of --database-url as it is (filled by an earlier run)",
@@ -204,9 +231,12 @@ def main() -> None:
         rows, reviewed = asyncio.run(stored(dsn))
     else:
         asyncio.run(fill(dsn, rows))
+        if args.popular:
+            asyncio.run(popular(dsn, args.popular))
+            rows += args.popular
         reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
-    print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}")
+    print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}", flush=True)
     header = (
         f"{'export':<12}{'rows':>10}{'first line s':>14}{'rows/s':>10}{'COPY rows/s':>13}"
         f"{'ratio':>8}{'RSS growth MB':>15}"

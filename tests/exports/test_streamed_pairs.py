@@ -1,8 +1,8 @@
-"""The pair formats stream prompt by prompt (`pairs.streamed_pairs`): on a randomized fill
-with popular prompts, twins, ties, empty texts, reviews (decided in and out of the window,
-disputed, waiting, open) and corrections, they write the same multiset of lines as the
-window grouped first (`pairs.pairs_query`, which the summary counts), for every label
-source, with and without filters and vote ids."""
+"""The pair formats stream prompt by prompt (`pairs.streamed_pairs`, an HTTP download): on a
+randomized fill with popular prompts, twins, ties, empty texts, reviews (decided in and out
+of the window, disputed, waiting, open) and corrections, they write the same multiset of
+lines as the window grouped first (`pairs.pairs_query`: files written whole, and the
+summary's counts), for every label source, with and without filters and vote ids."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, func, insert, select, true, union_all
+from sqlalchemy import Select, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from feedback_api.exports import pairs
-from feedback_api.exports.examples import corrections, grouped_examples, lines_query
+from feedback_api.exports.examples import lines_query
 from feedback_api.exports.repository import ExportRepository
 from feedback_api.exports.selection import Selection, Shape
 from feedback_api.feedback.models import Feedback
@@ -114,16 +113,6 @@ def _fill(rng: random.Random) -> dict[Any, list[dict[str, Any]]]:
     }
 
 
-def _grouped_lines(selection: Selection, shape: Shape, *, with_ids: bool) -> Select[Any]:
-    """The lines as the window grouped first makes them."""
-    ex = grouped_examples(selection, shape, with_ids=with_ids, paired=True)
-    parts = [pairs.pairs_query(ex, shape, with_ids=with_ids)]
-    for fixes, reviewer in corrections(selection, shape, paired=True, with_ids=with_ids):
-        parts.append(pairs.correction_pairs(fixes, with_ids=with_ids, reviewer=reviewer))
-    rows = union_all(*parts).subquery("lines")
-    return select(*rows.c)
-
-
 def _lines(rows: Any, *, with_ids: bool) -> Counter[tuple[Any, ...]]:
     """Rows as comparable lines: vote ids in order (an aggregate's order is not defined)."""
     if not with_ids:
@@ -160,7 +149,7 @@ async def test_streamed_pairs_are_the_grouped_pairs(engine: AsyncEngine, seed: i
     for selection, shape, with_ids in CASES:
         async with engine.connect() as conn:
             grouped = _lines(
-                await conn.execute(_grouped_lines(selection, shape, with_ids=with_ids)),
+                await conn.execute(lines_query(selection, shape, with_ids=with_ids, early=False)),
                 with_ids=with_ids,
             )
             query = lines_query(selection, shape, with_ids=with_ids)

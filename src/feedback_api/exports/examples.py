@@ -415,7 +415,9 @@ def first_lines_queries(selection: Selection, shape: Shape) -> list[Select[*tupl
     ]
 
 
-def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
+def lines_query(
+    selection: Selection, shape: Shape, *, with_ids: bool, early: bool = True
+) -> Select[*tuple[Any, ...]]:
     """The rows the export writes, one a line: EXAMPLE_COLUMNS (weighted, openai, kto) or
     PAIR_COLUMNS (dpo, openai-dpo), then feedback_ids `with_ids`. Ties (as many up as down),
     disputed examples and examples on an empty question or answer are left out; corrections
@@ -423,13 +425,19 @@ def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select
 
     Nothing is sorted ahead in the SFT-like formats: their examples leave as their votes
     are read (`_streamed_examples`), then those that only a review consensus brings into
-    the window. The pair formats group the window by digests of a few dozen bytes
-    (`grouped_examples`, hashed, not sorted) before their first pair: a pair needs every
-    answer to its prompt.
+    the window. The pair formats stream prompt by prompt (`pairs.streamed_pairs`) when
+    `early`; otherwise (a file written whole) they group the window by digests of a few
+    dozen bytes first (`grouped_examples`, hashed, not sorted): no pair before one pass
+    over the window, but done about twice as soon at 1,000,000 votes (docs/benchmarks.md).
+    The two write the same lines, in different orders.
     """
     fixes = corrections(selection, shape, paired=shape.format in PAIRED, with_ids=with_ids)
     parts: list[Select[*tuple[Any, ...]]]
-    if shape.format in PAIRED:
+    if shape.format in PAIRED and not early:
+        ex = grouped_examples(selection, shape, with_ids=with_ids, paired=True)
+        parts = [pairs.pairs_query(ex, shape, with_ids=with_ids)]
+        parts += [pairs.correction_pairs(f, with_ids=with_ids, reviewer=r) for f, r in fixes]
+    elif shape.format in PAIRED:
         parts = [pairs.streamed_pairs(selection, shape, with_ids=with_ids)]
         if shape.reviews:
             parts.append(pairs.streamed_pairs(selection, shape, with_ids=with_ids, decided=True))

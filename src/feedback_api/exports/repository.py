@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
 from feedback_api.exports import pairs, reviewed
@@ -86,6 +86,18 @@ async def read_ahead(
                 await pending
 
 
+async def _small_first(
+    result: AsyncResult[Any], first: int = 100
+) -> AsyncIterator[Sequence[AnyRow]]:
+    """A cursor's first `first` rows alone, then its batches: a pair export's first batch
+    of thousands waits for dozens of prompts, its first hundred rows for one or two."""
+    head = await result.fetchmany(first)
+    if head:
+        yield head
+    async for partition in result.partitions():
+        yield partition
+
+
 class ExportRepository:
     def __init__(self, session: ReadSession) -> None:
         self.session = session
@@ -127,13 +139,24 @@ class ExportRepository:
         return int(await self.session.scalar(select(func.count()).select_from(rows)) or 0)
 
     async def stream_rows(
-        self, selection: Selection, shape: Shape, *, with_ids: bool, batch: int = 5000
+        self,
+        selection: Selection,
+        shape: Shape,
+        *,
+        with_ids: bool,
+        batch: int = 5000,
+        early: bool = True,
     ) -> AsyncIterator[Sequence[AnyRow]]:
         """Batches of `lines_query` rows from a server-side cursor (memory stays flat),
-        the rows of `first_lines_queries` first and not again."""
-        await self._look_up_twins()
+        the rows of `first_lines_queries` first and not again; the first batch is small,
+        so the first lines leave as soon as the database has them.
+
+        `early` (see `lines_query`): False for a file written whole, whose pairs then come
+        from the plan that finishes sooner."""
         # The pair formats leave out empty texts in their SQL, once per pair.
         streamed = shape.format not in PAIRED
+        if streamed or early:
+            await self._look_up_twins()
         firsts: list[AnyRow] = []
         if not with_ids:
             for query in first_lines_queries(selection, shape):
@@ -143,9 +166,9 @@ class ExportRepository:
         if firsts:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
-        stmt = lines_query(selection, shape, with_ids=with_ids).execution_options(yield_per=batch)
-        result = await self.session.stream(stmt)
-        async for partition in read_ahead(result.partitions()):
+        stmt = lines_query(selection, shape, with_ids=with_ids, early=early)
+        result = await self.session.stream(stmt.execution_options(yield_per=batch))
+        async for partition in read_ahead(_small_first(result)):
             if streamed or done:
                 partition = [
                     row
@@ -171,7 +194,7 @@ class ExportRepository:
         self, selection: Selection, shape: Shape, batch: int = 50_000
     ) -> AsyncIterator[Sequence[uuid.UUID]]:
         """The ids of the votes behind the export's lines, each once, in order."""
-        lines = lines_query(selection, shape, with_ids=True).subquery("lines")
+        lines = lines_query(selection, shape, with_ids=True, early=False).subquery("lines")
         ids = func.unnest(lines.c.feedback_ids).table_valued("id").render_derived("ids")
         stmt = select(ids.c.id).select_from(lines).join(ids, true()).distinct().order_by(ids.c.id)
         result = await self.session.stream_scalars(stmt.execution_options(yield_per=batch))
