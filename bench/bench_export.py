@@ -12,7 +12,8 @@ offline file (csv, jsonl, parquet), side by side in one run:
            writing the same rows with no application in between (with the planner settings
            the export uses);
   export   the export through `feedback-api serve` over HTTP, read to the end: the time to
-           its first line, its rate, and the ratio to COPY;
+           its first line, its rate, and the ratio to COPY (after a warm-up: every worker
+           loads its redactor on its first export);
   memory   the growth of the server's resident memory (all its processes) during it.
 
 --popular N adds one prompt answered N times, each answer with one vote in the window: a
@@ -146,6 +147,17 @@ async def copy_rate(dsn: str, kind: str, since: datetime, until: datetime) -> tu
     return lines / elapsed, lines
 
 
+async def warm_up(base: str, requests: int = 8) -> None:
+    """Empty exports (a window in 2001) side by side, so that every worker of the server has
+    loaded its redactor (on its first export, seconds) before anything is timed."""
+    body = {"start_date": "2001-01-01", "end_date": "2001-01-02", "format": "kto"}
+    url, close = "/v1/feedback/export/finetuning", {"Connection": "close"}
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+        sent = [client.post(url, json=body, headers=close) for _ in range(requests)]
+        for response in await asyncio.gather(*sent):
+            response.raise_for_status()
+
+
 def server_rss(pid: int) -> int:
     try:
         parent = psutil.Process(pid)
@@ -243,6 +255,7 @@ def main() -> None:
     )
     print(header)
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
+        asyncio.run(warm_up(base))
         for kind in kinds:
             until = datetime.now(UTC) + timedelta(minutes=5)
             copy, _ = asyncio.run(copy_rate(dsn, kind, until - timedelta(days=days), until))
