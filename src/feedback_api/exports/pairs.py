@@ -60,21 +60,12 @@ def pairs_query(ex: CTE, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any, 
     )
     chosen, rejected = ranked.alias("c"), ranked.alias("r")
     chosen_text, rejected_text = aliased(Interaction, name="ct"), aliased(Interaction, name="rt")
-    either = or_(chosen.c.source == "review", rejected.c.source == "review")
-    columns = _pair_columns(
-        chosen_text,
-        chosen_text.response,
-        rejected_text.response,
-        chosen.c.up,
-        rejected.c.down,
-        case((either, literal("review")), else_=literal("vote")),
+    ids = (chosen.c.feedback_ids, rejected.c.feedback_ids) if with_ids else (None, None)
+    columns = _answer_pair_columns(
+        (chosen_text, chosen.c.up, chosen.c.source, ids[0]),
+        (rejected_text, rejected.c.down, rejected.c.source, ids[1]),
+        with_ids=with_ids,
     )
-    if with_ids:  # the votes behind a side labelled by its votes
-        ids = func.array_cat(
-            case((chosen.c.source == "review", null()), else_=chosen.c.feedback_ids),
-            case((rejected.c.source == "review", null()), else_=rejected.c.feedback_ids),
-        )
-        columns.append(ids.label("feedback_ids"))
     return (
         select(*columns)
         .select_from(chosen)
@@ -89,6 +80,33 @@ def pairs_query(ex: CTE, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any, 
             not_(rejected.c.empty),
         )
     )
+
+
+Side = tuple[Any, Any, Any, Any]
+
+
+def _answer_pair_columns(chosen: Side, rejected: Side, *, with_ids: bool) -> list[Any]:
+    """PAIR_COLUMNS[, feedback_ids] of an answer against the chosen answer, each side given
+    as (its exchange, its count: up or down, its label source, its vote ids). A pair's
+    label_source is `review` when either side's label is a review's."""
+    (chosen_text, up, chosen_source, chosen_ids) = chosen
+    (rejected_text, down, rejected_source, rejected_ids) = rejected
+    either = or_(chosen_source == "review", rejected_source == "review")
+    columns = _pair_columns(
+        chosen_text,
+        chosen_text.response,
+        rejected_text.response,
+        up,
+        down,
+        case((either, literal("review")), else_=literal("vote")),
+    )
+    if with_ids:  # the votes behind a side labelled by its votes
+        ids = func.array_cat(
+            case((chosen_source == "review", null()), else_=chosen_ids),
+            case((rejected_source == "review", null()), else_=rejected_ids),
+        )
+        columns.append(ids.label("feedback_ids"))
+    return columns
 
 
 def _order(positive: Any, source: Any, up: Any, down: Any, key: Any) -> tuple[Any, ...]:
@@ -210,21 +228,12 @@ def _prompt_pairs(selection: Selection, shape: Shape, *, with_ids: bool) -> Any:
         sides += [examples.c.feedback_ids, chosen(examples.c.feedback_ids).label("chosen_ids")]
     ranked = select(*sides).subquery("ranked")
     chosen_text, rejected_text = aliased(Interaction, name="ct"), aliased(Interaction, name="rt")
-    either = or_(ranked.c.chosen_source == "review", ranked.c.source == "review")
-    columns = _pair_columns(
-        chosen_text,
-        chosen_text.response,
-        rejected_text.response,
-        ranked.c.chosen_up.label("up"),
-        ranked.c.down,
-        case((either, literal("review")), else_=literal("vote")),
+    ids = (ranked.c.chosen_ids, ranked.c.feedback_ids) if with_ids else (None, None)
+    columns = _answer_pair_columns(
+        (chosen_text, ranked.c.chosen_up.label("up"), ranked.c.chosen_source, ids[0]),
+        (rejected_text, ranked.c.down, ranked.c.source, ids[1]),
+        with_ids=with_ids,
     )
-    if with_ids:  # the votes behind a side labelled by its votes
-        ids = func.array_cat(
-            case((ranked.c.chosen_source == "review", null()), else_=ranked.c.chosen_ids),
-            case((ranked.c.source == "review", null()), else_=ranked.c.feedback_ids),
-        )
-        columns.append(ids.label("feedback_ids"))
     return (
         select(*columns, ranked.c.votes)
         .select_from(ranked)
