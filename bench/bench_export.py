@@ -1,7 +1,8 @@
 """Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
-    python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
-                                 [--reviewed 0.01] [--popular 20000] [--no-fill]
+    python bench/bench_export.py [--quick] [--database-url URL [--no-fill]]
+                                 [--formats weighted,csv,...] [--reviewed 0.01]
+                                 [--popular 20000]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -18,9 +19,6 @@ offline file (csv, jsonl, parquet), side by side in one run:
 
 --popular N adds one prompt answered N times, each answer with one vote in the window: a
 pair export must read such a prompt's answers once, not once per vote.
-
---no-fill (with --database-url) measures a database an earlier run filled, as it is: so one
-filled database serves several runs, of one code or of two alternated.
 """
 
 from __future__ import annotations
@@ -103,13 +101,13 @@ async def popular(dsn: str, answers: int) -> None:
     await conn.close()
 
 
-async def stored(dsn: str) -> tuple[int, int]:
-    """The votes and review items a database holds (--no-fill)."""
+async def counted(dsn: str) -> tuple[int, int]:
+    """The votes and the reviewed answers of a database filled before."""
     conn = await asyncpg.connect(dsn)
     votes = int(await conn.fetchval("SELECT count(*) FROM feedback"))
-    items = int(await conn.fetchval("SELECT count(*) FROM review_items"))
+    reviewed = int(await conn.fetchval("SELECT count(*) FROM review_items"))
     await conn.close()
-    return votes, items
+    return votes, reviewed
 
 
 def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str]]:
@@ -231,17 +229,17 @@ def main() -> None:
     parser.add_argument(
         "--no-fill",
         action="store_true",
-        help="measure the database of --database-url as it is (filled by an earlier run)",
+        help="with --database-url: measure its rows as they are (filled by an earlier run)",
     )
     args = parser.parse_args()
     if args.no_fill and not args.database_url:
-        parser.error("--no-fill measures an existing database: give it with --database-url")
+        parser.error("--no-fill needs --database-url (a database filled before)")
     kinds = args.formats.split(",")
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
     if args.no_fill:
-        rows, reviewed = asyncio.run(stored(dsn))
+        rows, reviewed = asyncio.run(counted(dsn))
     else:
         asyncio.run(fill(dsn, rows))
         if args.popular:
