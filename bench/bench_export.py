@@ -2,6 +2,7 @@
 
     python bench/bench_export.py [--quick] [--database-url URL [--no-fill]]
                                  [--formats weighted,csv,...] [--reviewed 0.01]
+                                 [--popular 20000]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -12,8 +13,12 @@ offline file (csv, jsonl, parquet), side by side in one run:
            writing the same rows with no application in between (with the planner settings
            the export uses);
   export   the export through `feedback-api serve` over HTTP, read to the end: the time to
-           its first line, its rate, and the ratio to COPY;
+           its first line, its rate, and the ratio to COPY (after a warm-up: every worker
+           loads its redactor on its first export);
   memory   the growth of the server's resident memory (all its processes) during it.
+
+--popular N adds one prompt answered N times, each answer with one vote in the window: a
+pair export must read such a prompt's answers once, not once per vote.
 """
 
 from __future__ import annotations
@@ -75,6 +80,27 @@ async def review(dsn: str, share: float) -> int:
     return count
 
 
+# One question answered $1 times (distinct answers), each with one vote in the window.
+POPULAR_FILL = """
+WITH i AS (
+  INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
+  SELECT gen_random_uuid(), 'popular-' || g, 'the popular question', 'popular answer ' || g,
+         'model-0', 'intent-0', 'project-0', now() - (g % 90) * interval '1 day'
+  FROM generate_series(1, $1::bigint) AS g RETURNING id, created_at)
+INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
+SELECT gen_random_uuid(), id, random() < 0.7, 1 + (random() * 4)::int,
+       'user-' || (random() * 10000)::int, created_at
+FROM i
+"""
+
+
+async def popular(dsn: str, answers: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(POPULAR_FILL, answers)
+    await conn.execute("VACUUM ANALYZE interactions, feedback")
+    await conn.close()
+
+
 async def counted(dsn: str) -> tuple[int, int]:
     """The votes and the reviewed answers of a database filled before."""
     conn = await asyncpg.connect(dsn)
@@ -91,8 +117,12 @@ def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str
         settings = []
     else:
         stmt = lines_query(Selection(since, until), Shape(format=kind), with_ids=False)  # type: ignore[arg-type]
-        settings = [] if kind in PAIRED else ["enable_hashjoin", "enable_mergejoin"]
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    if kind not in OFFLINE:
+        # Streamed rows run without hash or merge joins (`ExportRepository._look_up_twins`);
+        # pairs are streamed since migration 0019, grouped with the defaults before it.
+        streamed = kind not in PAIRED or "first_of_prompt" in sql
+        settings = ["enable_hashjoin", "enable_mergejoin"] if streamed else []
     return sql, settings
 
 
@@ -113,6 +143,18 @@ async def copy_rate(dsn: str, kind: str, since: datetime, until: datetime) -> tu
     elapsed = time.perf_counter() - started
     await conn.close()
     return lines / elapsed, lines
+
+
+async def warm_up(base: str, requests: int = 8) -> None:
+    """Small exports (the last day's votes) side by side, so that every worker of the server
+    has loaded its redactor (on the first rows it redacts, seconds) before anything is
+    timed."""
+    body = {"days": 1, "format": "kto"}
+    url, close = "/v1/feedback/export/finetuning", {"Connection": "close"}
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+        sent = [client.post(url, json=body, headers=close) for _ in range(requests)]
+        for response in await asyncio.gather(*sent):
+            response.raise_for_status()
 
 
 def server_rss(pid: int) -> int:
@@ -156,7 +198,7 @@ def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int
     started = time.perf_counter()
     with httpx.stream(**request, timeout=3600) as response:
         response.raise_for_status()
-        for chunk in response.iter_bytes(1 << 16):
+        for chunk in response.iter_bytes():  # as received: the first line when it arrives
             if first != first and (b"\n" in chunk or parquet is not None):
                 first = time.perf_counter() - started
             if parquet is not None:
@@ -182,6 +224,9 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
     parser.add_argument("--reviewed", type=float, default=0.01, help="share of answers reviewed")
     parser.add_argument(
+        "--popular", type=int, default=0, help="one more prompt answered this many times"
+    )
+    parser.add_argument(
         "--no-fill",
         action="store_true",
         help="with --database-url: measure its rows as they are (filled by an earlier run)",
@@ -197,15 +242,19 @@ def main() -> None:
         rows, reviewed = asyncio.run(counted(dsn))
     else:
         asyncio.run(fill(dsn, rows))
+        if args.popular:
+            asyncio.run(popular(dsn, args.popular))
+            rows += args.popular
         reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
-    print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}")
+    print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}", flush=True)
     header = (
         f"{'export':<12}{'rows':>10}{'first line s':>14}{'rows/s':>10}{'COPY rows/s':>13}"
         f"{'ratio':>8}{'RSS growth MB':>15}"
     )
     print(header)
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
+        asyncio.run(warm_up(base))
         for kind in kinds:
             until = datetime.now(UTC) + timedelta(minutes=5)
             copy, _ = asyncio.run(copy_rate(dsn, kind, until - timedelta(days=days), until))

@@ -45,7 +45,7 @@ from feedback_api.exports.selection import (
     matches,
 )
 from feedback_api.feedback.models import Feedback
-from feedback_api.interactions.models import Interaction, exchange_key
+from feedback_api.interactions.models import Interaction, same_exchange
 from feedback_api.kit.models import AnyRow
 from feedback_api.review.models import ReviewItem, ReviewLabel
 
@@ -132,11 +132,7 @@ def grouped_examples(
     voted_twin = (
         select(true())
         .select_from(join(twin, twin_vote, twin_vote.interaction_id == twin.id))
-        .where(
-            exchange_key(twin.meta, twin.query, twin.response)
-            == exchange_key(rep.meta, rep.query, rep.response),
-            *_selected(selection, twin_vote, twin),
-        )
+        .where(same_exchange(twin, rep), *_selected(selection, twin_vote, twin))
         .exists()
     )
     only_reviewed = [
@@ -267,7 +263,7 @@ def _correction_rows(
 
 def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> Any:
     """LATERAL, one row for the example of the outer `Interaction`: its twins (by
-    `exchange_key`'s index), their votes in the window (`up`, `down`, the canonical vote:
+    `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`, the canonical vote:
     the smallest id) and, when reviews label examples, their review status parts and the
     first of their items decided in the window (`decision`).
 
@@ -276,7 +272,6 @@ def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> A
     window, as one did when the statistics were missing after a bulk load.
     """
     twin, twin_vote = aliased(Interaction, name="twin"), aliased(Feedback, name="twin_vote")
-    key = exchange_key(Interaction.meta, Interaction.query, Interaction.response)
     inside = and_(*_selected(selection, twin_vote, twin))
     columns: list[Any] = [
         func.count().filter(and_(inside, twin_vote.is_helpful)).label("up"),
@@ -305,7 +300,7 @@ def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> A
     return (
         select(*columns)
         .select_from(source)
-        .where(exchange_key(twin.meta, twin.query, twin.response) == key)
+        .where(same_exchange(twin, Interaction))
         .lateral("example")
     )
 
@@ -388,7 +383,9 @@ def _sft_keep(shape: Shape) -> Keep:
     return lambda example, positive: positive.is_not(None)
 
 
-def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select[*tuple[Any, ...]]:
+def lines_query(
+    selection: Selection, shape: Shape, *, with_ids: bool, early: bool = True
+) -> Select[*tuple[Any, ...]]:
     """The rows the export writes, one a line: EXAMPLE_COLUMNS (weighted, openai, kto) or
     PAIR_COLUMNS (dpo, openai-dpo), then feedback_ids `with_ids`. Ties (as many up as down),
     disputed examples and examples on an empty question or answer are left out; corrections
@@ -396,15 +393,22 @@ def lines_query(selection: Selection, shape: Shape, *, with_ids: bool) -> Select
 
     Nothing is sorted ahead in the SFT-like formats: their examples leave as their votes
     are read (`_streamed_examples`), then those that only a review consensus brings into
-    the window. The pair formats group the window by digests of a few dozen bytes
-    (`grouped_examples`, hashed, not sorted) before their first pair: a pair needs every
-    answer to its prompt.
+    the window. The pair formats stream prompt by prompt (`pairs.streamed_pairs`) when
+    `early`; otherwise (a file written whole) they group the window by digests of a few
+    dozen bytes first (`grouped_examples`, hashed, not sorted): no pair before one pass
+    over the window, but done about twice as soon at 1,000,000 votes (docs/benchmarks.md).
+    The two write the same lines, in different orders.
     """
     fixes = corrections(selection, shape, paired=shape.format in PAIRED, with_ids=with_ids)
     parts: list[Select[*tuple[Any, ...]]]
-    if shape.format in PAIRED:
+    if shape.format in PAIRED and not early:
         ex = grouped_examples(selection, shape, with_ids=with_ids, paired=True)
         parts = [pairs.pairs_query(ex, shape, with_ids=with_ids)]
+        parts += [pairs.correction_pairs(f, with_ids=with_ids, reviewer=r) for f, r in fixes]
+    elif shape.format in PAIRED:
+        parts = [pairs.streamed_pairs(selection, shape, with_ids=with_ids)]
+        if shape.reviews:
+            parts.append(pairs.streamed_pairs(selection, shape, with_ids=with_ids, decided=True))
         parts += [pairs.correction_pairs(f, with_ids=with_ids, reviewer=r) for f, r in fixes]
     else:
         keep = _sft_keep(shape)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
 from feedback_api.analytics.models import RefreshState
@@ -87,6 +87,18 @@ async def read_ahead(
                 await pending
 
 
+async def _small_first(
+    result: AsyncResult[Any], first: int = 100
+) -> AsyncIterator[Sequence[AnyRow]]:
+    """A cursor's first `first` rows alone, then its batches: a pair export's first batch
+    of thousands waits for dozens of prompts, its first hundred rows for one or two."""
+    head = await result.fetchmany(first)
+    if head:
+        yield head
+    async for partition in result.partitions():
+        yield partition
+
+
 class ExportRepository:
     def __init__(self, session: ReadSession) -> None:
         self.session = session
@@ -128,12 +140,23 @@ class ExportRepository:
         return int(await self.session.scalar(select(func.count()).select_from(rows)) or 0)
 
     async def stream_rows(
-        self, selection: Selection, shape: Shape, *, with_ids: bool, batch: int = 5000
+        self,
+        selection: Selection,
+        shape: Shape,
+        *,
+        with_ids: bool,
+        batch: int = 5000,
+        early: bool = True,
     ) -> AsyncIterator[Sequence[AnyRow]]:
         """Batches of `lines_query` rows from a server-side cursor (memory stays flat),
-        the rows of `first_lines_queries` first and not again."""
+        the rows of `first_lines_queries` first and not again; the first batch is small,
+        so the first lines leave as soon as the database has them.
+
+        `early` (see `lines_query`): False for a file written whole, whose pairs then come
+        from the plan that finishes sooner."""
+        # The pair formats leave out empty texts in their SQL, once per pair.
         streamed = shape.format not in PAIRED
-        if streamed:
+        if streamed or early:
             await self._look_up_twins()
         firsts: list[AnyRow] = []
         if not with_ids and shape.format == "weighted":
@@ -145,9 +168,9 @@ class ExportRepository:
         if firsts:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
-        stmt = lines_query(selection, shape, with_ids=with_ids).execution_options(yield_per=batch)
-        result = await self.session.stream(stmt)
-        async for partition in read_ahead(result.partitions()):
+        stmt = lines_query(selection, shape, with_ids=with_ids, early=early)
+        result = await self.session.stream(stmt.execution_options(yield_per=batch))
+        async for partition in read_ahead(_small_first(result)):
             if streamed or done:
                 partition = [
                     row
@@ -165,11 +188,12 @@ class ExportRepository:
     async def _look_up_twins(self) -> None:
         """For the rest of the transaction: joins by index lookups, never by hashing.
 
-        `_streamed_examples` is fast only as nested loops over indexes (a vote, its
-        exchange's twins, their votes). Right after a bulk load, before the statistics of
-        `exchange_key`'s index are gathered, the planner guesses thousands of twins per
-        exchange and hashes every vote of the window for each one instead. These settings
-        make the one plan that streams the only one it considers.
+        `_streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
+        indexes (a vote, its exchange's twins or its prompt's answers, their votes). Right
+        after a bulk load, before the statistics of `ix_interactions_prompt_answer` are
+        gathered, the planner guesses thousands of twins per exchange and hashes every vote
+        of the window for each one instead. These settings make the one plan that streams
+        the only one it considers.
         """
         for name in ("enable_hashjoin", "enable_mergejoin"):
             await self.session.execute(select(func.set_config(name, "off", true())))
@@ -178,7 +202,7 @@ class ExportRepository:
         self, selection: Selection, shape: Shape, batch: int = 50_000
     ) -> AsyncIterator[Sequence[uuid.UUID]]:
         """The ids of the votes behind the export's lines, each once, in order."""
-        lines = lines_query(selection, shape, with_ids=True).subquery("lines")
+        lines = lines_query(selection, shape, with_ids=True, early=False).subquery("lines")
         ids = func.unnest(lines.c.feedback_ids).table_valued("id").render_derived("ids")
         stmt = select(ids.c.id).select_from(lines).join(ids, true()).distinct().order_by(ids.c.id)
         result = await self.session.stream_scalars(stmt.execution_options(yield_per=batch))

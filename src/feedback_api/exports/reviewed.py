@@ -43,7 +43,7 @@ from feedback_api.exports.selection import (
     in_window,
     matches,
 )
-from feedback_api.interactions.models import Interaction, exchange_key
+from feedback_api.interactions.models import Interaction, same_exchange
 from feedback_api.review.models import ReviewItem, ReviewLabel
 
 NEEDS_ADJUDICATION = "needs_adjudication"
@@ -137,7 +137,7 @@ def reviewed_keys(selection: Selection, *, paired: bool) -> CTE:
 
 def review_status_of(exchange: Any, selection: Selection) -> Any:
     """The review status (see the module) of the example `exchange` belongs to: a scalar
-    subquery that looks its twins up by `exchange_key`'s index."""
+    subquery that looks its twins up by `ix_interactions_prompt_answer`."""
     twin, item = aliased(Interaction, name="status_twin"), aliased(ReviewItem, name="status_item")
     lo, hi = func.min(item.verdict), func.max(item.verdict)
     waiting = func.bool_or(item.state == NEEDS_ADJUDICATION)
@@ -146,8 +146,7 @@ def review_status_of(exchange: Any, selection: Selection) -> Any:
         .select_from(twin)
         .join(item, item.interaction_id == twin.id)
         .where(
-            exchange_key(twin.meta, twin.query, twin.response)
-            == exchange_key(exchange.meta, exchange.query, exchange.response),
+            same_exchange(twin, exchange),
             _not_open(item),
             *matches(selection, twin),
         )

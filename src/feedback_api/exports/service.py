@@ -195,7 +195,8 @@ class ExportService:
         if self.redactor is None:
             return None
         tally = RedactionTally()
-        async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+        lines = self.repository.stream_rows(selection, shape, with_ids=False, early=False)
+        async for rows in lines:
             await redacted(self.redactor, rows, _texts(shape), tally=tally)
         return redactions(tally)
 
@@ -246,7 +247,8 @@ class ExportService:
         split = split_key_index(shape)
         texts, tally = _texts(shape), RedactionTally()
         with StagedFiles(targets) as handles:
-            async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
+            lines = self.repository.stream_rows(selection, shape, with_ids=False, early=False)
+            async for rows in lines:
                 rows = await redacted(self.redactor, rows, texts, tally=tally)
                 for row in rows:
                     side = 1 if test_fraction and _in_test_split(row[split], test_fraction) else 0

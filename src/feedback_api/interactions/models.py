@@ -4,7 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text, cast, func, literal_column, text
+from sqlalchemy import (
+    UUID,
+    CheckConstraint,
+    ColumnElement,
+    Index,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,29 +70,51 @@ class Interaction(Base):
 REUSE_INTERACTION = {"response_time_ms": Interaction.__table__.c.response_time_ms}
 
 
-def exchange_key(meta: Any, query: Any, response: Any) -> Any:
-    """A 128-bit digest of an exchange's system prompt, question and answer (NULL and ''
-    apart, each text's length before it so no two triples run together): equal for identical
-    exchanges. Exports group votes by it; `ix_interactions_exchange_key` finds an exchange's
-    twins with one index lookup, so a dataset streams without sorting the window first."""
+def _digest(text_value: Any) -> Any:
+    """A 128-bit digest of a text, as a uuid: 16 bytes in an index entry, compared bytewise."""
+    return cast(func.md5(text_value), UUID)
+
+
+def prompt_key(meta: Any, query: Any) -> Any:
+    """A 128-bit digest of an exchange's system prompt and question (NULL and '' apart, the
+    system prompt's length before it so the two texts never run together): equal for the
+    exchanges that answer the same prompt."""
     # Constants written into the SQL, not bound: the planner matches the index's expression
-    # only when the query's is the same text.
+    # only when the query's is the same expression, and a bound value is a parameter.
     colon, none, empty, key = (
         literal_column(f"'{c}'", Text) for c in (":", "none", "", "system_prompt")
     )
     system = meta.op("->>", return_type=Text)(key)
     parts = [
         func.coalesce(cast(func.length(system), Text), none), colon, func.coalesce(system, empty),
-        cast(func.length(query), Text), colon, query, response,
+        query,
     ]  # fmt: skip
     joined = parts[0]
     for part in parts[1:]:
         joined = joined.op("||")(part)
-    return func.md5(joined)
+    return _digest(joined)
+
+
+def answer_key(response: Any) -> Any:
+    """A 128-bit digest of an exchange's answer."""
+    return _digest(response)
+
+
+def same_exchange(exchange: Any, other: Any) -> ColumnElement[bool]:
+    """`exchange` and `other` (interactions or aliases) have the same system prompt, question
+    and answer: their twins. One lookup of `ix_interactions_prompt_answer`."""
+    return and_(
+        prompt_key(exchange.meta, exchange.query) == prompt_key(other.meta, other.query),
+        answer_key(exchange.response) == answer_key(other.response),
+    )
 
 
 _columns = Interaction.__table__.c
+# An exchange's twins (both keys equal) and the other answers to its prompt (the first key):
+# exports group votes by them, one index lookup each, so a dataset streams without reading
+# the window first.
 Index(
-    "ix_interactions_exchange_key",
-    exchange_key(_columns.metadata, _columns.query, _columns.response),
+    "ix_interactions_prompt_answer",
+    prompt_key(_columns.metadata, _columns.query),
+    answer_key(_columns.response),
 )
