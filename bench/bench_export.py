@@ -1,7 +1,7 @@
 """Export benchmark: every streamed dataset against PostgreSQL's own COPY of its query.
 
-    python bench/bench_export.py [--quick] [--database-url URL] [--formats weighted,csv,...]
-                                 [--reviewed 0.01]
+    python bench/bench_export.py [--quick] [--database-url URL [--no-fill]]
+                                 [--formats weighted,csv,...] [--reviewed 0.01]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -73,6 +73,15 @@ async def review(dsn: str, share: float) -> int:
     count = int(await conn.fetchval("SELECT count(*) FROM review_items"))
     await conn.close()
     return count
+
+
+async def filled(dsn: str) -> tuple[int, int]:
+    """The votes and the review items already in the database (for --no-fill)."""
+    conn = await asyncpg.connect(dsn)
+    votes = int(await conn.fetchval("SELECT count(*) FROM feedback"))
+    reviewed = int(await conn.fetchval("SELECT count(*) FROM review_items"))
+    await conn.close()
+    return votes, reviewed
 
 
 def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str]]:
@@ -172,13 +181,24 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
     parser.add_argument("--formats", default=",".join((*FORMATS, *OFFLINE)), help="comma-separated")
     parser.add_argument("--reviewed", type=float, default=0.01, help="share of answers reviewed")
+    parser.add_argument(
+        "--no-fill",
+        action="store_true",
+        help="measure --database-url as it is (filled by an earlier run): no votes or "
+        "reviews added",
+    )
     args = parser.parse_args()
+    if args.no_fill and not args.database_url:
+        parser.error("--no-fill needs --database-url (a fresh database has nothing to export)")
     kinds = args.formats.split(",")
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)
-    asyncio.run(fill(dsn, rows))
-    reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
+    if args.no_fill:
+        rows, reviewed = asyncio.run(filled(dsn))
+    else:
+        asyncio.run(fill(dsn, rows))
+        reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
     print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}")
     header = (
