@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import asyncpg_dsn, database, fill, server
+from feedback_api.exports.offline import OFFLINE_COLUMNS
 from feedback_api.exports.repository import (
     FORMATS,
     PAIRED,
@@ -43,7 +44,6 @@ from feedback_api.exports.repository import (
     interactions_query,
     lines_query,
 )
-from feedback_api.exports.service import OFFLINE_COLUMNS
 
 OFFLINE = ("csv", "jsonl", "parquet")
 

@@ -27,7 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feedback_api.exports.lines import line_writer
 from feedback_api.exports.repository import FORMATS, PAIRED, Shape
-from feedback_api.exports.service import OfflineExport
+
+try:
+    from feedback_api.exports.offline import OfflineExport
+except ImportError:  # code from before exports.offline (PYTHONPATH)
+    from feedback_api.exports.service import OfflineExport  # type: ignore[attr-defined,no-redef]
 
 OFFLINE = ("csv", "jsonl", "parquet")
 BATCH = 5000
@@ -47,7 +51,7 @@ def example_rows(count: int) -> list[tuple[Any, ...]]:
         rows.append(
             (
                 "You are a helpful assistant." if odd else None,
-                f'question {n % 5000}' + (' "naïve" café ✓' if odd else ""),
+                f"question {n % 5000}" + (' "naïve" café ✓' if odd else ""),
                 f"answer {n}" + ("\nwith a second line\tand a tab" if odd else ""),
                 1 if n % 10 < 7 else 0,
                 0 if n % 10 < 7 else 1,

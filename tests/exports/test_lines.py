@@ -1,16 +1,30 @@
-"""Every line writer against `json.dumps` of its format's dict, byte for byte: the shapes
-below are the reference (what each format's line holds), the writers assemble the same text
-from fixed parts."""
+"""Every line writer against `json.dumps` of its format's dict, and every offline file
+against `json.dumps` / `csv.writer` / `pyarrow.table` of its rows, byte for byte: the shapes
+below are the reference (what each line holds), the writers assemble the same text from
+fixed parts and whole columns."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from feedback_api.exports.lines import line_writer
+from feedback_api.exports.offline import (
+    OFFLINE_COLUMNS,
+    _arrow_schema,
+    csv_chunks,
+    jsonl_chunks,
+    parquet_chunks,
+)
 from feedback_api.exports.repository import EXAMPLE_COLUMNS, PAIR_COLUMNS, Shape
 
 # Texts a dataset can hold: quotes, backslashes, control characters, line and paragraph
@@ -161,3 +175,92 @@ def test_each_line_is_json_dumps_of_its_formats_dict(shape: Shape) -> None:
         assert line == json.dumps(_reference(shape, row), ensure_ascii=False)
         if "\ud800" not in line:
             assert json.loads(line) == json.loads(json.dumps(_reference(shape, row)))
+
+
+# -- offline files ---------------------------------------------------------------------
+
+
+def _offline_rows() -> list[tuple[Any, ...]]:
+    """OFFLINE_COLUMNS rows of every kind of value (a file is UTF-8: no lone surrogate)."""
+    texts = [text for text in TEXTS if "\ud800" not in text]
+    rows = []
+    for n, text in enumerate(texts * 2):
+        other = texts[(n + 2) % len(texts)]
+        values = {
+            "id": uuid.UUID(int=n * 104729 + 7), "request_id": f"req-{text}",
+            "created_at": INSTANTS[n % 3], "model": "m ☃", "intent": None if n % 2 else text,
+            "project": None, "user_id": other or None, "session_id": None, "query": text,
+            "response": other, "response_time_ms": None if n % 3 else 250 + n,
+            "memory_used": [None, 0.1, 1e-7, 2.5e20, float("nan"), float("inf")][n % 6],
+            "tools_called": [] if n % 2 else [text, "search"],
+            "sources_used": [None, [], [{"url": text, "score": 0.5}], {"k": [1, 2.0, None]}][n % 4],
+            "metadata": [{}, {"system_prompt": text, "tags": ["a", other]}, {"n": n}][n % 3],
+            "feedback_count": n, "is_helpful": [True, False, None][n % 3],
+            "stars": None if n % 2 else n % 5, "reasons": [] if n % 3 else [text, "wrong"],
+            "comment": None if n % 2 else other, "correction": text if n % 4 == 1 else None,
+            "feedback_at": INSTANTS[(n + 1) % len(INSTANTS)],
+            "review_verdict": ["correct", None][n % 2], "review_consensus": None,
+        }  # fmt: skip
+        assert tuple(values) == tuple(OFFLINE_COLUMNS)
+        rows.append(tuple(values.values()))
+    return rows
+
+
+async def _batches(rows: list[tuple[Any, ...]]) -> AsyncIterator[list[tuple[Any, ...]]]:
+    for start in range(0, len(rows), 4):  # several batches, the last one shorter
+        yield rows[start : start + 4]
+
+
+async def _written(chunks: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
+
+
+def _as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    values = dict(zip(OFFLINE_COLUMNS, row, strict=True))
+    values["id"] = str(values["id"])
+    return values
+
+
+def _json_cell(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+async def test_json_lines_file_is_json_dumps_of_each_rows_dict() -> None:
+    rows = _offline_rows()
+    expected = "".join(
+        json.dumps(_as_dict(r), default=str, ensure_ascii=False) + "\n" for r in rows
+    )
+    assert await _written(jsonl_chunks(_batches(rows))) == expected.encode()
+
+
+async def test_csv_file_is_csv_writer_of_each_row_with_its_json_cells() -> None:
+    rows = _offline_rows()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(OFFLINE_COLUMNS)
+    for r in rows:
+        values = _as_dict(r)
+        for name, kind in OFFLINE_COLUMNS.items():
+            if kind in ("json", "list<string>"):
+                values[name] = _json_cell(values[name])
+        writer.writerow(values.values())
+    assert await _written(csv_chunks(_batches(rows))) == buffer.getvalue().encode()
+
+
+async def test_parquet_file_is_pyarrow_of_each_batchs_columns() -> None:
+    rows = _offline_rows()
+    schema = _arrow_schema()
+    expected = io.BytesIO()
+    with pq.ParquetWriter(expected, schema) as writer:
+        async for batch in _batches(rows):  # a row group a batch (shorter than a group)
+            columns: dict[str, list[Any]] = {name: [] for name in OFFLINE_COLUMNS}
+            for r in batch:
+                for name, value in _as_dict(r).items():
+                    columns[name].append(value)
+            for name, kind in OFFLINE_COLUMNS.items():
+                if kind == "json":
+                    columns[name] = [_json_cell(v) for v in columns[name]]
+            writer.write_table(pa.table(columns, schema=schema))
+    written = await _written(parquet_chunks(_batches(rows)))
+    assert written == expected.getvalue()
+    assert pq.read_table(pa.BufferReader(written)).num_rows == len(rows)

@@ -7,12 +7,13 @@ anyway when they are redacted, and `json.dumps` writes the ordinary separators
 Each line is the text `json.dumps(line, ensure_ascii=False)` writes for the line's dict (the
 shapes are in `tests/exports/test_lines.py`, which checks them byte for byte), put together
 from its fixed parts and its values, each value encoded by the json module's own functions
-(`_json`): building a dict per line and walking it took most of a line's time.
+(`json_text`): building a dict per line and walking it took most of a line's time.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,9 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode
 _string = json.encoder.encode_basestring
 
 
-def _json(value: Any) -> str:
-    """`value` as `json.dumps(value, ensure_ascii=False)` writes it; strings, None, booleans
-    and integers (nearly every value) without the encoder's set-up."""
+def json_text(value: Any) -> str:
+    """`value` as `json.dumps(value, ensure_ascii=False)` writes it; strings, None, booleans,
+    numbers and empty lists and objects (nearly every value) without the encoder's set-up."""
     kind = value.__class__
     if kind is str:
         return _string(value)
@@ -40,27 +41,30 @@ def _json(value: Any) -> str:
         return "false"
     if kind is int:
         return int.__repr__(value)
+    if kind is float and math.isfinite(value):  # json writes NaN and Infinity its own way
+        return float.__repr__(value)
+    if not value and (kind is list or kind is dict):
+        return "[]" if kind is list else "{}"
     return _encode(value)
 
 
 def _prompt(system: str | None, query: str) -> str:
     """The prompt's messages, without the list's brackets: the system prompt (when there is
     one) and the question."""
-    user = f'{{"role": "user", "content": {_json(query)}}}'
+    user = f'{{"role": "user", "content": {json_text(query)}}}'
     if system is None:
         return user
-    return f'{{"role": "system", "content": {_json(system)}}}, {user}'
+    return f'{{"role": "system", "content": {json_text(system)}}}, {user}'
 
 
 def _answer(content: str) -> str:
-    return f'[{{"role": "assistant", "content": {_json(content)}}}]'
+    return f'[{{"role": "assistant", "content": {json_text(content)}}}]'
 
 
 def _reasons(groups: list[list[str]] | None) -> str:
     """The distinct reasons of an example's votes, sorted ([] for none)."""
-    if not groups:
-        return "[]"
-    return _encode(sorted({reason for group in groups for reason in group}))
+    distinct = set().union(*groups) if groups else None
+    return _encode(sorted(distinct)) if distinct else "[]"
 
 
 def _instant(value: datetime | None) -> str:
@@ -92,13 +96,13 @@ def line_writer(shape: Shape) -> LineWriter:
         def weighted(r: Any) -> str:
             return (
                 f'{{"messages": [{_prompt(r[0], r[1])}, '
-                f'{{"role": "assistant", "content": {_json(r[2])}}}], '
+                f'{{"role": "assistant", "content": {json_text(r[2])}}}], '
                 f'"weight": {positive_weight if r[_POSITIVE] else negative_weight}, '
-                f'"metadata": {{"model": {_json(r[5])}, "intent": {_json(r[6])}, '
-                f'"project": {_json(r[7])}, "created_at": {_instant(r[8])}, '
-                f'"voted_at": {_instant(r[9])}, "up_votes": {_json(r[3])}, '
-                f'"down_votes": {_json(r[4])}, "reasons": {_reasons(r[10])}, '
-                f'"correction": {_json(r[11])}, "label_source": {_json(r[_SOURCE])}}}}}'
+                f'"metadata": {{"model": {json_text(r[5])}, "intent": {json_text(r[6])}, '
+                f'"project": {json_text(r[7])}, "created_at": {_instant(r[8])}, '
+                f'"voted_at": {_instant(r[9])}, "up_votes": {json_text(r[3])}, '
+                f'"down_votes": {json_text(r[4])}, "reasons": {_reasons(r[10])}, '
+                f'"correction": {json_text(r[11])}, "label_source": {json_text(r[_SOURCE])}}}}}'
             )
 
         return weighted
@@ -108,7 +112,7 @@ def line_writer(shape: Shape) -> LineWriter:
             def openai_weighted(r: Any) -> str:
                 return (
                     f'{{"messages": [{_prompt(r[0], r[1])}, '
-                    f'{{"role": "assistant", "content": {_json(r[2])}, '
+                    f'{{"role": "assistant", "content": {json_text(r[2])}, '
                     f'"weight": {1 if r[_POSITIVE] else 0}}}]}}'
                 )
 
@@ -117,7 +121,7 @@ def line_writer(shape: Shape) -> LineWriter:
         def openai(r: Any) -> str:
             return (
                 f'{{"messages": [{_prompt(r[0], r[1])}, '
-                f'{{"role": "assistant", "content": {_json(r[2])}}}]}}'
+                f'{{"role": "assistant", "content": {json_text(r[2])}}}]}}'
             )
 
         return openai
@@ -125,8 +129,8 @@ def line_writer(shape: Shape) -> LineWriter:
     def kto(r: Any) -> str:
         return (
             f'{{"prompt": [{_prompt(r[0], r[1])}], "completion": {_answer(r[2])}, '
-            f'"label": {_json(r[_POSITIVE])}, '
-            f'"metadata": {{"label_source": {_json(r[_SOURCE])}}}}}'
+            f'"label": {json_text(r[_POSITIVE])}, '
+            f'"metadata": {{"label_source": {json_text(r[_SOURCE])}}}}}'
         )
 
     return kto
@@ -136,7 +140,7 @@ def _dpo(r: Any) -> str:
     return (
         f'{{"prompt": [{_prompt(r[0], r[1])}], "chosen": {_answer(r[2])}, '
         f'"rejected": {_answer(r[3])}, '
-        f'"metadata": {{"label_source": {_json(r[_PAIR_SOURCE])}}}}}'
+        f'"metadata": {{"label_source": {json_text(r[_PAIR_SOURCE])}}}}}'
     )
 
 
