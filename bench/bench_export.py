@@ -35,7 +35,6 @@ from sqlalchemy.dialects import postgresql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import asyncpg_dsn, database, fill, server
-from feedback_api.exports.offline import OFFLINE_COLUMNS
 from feedback_api.exports.repository import (
     FORMATS,
     PAIRED,
@@ -44,6 +43,11 @@ from feedback_api.exports.repository import (
     interactions_query,
     lines_query,
 )
+
+try:
+    from feedback_api.exports.offline import OFFLINE_COLUMNS
+except ImportError:  # code from before exports.offline, measured by this script (PYTHONPATH)
+    from feedback_api.exports.service import OFFLINE_COLUMNS  # type: ignore[attr-defined,no-redef]
 
 OFFLINE = ("csv", "jsonl", "parquet")
 
