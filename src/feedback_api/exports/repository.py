@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
 from feedback_api.exports import pairs, reviewed
@@ -39,7 +39,7 @@ from feedback_api.exports.selection import (
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.kit.db import ReadSession
+from feedback_api.kit.db import AsyncReadSession, ReadSession
 from feedback_api.kit.models import AnyRow
 
 # What the rest of the service takes from here (defined by `selection`, `examples`, `pairs`).
@@ -84,6 +84,17 @@ async def read_ahead(
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
+
+
+async def _stream_columns(
+    session: ReadSession, stmt: Select[*tuple[Any, ...]]
+) -> AsyncResult[*tuple[Any, ...]]:
+    """A statement of columns streamed by SQLAlchemy Core on the session's connection: an
+    export's rows are plain columns, and the ORM's loading step cost a few microseconds a
+    row (docs/benchmarks.md, bench_export)."""
+    if isinstance(session, AsyncReadSession):
+        return await session.stream_columns(stmt)
+    return await (await session.connection()).stream(stmt)
 
 
 class ExportRepository:
@@ -144,7 +155,7 @@ class ExportRepository:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
         stmt = lines_query(selection, shape, with_ids=with_ids).execution_options(yield_per=batch)
-        result = await self.session.stream(stmt)
+        result = await _stream_columns(self.session, stmt)
         async for partition in read_ahead(result.partitions()):
             if streamed or done:
                 partition = [
@@ -180,7 +191,7 @@ class ExportRepository:
     async def stream(
         self, stmt: Select[*tuple[Any, ...]], batch: int = 5000
     ) -> AsyncIterator[Sequence[AnyRow]]:
-        result = await self.session.stream(stmt.execution_options(yield_per=batch))
+        result = await _stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(result.partitions()):
             yield partition
 
