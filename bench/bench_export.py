@@ -15,7 +15,10 @@ offline file (csv, jsonl, parquet), side by side in one run:
   export   the export through `feedback-api serve` over HTTP, read to the end: the time to
            its first line, its rate, and the ratio to COPY (after a warm-up: every worker
            loads its redactor on its first export);
-  memory   the growth of the server's resident memory (all its processes) during it.
+  memory   the growth of the server's resident memory (all its processes) during it;
+  CPU      the server's CPU time (all its processes) per row: what the export costs the
+           application, less sensitive to the machine's load than the rates.
+The server redacts (its default: the requests do not turn redaction off).
 
 --popular N adds one prompt answered N times, each answer with one vote in the window: a
 pair export must read such a prompt's answers once, not once per vote.
@@ -48,7 +51,11 @@ from feedback_api.exports.repository import (
     interactions_query,
     lines_query,
 )
-from feedback_api.exports.service import OFFLINE_COLUMNS
+
+try:
+    from feedback_api.exports.offline import OFFLINE_COLUMNS
+except ImportError:  # code from before exports.offline, measured by this script (PYTHONPATH)
+    from feedback_api.exports.service import OFFLINE_COLUMNS  # type: ignore[attr-defined,no-redef]
 
 OFFLINE = ("csv", "jsonl", "parquet")
 
@@ -157,6 +164,16 @@ async def warm_up(base: str, requests: int = 8) -> None:
             response.raise_for_status()
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) so far of the server (all its processes)."""
+    try:
+        parent = psutil.Process(pid)
+        times = [p.cpu_times() for p in [parent, *parent.children(recursive=True)]]
+    except psutil.NoSuchProcess:
+        return 0.0
+    return sum(t.user + t.system for t in times)
+
+
 def server_rss(pid: int) -> int:
     try:
         parent = psutil.Process(pid)
@@ -165,11 +182,13 @@ def server_rss(pid: int) -> int:
         return 0
 
 
-def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int]:
-    """(seconds to the first line, rows/s, rows received, peak RSS growth in bytes) of one
-    export over HTTP. Rows: lines, or for Parquet the rows of the file."""
+def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int, float]:
+    """(seconds to the first line, rows/s, rows received, peak RSS growth in bytes, the
+    server's CPU seconds) of one export over HTTP. Rows: lines, or for Parquet the rows of
+    the file."""
     pid = server.last_pid  # type: ignore[attr-defined]
     baseline = server_rss(pid)
+    cpu = server_cpu(pid)
     peak = baseline
     stop = threading.Event()
 
@@ -206,6 +225,7 @@ def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int
             else:
                 lines += chunk.count(b"\n")
     elapsed = time.perf_counter() - started
+    cpu = server_cpu(pid) - cpu
     stop.set()
     watcher.join()
     if parquet is not None:
@@ -214,7 +234,7 @@ def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int
         import pyarrow.parquet as pq
 
         lines = pq.ParquetFile(io.BytesIO(bytes(parquet))).metadata.num_rows
-    return first, lines / elapsed, lines, peak - baseline
+    return first, lines / elapsed, lines, peak - baseline, cpu
 
 
 def main() -> None:
@@ -250,7 +270,7 @@ def main() -> None:
     print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}", flush=True)
     header = (
         f"{'export':<12}{'rows':>10}{'first line s':>14}{'rows/s':>10}{'COPY rows/s':>13}"
-        f"{'ratio':>8}{'RSS growth MB':>15}"
+        f"{'ratio':>8}{'RSS growth MB':>15}{'server CPU us/row':>19}"
     )
     print(header)
     with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
@@ -258,10 +278,10 @@ def main() -> None:
         for kind in kinds:
             until = datetime.now(UTC) + timedelta(minutes=5)
             copy, _ = asyncio.run(copy_rate(dsn, kind, until - timedelta(days=days), until))
-            first, ours, exported, growth = export_rate(base, kind, days)
+            first, ours, exported, growth, cpu = export_rate(base, kind, days)
             print(
                 f"{kind:<12}{exported:>10,}{first:>14.2f}{ours:>10,.0f}{copy:>13,.0f}"
-                f"{ours / copy:>7.2f}x{growth / 2**20:>15.1f}",
+                f"{ours / copy:>7.2f}x{growth / 2**20:>15.1f}{cpu / exported * 1e6:>19.1f}",
                 flush=True,
             )
 

@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import asyncpg_dsn, database
 from feedback_api.config import Settings
+from feedback_api.exports.offline import OfflineExport
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
-from feedback_api.exports.service import ExportService, OfflineExport
+from feedback_api.exports.service import ExportService
 from feedback_api.interactions.schemas import InteractionCreate
 from feedback_api.interactions.service import IngestRules, interaction_values
 from feedback_api.kit.db import create_engine, create_sessionmaker

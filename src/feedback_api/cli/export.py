@@ -171,8 +171,9 @@ def export_interactions(
 ) -> None:
     """Interactions with their latest vote, for offline analysis, personal data and secrets
     replaced by placeholders (unless --no-redact)."""
+    from feedback_api.exports.offline import OfflineExport
     from feedback_api.exports.repository import ExportRepository
-    from feedback_api.exports.service import OfflineExport, StagedFiles, resolve_window
+    from feedback_api.exports.service import StagedFiles, resolve_window
 
     if format not in OfflineExport.media_types:
         raise typer.BadParameter("use csv, jsonl or parquet", param_hint="--format")

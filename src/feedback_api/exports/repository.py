@@ -40,7 +40,7 @@ from feedback_api.exports.selection import (
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.kit.db import ReadSession
+from feedback_api.kit.db import AsyncReadSession, ReadSession
 from feedback_api.kit.models import AnyRow
 
 # What the rest of the service takes from here (defined by `selection`, `examples`, `pairs`).
@@ -97,6 +97,17 @@ async def _small_first(
         yield head
     async for partition in result.partitions():
         yield partition
+
+
+async def _stream_columns(
+    session: ReadSession, stmt: Select[*tuple[Any, ...]]
+) -> AsyncResult[*tuple[Any, ...]]:
+    """A statement of columns streamed by SQLAlchemy Core on the session's connection: an
+    export's rows are plain columns, and the ORM's loading step cost a few microseconds a
+    row (docs/benchmarks.md, bench_export)."""
+    if isinstance(session, AsyncReadSession):
+        return await session.stream_columns(stmt)
+    return await (await session.connection()).stream(stmt)
 
 
 class ExportRepository:
@@ -169,7 +180,7 @@ class ExportRepository:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
         stmt = lines_query(selection, shape, with_ids=with_ids, early=early)
-        result = await self.session.stream(stmt.execution_options(yield_per=batch))
+        result = await _stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(_small_first(result)):
             if streamed or done:
                 partition = [
@@ -212,7 +223,7 @@ class ExportRepository:
     async def stream(
         self, stmt: Select[*tuple[Any, ...]], batch: int = 5000
     ) -> AsyncIterator[Sequence[AnyRow]]:
-        result = await self.session.stream(stmt.execution_options(yield_per=batch))
+        result = await _stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(result.partitions()):
             yield partition
 

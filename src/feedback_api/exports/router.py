@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 from feedback_api.config import SettingsDep
+from feedback_api.exports.offline import OfflineExport
 from feedback_api.exports.repository import ExportRepository, Selection, Shape
 from feedback_api.exports.schemas import (
     ExportRunOut,
@@ -16,7 +17,6 @@ from feedback_api.exports.schemas import (
 )
 from feedback_api.exports.service import (
     ExportService,
-    OfflineExport,
     default_file_name,
     resolve_window,
 )

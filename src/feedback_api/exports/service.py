@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import os
@@ -13,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from feedback_api import __version__
 from feedback_api.exceptions import InvalidInput, NotFound
@@ -24,7 +22,6 @@ from feedback_api.exports.repository import (
     ExportRepository,
     Selection,
     Shape,
-    interactions_query,
     split_key_index,
 )
 from feedback_api.exports.schemas import ExportSummary, Redactions
@@ -215,7 +212,7 @@ class ExportService:
         texts = _texts(shape)
         async for rows in self.repository.stream_rows(selection, shape, with_ids=False):
             rows = await redacted(self.redactor, rows, texts)
-            yield "".join([line(row) + "\n" for row in rows]).encode()
+            yield ("\n".join(map(line, rows)) + "\n").encode() if rows else b""
 
     async def write(
         self,
@@ -323,150 +320,6 @@ def default_file_name(since: datetime, fmt: str) -> str:
     """The name a fine-tuning dataset gets when none is given (the API's download, the CLI's
     file): by the ISO week its window starts in, as the weekly job names last week's."""
     return f"feedback-{iso_week_of(since)}-{fmt}.jsonl"
-
-
-# -- offline analysis ------------------------------------------------------------------
-
-# The columns of every offline file, in order, each with its type: the name of an
-# interactions column, of one of the latest vote's or of the answer's review consensus
-# (`interactions_query`). A `json` column is JSON text in CSV and Parquet, a list one JSON
-# text in CSV; the id is written as text.
-OFFLINE_COLUMNS = {
-    "id": "uuid", "request_id": "string", "created_at": "timestamp", "model": "string",
-    "intent": "string", "project": "string", "user_id": "string", "session_id": "string",
-    "query": "string", "response": "string", "response_time_ms": "int32",
-    "memory_used": "float64", "tools_called": "list<string>", "sources_used": "json",
-    "metadata": "json", "feedback_count": "int64", "is_helpful": "bool", "stars": "int16",
-    "reasons": "list<string>", "comment": "string", "correction": "string",
-    "feedback_at": "timestamp", "review_verdict": "string", "review_consensus": "string",
-}  # fmt: skip
-_JSON_IN_CSV = [name for name, kind in OFFLINE_COLUMNS.items() if kind in ("json", "list<string>")]
-_JSON_IN_PARQUET = [name for name, kind in OFFLINE_COLUMNS.items() if kind == "json"]
-# What an offline export redacts: the texts, and every string in the tools and the JSON
-# columns (the system prompt is in the metadata).
-_OFFLINE_TEXTS = [
-    list(OFFLINE_COLUMNS).index(name) for name in ("query", "response", "comment", "correction")
-]
-_OFFLINE_VALUES = [
-    list(OFFLINE_COLUMNS).index(name) for name in ("tools_called", "sources_used", "metadata")
-]
-
-
-def _arrow_schema() -> Any:
-    import pyarrow as pa  # loaded on the first Parquet export only
-
-    types = {
-        "uuid": pa.string(), "string": pa.string(), "json": pa.string(),
-        "timestamp": pa.timestamp("us", tz="UTC"), "int16": pa.int16(), "int32": pa.int32(),
-        "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
-        "list<string>": pa.list_(pa.string()),
-    }  # fmt: skip
-    return pa.schema([(name, types[kind]) for name, kind in OFFLINE_COLUMNS.items()])
-
-
-def _plain(row: Any) -> dict[str, Any]:
-    values = dict(zip(OFFLINE_COLUMNS, row, strict=True))
-    values["id"] = str(values["id"])
-    return values
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-class OfflineExport:
-    """Interactions joined with their latest vote, as CSV, JSON Lines or Parquet."""
-
-    media_types: ClassVar[dict[str, str]] = {
-        "csv": "text/csv; charset=utf-8",
-        "jsonl": "application/x-ndjson",
-        "parquet": "application/vnd.apache.parquet",
-    }
-
-    def __init__(self, repository: ExportRepository, redactor: Redactor | None = None) -> None:
-        self.repository = repository
-        self.redactor = redactor
-
-    async def _batches(self, since: datetime, until: datetime) -> AsyncIterator[Any]:
-        rows = self.repository.stream(interactions_query(since, until, OFFLINE_COLUMNS))
-        async for batch in rows:
-            yield await redacted(self.redactor, batch, _OFFLINE_TEXTS, _OFFLINE_VALUES)
-
-    async def stream(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[bytes]:
-        batches = self._batches(since, until)
-        if fmt == "csv":
-            async for chunk in self._csv(batches):
-                yield chunk
-        elif fmt == "jsonl":
-            async for rows in batches:
-                yield "".join(
-                    json.dumps(_plain(r), default=str, ensure_ascii=False) + "\n" for r in rows
-                ).encode()
-        else:
-            async for chunk in self._parquet(batches):
-                yield chunk
-
-    @staticmethod
-    async def _csv(batches: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(OFFLINE_COLUMNS)
-        async for rows in batches:
-            for r in rows:
-                v = _plain(r)
-                for name in _JSON_IN_CSV:
-                    v[name] = _json_text(v[name])
-                writer.writerow(v.values())
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue().encode()
-
-    @staticmethod
-    async def _parquet(batches: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = _arrow_schema()
-        sink = _Chunks()
-        writer = pq.ParquetWriter(sink, schema)
-        async for rows in batches:
-            columns: dict[str, list[Any]] = {name: [] for name in OFFLINE_COLUMNS}
-            for r in rows:
-                for name, value in _plain(r).items():
-                    columns[name].append(value)
-            for name in _JSON_IN_PARQUET:
-                columns[name] = [_json_text(v) for v in columns[name]]
-            writer.write_table(pa.table(columns, schema=schema))  # one row group per batch
-            yield sink.take()
-        writer.close()
-        yield sink.take()
-
-
-class _Chunks(io.RawIOBase):
-    """A write-only file whose contents are handed out as they are written."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self._position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self._parts.append(chunk)
-        self._position += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        return self._position
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
 
 
 def run_values(written: Written, *, trigger: str, iso_week: str | None) -> dict[str, Any]:

@@ -121,6 +121,12 @@ class AsyncReadSession:
     async def stream_scalars(self, statement: AnySelect) -> AsyncScalarResult[Any]:
         return await self._session.stream_scalars(statement)
 
+    async def stream_columns(self, statement: AnySelect) -> AsyncResult[*tuple[Any, ...]]:
+        """`stream` for a statement of columns (no entities), run by SQLAlchemy Core on the
+        session's connection: the driver's rows without the ORM's loading step per row."""
+        connection = await self._session.connection()
+        return await connection.stream(statement)
+
 
 ReadSession: TypeAlias = AsyncReadSession | AsyncSession
 
