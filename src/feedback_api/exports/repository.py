@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, select, true
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
@@ -48,6 +49,15 @@ __all__ = [
     "EXAMPLE_COLUMNS", "FORMATS", "LABEL_SOURCES", "PAIRED", "PAIR_COLUMNS", "Format",
     "LabelSource", "Selection", "Shape", "lines_query", "split_key_index",
 ]  # fmt: skip
+
+
+# How long each of weighted's first lines may be looked for. Their queries follow indexes
+# and answer in well under a second (docs/benchmarks.md, bench_first_lines); right after a
+# bulk load, with statistics of a table a fraction of its size, the planner can pick a plan
+# that reads the window once per vote. A kind not found in time gets no first line: every
+# line is still written, in the order the votes are read.
+FIRST_LINE_LIMIT_MS = 1000
+QUERY_CANCELED = "57014"
 
 
 @dataclass
@@ -173,7 +183,7 @@ class ExportRepository:
         if not with_ids and shape.format == "weighted":
             kept = await self._rollups_kept()
             for query in first_lines_queries(selection, shape, kept=kept):
-                row = (await self.session.execute(query)).first()
+                row = await self._first_row_within(query, FIRST_LINE_LIMIT_MS)
                 if row is not None and all(row[:3] != other[:3] for other in firsts):
                     firsts.append(row)
         if firsts:
@@ -189,6 +199,23 @@ class ExportRepository:
                     if (not streamed or written(row)) and tuple(row[:3]) not in done
                 ]
             yield partition
+
+    async def _first_row_within(self, query: Select[*tuple[Any, ...]], ms: int) -> AnyRow | None:
+        """The first row of `query`, or None when PostgreSQL has not found it within `ms`
+        (the statement is cancelled inside a savepoint; the export goes on)."""
+        limit = select(func.set_config("statement_timeout", str(ms), true()))
+        previous = await self.session.scalar(select(func.current_setting("statement_timeout")))
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(limit)
+                return (await self.session.execute(query)).first()
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != QUERY_CANCELED:
+                raise
+            return None
+        finally:
+            restore = func.set_config("statement_timeout", previous, true())
+            await self.session.execute(select(restore))
 
     async def _rollups_kept(self) -> bool:
         """Whether a full refresh has run since the last upgrade: then `vote_hours` and the

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncResult,
     AsyncScalarResult,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -120,6 +121,11 @@ class AsyncReadSession:
 
     async def stream_scalars(self, statement: AnySelect) -> AsyncScalarResult[Any]:
         return await self._session.stream_scalars(statement)
+
+    def begin_nested(self) -> AsyncSessionTransaction:
+        """A savepoint: a statement that fails inside it (a read cancelled by its time
+        limit) leaves the transaction usable."""
+        return self._session.begin_nested()
 
     async def stream_columns(self, statement: AnySelect) -> AsyncResult[*tuple[Any, ...]]:
         """`stream` for a statement of columns (no entities), run by SQLAlchemy Core on the
