@@ -44,6 +44,7 @@ from feedback_api.kit.migrations import head_revision
 from feedback_api.kit.query_parameters import UnknownQueryParameters
 from feedback_api.middlewares import RequestContext, UnhandledErrors
 from feedback_api.observability import AccessLog, configure_logging
+from feedback_api.privacy.redaction.dependencies import load_redactor
 from feedback_api.privacy.router import router as privacy_router
 from feedback_api.reasons.router import router as reasons_router
 from feedback_api.reports.job import build_report_job
@@ -106,7 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Whatever starts is stopped again, in reverse order, also when a later step fails.
         async with AsyncExitStack() as opened:
             # Starting the embedded server blocks for a second or two: keep the loop free.
-            url = await asyncio.to_thread(resolve_database_url, settings)
+            # Exports redact by default: the redactor (Presidio's engines, seconds and about
+            # 50 MB) is built meanwhile, so no user's first export after a start waits for it.
+            url, _ = await asyncio.gather(
+                asyncio.to_thread(resolve_database_url, settings),
+                load_redactor(settings.redaction),
+            )
             engine = create_engine(settings, url)
             opened.push_async_callback(engine.dispose)
             read_engine = create_engine(settings, settings.read_database_url or url, pre_ping=False)

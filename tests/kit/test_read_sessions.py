@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mypy import api as mypy_api
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, true
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_api.kit.db import AsyncReadSession, get_read_session, get_stream_session
+from feedback_api.kit.db import (
+    AsyncReadSession,
+    first_row_within,
+    get_read_session,
+    get_stream_session,
+)
 
 
 class _Request:
@@ -74,3 +82,31 @@ def test_writing_through_a_read_session_is_a_type_error(tmp_path: Path) -> None:
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert status == 1
     assert [line.split(":")[1] for line in errors] == ["15", "16", "17"], out
+
+
+async def _limit(session: AsyncSession) -> str:
+    return str(await session.scalar(select(func.current_setting("statement_timeout"))))
+
+
+async def test_a_row_within_a_time_limit_or_none(session: AsyncSession) -> None:
+    # The export's own limit, set for its transaction; each first line has a shorter one.
+    await session.execute(select(func.set_config("statement_timeout", "45s", true())))
+    found = await first_row_within(session, select(literal(7), func.pg_sleep(0.01)), 1000)
+    assert found is not None and found[0] == 7
+    assert await _limit(session) == "45s"
+    # Cancelled at its limit: None, the transaction still usable, its own limit back.
+    started = time.monotonic()
+    late = await first_row_within(session, select(literal(8), func.pg_sleep(5)), 100)
+    assert late is None and time.monotonic() - started < 3
+    assert await _limit(session) == "45s"
+    assert await session.scalar(select(literal(9))) == 9
+    # The same through a read session.
+    read = AsyncReadSession(session)
+    assert await first_row_within(read, select(literal(10), func.pg_sleep(5)), 100) is None
+    assert (await first_row_within(read, select(literal(11)), 1000) or [None])[0] == 11
+
+
+async def test_other_errors_are_not_taken_for_a_time_limit(session: AsyncSession) -> None:
+    with pytest.raises(DBAPIError) as raised:
+        await first_row_within(session, select(literal(1) / literal(0)), 1000)
+    assert getattr(raised.value.orig, "sqlstate", None) == "22012"  # division by zero

@@ -318,7 +318,7 @@ def _example_labels(example: Any, shape: Shape) -> tuple[Any, Any, Any]:
 Keep = Callable[[Any, Any], Any]
 
 
-def _streamed_examples(
+def streamed_examples(
     selection: Selection, shape: Shape, keep: Keep, *, with_ids: bool, decided: bool = False
 ) -> Select[*tuple[Any, ...]]:
     """EXAMPLE_COLUMNS[, feedback_ids] of each example, one row per example, in the order
@@ -366,7 +366,7 @@ def _streamed_examples(
 
 
 def written(row: AnyRow) -> bool:
-    """False for a row of `_streamed_examples` on an empty (or only whitespace) question or
+    """False for a row of `streamed_examples` on an empty (or only whitespace) question or
     answer: such an example is counted, never written. Checked here rather than in its SQL,
     where the planner, blind to how many texts match, would read the exchanges first."""
     return _VISIBLE(row[1]) is not None and _VISIBLE(row[2]) is not None
@@ -375,7 +375,7 @@ def written(row: AnyRow) -> bool:
 _VISIBLE = re.compile(r"\S").search
 
 
-def _sft_keep(shape: Shape) -> Keep:
+def sft_keep(shape: Shape) -> Keep:
     """Which examples an SFT-like format writes: those with a label (no ties, no disputes);
     in openai without `include_negative`, only the positive ones."""
     if shape.format == "openai" and not shape.include_negative:
@@ -392,7 +392,7 @@ def lines_query(
     too, unless `shape.use_corrections`.
 
     Nothing is sorted ahead in the SFT-like formats: their examples leave as their votes
-    are read (`_streamed_examples`), then those that only a review consensus brings into
+    are read (`streamed_examples`), then those that only a review consensus brings into
     the window. The pair formats stream prompt by prompt (`pairs.streamed_pairs`) when
     `early`; otherwise (a file written whole) they group the window by digests of a few
     dozen bytes first (`grouped_examples`, hashed, not sorted): no pair before one pass
@@ -411,11 +411,11 @@ def lines_query(
             parts.append(pairs.streamed_pairs(selection, shape, with_ids=with_ids, decided=True))
         parts += [pairs.correction_pairs(f, with_ids=with_ids, reviewer=r) for f, r in fixes]
     else:
-        keep = _sft_keep(shape)
-        parts = [_streamed_examples(selection, shape, keep, with_ids=with_ids)]
+        keep = sft_keep(shape)
+        parts = [streamed_examples(selection, shape, keep, with_ids=with_ids)]
         if shape.reviews:
             parts.append(
-                _streamed_examples(selection, shape, keep, with_ids=with_ids, decided=True)
+                streamed_examples(selection, shape, keep, with_ids=with_ids, decided=True)
             )
         parts += [_correction_rows(f, shape, with_ids=with_ids, reviewer=r) for f, r in fixes]
     if len(parts) == 1:

@@ -37,7 +37,7 @@ from sqlalchemy.orm import aliased
 
 from feedback_api.analytics.buckets import HOUR, floor_hour, utc_hour
 from feedback_api.analytics.models import AnalyticsChange, VoteHour
-from feedback_api.exports.examples import _sft_keep, _streamed_examples
+from feedback_api.exports.examples import sft_keep, streamed_examples
 from feedback_api.exports.selection import Selection, Shape, has_text, in_window
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
@@ -94,7 +94,7 @@ def first_lines_queries(
 
 
 def _first_line(selection: Selection, shape: Shape, kind: Kind, *, kept: bool) -> Any:
-    """The first row of `_streamed_examples` of `kind`: for each span of cast times in order
+    """The first row of `streamed_examples` of `kind`: for each span of cast times in order
     (`_spans`), its votes in index order (`span_votes`), each one's example looked up
     (`first_line`) until one is written.
 
@@ -103,7 +103,7 @@ def _first_line(selection: Selection, shape: Shape, kind: Kind, *, kept: bool) -
     last ANALYZE), the planner otherwise reads the few exchanges it expects to have the kind
     first, then sorts their votes, all of them.
     """
-    keep = _sft_keep(shape)
+    keep = sft_keep(shape)
 
     def both(example: Any, positive: Any) -> Any:
         return and_(keep(example, positive), kind.example(example))
@@ -123,7 +123,7 @@ def _first_line(selection: Selection, shape: Shape, kind: Kind, *, kept: bool) -
         .lateral("span_votes")
     )
     first = (
-        _streamed_examples(selection, shape, both, with_ids=False)
+        streamed_examples(selection, shape, both, with_ids=False)
         .where(
             # The vote by both columns of `ix_feedback_created_at`: one row by either index
             # the planner picks. By its id alone, right after a bulk load it read the window

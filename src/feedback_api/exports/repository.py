@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, not_, select, true
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
@@ -41,7 +40,7 @@ from feedback_api.exports.selection import (
 )
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
-from feedback_api.kit.db import AsyncReadSession, ReadSession
+from feedback_api.kit.db import ReadSession, first_row_within, stream_columns
 from feedback_api.kit.models import AnyRow
 
 # What the rest of the service takes from here (defined by `selection`, `examples`, `pairs`).
@@ -57,7 +56,6 @@ __all__ = [
 # that reads the window once per vote. A kind not found in time gets no first line: every
 # line is still written, in the order the votes are read.
 FIRST_LINE_LIMIT_MS = 1000
-QUERY_CANCELED = "57014"
 
 
 @dataclass
@@ -107,17 +105,6 @@ async def _small_first(
         yield head
     async for partition in result.partitions():
         yield partition
-
-
-async def _stream_columns(
-    session: ReadSession, stmt: Select[*tuple[Any, ...]]
-) -> AsyncResult[*tuple[Any, ...]]:
-    """A statement of columns streamed by SQLAlchemy Core on the session's connection: an
-    export's rows are plain columns, and the ORM's loading step cost a few microseconds a
-    row (docs/benchmarks.md, bench_export)."""
-    if isinstance(session, AsyncReadSession):
-        return await session.stream_columns(stmt)
-    return await (await session.connection()).stream(stmt)
 
 
 class ExportRepository:
@@ -183,14 +170,14 @@ class ExportRepository:
         if not with_ids and shape.format == "weighted":
             kept = await self._rollups_kept()
             for query in first_lines_queries(selection, shape, kept=kept):
-                row = await self._first_row_within(query, FIRST_LINE_LIMIT_MS)
+                row = await first_row_within(self.session, query, FIRST_LINE_LIMIT_MS)
                 if row is not None and all(row[:3] != other[:3] for other in firsts):
                     firsts.append(row)
         if firsts:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
         stmt = lines_query(selection, shape, with_ids=with_ids, early=early)
-        result = await _stream_columns(self.session, stmt.execution_options(yield_per=batch))
+        result = await stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(_small_first(result)):
             if streamed or done:
                 partition = [
@@ -199,23 +186,6 @@ class ExportRepository:
                     if (not streamed or written(row)) and tuple(row[:3]) not in done
                 ]
             yield partition
-
-    async def _first_row_within(self, query: Select[*tuple[Any, ...]], ms: int) -> AnyRow | None:
-        """The first row of `query`, or None when PostgreSQL has not found it within `ms`
-        (the statement is cancelled inside a savepoint; the export goes on)."""
-        limit = select(func.set_config("statement_timeout", str(ms), true()))
-        previous = await self.session.scalar(select(func.current_setting("statement_timeout")))
-        try:
-            async with self.session.begin_nested():
-                await self.session.execute(limit)
-                return (await self.session.execute(query)).first()
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) != QUERY_CANCELED:
-                raise
-            return None
-        finally:
-            restore = func.set_config("statement_timeout", previous, true())
-            await self.session.execute(select(restore))
 
     async def _rollups_kept(self) -> bool:
         """Whether a full refresh has run since the last upgrade: then `vote_hours` and the
@@ -226,7 +196,7 @@ class ExportRepository:
     async def _look_up_twins(self) -> None:
         """For the rest of the transaction: joins by index lookups, never by hashing.
 
-        `_streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
+        `streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
         indexes (a vote, its exchange's twins or its prompt's answers, their votes). Right
         after a bulk load, before the statistics of `ix_interactions_prompt_answer` are
         gathered, the planner guesses thousands of twins per exchange and hashes every vote
@@ -250,7 +220,7 @@ class ExportRepository:
     async def stream(
         self, stmt: Select[*tuple[Any, ...]], batch: int = 5000
     ) -> AsyncIterator[Sequence[AnyRow]]:
-        result = await _stream_columns(self.session, stmt.execution_options(yield_per=batch))
+        result = await stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(result.partitions()):
             yield partition
 

@@ -19,19 +19,20 @@ from typing import Annotated, Any, TypeAlias, TypeVar
 
 from fastapi import Depends, Request
 from pydantic_core import from_json
-from sqlalchemy import Result, Select
+from sqlalchemy import Result, Select, func, select, true
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncResult,
     AsyncScalarResult,
     AsyncSession,
-    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
 
 from feedback_api.config import Settings
 from feedback_api.kit.driver_errors import classify_driver_errors
+from feedback_api.kit.models import AnyRow
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -122,19 +123,43 @@ class AsyncReadSession:
     async def stream_scalars(self, statement: AnySelect) -> AsyncScalarResult[Any]:
         return await self._session.stream_scalars(statement)
 
-    def begin_nested(self) -> AsyncSessionTransaction:
-        """A savepoint: a statement that fails inside it (a read cancelled by its time
-        limit) leaves the transaction usable."""
-        return self._session.begin_nested()
-
-    async def stream_columns(self, statement: AnySelect) -> AsyncResult[*tuple[Any, ...]]:
-        """`stream` for a statement of columns (no entities), run by SQLAlchemy Core on the
-        session's connection: the driver's rows without the ORM's loading step per row."""
-        connection = await self._session.connection()
-        return await connection.stream(statement)
-
 
 ReadSession: TypeAlias = AsyncReadSession | AsyncSession
+
+# PostgreSQL's code for a statement cancelled by its time limit.
+QUERY_CANCELED = "57014"
+
+
+def _plain(session: ReadSession) -> AsyncSession:
+    return session._session if isinstance(session, AsyncReadSession) else session
+
+
+async def stream_columns(session: ReadSession, statement: AnySelect) -> AsyncResult[Any]:
+    """`stream` for a statement of columns (no entities), run by SQLAlchemy Core on the
+    session's connection: the driver's rows without the ORM's loading step per row (a few
+    microseconds a row of an export: docs/benchmarks.md, bench_export)."""
+    return await (await _plain(session).connection()).stream(statement)
+
+
+async def first_row_within(session: ReadSession, statement: AnySelect, ms: int) -> AnyRow | None:
+    """The first row of `statement`, or None when PostgreSQL has not found it within `ms`.
+
+    Run in a savepoint that is always rolled back: a statement cancelled by the limit
+    leaves the transaction usable, and the rollback also undoes the limit (a setting made
+    local after a savepoint ends with it), so the transaction's own limit holds again
+    without being read and written back."""
+    plain = _plain(session)
+    limit = select(func.set_config("statement_timeout", str(ms), true()))
+    try:
+        async with plain.begin_nested() as savepoint:
+            await plain.execute(limit)
+            row = (await plain.execute(statement)).first()
+            await savepoint.rollback()
+            return row
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != QUERY_CANCELED:
+            raise
+        return None
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
