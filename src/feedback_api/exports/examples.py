@@ -414,9 +414,7 @@ def lines_query(
         keep = sft_keep(shape)
         parts = [streamed_examples(selection, shape, keep, with_ids=with_ids)]
         if shape.reviews:
-            parts.append(
-                streamed_examples(selection, shape, keep, with_ids=with_ids, decided=True)
-            )
+            parts.append(streamed_examples(selection, shape, keep, with_ids=with_ids, decided=True))
         parts += [_correction_rows(f, shape, with_ids=with_ids, reviewer=r) for f, r in fixes]
     if len(parts) == 1:
         return parts[0]

@@ -2,13 +2,12 @@
 or Parquet, streamed batch by batch.
 
 Each batch is turned into columns first (`zip(*rows)`, in C): a column's values are
-converted by one `map` (the id to text, the JSON columns to JSON text), and CSV's rows and
-Parquet's columns are handed to `csv` and Arrow whole, without a dict per row.
+converted by one `map` (the id to text, the JSON columns to JSON text), CSV's cells a column
+at a time, and Parquet's columns are handed to Arrow whole, without a dict per row.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -95,15 +94,17 @@ class OfflineExport:
         self.repository = repository
         self.redactor = redactor
 
-    async def _batches(self, since: datetime, until: datetime) -> AsyncIterator[Any]:
-        rows = self.repository.stream(interactions_query(since, until, OFFLINE_COLUMNS))
+    async def _batches(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[Any]:
+        # CSV and JSON Lines write the times as text, which PostgreSQL makes for less.
+        query = interactions_query(since, until, OFFLINE_COLUMNS, times_as_text=fmt != "parquet")
+        rows = self.repository.stream(query)
         async for batch in rows:
             if batch:
                 yield await redacted(self.redactor, batch, _OFFLINE_TEXTS, _OFFLINE_VALUES)
 
     async def stream(self, fmt: str, since: datetime, until: datetime) -> AsyncIterator[bytes]:
         writer = {"csv": csv_chunks, "jsonl": jsonl_chunks}.get(fmt, parquet_chunks)
-        async for chunk in writer(self._batches(since, until)):
+        async for chunk in writer(self._batches(fmt, since, until)):
             yield chunk
 
 
@@ -116,23 +117,55 @@ async def jsonl_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator[b
         yield ("\n".join(lines) + "\n").encode()
 
 
+def _csv_text(value: str | None) -> str:
+    """A text cell as `csv.writer` (QUOTE_MINIMAL) writes it: in quotes, its own quotes
+    doubled, when it holds a comma, a quote or a line break; None empty."""
+    if value is None:
+        return ""
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
+def _csv_texts(column: Sequence[str | None]) -> list[str]:
+    """A column of text cells (`_csv_text`): most columns (models, intents, ids) need no
+    quotes anywhere, which one search of the column's joined text tells."""
+    joined = "\x1f".join(filter(None, column))
+    if '"' in joined or "," in joined or "\n" in joined or "\r" in joined:
+        return list(map(_csv_text, column))
+    return [value or "" for value in column]
+
+
+def _csv_plain(column: Sequence[Any]) -> list[str]:
+    """A column of values whose text never needs quotes (ids, times, numbers, booleans):
+    `str()` of each, as `csv.writer` writes them (a float's `str` is its `repr`)."""
+    return ["" if value is None else str(value) for value in column]
+
+
+# How each kind of column becomes its CSV cells.
+_CSV_CELLS = [
+    _csv_texts if kind in ("string", "json", "list<string>") else _csv_plain for kind in _KINDS
+]
+_CSV_HEADER = ",".join(OFFLINE_COLUMNS) + "\r\n"
+
+
 async def csv_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
-    """A header, then each row (OFFLINE_COLUMNS) as `csv.writer` writes it, the JSON and
-    list columns as JSON text; batches must not be empty."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(OFFLINE_COLUMNS)
+    """A header, then each row (OFFLINE_COLUMNS) as `csv.writer` writes it (QUOTE_MINIMAL,
+    lines ended by CRLF), the JSON and list columns as JSON text; batches must not be empty.
+
+    Written here, not by `csv.writer`: CPython's writer looks up every character of every
+    cell in the line terminator by a function call, a fifth of a CSV export's CPU
+    (docs/benchmarks.md). The cells are made a column at a time and joined in C; the bytes
+    are `csv.writer`'s (tests/exports/test_lines.py)."""
+    yield _CSV_HEADER.encode()
     async for rows in batches:
         columns = _columns(rows)
         for i in _JSON_IN_CSV:
             columns[i] = list(map(_json_or_none, columns[i]))
-        # csv writes the id and the timestamps by str(), as they are.
-        writer.writerows(zip(*columns, strict=True))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode()
+        cells = [cells_of(column) for cells_of, column in zip(_CSV_CELLS, columns, strict=True)]
+        yield ("\r\n".join(map(",".join, zip(*cells, strict=True))) + "\r\n").encode()
 
 
 async def parquet_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, not_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    Text,
+    and_,
+    case,
+    false,
+    func,
+    not_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.orm import join
 
@@ -240,14 +252,29 @@ class ExportRepository:
         return (await self.session.execute(stmt)).first() is not None
 
 
+def utc_text(moment: ColumnElement[datetime]) -> ColumnElement[str]:
+    """A `timestamptz` as the text of `str()` of the `datetime` asyncpg reads from it
+    (`2026-12-06 03:04:05.123456+00:00`, no fraction at a whole second), whatever the
+    session's time zone and date style. Made by PostgreSQL for a file written as text:
+    asyncpg's `datetime` and its `str()` cost the server about 1.5 µs a value, `to_char`
+    PostgreSQL a quarter of that (docs/benchmarks.md, bench_export)."""
+    utc = func.timezone("UTC", moment)
+    whole = func.date_trunc("second", utc) == utc
+    picture = case(
+        (whole, 'YYYY-MM-DD HH24:MI:SS"+00:00"'), else_='YYYY-MM-DD HH24:MI:SS.US"+00:00"'
+    )
+    return func.to_char(utc, picture, type_=Text)
+
+
 def interactions_query(
-    since: datetime, until: datetime, columns: Iterable[str]
+    since: datetime, until: datetime, columns: Iterable[str], *, times_as_text: bool = False
 ) -> Select[*tuple[Any, ...]]:
     """Interactions of [since, until) with their latest vote and their number of votes.
 
     `columns` by name: the interactions table's, the latest vote's (is_helpful, stars,
     reasons, comment, correction, feedback_at), feedback_count, and the answer's review
     consensus (review_verdict, review_consensus: `reviewed.answer_review`).
+    `times_as_text`: the timestamps as `utc_text`.
     """
     latest = (
         select(
@@ -272,6 +299,10 @@ def interactions_query(
     }
     # An interaction without votes has no `latest` row, and 0 votes rather than none.
     named["feedback_count"] = func.coalesce(latest.c.votes, 0).label("feedback_count")
+    if times_as_text:
+        for name, moment in named.items():
+            if isinstance(moment.type, DateTime):
+                named[name] = utc_text(moment).label(name)
     return (
         select(*(named[name] for name in columns))
         .select_from(join(Interaction, latest, true(), isouter=True).join(review, true()))
