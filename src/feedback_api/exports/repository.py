@@ -54,6 +54,7 @@ from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession, first_row_within, stream_columns
 from feedback_api.kit.models import AnyRow
+from feedback_api.kit.statements import as_driver_returns
 
 # What the rest of the service takes from here (defined by `selection`, `examples`, `pairs`).
 __all__ = [
@@ -304,7 +305,7 @@ def interactions_query(
             if isinstance(moment.type, DateTime):
                 named[name] = utc_text(moment).label(name)
     return (
-        select(*(named[name] for name in columns))
+        select(*(as_driver_returns(named[name]) for name in columns))
         .select_from(join(Interaction, latest, true(), isouter=True).join(review, true()))
         .where(Interaction.created_at >= since, Interaction.created_at < until)
         .order_by(Interaction.created_at, Interaction.id)

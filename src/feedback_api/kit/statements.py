@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ARRAY, CompoundSelect, Select, TextualSelect, bindparam, column, text
+from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Select,
+    TextualSelect,
+    bindparam,
+    column,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.types import NullType, TypeEngine
 
@@ -62,3 +71,15 @@ def _result_type(sql_type: TypeEngine[Any], dialect: Any) -> TypeEngine[Any]:
     ):
         return NullType()
     return sql_type
+
+
+def as_driver_returns(selected: Any) -> Any:
+    """A selected column (or label) read as asyncpg returns it where SQLAlchemy's type would
+    only copy it: an array of plain items (`_result_type`), for statements that stream many
+    rows (an export's)."""
+    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    if isinstance(selected.type, NullType) or not isinstance(
+        _result_type(selected.type, dialect), NullType
+    ):
+        return selected
+    return type_coerce(selected, NullType()).label(selected.key)
