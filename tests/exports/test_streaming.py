@@ -25,7 +25,7 @@ from tests.helpers import exchange
 from tests.live_server import LiveServer
 
 # Exchanges, each with one vote, written by PostgreSQL itself (a few seconds for thousands).
-FILL = text(
+_FILL = text(
     """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, created_at)
@@ -36,6 +36,16 @@ INSERT INTO feedback (id, interaction_id, is_helpful, user_id, created_at)
 SELECT gen_random_uuid(), id, random() < 0.7, 'user', created_at FROM i
 """
 )
+
+
+async def fill(engine: AsyncEngine, rows: int) -> None:
+    """`rows` exchanges with a vote each, in one statement. The connection's cached plans are
+    dropped first: its foreign-key check (each vote's exchange looked up) may have been
+    planned by an earlier test when `interactions` held a few rows, as a sequential scan,
+    and PostgreSQL would run that scan once per vote of the fill (minutes at 100,000)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("DISCARD PLANS"))
+        await conn.execute(_FILL, {"rows": rows})
 
 
 @pytest.fixture
@@ -63,8 +73,7 @@ async def _cut_the_export(engine: AsyncEngine) -> int:
 async def test_an_export_cut_after_its_first_line_reaches_the_client_as_an_error(
     served: LiveServer, engine: AsyncEngine
 ) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(FILL, {"rows": 100_000})
+    await fill(engine, 100_000)
     received = b""
     async with (
         httpx.AsyncClient(base_url=served.url, timeout=60) as client,
@@ -83,8 +92,7 @@ async def test_an_export_cut_after_its_first_line_reaches_the_client_as_an_error
 
 
 async def test_a_whole_export_streams_every_line(served: LiveServer, engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(FILL, {"rows": 3_000})
+    await fill(engine, 3_000)
     async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
         r = await client.post("/v1/feedback/export/finetuning", json={"days": 1, "format": "kto"})
     lines = r.text.splitlines()
