@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -80,3 +83,34 @@ async def test_a_streamed_export_arrives_whole(served: LiveServer) -> None:
     assert response.headers.get("transfer-encoding") == "chunked"
     lines = [json.loads(line) for line in response.text.splitlines()]
     assert len(lines) == 40
+
+
+# What `feedback-api serve`'s factory leaves behind in a worker: the redactor built, and with
+# everything start-up built, out of the collector's sight (its full collections walk only
+# what requests make).
+_FACTORY = """
+import gc, json
+from feedback_api.app import serve_app
+from feedback_api.config import get_settings
+from feedback_api.privacy.redaction.redactor import redactor_for
+serve_app()
+built = redactor_for.cache_info().currsize
+redactor = redactor_for(get_settings().redaction)
+collected = {id(o) for o in gc.get_objects()}
+print(json.dumps({"built": built, "frozen": gc.get_freeze_count(),
+                  "seen": id(redactor) in collected}))
+"""
+
+
+def test_the_served_factory_builds_the_redactor_before_freezing_start_up(
+    database_url: str,
+) -> None:
+    env = {**os.environ, "FEEDBACK_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-c", _FACTORY], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state["built"] == 1
+    assert state["frozen"] > 100_000
+    assert state["seen"] is False

@@ -238,7 +238,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serve_app() -> FastAPI:
     """The factory `feedback-api serve` gives uvicorn: JSON logs, then the app."""
     configure_logging()
-    app = create_app()
+    settings = get_settings()
+    app = create_app(settings)
+    # The redactor now (the lifespan then finds it built): it lasts as long as the process,
+    # so it belongs with what the collector is told to leave alone below. Imported here:
+    # Presidio takes seconds to import, which other users of this module need not wait.
+    from feedback_api.privacy.redaction.redactor import redactor_for
+
+    redactor_for(settings.redaction)
     # What start-up built (modules, classes, the app, its schemas) lives as long as the
     # process: out of the collector's sight, so a full collection does not walk it again
     # and again; and young objects collected every 10,000 allocations instead of 700, as
