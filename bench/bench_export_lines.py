@@ -145,7 +145,8 @@ class _Given(OfflineExport):
         super().__init__(repository=None)  # type: ignore[arg-type]
         self.parts = parts
 
-    async def _batches(self, since: datetime, until: datetime) -> AsyncIterator[Any]:
+    async def _batches(self, *window: Any) -> AsyncIterator[Any]:
+        # (format,) since, until: which arguments depends on the code's version.
         for part in self.parts:
             yield part
 
