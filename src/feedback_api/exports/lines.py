@@ -24,7 +24,7 @@ LineWriter = Callable[[Any], str]
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 # A string as `_encode` writes it, quotes included (the json module's public name for it).
-json_string = json.encoder.encode_basestring
+_string = json.encoder.encode_basestring
 
 
 def json_text(value: Any) -> str:
@@ -32,7 +32,7 @@ def json_text(value: Any) -> str:
     numbers and empty lists and objects (nearly every value) without the encoder's set-up."""
     kind = value.__class__
     if kind is str:
-        return json_string(value)
+        return _string(value)
     if value is None:
         return "null"
     if value is True:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from feedback_api.exports.lines import json_string, json_text
+from feedback_api.exports.lines import json_text
 from feedback_api.exports.repository import ExportRepository, interactions_query
 from feedback_api.privacy.redaction.rows import redacted
 
@@ -64,30 +64,16 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else json_text(value)
 
 
-def _quoted(column: Sequence[Any]) -> list[str]:
-    """The ids and the times of a column in JSON lines: their text (`str`: `2026-12-01
+def _quoted(value: Any) -> str:
+    """The id and the timestamps in a JSON line: their text (`str`: `2026-12-01
     09:30:00+00:00`, as `json.dumps(default=str)` wrote them), which holds nothing to
     escape."""
-    return ["null" if value is None else f'"{value}"' for value in column]
-
-
-def _json_strings(column: Sequence[Any]) -> list[str]:
-    """A column of texts as JSON: `encode_basestring` mapped in C where no value is None
-    (a call into Python per value costs more than the encoding of a short text)."""
-    if None in column:
-        return ["null" if value is None else json_string(value) for value in column]
-    return list(map(json_string, column))
-
-
-def _json_values(column: Sequence[Any]) -> list[str]:
-    return list(map(json_text, column))
+    return "null" if value is None else f'"{value}"'
 
 
 # A JSON line: {"id": %s, "request_id": %s, ...} filled with each column's JSON text.
 _JSONL_LINE = "{" + ", ".join(f"{json_text(name)}: %s" for name in OFFLINE_COLUMNS) + "}"
-# How each kind of column becomes its JSON values.
-_JSONL_CELLS = {"uuid": _quoted, "timestamp": _quoted, "string": _json_strings}
-_JSONL_COLUMN = [_JSONL_CELLS.get(kind, _json_values) for kind in _KINDS]
+_JSONL_VALUE = [_quoted if kind in ("uuid", "timestamp") else json_text for kind in _KINDS]
 
 
 def _columns(rows: Sequence[Any]) -> list[Sequence[Any]]:
@@ -126,7 +112,7 @@ async def jsonl_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator[b
     """Each row (OFFLINE_COLUMNS) as `json.dumps(row as a dict, default=str,
     ensure_ascii=False)` writes it, a line each; batches must not be empty."""
     async for rows in batches:
-        values = [f(c) for f, c in zip(_JSONL_COLUMN, _columns(rows), strict=True)]
+        values = [list(map(f, c)) for f, c in zip(_JSONL_VALUE, _columns(rows), strict=True)]
         lines = [_JSONL_LINE % line for line in zip(*values, strict=True)]
         yield ("\n".join(lines) + "\n").encode()
 
