@@ -2,7 +2,7 @@
 
     python bench/bench_export.py [--quick] [--database-url URL [--no-fill]]
                                  [--formats weighted,csv,...] [--reviewed 0.01]
-                                 [--popular 20000]
+                                 [--popular 20000] [--twins 20000]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -21,7 +21,9 @@ offline file (csv, jsonl, parquet), side by side in one run:
 The server redacts (its default: the requests do not turn redaction off).
 
 --popular N adds one prompt answered N times, each answer with one vote in the window: a
-pair export must read such a prompt's answers once, not once per vote.
+pair export must read such a prompt's answers once, not once per vote. --twins N adds one
+question asked N times and answered the same way each time (one example of N votes): an
+SFT export must read that example's votes once, not once per vote.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ async def review(dsn: str, share: float) -> int:
 POPULAR_FILL = """
 WITH i AS (
   INSERT INTO interactions (id, request_id, query, response, model, intent, project, created_at)
-  SELECT gen_random_uuid(), 'popular-' || g, 'the popular question', 'popular answer ' || g,
+  SELECT gen_random_uuid(), 'popular-' || $2::int || '-' || g, 'the popular question',
+         'popular answer ' || (g % $2::int),
          'model-0', 'intent-0', 'project-0', now() - (g % 90) * interval '1 day'
   FROM generate_series(1, $1::bigint) AS g RETURNING id, created_at)
 INSERT INTO feedback (id, interaction_id, is_helpful, stars, user_id, created_at)
@@ -101,9 +104,10 @@ FROM i
 """
 
 
-async def popular(dsn: str, answers: int) -> None:
+async def popular(dsn: str, exchanges: int, answers: int) -> None:
+    """One question asked `exchanges` times, each with one vote, answered in `answers` ways."""
     conn = await asyncpg.connect(dsn)
-    await conn.execute(POPULAR_FILL, answers)
+    await conn.execute(POPULAR_FILL, exchanges, answers)
     await conn.execute("VACUUM ANALYZE interactions, feedback")
     await conn.close()
 
@@ -247,6 +251,9 @@ def main() -> None:
         "--popular", type=int, default=0, help="one more prompt answered this many times"
     )
     parser.add_argument(
+        "--twins", type=int, default=0, help="one more answer logged this many times"
+    )
+    parser.add_argument(
         "--no-fill",
         action="store_true",
         help="with --database-url: measure its rows as they are (filled by an earlier run)",
@@ -263,8 +270,11 @@ def main() -> None:
     else:
         asyncio.run(fill(dsn, rows))
         if args.popular:
-            asyncio.run(popular(dsn, args.popular))
+            asyncio.run(popular(dsn, args.popular, args.popular))
             rows += args.popular
+        if args.twins:
+            asyncio.run(popular(dsn, args.twins, 1))
+            rows += args.twins
         reviewed = asyncio.run(review(dsn, args.reviewed)) if args.reviewed else 0
     days = 100  # the fill spreads its votes over 90 days: all of them are in the window
     print(f"votes in the window: {rows:,}; answers in a review queue: {reviewed:,}", flush=True)

@@ -55,6 +55,14 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+class ClientClosedRequest(AppError):
+    """The client left before the answer started (the status nginx logs for it: nobody reads
+    the answer, the access log does)."""
+
+    status_code = 499
+    code = "client_closed_request"
+
+
 class ErrorItem(BaseModel):
     field: str
     message: str

@@ -146,3 +146,43 @@ def test_files_appear_only_whole(tmp_path: Path) -> None:
     with StagedFiles([target]) as (handle,):
         handle.write(b"{}\n")
     assert target.read_bytes() == b"{}\n" and list(tmp_path.iterdir()) == [target]
+
+
+_WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'feedback-api' "
+    "AND wait_event_type = 'Lock'"
+)
+
+
+async def _count_until(engine: AsyncEngine, query: Any, expected: int, seconds: float) -> int:
+    """The count `query` gives once it is `expected`, or when `seconds` have passed (each
+    read in a transaction of its own: pg_stat_activity keeps one snapshot a transaction)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        async with engine.connect() as conn:
+            found = int(await conn.scalar(query) or 0)
+        if found == expected or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow  # a socket, a table lock and a few polls of pg_stat_activity
+async def test_a_client_that_leaves_before_the_first_line_stops_the_export_query(
+    served: LiveServer, engine: AsyncEngine
+) -> None:
+    body = json.dumps({"days": 1, "format": "kto"}).encode()
+    request = (
+        f"POST /v1/feedback/export/finetuning HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    # The export's query waits behind this lock until the client has gone.
+    async with engine.begin() as locker:
+        await locker.execute(text("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
+        _, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(request)
+        await writer.drain()
+        assert await _count_until(engine, _WAITING, 1, seconds=10) == 1
+        writer.close()
+        await writer.wait_closed()
+        # Cancelled in PostgreSQL while the lock is still held: not at the statement limit.
+        assert await _count_until(engine, _WAITING, 0, seconds=10) == 0

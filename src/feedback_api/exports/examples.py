@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, join
 
 from feedback_api.analytics import figures
-from feedback_api.exports import pairs, reviewed
+from feedback_api.exports import canonical, pairs, reviewed
 from feedback_api.exports.pairs import PAIR_COLUMNS
 from feedback_api.exports.selection import (
     PAIRED,
@@ -261,7 +261,9 @@ def _correction_rows(
     return select(*columns).select_from(joined)
 
 
-def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> Any:
+def _example_lateral(
+    selection: Selection, shape: Shape, *, with_ids: bool, only: Any = None
+) -> Any:
     """LATERAL, one row for the example of the outer `Interaction`: its twins (by
     `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`, the canonical vote:
     the smallest id) and, when reviews label examples, their review status parts and the
@@ -269,7 +271,8 @@ def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> A
 
     The window and the filters select a twin's votes in the aggregates' FILTER clauses, not
     in a WHERE: so no plan can read the window's votes (by their time) for each vote of the
-    window, as one did when the statistics were missing after a bulk load.
+    window, as one did when the statistics were missing after a bulk load. `only`: a test
+    of the outer rows alone, made before any twin is read (no twin read when it fails).
     """
     twin, twin_vote = aliased(Interaction, name="twin"), aliased(Feedback, name="twin_vote")
     inside = and_(*_selected(selection, twin_vote, twin))
@@ -300,7 +303,7 @@ def _example_lateral(selection: Selection, shape: Shape, *, with_ids: bool) -> A
     return (
         select(*columns)
         .select_from(source)
-        .where(same_exchange(twin, Interaction))
+        .where(same_exchange(twin, Interaction), *([] if only is None else [only]))
         .lateral("example")
     )
 
@@ -324,13 +327,14 @@ def streamed_examples(
     """EXAMPLE_COLUMNS[, feedback_ids] of each example, one row per example, in the order
     its votes are read, with nothing grouped or sorted ahead: the first line leaves at once.
 
-    Each vote of the window looks up its example (`_example_lateral`); the example is
-    written by one of those votes (the canonical one: the smallest id) and
-    `keep(example, positive)` says which examples are written at all. `decided`: the
-    examples with no vote in the window that enter it by a review consensus reached in it,
-    each written by the first of those items instead.
+    The example is written by the first of its votes in the window
+    (`canonical.first_of_example`), which looks it up (`_example_lateral`); the others read
+    none of its twins. `keep(example, positive)` says which examples are written at all.
+    `decided`: the examples with no vote in the window that enter it by a review consensus
+    reached in it, each written by the first of those items instead.
     """
-    example = _example_lateral(selection, shape, with_ids=with_ids)
+    first = None if decided else canonical.first_of_example(selection)
+    example = _example_lateral(selection, shape, with_ids=with_ids, only=first)
     state, positive, source = _example_labels(example, shape)
     rows = [
         SYSTEM_PROMPT.label("system_prompt"),
@@ -354,7 +358,7 @@ def streamed_examples(
         ]
     else:
         driver = join(Feedback, Interaction, Interaction.id == Feedback.interaction_id)
-        where = [*_selected(selection), example.c.canonical == cast(Feedback.id, Text)]
+        where = [*_selected(selection), example.c.canonical.is_not(None)]
     if shape.reviews:
         where.append(reviewed.considered(shape, state))
     return (

@@ -178,7 +178,7 @@ class ExportRepository:
         # The pair formats leave out empty texts in their SQL, once per pair.
         streamed = shape.format not in PAIRED
         if streamed or early:
-            await self._look_up_twins()
+            await self._look_up_twins(look_back=streamed)
         firsts: list[AnyRow] = []
         if not with_ids and shape.format == "weighted":
             kept = await self._rollups_kept()
@@ -206,7 +206,7 @@ class ExportRepository:
         rebuilt = select(RefreshState.full_rebuild_at).where(RefreshState.id == 1)
         return await self.session.scalar(rebuilt) is not None
 
-    async def _look_up_twins(self) -> None:
+    async def _look_up_twins(self, *, look_back: bool) -> None:
         """For the rest of the transaction: joins by index lookups, never by hashing.
 
         `streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
@@ -215,8 +215,16 @@ class ExportRepository:
         gathered, the planner guesses thousands of twins per exchange and hashes every vote
         of the window for each one instead. These settings make the one plan that streams
         the only one it considers.
+
+        `look_back` (the SFT-like formats): `exports.canonical`'s look-backs are fast only as
+        index scans read in the index's order and stopped at their first row; no bitmap
+        scan and no sort, which would read all of an exchange's earlier votes (or, with
+        statistics that say a table is empty, every exchange) for each vote.
         """
-        for name in ("enable_hashjoin", "enable_mergejoin"):
+        settings = ["enable_hashjoin", "enable_mergejoin"]
+        if look_back:
+            settings += ["enable_bitmapscan", "enable_sort"]
+        for name in settings:
             await self.session.execute(select(func.set_config(name, "off", true())))
 
     async def stream_feedback_ids(

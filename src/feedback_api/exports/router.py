@@ -4,6 +4,7 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi import Request as HTTPRequest
 from fastapi.responses import FileResponse, StreamingResponse
 
 from feedback_api.config import SettingsDep
@@ -21,6 +22,7 @@ from feedback_api.exports.service import (
     resolve_window,
 )
 from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
+from feedback_api.kit.disconnect import unless_disconnected
 from feedback_api.kit.fields import Timestamp
 from feedback_api.kit.openapi import READ, WRITE, responses
 from feedback_api.kit.time import MAX_DAYS
@@ -84,7 +86,7 @@ BodyRedactor = Annotated[Any, Depends(_body_redactor)]
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
 async def export_finetuning(
-    request: Request, session: StreamSessionDep, redactor: BodyRedactor
+    request: Request, session: StreamSessionDep, redactor: BodyRedactor, http: HTTPRequest
 ) -> StreamingResponse:
     """The votes of a window turned into training examples in the format asked for, as
     JSON Lines streamed straight from the database, personal data replaced by placeholders
@@ -93,8 +95,11 @@ async def export_finetuning(
     selection, shape = request
     name = default_file_name(selection.since, shape.format)
     service = ExportService(ExportRepository(session), redactor)
+    # Its first lines are read before the answer starts (an error is then a status): a
+    # client that leaves meanwhile stops the query.
+    chunks = await unless_disconnected(http.receive, service.stream_jsonl(selection, shape))
     return StreamingResponse(
-        await service.stream_jsonl(selection, shape),
+        chunks,
         media_type=JSONL,
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

@@ -112,9 +112,11 @@ def same_exchange(exchange: Any, other: Any) -> ColumnElement[bool]:
 _columns = Interaction.__table__.c
 # An exchange's twins (both keys equal) and the other answers to its prompt (the first key):
 # exports group votes by them, one index lookup each, so a dataset streams without reading
-# the window first.
+# the window first. The id last: twins and answers in id order, so the one just before an
+# exchange is one backward step (`exports.canonical`).
 Index(
     "ix_interactions_prompt_answer",
     prompt_key(_columns.metadata, _columns.query),
     answer_key(_columns.response),
+    _columns.id,
 )
