@@ -25,6 +25,7 @@ then sort them; the export turns bitmap scans and sorts off
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, literal, not_, or_, select, true, tuple_
@@ -33,6 +34,7 @@ from sqlalchemy.orm import aliased
 from feedback_api.exports.selection import Selection, in_window, matches
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction, answer_key, prompt_key
+from feedback_api.review.models import ReviewItem
 
 _FIRST_ID = uuid.UUID(int=0)  # no exchange's id sorts before it
 
@@ -41,22 +43,54 @@ def first_of_example(selection: Selection) -> ColumnElement[bool]:
     """The outer `Feedback` (a vote of the window on the outer `Interaction`) is the first
     vote of its example: no twin before its exchange (by id) and no voter before it on its
     exchange has a vote in the window."""
-    return not_(or_(_twin_before(selection), _voter_before(selection)))
+    return not_(or_(_twin_before(selection, _voted), _voter_before(selection)))
 
 
-def _twin_before(selection: Selection) -> Any:
-    """Whether a twin before the outer exchange (by id) has a vote in the window: the nearest
-    first, read backwards by `ix_interactions_prompt_answer`, stopped at the first."""
-    twin, vote = aliased(Interaction, name="twin_before"), aliased(Feedback, name="vote_before")
+def first_decision(selection: Selection, item: Any) -> ColumnElement[bool]:
+    """The outer `item` (a review item decided in the window, on the outer `Interaction`) is
+    the first such item of its example: none on a twin before its exchange (by id), none
+    with a smaller id on its exchange (an exchange has an item per queue at most)."""
+    other = aliased(ReviewItem, name="decided_before")
+    before = select(other.id).where(
+        other.interaction_id == item.interaction_id,
+        other.id < item.id,
+        _decided(selection, other),
+    )
+    return not_(or_(_twin_before(selection, _decided_on), before.correlate(item).exists()))
+
+
+def _voted(selection: Selection, twin: Any) -> Any:
+    vote = aliased(Feedback, name="vote_before")
+    return select(vote.id).where(vote.interaction_id == twin.id, _unindexed(selection, vote))
+
+
+def _decided_on(selection: Selection, twin: Any) -> Any:
+    item = aliased(ReviewItem, name="twin_decided_before")
+    return select(item.id).where(item.interaction_id == twin.id, _decided(selection, item))
+
+
+def _decided(selection: Selection, item: Any) -> Any:
+    """An item that decides its example in the window (`reviewed.twin_reviews`' decision),
+    tested as no index serves (as `_unindexed`)."""
+    decided = and_(
+        in_window(selection, item.decided_at), item.verdict.is_not(None), item.state != "open"
+    )
+    return case((decided, true()), else_=false())
+
+
+def _twin_before(selection: Selection, has: Callable[[Selection, Any], Any]) -> Any:
+    """Whether a twin before the outer exchange (by id) `has` a vote (or an item) in the
+    window: the nearest first, read backwards by `ix_interactions_prompt_answer`, stopped at
+    the first."""
+    twin = aliased(Interaction, name="twin_before")
     keys = tuple_(prompt_key(twin.meta, twin.query), answer_key(twin.response), twin.id)
     mine = (prompt_key(Interaction.meta, Interaction.query), answer_key(Interaction.response))
-    voted = select(vote.id).where(vote.interaction_id == twin.id, _unindexed(selection, vote))
     nearest = (
         select(twin.id)
         .where(
             *_between(keys, tuple_(*mine, literal(_FIRST_ID)), tuple_(*mine, Interaction.id)),
             *matches(selection, twin),
-            voted.exists(),
+            has(selection, twin).exists(),
         )
         .order_by(*(key.desc() for key in keys.clauses))
         .limit(1)

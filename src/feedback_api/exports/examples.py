@@ -265,9 +265,9 @@ def _example_lateral(
     selection: Selection, shape: Shape, *, with_ids: bool, only: Any = None
 ) -> Any:
     """LATERAL, one row for the example of the outer `Interaction`: its twins (by
-    `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`, the canonical vote:
-    the smallest id) and, when reviews label examples, their review status parts and the
-    first of their items decided in the window (`decision`).
+    `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`; `canonical`,
+    the smallest id: NULL when none) and, when reviews label examples, their review status
+    parts.
 
     The window and the filters select a twin's votes in the aggregates' FILTER clauses, not
     in a WHERE: so no plan can read the window's votes (by their time) for each vote of the
@@ -295,7 +295,6 @@ def _example_lateral(
             func.min(review.c.lo).filter(matched).label("lo"),
             func.max(review.c.hi).filter(matched).label("hi"),
             func.bool_or(review.c.waiting).filter(matched).label("waiting"),
-            func.min(review.c.decision).filter(matched).label("decision"),
         ]
         source = join(twin, review, true()).outerjoin(
             twin_vote, twin_vote.interaction_id == twin.id
@@ -331,9 +330,14 @@ def streamed_examples(
     (`canonical.first_of_example`), which looks it up (`_example_lateral`); the others read
     none of its twins. `keep(example, positive)` says which examples are written at all.
     `decided`: the examples with no vote in the window that enter it by a review consensus
-    reached in it, each written by the first of those items instead.
+    reached in it, each written by the first of those items instead
+    (`canonical.first_decision`).
     """
-    first = None if decided else canonical.first_of_example(selection)
+    item = aliased(ReviewItem, name="decided")
+    if decided:
+        first = canonical.first_decision(selection, item)
+    else:
+        first = canonical.first_of_example(selection)
     example = _example_lateral(selection, shape, with_ids=with_ids, only=first)
     state, positive, source = _example_labels(example, shape)
     rows = [
@@ -348,13 +352,13 @@ def streamed_examples(
         ids = case((source == "review", null()), else_=example.c.feedback_ids)
         rows.append(ids.label("feedback_ids"))
     if decided:
-        item = aliased(ReviewItem, name="decided")
         driver = join(item, Interaction, Interaction.id == item.interaction_id)
         where = [
             in_window(selection, item.decided_at),
+            item.verdict.is_not(None),
+            item.state != "open",
             *matches(selection),
             example.c.canonical.is_(None),
-            example.c.decision == cast(item.id, Text),
         ]
     else:
         driver = join(Feedback, Interaction, Interaction.id == Feedback.interaction_id)
