@@ -130,10 +130,13 @@ def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str
         stmt = lines_query(Selection(since, until), Shape(format=kind), with_ids=False)  # type: ignore[arg-type]
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     if kind not in OFFLINE:
-        # Streamed rows run without hash or merge joins (`ExportRepository._look_up_twins`);
-        # pairs are streamed since migration 0019, grouped with the defaults before it.
+        # Streamed rows run without hash or merge joins (`ExportRepository._planner_off`);
+        # pairs are streamed since migration 0019, grouped with the defaults before it; the
+        # SFT-like lines' look-backs (migration 0022) without bitmap scans or sorts too.
         streamed = kind not in PAIRED or "first_of_prompt" in sql
         settings = ["enable_hashjoin", "enable_mergejoin"] if streamed else []
+        if "twin_before" in sql:
+            settings += ["enable_bitmapscan", "enable_sort"]
     return sql, settings
 
 

@@ -19,7 +19,7 @@ exchanges by id) for each vote, and the scan starts at the vote itself (an equal
 leading columns would start it at the last entry of the exchange). The other alternatives
 read every earlier vote of the exchange (a bitmap scan) or every exchange (a full scan) and
 then sort them; the export turns bitmap scans and sorts off
-(`ExportRepository._look_up_twins`), so PostgreSQL takes them only if nothing else can run.
+(`ExportRepository._planner_off`), so PostgreSQL takes them only if nothing else can run.
 """
 
 from __future__ import annotations

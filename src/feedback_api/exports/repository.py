@@ -178,7 +178,7 @@ class ExportRepository:
         # The pair formats leave out empty texts in their SQL, once per pair.
         streamed = shape.format not in PAIRED
         if streamed or early:
-            await self._look_up_twins(look_back=streamed)
+            await self._planner_off("enable_hashjoin", "enable_mergejoin")
         firsts: list[AnyRow] = []
         if not with_ids and shape.format == "weighted":
             kept = await self._rollups_kept()
@@ -189,6 +189,10 @@ class ExportRepository:
         if firsts:
             yield firsts
         done = {tuple(row[:3]) for row in firsts}
+        if streamed:
+            # After the first lines, which have a time limit of their own: their plans (the
+            # first vote of a few cast hours, by time) may need a sort.
+            await self._planner_off("enable_bitmapscan", "enable_sort")
         stmt = lines_query(selection, shape, with_ids=with_ids, early=early)
         result = await stream_columns(self.session, stmt.execution_options(yield_per=batch))
         async for partition in read_ahead(_small_first(result)):
@@ -206,25 +210,21 @@ class ExportRepository:
         rebuilt = select(RefreshState.full_rebuild_at).where(RefreshState.id == 1)
         return await self.session.scalar(rebuilt) is not None
 
-    async def _look_up_twins(self, *, look_back: bool) -> None:
-        """For the rest of the transaction: joins by index lookups, never by hashing.
+    async def _planner_off(self, *names: str) -> None:
+        """For the rest of the transaction, plans that stream only.
 
         `streamed_examples` and `pairs.streamed_pairs` are fast only as nested loops over
-        indexes (a vote, its exchange's twins or its prompt's answers, their votes). Right
+        indexes (a vote, its exchange's twins or its prompt's answers, their votes): right
         after a bulk load, before the statistics of `ix_interactions_prompt_answer` are
         gathered, the planner guesses thousands of twins per exchange and hashes every vote
-        of the window for each one instead. These settings make the one plan that streams
-        the only one it considers.
-
-        `look_back` (the SFT-like formats): `exports.canonical`'s look-backs are fast only as
-        index scans read in the index's order and stopped at their first row; no bitmap
-        scan and no sort, which would read all of an exchange's earlier votes (or, with
-        statistics that say a table is empty, every exchange) for each vote.
+        of the window for each one instead (`enable_hashjoin`, `enable_mergejoin`).
+        `exports.canonical`'s look-backs (the SFT-like formats) are fast only as index scans
+        read in the index's order and stopped at their first row; a bitmap scan or a sort
+        would read all of an exchange's earlier votes (or, with statistics that say a table
+        is empty, every exchange) for each vote (`enable_bitmapscan`, `enable_sort`).
+        PostgreSQL still runs a disabled plan when no other can.
         """
-        settings = ["enable_hashjoin", "enable_mergejoin"]
-        if look_back:
-            settings += ["enable_bitmapscan", "enable_sort"]
-        for name in settings:
+        for name in names:
             await self.session.execute(select(func.set_config(name, "off", true())))
 
     async def stream_feedback_ids(
