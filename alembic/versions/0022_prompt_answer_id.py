@@ -1,9 +1,9 @@
 """exports look one step back: the exchange's id closes ix_interactions_prompt_answer
 
 ix_interactions_prompt_answer gains the exchange's id after its two digests: an exchange's
-twins, and the answers to its prompt, are then read in id order, so an export finds the
-twin (or answer) just before an exchange in one backward step of the index and never reads
-all of a popular example's twins for each of its votes
+twins are then read in id order, so an export finds the twin just before an exchange in one
+backward step of the index and never reads all of a popular example's twins for each of its
+votes
 (docs/decisions/025-the-first-vote-writes-the-example.md).
 
 Revision ID: 0022

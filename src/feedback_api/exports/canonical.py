@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, literal, not_, or_, select, true, tuple_
 from sqlalchemy.orm import aliased
 
+from feedback_api.exports import reviewed
 from feedback_api.exports.selection import Selection, in_window, matches
 from feedback_api.feedback.models import Feedback
 from feedback_api.interactions.models import Interaction, answer_key, prompt_key
@@ -70,12 +71,9 @@ def _decided_on(selection: Selection, twin: Any) -> Any:
 
 
 def _decided(selection: Selection, item: Any) -> Any:
-    """An item that decides its example in the window (`reviewed.twin_reviews`' decision),
-    tested as no index serves (as `_unindexed`)."""
-    decided = and_(
-        in_window(selection, item.decided_at), item.verdict.is_not(None), item.state != "open"
-    )
-    return case((decided, true()), else_=false())
+    """An item that brings its example into the window (`reviewed.entered`), tested as no
+    index serves (as `_unindexed`)."""
+    return case((and_(*reviewed.entered(selection, item)), true()), else_=false())
 
 
 def _twin_before(selection: Selection, has: Callable[[Selection, Any], Any]) -> Any:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Select,
-    Text,
     and_,
     case,
     cast,
@@ -265,9 +264,8 @@ def _example_lateral(
     selection: Selection, shape: Shape, *, with_ids: bool, only: Any = None
 ) -> Any:
     """LATERAL, one row for the example of the outer `Interaction`: its twins (by
-    `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`; `canonical`,
-    the smallest id: NULL when none) and, when reviews label examples, their review status
-    parts.
+    `ix_interactions_prompt_answer`), their votes in the window (`up`, `down`) and, when
+    reviews label examples, their review status parts.
 
     The window and the filters select a twin's votes in the aggregates' FILTER clauses, not
     in a WHERE: so no plan can read the window's votes (by their time) for each vote of the
@@ -279,7 +277,6 @@ def _example_lateral(
     columns: list[Any] = [
         func.count().filter(and_(inside, twin_vote.is_helpful)).label("up"),
         func.count().filter(and_(inside, not_(twin_vote.is_helpful))).label("down"),
-        func.min(cast(twin_vote.id, Text)).filter(inside).label("canonical"),
     ]
     if with_ids:
         columns.append(func.array_agg(twin_vote.id).filter(inside).label("feedback_ids"))
@@ -339,6 +336,7 @@ def streamed_examples(
     else:
         first = canonical.first_of_example(selection)
     example = _example_lateral(selection, shape, with_ids=with_ids, only=first)
+    voted = example.c.up + example.c.down  # its votes in the window
     state, positive, source = _example_labels(example, shape)
     rows = [
         SYSTEM_PROMPT.label("system_prompt"),
@@ -353,16 +351,11 @@ def streamed_examples(
         rows.append(ids.label("feedback_ids"))
     if decided:
         driver = join(item, Interaction, Interaction.id == item.interaction_id)
-        where = [
-            in_window(selection, item.decided_at),
-            item.verdict.is_not(None),
-            item.state != "open",
-            *matches(selection),
-            example.c.canonical.is_(None),
-        ]
+        # Only the examples no vote of the window brings in.
+        where = [*reviewed.entered(selection, item), *matches(selection), voted == 0]
     else:
         driver = join(Feedback, Interaction, Interaction.id == Feedback.interaction_id)
-        where = [*_selected(selection), example.c.canonical.is_not(None)]
+        where = [*_selected(selection), voted > 0]
     if shape.reviews:
         where.append(reviewed.considered(shape, state))
     return (

@@ -268,13 +268,13 @@ def streamed_pairs(
     if decided:
         item, own_vote = aliased(ReviewItem, name="decided"), aliased(Feedback, name="own_vote")
         rival_item = aliased(ReviewItem, name="rival_item")
-        first = _first_of_prompt(selection, rival_item, _entered(selection, rival_item))
+        first = _first_of_prompt(selection, rival_item, reviewed.entered(selection, rival_item))
         driver = join(item, Interaction, Interaction.id == item.interaction_id)
         voted = select(true()).where(
             own_vote.interaction_id == Interaction.id, in_window(selection, own_vote.created_at)
         )
         where = [
-            *_entered(selection, item),
+            *reviewed.entered(selection, item),
             *matches(selection),
             not_(exists(voted)),  # then its prompt has a vote in the window: written by it
             first.c.id == item.id,
@@ -299,11 +299,6 @@ def streamed_pairs(
         .join(pairs, true())
         .where(*where)
     )
-
-
-def _entered(selection: Selection, item: Any) -> list[Any]:
-    """The review item brings its example into the window: decided in it, with a verdict."""
-    return [in_window(selection, item.decided_at), item.verdict.is_not(None), item.state != "open"]
 
 
 def _first_of_prompt(selection: Selection, rival: Any, inside: list[Any]) -> Any:

@@ -224,8 +224,7 @@ class ExportRepository:
         is empty, every exchange) for each vote (`enable_bitmapscan`, `enable_sort`).
         PostgreSQL still runs a disabled plan when no other can.
         """
-        for name in names:
-            await self.session.execute(select(func.set_config(name, "off", true())))
+        await self.session.execute(select(*(func.set_config(n, "off", true()) for n in names)))
 
     async def stream_feedback_ids(
         self, selection: Selection, shape: Shape, batch: int = 50_000

@@ -59,6 +59,11 @@ def _not_open(item: Any) -> Any:
     return item.state != "open"
 
 
+def entered(selection: Selection, item: Any) -> list[Any]:
+    """The review item brings its example into the window: decided in it, with a verdict."""
+    return [in_window(selection, item.decided_at), item.verdict.is_not(None), _not_open(item)]
+
+
 def twin_reviews(twin: Any, selection: Selection) -> Any:
     """LATERAL, one row per twin: its decided or waiting items' verdicts (`lo`, `hi`),
     whether one waits (`waiting`), and the first of its items decided in the window
