@@ -15,6 +15,8 @@ database (vacuumed and analyzed, bench.common.settle):
   batch    POST /v1/feedback/batch with 1,000 items a request, items/s, and the CPU time the
            server and PostgreSQL spent per item;
   unlogged POST /v1/feedback again with FEEDBACK_ACCESS_LOG=false (what the access log costs);
+  piped    POST /v1/feedback again with the server's logs read through a pipe, as a
+           container's or a service manager's log collector reads them (else: /dev/null);
   floor    the same wrk load on an app with only the vote route's shape and no database
            (bench_vote_floor.py's `bare`: a FastAPI route, one dependency, the body read, a
            fixed 201), served as `feedback-api serve` serves, with as many workers: what ratio
@@ -282,10 +284,20 @@ def main() -> None:
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)
         api_unlogged, unlogged_failures = wrk(base, seconds)
+    asyncio.run(settle(dsn))
+    with server(url, env=quiet, log_pipe=True) as base:
+        wrk(base, 1)
+        group = server.last_pid  # type: ignore[attr-defined]
+        piped_cpu = cpu_seconds(group=group)
+        api_piped, piped_failures, piped_answered = wrk_counted(base, seconds)
+        piped_cpu = (cpu_seconds(group=group) - piped_cpu) / piped_answered * 1000
     # The same load on the route's shape alone, as many workers as the server's default.
     with floor_server(os.cpu_count() or 1) as base:
         wrk(base, 1)
-        floor, floor_failures = wrk(base, seconds)
+        group = server.last_pid  # type: ignore[attr-defined]
+        floor_cpu = cpu_seconds(group=group)
+        floor, floor_failures, floor_answered = wrk_counted(base, seconds)
+        floor_cpu = (cpu_seconds(group=group) - floor_cpu) / floor_answered * 1000
     # The ceiling moves from run to run on a shared machine: measured before and after the
     # server, and the higher of the two is the one every ratio is taken against.
     asyncio.run(settle(dsn))
@@ -316,8 +328,13 @@ def main() -> None:
         f"{api_unlogged / raw:>9.2f}x"
     )
     print(f"{'  non-2xx responses':<44}{unlogged_failures:>14}")
+    piped = f"{'  the same, logs read through a pipe':<44}{api_piped:>14,.0f}"
+    print(f"{piped}{api_piped / raw:>9.2f}x")
+    print(f"{'  non-2xx responses':<44}{piped_failures:>14}")
+    print(f"{'  server CPU per request (ms)':<44}{piped_cpu:>14.3f}")
     print(f"{'floor app, no database (req/s)':<44}{floor:>14,.0f}{floor / raw:>9.2f}x")
     print(f"{'  non-2xx responses':<44}{floor_failures:>14}")
+    print(f"{'  server CPU per request (ms)':<44}{floor_cpu:>14.3f}")
     print(f"{'  POST /v1/feedback against the floor':<44}{'':>14}{api / floor:>9.2f}x")
     print(f"{'POST /v1/feedback at 500 req/s: p50 (ms)':<44}{p50:>14.1f}")
     print(f"{'POST /v1/feedback at 500 req/s: p99 (ms)':<44}{p99:>14.1f}")

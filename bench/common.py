@@ -65,31 +65,51 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(
-    url: str, *args: str, env: dict[str, str] | None = None, ready: str = "/readyz"
+    url: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready: str = "/readyz",
+    log_pipe: bool = False,
 ) -> Iterator[str]:
     """`feedback-api serve` with its defaults (plus `args`) in a child process; yields its URL
     once `ready` answers 200 (`/healthz` for an older checkout, whose head is not the
-    database's)."""
+    database's). `log_pipe`: see `served`."""
     command = [sys.executable, "-m", "feedback_api", "serve", "--no-migrate", *args]
-    with served(command, ready, env={"FEEDBACK_DATABASE_URL": url, **(env or {})}) as base:
+    env = {"FEEDBACK_DATABASE_URL": url, **(env or {})}
+    with served(command, ready, env=env, log_pipe=log_pipe) as base:
         yield base
 
 
 @contextlib.contextmanager
 def served(
-    command: list[str], ready: str, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    command: list[str],
+    ready: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log_pipe: bool = False,
 ) -> Iterator[str]:
     """`command` plus `--port PORT` in a child process (its own process group, stopped
-    after; in `cwd`, default this one), once GET `ready` answers 200; yields its URL."""
+    after; in `cwd`, default this one), once GET `ready` answers 200; yields its URL. Its
+    stderr (the logs) goes to /dev/null, or with `log_pipe` to a pipe that a `cat` reads,
+    as a container's or a service manager's log collector reads it: each write to a pipe
+    wakes its reader."""
     port = free_port()
+    reader = (
+        subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        if log_pipe
+        else None
+    )
     proc = subprocess.Popen(
         [*command, "--port", str(port)],
         env={**os.environ, **(env or {})},
         cwd=cwd,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=reader.stdin if reader is not None else subprocess.DEVNULL,
         start_new_session=True,
     )
+    if reader is not None and reader.stdin is not None:
+        reader.stdin.close()  # the server holds the pipe's only writing end now
     base = f"http://127.0.0.1:{port}"
     server.last_pid = proc.pid  # type: ignore[attr-defined]  # for memory measurements
     try:
@@ -111,6 +131,8 @@ def served(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        if reader is not None:
+            reader.wait(10)  # the pipe closed with the server's processes
 
 
 def cpu_seconds(

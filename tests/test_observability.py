@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
 from typing import Any
 
 import httpx
@@ -11,7 +13,7 @@ import pytest
 
 from feedback_api.app import create_app
 from feedback_api.config import Settings
-from feedback_api.observability import configure_logging
+from feedback_api.observability import AccessLog, configure_logging
 from tests.conftest import in_process
 from tests.helpers import exchange
 
@@ -31,6 +33,7 @@ async def test_logs_are_json_and_keep_private_text_out(
         body = exchange(rating=1, user_id="secret-user-42", query="my private question")
         await client.post("/v1/feedback", json=body, headers={"X-Request-ID": "req-log-1"})
         await client.get("/v1/feedback", params={"user_id": "secret-user-42"})
+        await asyncio.sleep(0)  # the access log writes its lines at the end of the loop's turn
     finally:
         logging.getLogger().handlers.clear()
     err = capfd.readouterr().err
@@ -39,6 +42,48 @@ async def test_logs_are_json_and_keep_private_text_out(
     assert any(r["request_id"] == "req-log-1" and r["route"] == "/v1/feedback" for r in access)
     assert all({"time", "level", "message", "status", "duration_ms"} <= set(r) for r in access)
     assert "secret-user-42" not in err and "my private question" not in err
+
+
+class _Writes:
+    """A stderr that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+
+async def test_access_lines_of_one_loop_turn_are_written_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = _Writes()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    log = AccessLog()
+    log.write("POST", "/v1/feedback", 201, 0.0012, "a" * 32)
+    log.write("GET", "/v1/feedback", 200, 0.0034, "b" * 32)
+    assert stderr.writes == []
+    await asyncio.sleep(0)
+    [written] = stderr.writes
+    lines = [json.loads(line) for line in written.splitlines()]
+    assert [(x["method"], x["status"], x["duration_ms"]) for x in lines] == [
+        ("POST", 201, 1.2),
+        ("GET", 200, 3.4),
+    ]
+    log.write("GET", "/healthz", 200, 0.001, "c" * 32)
+    await asyncio.sleep(0)
+    assert len(stderr.writes) == 2 and '"route": "/healthz"' in stderr.writes[1]
+
+
+def test_an_access_line_outside_an_event_loop_is_written_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = _Writes()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    AccessLog().write("GET", "/healthz", 200, 0.001, "d" * 32)
+    [written] = stderr.writes
+    assert json.loads(written)["request_id"] == "d" * 32
 
 
 async def test_metrics_in_prometheus_format(client: httpx.AsyncClient) -> None:
