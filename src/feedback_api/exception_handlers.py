@@ -7,9 +7,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from feedback_api.exceptions import (
     AppError,
+    ClientClosedRequest,
     describe_validation_errors,
     error_body,
     unreadable_body,
@@ -98,6 +100,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         return overflow_response()
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client left while its body was being read: nobody reads this answer, and it
+        # is no server error; the access log and the metrics show 499, not 500.
+        return app_error_response(ClientClosedRequest("the client closed the connection"))
 
     # Registered per class (not for Exception) so Starlette's ExceptionMiddleware answers
     # them: a handler for Exception would run in ServerErrorMiddleware, which re-raises.

@@ -23,3 +23,19 @@ async def test_the_finetuning_export_names_its_body_fields(client: httpx.AsyncCl
     r = await client.post("/v1/feedback/export/finetuning/summary", json=body)
     assert r.status_code == 422
     assert r.json()["detail"].startswith("start_date must be earlier than end_date: the window")
+
+
+async def test_a_time_outside_the_years_the_database_holds_is_refused_before_streaming(
+    client: httpx.AsyncClient,
+) -> None:
+    # Valid ISO 8601, but 0000-12-31 or 10000-01-01 in UTC: refused with a 422 naming the
+    # parameter, not a 200 cut off when the query is sent.
+    for name, value in (
+        ("since", "0001-01-01T00:00:00+14:00"),
+        ("until", "9999-12-31T23:59:59-14:00"),
+    ):
+        for path in ("/v1/exports/interactions", "/v1/feedback"):
+            r = await client.get(path, params={name: value})
+            assert r.status_code == 422, (path, r.text)
+            [error] = r.json()["errors"]
+            assert error["field"] == name and "years 1 to 9999" in error["message"], error

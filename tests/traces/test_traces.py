@@ -594,3 +594,23 @@ async def test_otlp_json_openai_shaped_messages_and_agent_spans(
     assert row["tools_called"] == ["wiki"]
     assert row["user_id"] == "carol"  # from the agent span, its parent
     assert row["metadata"]["system_prompt"] == "You are a tutor."
+
+
+async def test_a_message_attribute_too_deep_to_decode_is_kept_as_its_text(
+    otlp: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # A string that looks like JSON but nests deeper than Python's parser recurses: read as
+    # the text it is, not a 500.
+    deep = "[" * 5000 + "]" * 5000
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "m",
+        "gen_ai.input.messages": deep,
+        "gen_ai.output.messages": "4",
+    }
+    r = await otlp.post(
+        "/v1/traces", content=_export_body(_span("00000000000000d1", attributes)), headers=JSON
+    )
+    assert r.status_code == 200, r.text
+    [row] = await _rows(engine)
+    assert (row["query"], row["response"]) == (deep, "4")

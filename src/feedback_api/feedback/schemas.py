@@ -33,6 +33,8 @@ from feedback_api.kit.fields import (
     Comment,
     CoreComment,
     CoreIdentifier,
+    CoreJsonObject,
+    CoreJsonValue,
     CoreLabel,
     CoreLongText,
     CoreRequestId,
@@ -162,9 +164,9 @@ class CoreCheckedFeedback(FeedbackCreate):
     user_id: CoreIdentifier | None = None
     session_id: CoreIdentifier | None = None
     tools_called: list[CoreLabel] | None = None
-    # No NUL anywhere in the body: nothing to look for in these.
-    sources_used: Any | None = None
-    metadata: dict[str, Any] | None = None
+    # No NUL anywhere in the body: only their depth to look at.
+    sources_used: CoreJsonValue | None = None
+    metadata: CoreJsonObject | None = None
     comment: CoreComment | None = None
     correction: CoreLongText | None = None
 

@@ -14,6 +14,7 @@ trip instead of six (the pre-ping's BEGIN, `;` and ROLLBACK, BEGIN, the statemen
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeAlias, TypeVar
 
@@ -44,6 +45,16 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.data_dir)
 
 
+def json_value(document: str | bytes) -> Any:
+    """A JSON column's value: by pydantic's parser, or by `json.loads` where that parser
+    gives up (a value nested deeper than its 200 levels, stored before requests were held
+    to kit.fields.JSON_MAX_DEPTH): every stored value can be read."""
+    try:
+        return from_json(document)
+    except ValueError:
+        return json.loads(document)
+
+
 def create_engine(
     settings: Settings,
     url: str | None = None,
@@ -66,7 +77,7 @@ def create_engine(
         # JSON columns as read: one call into pydantic's parser instead of `json.loads`
         # and its Python layers, for every JSON value of every row (a vote's metadata).
         # PostgreSQL writes standard JSON, which both parse to the same values.
-        json_deserializer=from_json,
+        json_deserializer=json_value,
         connect_args={
             "timeout": settings.connect_timeout_seconds,
             # A little longer than statement_timeout: PostgreSQL's own cancel (SQLSTATE

@@ -14,29 +14,83 @@ NUL = "\x00"
 
 
 def _no_nul(value: str) -> str:
-    # PostgreSQL refuses NUL in text and jsonb; say so before the database does.
+    # PostgreSQL refuses NUL in text and jsonb; say so before the database does. JSON may
+    # also escape half of a UTF-16 pair ("\\ud800"), which Python's parser keeps as a lone
+    # surrogate: no character, so no UTF-8 to store (or to write in an answer).
     if NUL in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must be valid Unicode: it holds half of a UTF-16 surrogate pair "
+                "(\\ud800-\\udfff) without its other half"
+            ) from None
     return value
 
 
+# How deep a JSON value sent in a field (metadata, sources_used) may nest, in objects and
+# arrays: far more than any real document needs, and well inside the 200 levels of
+# pydantic's parser, which reads the stored value back (the engine's JSON deserializer) and
+# reads a request's whole body, the field's value a few levels down.
+JSON_MAX_DEPTH = 64
+
+
+def _too_deep() -> ValueError:
+    return ValueError(
+        f"is nested more than {JSON_MAX_DEPTH} levels deep (objects and arrays inside one "
+        "another): send a flatter document"
+    )
+
+
 def _json_without_nul(value: Any) -> Any:
-    stack = [value]
+    """A JSON value with no NUL or lone surrogate in a text or key, nested at most
+    JSON_MAX_DEPTH levels."""
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             _no_nul(item)
         elif isinstance(item, dict):
+            if depth == JSON_MAX_DEPTH:
+                raise _too_deep()
             for key, sub in item.items():
                 _no_nul(str(key))
-                stack.append(sub)
+                stack.append((sub, depth + 1))
         elif isinstance(item, list):
-            stack.extend(item)
+            if depth == JSON_MAX_DEPTH:
+                raise _too_deep()
+            stack.extend((sub, depth + 1) for sub in item)
+    return value
+
+
+def _json_not_too_deep(value: Any) -> Any:
+    """A JSON value nested at most JSON_MAX_DEPTH levels (for the core-checked types, whose
+    texts are known to hold no NUL)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth == JSON_MAX_DEPTH:
+                raise _too_deep()
+            subs = item.values() if isinstance(item, dict) else item
+            stack.extend((sub, depth + 1) for sub in subs if isinstance(sub, dict | list))
     return value
 
 
 def _assume_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        # The database compares and stores instants in UTC: one that falls outside the
+        # years 1-9999 there (0001-01-01T00:00+14:00) cannot be sent to it.
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} falls outside the years 1 to 9999 once converted to UTC, "
+            "which the database cannot hold: send a time within them"
+        ) from None
+    return value
 
 
 # The earliest moment a write may carry: older is a clock or a parser gone wrong (a year 1,
@@ -86,7 +140,11 @@ RequestId = Annotated[
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
 JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# The largest measure a write may carry (memory_used): far above any real one, and small
+# enough that the analytics' sums of millions of them stay finite in PostgreSQL's double
+# precision (a sum of two values near 1e308 overflows, and the refresh failed on it).
+MEASURE_MAX = 1e15
+NonNegativeFloat = Annotated[float, Field(ge=0, le=MEASURE_MAX, allow_inf_nan=False)]
 Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
 # When a written exchange or vote happened (a filter's bound may lie anywhere: Timestamp).
 RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
@@ -112,6 +170,8 @@ CoreIdentifier = Annotated[
 CoreRequestId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REQUEST_ID_MAX)
 ]
+CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_json_not_too_deep)]
+CoreJsonValue = Annotated[Any, AfterValidator(_json_not_too_deep)]
 
 # In JSON, NUL and U+001C-U+001F can only be written as escapes (control characters are
 # refused raw): "\u0000", "\u001c" and so on, hex digits in either case.

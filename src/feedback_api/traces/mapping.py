@@ -316,7 +316,7 @@ def _decoded(value: Any) -> Any:
         if stripped[:1] in ("[", "{", '"'):
             try:
                 return json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than it parses
                 return value
     return value
 

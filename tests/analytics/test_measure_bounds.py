@@ -1,0 +1,66 @@
+"""A measure the refresh sums (memory_used) is bounded where it is written, and values from
+before the bound no longer stop the refresh."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.kit import migrations
+from feedback_api.kit.fields import MEASURE_MAX
+from tests.helpers import count, exchange
+
+
+async def test_memory_used_above_the_bound_is_refused(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    for path, body in (
+        ("/v1/feedback", exchange(rating=1, memory_used=1e308)),
+        ("/v1/interactions", exchange(memory_used=MEASURE_MAX * 10)),
+    ):
+        r = await client.post(path, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "memory_used", r.text
+    assert await count(engine, "interactions") == 0
+
+
+async def test_measures_at_the_bound_are_summed_by_the_refresh(
+    client: httpx.AsyncClient,
+) -> None:
+    for n in range(2):
+        body = exchange(rating=1, request_id=f"big-{n}", memory_used=MEASURE_MAX)
+        assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    r = await client.post("/v1/admin/refresh")
+    assert r.status_code == 200, r.text
+    stats = (await client.get("/v1/feedback/stats", params={"days": 7})).json()
+    assert stats["avg_memory_used"] == MEASURE_MAX
+
+
+async def test_the_upgrade_forgets_values_above_the_bound(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    cfg = migrations.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0022")
+    try:
+        async with engine.begin() as conn:
+            for n, value in enumerate(("1e308", "Infinity", "NaN", "350.5", str(MEASURE_MAX))):
+                await conn.execute(
+                    text(
+                        "INSERT INTO interactions (id, request_id, query, response, model,"
+                        " memory_used) VALUES (gen_random_uuid(), :rid, 'q', 'a', 'm',"
+                        " CAST(CAST(:v AS text) AS float8))"
+                    ),
+                    {"rid": f"m-{n}", "v": value},
+                )
+    finally:
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT request_id, memory_used FROM interactions ORDER BY request_id")
+        )
+        kept = {rid: value for rid, value in rows}
+    assert kept == {"m-0": None, "m-1": None, "m-2": None, "m-3": 350.5, "m-4": MEASURE_MAX}

@@ -1,0 +1,124 @@
+"""JSON values and texts the API stores: every one it accepts can be stored, read back and
+answered; what it cannot is refused with a 422 that says why, on every route alike."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from feedback_api.kit.db import json_value
+from feedback_api.kit.fields import JSON_MAX_DEPTH
+from tests.helpers import count, exchange
+
+JSON = {"content-type": "application/json"}
+
+
+def nested(depth: int) -> Any:
+    """A JSON value of `depth` levels of objects and arrays: {"a": [{"a": [...]}]}."""
+    value: Any = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def _posts(field: str, value: Any, request_id: str) -> list[tuple[str, dict[str, Any]]]:
+    interaction = exchange(request_id=request_id, **{field: value})
+    vote = {**interaction, "rating": 1}
+    return [
+        ("/v1/feedback", vote),
+        ("/v1/feedback/batch", {"items": [vote]}),
+        ("/v1/interactions", interaction),
+        ("/v1/interactions/batch", {"items": [interaction]}),
+    ]
+
+
+def _refusal(r: httpx.Response) -> str:
+    """Why a request, or the one item of a batch, was refused (422)."""
+    body = r.json()
+    if r.status_code == 200 and "results" in body:  # a batch: its item's own refusal
+        [item] = body["results"]
+        assert item["status"] == 422 and body["failed"] == 1, item
+        return str(item["error"])
+    assert r.status_code == 422, (r.status_code, r.text)
+    return str(body["detail"])
+
+
+@pytest.mark.parametrize("field", ["metadata", "sources_used"])
+async def test_json_nested_deeper_than_the_limit_is_refused_on_every_route(
+    client: httpx.AsyncClient, engine: AsyncEngine, field: str
+) -> None:
+    # Deep enough for Python's parser, too deep for pydantic's (200 levels), which reads
+    # the stored value back: once accepted and stored, then answered with a 500.
+    for depth in (JSON_MAX_DEPTH + 1, 300):
+        value = nested(depth) if field == "sources_used" else {"x": nested(depth - 1)}
+        for path, body in _posts(field, value, f"deep-{field}-{depth}"):
+            r = await client.post(path, content=json.dumps(body), headers=JSON)
+            detail = _refusal(r)
+            # The vote route reads its body with pydantic's parser, which stops at 200
+            # levels: a body that deep is unreadable JSON to it, before any field is read.
+            unreadable = path == "/v1/feedback" and depth >= 200
+            expected = "nest too deeply" if unreadable else f"nested more than {JSON_MAX_DEPTH}"
+            assert expected in detail, (path, detail)
+    assert await count(engine, "feedback") == 0
+    assert await count(engine, "interactions") == 0
+
+
+async def test_json_at_the_limit_is_stored_and_read_back(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    metadata = {"x": nested(JSON_MAX_DEPTH - 1)}
+    for index, (path, body) in enumerate(_posts("metadata", metadata, "at-the-limit")):
+        if "request_id" in body:
+            body["request_id"] = f"at-the-limit-{index}"
+        else:
+            body["items"][0]["request_id"] = f"at-the-limit-{index}"
+        r = await client.post(path, json=body)
+        assert r.status_code in (200, 201), r.text
+    listed = (await client.get("/v1/feedback", params={"limit": 10})).json()
+    assert {json.dumps(item["metadata"]) for item in listed["items"]} == {json.dumps(metadata)}
+
+
+async def test_a_value_stored_deeper_than_the_parsers_limit_is_still_read(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # Written before the limit (or by another tool), deeper than pydantic's parser reads (200
+    # levels): reads fall back to Python's parser.
+    r = await client.post("/v1/feedback", json=exchange(request_id="old-deep", rating=1))
+    assert r.status_code == 201, r.text
+    deep = nested(230)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE feedback SET metadata = CAST(:m AS jsonb)"), {"m": json.dumps({"x": deep})}
+        )
+    r = await client.get("/v1/feedback")
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["metadata"] == {"x": deep}
+    assert json_value(json.dumps(deep)) == deep
+
+
+@pytest.mark.parametrize("field", ["intent", "model", "project", "user_id", "session_id"])
+async def test_half_of_a_surrogate_pair_in_a_text_is_refused_on_every_route(
+    client: httpx.AsyncClient, engine: AsyncEngine, field: str
+) -> None:
+    for path, body in _posts(field, "\ud800", f"surrogate-{field}"):
+        # json.dumps writes the lone half as the escape "\ud800", as a client would send it.
+        r = await client.post(path, content=json.dumps(body), headers=JSON)
+        detail = _refusal(r)
+        assert "surrogate" in detail, (path, detail)
+    assert await count(engine, "feedback") == 0
+    assert await count(engine, "interactions") == 0
+
+
+async def test_half_of_a_surrogate_pair_in_metadata_is_refused(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    for key, value in (("note", "\udfff"), ("\ud800", "v")):
+        body = exchange(metadata={key: value})
+        r = await client.post("/v1/interactions", content=json.dumps(body), headers=JSON)
+        assert "surrogate" in _refusal(r)
+    assert await count(engine, "interactions") == 0
