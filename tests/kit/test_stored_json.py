@@ -122,3 +122,16 @@ async def test_half_of_a_surrogate_pair_in_metadata_is_refused(
         r = await client.post("/v1/interactions", content=json.dumps(body), headers=JSON)
         assert "surrogate" in _refusal(r)
     assert await count(engine, "interactions") == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_or_infinity_in_json_fields_is_refused_on_every_route(
+    client: httpx.AsyncClient, engine: AsyncEngine, number: str
+) -> None:
+    # Python's and pydantic's JSON parsers read these; JSON and PostgreSQL's jsonb have none.
+    for path, body in _posts("metadata", {"x": [1.5, "MARK"]}, f"nan-{number}"):
+        content = json.dumps(body).replace('"MARK"', number)
+        detail = _refusal(await client.post(path, content=content, headers=JSON))
+        assert "NaN or Infinity" in detail, (path, detail)
+    assert await count(engine, "feedback") == 0
+    assert await count(engine, "interactions") == 0

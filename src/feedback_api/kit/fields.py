@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -44,9 +45,15 @@ def _too_deep() -> ValueError:
     )
 
 
+def _not_a_number() -> ValueError:
+    return ValueError(
+        "holds NaN or Infinity, which JSON and the database cannot store: send a number or null"
+    )
+
+
 def _json_without_nul(value: Any) -> Any:
-    """A JSON value with no NUL or lone surrogate in a text or key, nested at most
-    JSON_MAX_DEPTH levels."""
+    """A JSON value with no NUL or lone surrogate in a text or key, no NaN or Infinity, and
+    nested at most JSON_MAX_DEPTH levels."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -62,12 +69,14 @@ def _json_without_nul(value: Any) -> Any:
             if depth == JSON_MAX_DEPTH:
                 raise _too_deep()
             stack.extend((sub, depth + 1) for sub in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise _not_a_number()
     return value
 
 
-def _json_not_too_deep(value: Any) -> Any:
-    """A JSON value nested at most JSON_MAX_DEPTH levels (for the core-checked types, whose
-    texts are known to hold no NUL)."""
+def _json_storable(value: Any) -> Any:
+    """A JSON value with no NaN or Infinity, nested at most JSON_MAX_DEPTH levels (for the
+    core-checked types, whose texts are known to hold no NUL)."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -75,7 +84,9 @@ def _json_not_too_deep(value: Any) -> Any:
             if depth == JSON_MAX_DEPTH:
                 raise _too_deep()
             subs = item.values() if isinstance(item, dict) else item
-            stack.extend((sub, depth + 1) for sub in subs if isinstance(sub, dict | list))
+            stack.extend((sub, depth + 1) for sub in subs)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise _not_a_number()
     return value
 
 
@@ -170,8 +181,8 @@ CoreIdentifier = Annotated[
 CoreRequestId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REQUEST_ID_MAX)
 ]
-CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_json_not_too_deep)]
-CoreJsonValue = Annotated[Any, AfterValidator(_json_not_too_deep)]
+CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_json_storable)]
+CoreJsonValue = Annotated[Any, AfterValidator(_json_storable)]
 
 # In JSON, NUL and U+001C-U+001F can only be written as escapes (control characters are
 # refused raw): "\u0000", "\u001c" and so on, hex digits in either case.
