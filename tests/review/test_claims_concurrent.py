@@ -78,3 +78,41 @@ async def test_claims_at_the_database_hold_no_item_twice(
             )
         )
     assert doubled == 0
+
+
+async def test_an_adjudication_and_an_edit_of_its_label_at_once_both_succeed(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # The edit locked the label, then the item; the adjudication the item, then the label:
+    # each pair of them deadlocked, and PostgreSQL failed one with a 503.
+    rounds, lead = 8, as_open("lead")
+    queue_id = await new_queue(client, reviewers_per_item=2, blind=False)
+    await add(client, queue_id, await log_answers(client, rounds))
+    async with engine.connect() as conn:
+        deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        before = await conn.scalar(text(deadlocks))
+    for _ in range(rounds):
+        first = await claim(client, queue_id, as_open("alice"))
+        second = await claim(client, queue_id, as_open("bob"))
+        assert first is not None and second is not None
+        await submit(client, first, as_open("alice"), "correct")
+        await submit(client, second, as_open("bob"), "incorrect")
+        item = first["item_id"]
+        decided = await client.post(
+            f"/v1/review/items/{item}/adjudicate", json={"verdict": "correct"}, headers=lead
+        )
+        assert decided.status_code == 200, decided.text
+        [label] = [x for x in decided.json()["labels"] if x["adjudication"]]
+        edit, again = await asyncio.gather(
+            client.put(
+                f"/v1/review/labels/{label['id']}", json={"verdict": "incorrect"}, headers=lead
+            ),
+            client.post(
+                f"/v1/review/items/{item}/adjudicate",
+                json={"verdict": "incorrect", "note": "x"},
+                headers=lead,
+            ),
+        )
+        assert (edit.status_code, again.status_code) == (200, 200), (edit.text, again.text)
+    async with engine.connect() as conn:
+        assert await conn.scalar(text(deadlocks)) == before

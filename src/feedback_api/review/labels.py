@@ -76,6 +76,11 @@ class LabelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def item_of(self, label_id: uuid.UUID) -> uuid.UUID | None:
+        """The item a label is of (which never changes), read without a lock."""
+        stmt = select(ReviewLabel.item_id).where(ReviewLabel.id == label_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def lock_label(self, label_id: uuid.UUID) -> ReviewLabel | None:
         stmt = select(ReviewLabel).where(ReviewLabel.id == label_id).with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()

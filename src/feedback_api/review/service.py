@@ -271,8 +271,15 @@ class QueueService(QueueReader):
     async def edit_label(
         self, label_id: uuid.UUID, payload: LabelIn, reviewer: Reviewer
     ) -> LabelOut:
+        item_id = await self.labels.item_of(label_id)
+        if item_id is None:
+            raise NotFound(f"no review label {label_id}")
+        # The item before the label: the order an adjudication locks them in (it rewrites
+        # the item's adjudication label), so an edit and an adjudication of one item wait
+        # for each other instead of deadlocking.
+        await self.labels.lock_item(item_id)
         label = await self.labels.lock_label(label_id)
-        if label is None:
+        if label is None:  # gone meanwhile
             raise NotFound(f"no review label {label_id}")
         if label.reviewer != reviewer.name and not reviewer.admin:
             raise Forbidden(
