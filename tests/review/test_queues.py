@@ -242,3 +242,16 @@ async def test_labelled_items_first_then_oldest(client: httpx.AsyncClient) -> No
     assert third is not None and third["interaction"]["request_id"] == newer
     fourth = await claim(client, queue_id, as_open("ben"))
     assert fourth is not None and fourth["interaction"]["request_id"] == older
+
+
+async def test_a_queue_name_or_instructions_with_nul_are_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    for body in ({"name": "q\u0000"}, {"name": "q", "instructions": "read\u0000 carefully"}):
+        r = await client.post("/v1/review/queues", json=body)
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] in ("name", "instructions") and "NUL" in error["message"], error
+    queue_id = await new_queue(client)
+    r = await client.patch(f"/v1/review/queues/{queue_id}", json={"instructions": "\u0000"})
+    assert r.status_code == 422 and "NUL" in r.json()["errors"][0]["message"], r.text

@@ -614,3 +614,22 @@ async def test_a_message_attribute_too_deep_to_decode_is_kept_as_its_text(
     assert r.status_code == 200, r.text
     [row] = await _rows(engine)
     assert (row["query"], row["response"]) == (deep, "4")
+
+
+async def test_a_token_count_that_is_not_a_number_is_left_out(
+    otlp: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "m",
+        "gen_ai.input.messages": "What is 2+2?",
+        "gen_ai.output.messages": "4",
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": float("nan"),
+    }
+    body = _export_body(_span("00000000000000d2", attributes)).replace(b"NaN", b'"NaN"')
+    r = await otlp.post("/v1/traces", content=body, headers=JSON)
+    assert r.status_code == 200, r.text
+    [row] = await _rows(engine)
+    assert row["metadata"]["otel"]["input_tokens"] == 12
+    assert "output_tokens" not in row["metadata"]["otel"]

@@ -14,7 +14,8 @@ from feedback_api.kit.search import words
 NUL = "\x00"
 
 
-def _no_nul(value: str) -> str:
+def storable_text(value: str) -> str:
+    """`value`, or ValueError saying why PostgreSQL could not store it."""
     # PostgreSQL refuses NUL in text and jsonb; say so before the database does. JSON may
     # also escape half of a UTF-16 pair ("\\ud800"), which Python's parser keeps as a lone
     # surrogate: no character, so no UTF-8 to store (or to write in an answer).
@@ -58,12 +59,12 @@ def _json_without_nul(value: Any) -> Any:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            _no_nul(item)
+            storable_text(item)
         elif isinstance(item, dict):
             if depth == JSON_MAX_DEPTH:
                 raise _too_deep()
             for key, sub in item.items():
-                _no_nul(str(key))
+                storable_text(str(key))
                 stack.append((sub, depth + 1))
         elif isinstance(item, list):
             if depth == JSON_MAX_DEPTH:
@@ -128,25 +129,27 @@ COMMENT_MAX = 20_000
 LABEL_MAX = 200
 IDENTIFIER_MAX = 255
 REQUEST_ID_MAX = 128
-LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT_MAX), AfterValidator(_no_nul)]
-Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX), AfterValidator(_no_nul)]
+LongText = Annotated[
+    str, StringConstraints(max_length=LONG_TEXT_MAX), AfterValidator(storable_text)
+]
+Comment = Annotated[str, StringConstraints(max_length=COMMENT_MAX), AfterValidator(storable_text)]
 Label = Annotated[
     str,
     BeforeValidator(_strip),
     StringConstraints(min_length=1, max_length=LABEL_MAX),
-    AfterValidator(_no_nul),
+    AfterValidator(storable_text),
 ]
 Identifier = Annotated[
     str,
     BeforeValidator(_strip),
     StringConstraints(min_length=1, max_length=IDENTIFIER_MAX),
-    AfterValidator(_no_nul),
+    AfterValidator(storable_text),
 ]
 RequestId = Annotated[
     str,
     BeforeValidator(_strip),
     StringConstraints(min_length=1, max_length=REQUEST_ID_MAX),
-    AfterValidator(_no_nul),
+    AfterValidator(storable_text),
 ]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
 JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
@@ -161,7 +164,7 @@ Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
 RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
 
 # For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
-SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
+SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(storable_text)]
 
 
 # The types above with every rule in pydantic's core: no call into Python per text. For a
@@ -211,5 +214,5 @@ SearchQuery = Annotated[
     str,
     BeforeValidator(_strip),
     AfterValidator(_searchable),
-    AfterValidator(_no_nul),
+    AfterValidator(storable_text),
 ]

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from feedback_api.kit.fields import NUL
+from feedback_api.kit.fields import storable_text
 
 DEFAULT_REASONS = ("incorrect", "incomplete", "unsafe", "off_topic", "too_long", "other")
 MAX_LABELS = 50
@@ -50,18 +50,12 @@ def _merge(reasons: list[str]) -> list[str]:
     return merged
 
 
-def _no_nul(value: str) -> str:
-    if NUL in value:
-        raise ValueError("must not contain NUL (\\u0000) characters")
-    return value
-
-
 # Any short text: whether it is a label of the project's set is checked against that set, so
 # that the answer can list the labels that are allowed.
 ReasonText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_LENGTH),
-    AfterValidator(_no_nul),
+    AfterValidator(storable_text),
 ]
 VoteReasons = Annotated[
     list[ReasonText],

@@ -6,16 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from feedback_api.interactions.schemas import InteractionOut
-from feedback_api.kit.fields import Comment, Label, LongText, RequestId, Timestamp
+from feedback_api.kit.fields import (
+    Comment,
+    Label,
+    LongText,
+    RequestId,
+    Timestamp,
+    storable_text,
+)
 from feedback_api.reasons.schemas import ReasonText, VoteReasons
 
 Verdict = Literal["correct", "incorrect"]
 Status = Literal["pending", "in_review", "done", "needs_adjudication"]
-QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Instructions = Annotated[str, StringConstraints(max_length=20_000)]
+QueueName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(storable_text),
+]
+Instructions = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(storable_text)]
 LeaseSeconds = Annotated[int, Field(ge=30, le=86_400)]
 MAX_REQUEST_IDS = 1_000
 MAX_FILTER_LIMIT = 10_000

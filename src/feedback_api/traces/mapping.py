@@ -23,6 +23,7 @@ What is read, in order of preference (docs/opentelemetry.md has the full table):
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -226,8 +227,10 @@ def _metadata(span: SpanRecord, inputs: list[Message]) -> dict[str, Any]:
         ("output_tokens", "gen_ai.usage.output_tokens"),
         ("finish_reasons", "gen_ai.response.finish_reasons"),
     ):
-        if attrs.get(name) is not None:
-            otel[key] = attrs[name]
+        value = attrs.get(name)
+        # A double that is not a number (NaN, Infinity) has no JSON to be stored as.
+        if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
+            otel[key] = value
     metadata: dict[str, Any] = {"otel": otel}
     instructions = [_parts_text(_decoded(attrs.get("gen_ai.system_instructions")))]
     instructions += [m.text for m in inputs if m.role in ("system", "developer")]
