@@ -114,14 +114,34 @@ async def test_half_of_a_surrogate_pair_in_a_text_is_refused_on_every_route(
     assert await count(engine, "interactions") == 0
 
 
-async def test_half_of_a_surrogate_pair_in_metadata_is_refused(
+async def test_half_of_a_surrogate_pair_in_metadata_is_refused_on_every_route(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     for key, value in (("note", "\udfff"), ("\ud800", "v")):
-        body = exchange(metadata={key: value})
-        r = await client.post("/v1/interactions", content=json.dumps(body), headers=JSON)
-        assert "surrogate" in _refusal(r)
-    assert await count(engine, "interactions") == 0
+        for path, body in _posts("metadata", {key: value}, f"surrogate-{len(key)}"):
+            r = await client.post(path, content=json.dumps(body), headers=JSON)
+            assert "surrogate" in _refusal(r), path
+    # A whole pair (an emoji, as JSON writers escape it) is a character like any other.
+    for path, body in _posts("metadata", {"mood": "\U0001f600"}, "pair"):
+        (body["items"][0] if "items" in body else body)["request_id"] = f"pair-{path}"
+        r = await client.post(path, content=json.dumps(body), headers=JSON)
+        assert r.status_code in (200, 201), r.text
+        assert "results" not in r.json() or r.json()["failed"] == 0, r.text
+    assert await count(engine, "interactions") == 4
+
+
+async def test_a_number_that_jsonb_writes_back_otherwise_is_the_same_exchange(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # jsonb keeps 1e23's decimal digits: it reads back as the integer 10**23, not the double
+    # sent. The same exchange sent again is no conflict, nor is the first time it is sent.
+    for path, body in _posts("metadata", {"x": 1e23, "y": [1.5e300, 0.1]}, "big-number"):
+        (body["items"][0] if "items" in body else body)["request_id"] = f"big-{path}"
+        for _ in range(2):
+            r = await client.post(path, json=body)
+            assert r.status_code in (200, 201), (path, r.text)
+            answer = r.json()
+            assert "results" not in answer or answer["failed"] == 0, (path, r.text)
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])

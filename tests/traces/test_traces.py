@@ -596,11 +596,12 @@ async def test_otlp_json_openai_shaped_messages_and_agent_spans(
     assert row["metadata"]["system_prompt"] == "You are a tutor."
 
 
-async def test_a_message_attribute_too_deep_to_decode_is_kept_as_its_text(
+async def test_a_message_attribute_too_deep_to_decode_is_no_server_error(
     otlp: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    # A string that looks like JSON but nests deeper than Python's parser recurses: read as
-    # the text it is, not a 500.
+    # A string that looks like JSON but nests deeper than Python's parser recurses (1,000
+    # levels by default; a test run may have raised the limit): kept as the text it is, or
+    # decoded into lists that hold no message; never a 500.
     deep = "[" * 5000 + "]" * 5000
     attributes = {
         "gen_ai.operation.name": "chat",
@@ -612,8 +613,12 @@ async def test_a_message_attribute_too_deep_to_decode_is_kept_as_its_text(
         "/v1/traces", content=_export_body(_span("00000000000000d1", attributes)), headers=JSON
     )
     assert r.status_code == 200, r.text
-    [row] = await _rows(engine)
-    assert (row["query"], row["response"]) == (deep, "4")
+    rows = await _rows(engine)
+    if rows:
+        [row] = rows
+        assert (row["query"], row["response"]) == (deep, "4")
+    else:
+        assert "no input messages" in r.json()["partialSuccess"]["errorMessage"], r.text
 
 
 async def test_a_token_count_that_is_not_a_number_is_left_out(

@@ -188,14 +188,16 @@ CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_json_storable)]
 CoreJsonValue = Annotated[Any, AfterValidator(_json_storable)]
 
 # In JSON, NUL and U+001C-U+001F can only be written as escapes (control characters are
-# refused raw): "\u0000", "\u001c" and so on, hex digits in either case.
-_PYTHON_CHECKED = re.compile(rb"\\u00(?:00|1[c-fC-F])")
+# refused raw): "\u0000", "\u001c" and so on, hex digits in either case. Half of a UTF-16
+# pair too ("\ud800"): Python's parser keeps it as a lone surrogate, which the Core* JSON
+# types do not look for (a whole pair, as JSON writers escape emoji, is checked the same way).
+_PYTHON_CHECKED = re.compile(rb"\\u(?:00(?:00|1[c-fC-F])|[dD][89a-fA-F])")
 
 
 def python_checks_needed(document: bytes) -> bool:
     """Whether a JSON document may hold a text that the Core* types above would not judge
     as the types they stand for do. (Without an escape's start, decided by one search.)"""
-    return b"\\u00" in document and _PYTHON_CHECKED.search(document) is not None
+    return b"\\u" in document and _PYTHON_CHECKED.search(document) is not None
 
 
 SEARCH_MAX_LENGTH = 200
