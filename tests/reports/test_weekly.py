@@ -348,3 +348,15 @@ async def test_lists_the_alerts_open_during_its_week(
         await client.get("/v1/reports/weekly", params={"week": str(quiet), "format": "md"})
     ).text
     assert "No regression alert was open this week." in empty
+
+
+async def test_the_markdown_report_writes_no_html_of_a_model_name(
+    client: httpx.AsyncClient,
+) -> None:
+    name = "<script>alert(1)</script>"
+    body = {"query": "q", "response": "a", "model": name, "rating": 1}
+    assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    markdown = (await client.get("/v1/reports/weekly", params={"format": "md"})).text
+    # Every `<` of the name is escaped (`\<`): in the table, the model's heading and the rest.
+    assert re.search(r"(?<!\\)<", markdown) is None
+    assert "\\<script>alert(1)\\</script>" in markdown

@@ -97,7 +97,9 @@ def _day_figure(day: ModelDay) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """A name (a model, an intent) as Markdown text on one line: its `|` does not end a table
+    cell, and its `<` starts no HTML (Markdown passes raw HTML through to a page)."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "\\<")
 
 
 def render_markdown(report: WeeklyReport) -> str:
@@ -139,7 +141,7 @@ def render_markdown(report: WeeklyReport) -> str:
     lines += _review_lines(report.review)
     lines += estimated_lines(report.estimated)
     for m in report.models:
-        lines += ["", f"## {m.model}", ""]
+        lines += ["", f"## {_md_cell(m.model)}", ""]
         lines += ["| Day | Interactions | Accuracy [95 % CI] |", "|---|---:|---|"]
         lines += [f"| {d.date:%a %d %b} | {d.volume:,} | {_day_figure(d)} |" for d in m.days]
         lines.append("")
