@@ -34,12 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bench.common import asyncpg_dsn, database, fill
+from bench.common import TIMELINE_FILL, asyncpg_dsn, database, fill
 from feedback_api.analytics.models import RefreshState
 from feedback_api.analytics.refresher import refresh_now
 from feedback_api.config import Settings, normalize_database_url
@@ -207,6 +209,41 @@ async def run(
         await engine.dispose()
 
 
+async def stale(url: str, rows: int) -> None:
+    """A full refresh of `rows` exchanges whose tables were analyzed while empty (the rows
+    deleted, then analyzed, as autovacuum does) and filled right after, before any ANALYZE."""
+    settings = settings_for(url)
+    engine = create_engine(settings, url)
+    dsn = asyncpg_dsn(url)
+    try:
+        conn = await asyncpg.connect(dsn)
+        for table in ("interactions", "feedback"):
+            await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        await conn.execute("DELETE FROM analytics_changes")
+        await conn.execute("DELETE FROM feedback")
+        await conn.execute("DELETE FROM interactions")
+        await conn.close()
+        await fill(dsn, 500, timeline=True)  # analyzed with rows, then emptied and analyzed
+        conn = await asyncpg.connect(dsn)
+        await conn.execute("DELETE FROM feedback")
+        await conn.execute("DELETE FROM interactions")
+        await conn.execute("ANALYZE interactions")
+        await conn.execute("ANALYZE feedback")
+        await conn.execute(TIMELINE_FILL, 1, rows, await conn.fetchval("SELECT now()"), 1, rows)
+        planned = await conn.fetchval(
+            "SELECT reltuples FROM pg_class WHERE relname = 'interactions'"
+        )
+        await conn.close()
+        print(f"{rows:,} exchanges written, statistics planning for {planned:.0f}", flush=True)
+        print(f"full refresh: {await tick(engine, settings, full=True):.0f} ms", flush=True)
+    finally:
+        conn = await asyncpg.connect(dsn)
+        for table in ("interactions", "feedback"):
+            await conn.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+        await conn.close()
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, action="append", help="default: 1,000,000")
@@ -214,7 +251,17 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--database-url", help="default: a fresh embedded PostgreSQL")
     parser.add_argument("--filled", help="a database filled before: measure only")
+    parser.add_argument(
+        "--stale",
+        type=int,
+        metavar="ROWS",
+        help="only: a full refresh of ROWS exchanges written after the tables were analyzed"
+        " empty (their rows deleted: use a database of its own)",
+    )
     args = parser.parse_args()
+    if args.stale:
+        asyncio.run(stale(database(args.database_url), args.stale))
+        return
     if args.filled and (args.rows or args.database_url):
         parser.error("--filled measures the database as it is: no --rows or --database-url")
     if args.filled:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.alerts.job import evaluate_after_refresh
@@ -29,7 +31,10 @@ from feedback_api.analytics.state import Clock, RefreshStates, database_clock
 from feedback_api.analytics.votes import Votes
 from feedback_api.analytics.window_stats import WindowStats
 from feedback_api.config import Settings
+from feedback_api.feedback.models import Feedback
+from feedback_api.interactions.models import Interaction
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader, take_lock
+from feedback_api.kit.statistics import TableStatistics
 from feedback_api.observability import REFRESH_DURATION
 from feedback_api.review.estimated.kept import SampledAnswers
 
@@ -47,6 +52,10 @@ ROLLUPS: tuple[Rollup, ...] = (
     Questions(),  # query_hours, query_windows, top_queries
     SampledAnswers(),  # sampled_answers (review/estimated/kept.py)
 )
+
+
+# The tables a full rebuild reads whole.
+REBUILT_FROM = (cast(Table, Interaction.__table__), cast(Table, Feedback.__table__))
 
 
 class RefreshService:
@@ -88,6 +97,9 @@ class RefreshService:
         # what this one recomputes from the tables includes at least every change it took.
         changes = await ChangeLog(self.session).take()
         if full or state is None:
+            # A full rebuild joins whole tables: with statistics that plan for none of their
+            # rows (analyzed while empty), it would read one of them once per row of another.
+            await TableStatistics(self.session).refresh_stale(REBUILT_FROM)
             tick = Tick(self.session, now, self.windows)
             for rollup in self.rollups:
                 await rollup.rebuild(tick)
