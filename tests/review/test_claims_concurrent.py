@@ -116,3 +116,22 @@ async def test_an_adjudication_and_an_edit_of_its_label_at_once_both_succeed(
         assert (edit.status_code, again.status_code) == (200, 200), (edit.text, again.text)
     async with engine.connect() as conn:
         assert await conn.scalar(text(deadlocks)) == before
+
+
+async def test_one_reviewer_claiming_in_many_tabs_at_once_gets_an_item_in_each(
+    client: httpx.AsyncClient,
+) -> None:
+    # Each tab's claim may pick a slot of an item another tab of the same reviewer is
+    # taking: refused on that item's re-check, it looks again, and the item next to it may
+    # be locked by yet another tab for an instant. None may answer "nothing left" while
+    # items remain for the reviewer.
+    tabs = 30
+    for round_ in range(3):
+        queue_id = await new_queue(client, name=f"tabs-{round_}", reviewers_per_item=2)
+        await add(client, queue_id, await log_answers(client, tabs))
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/review/queues/{queue_id}/claim", headers=as_open("solo"))
+              for _ in range(tabs))
+        )  # fmt: skip
+        assert Counter(a.status_code for a in answers) == {200: tabs}
+        assert len({a.json()["item_id"] for a in answers}) == tabs
