@@ -178,3 +178,29 @@ async def test_an_unhandled_error_answers_a_browser_with_its_cors_headers(
     assert r.status_code == 500
     assert r.headers["access-control-allow-origin"] == origin
     assert r.json()["code"] == "internal_error"
+
+
+def test_access_lines_left_by_a_loop_that_closed_are_written_by_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = _Writes()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    log = AccessLog()
+
+    first = asyncio.new_event_loop()
+
+    def last_turn() -> None:  # a request's last line, in the loop's last turn
+        log.write("GET", "/healthz", 200, 0.001, "a" * 32)
+        first.stop()
+
+    first.call_soon(last_turn)
+    first.run_forever()
+    first.close()  # before the turn that would write the line
+    assert stderr.writes == []
+
+    async def next_request() -> None:
+        log.write("GET", "/healthz", 200, 0.001, "b" * 32)
+
+    asyncio.run(next_request())
+    [written] = stderr.writes
+    assert [json.loads(x)["request_id"][0] for x in written.splitlines()] == ["a", "b"]

@@ -162,6 +162,9 @@ class AccessLog:
 
     def __init__(self) -> None:
         self._pending: list[str] = []
+        # The loop whose turn will write the pending lines (None: no write scheduled). A
+        # loop that closed before its turn came leaves its lines to the next one's write.
+        self._flushing: asyncio.AbstractEventLoop | None = None
 
     def write(self, method: str, route: str, status: int, seconds: float, rid: str) -> None:
         line = (
@@ -170,20 +173,19 @@ class AccessLog:
             f'"route": "{route}", "status": {status}, "duration_ms": {round(seconds * 1000, 2)}, '
             f'"request_id": "{rid}"}}\n'
         )
-        if self._pending:
-            self._pending.append(line)
-            return
+        self._pending.append(line)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            sys.stderr.write(line)
+            self.flush()
             return
-        self._pending.append(line)
-        loop.call_soon(self.flush)
+        if self._flushing is not loop:
+            self._flushing = loop
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write the lines waiting for the end of this turn of the loop."""
-        lines, self._pending = self._pending, []
+        lines, self._pending, self._flushing = self._pending, [], None
         if lines:
             sys.stderr.write("".join(lines))
 
