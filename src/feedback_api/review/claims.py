@@ -93,12 +93,8 @@ def _seconds(value: Any) -> ColumnElement[Any]:
     return product
 
 
-def claim_statement(*, skip_locked: bool = True) -> Any:
+def claim_statement() -> Any:
     """Lease one slot of the queue's next item to the reviewer, or no row.
-
-    `skip_locked`: slots another claim is locking are passed over (the claims of many
-    reviewers at once each take a slot of their own); else each is waited for and looked at
-    again as that claim left it.
 
     The next item: open, not labelled, declined or held by the reviewer (but their own slot
     whose lease ran out is theirs again), with a slot free or whose lease ran out; items
@@ -130,7 +126,7 @@ def claim_statement(*, skip_locked: bool = True) -> Any:
             _slots.c.slot,
         )
         .limit(_ONE)
-        .with_for_update(skip_locked=skip_locked, key_share=True, of=_slots)
+        .with_for_update(skip_locked=True, key_share=True, of=_slots)
         .cte("pick")
     )
     # The item first: its UPDATE waits for a claim or submit that holds the row, then
@@ -191,10 +187,11 @@ def claim_statement(*, skip_locked: bool = True) -> Any:
 
 
 CLAIM = frozen(claim_statement())
-CLAIM_WAITING = frozen(claim_statement(skip_locked=False))
-# A claim whose item was taken by the same reviewer in between (another tab) runs again,
-# with the rows as they are now. Each such refusal means another claim of that reviewer has
-# committed, so the attempts are bounded by how many claims one reviewer has in flight.
+# A claim refused on its item's re-check (the same reviewer took the item in another tab
+# meanwhile, or another reviewer's label decided it) runs again with the rows as they are
+# now: each refusal means a claim or a submit on that item committed since this one looked.
+# One reviewer claiming from 30 tabs at once can be refused once per tab: 5 attempts left 1
+# claim in 30 answered "nothing left" while items remained.
 CLAIM_ATTEMPTS = 64
 
 
@@ -366,13 +363,7 @@ class ClaimRepository:
         for _ in range(CLAIM_ATTEMPTS):
             row = (await self.session.execute(CLAIM, params)).one_or_none()
             if row is None:
-                # Every slot left is locked by a claim under way, or none is left. A slot
-                # that a claim of this reviewer's other tab locks comes free again when
-                # that claim's re-check refuses its item: look once more, waiting for the
-                # locks this time.
-                row = (await self.session.execute(CLAIM_WAITING, params)).one_or_none()
-                if row is None:
-                    return None
+                return None
             if row.item_id is not None:
                 return assignment_id, token, row
         return None
