@@ -165,7 +165,8 @@ def describe_validation_errors(
 
 def unreadable_body(cause: BaseException | None) -> InvalidInput | None:
     """The answer to a body the JSON decoder gave up on before any syntax error: bytes that
-    are not UTF-8, or nesting deeper than Python recurses. None for any other cause."""
+    are not UTF-8, nesting deeper than Python recurses, or an integer longer than Python
+    reads. None for any other cause."""
     if isinstance(cause, UnicodeDecodeError):
         byte = cause.object[cause.start : cause.start + 1].hex()
         return _unreadable(
@@ -178,6 +179,13 @@ def unreadable_body(cause: BaseException | None) -> InvalidInput | None:
             "the body is not readable JSON: its arrays or objects nest too deeply "
             "(hundreds of levels); no field of this API needs more than a few",
             "json_too_deep",
+        )
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        # Python reads no integer of more than 4,300 digits (sys.int_info).
+        return _unreadable(
+            "the body is not readable JSON: it holds an integer of thousands of digits; "
+            "send numbers of at most 4,300 digits (or as text)",
+            "json_number_too_long",
         )
     return None
 

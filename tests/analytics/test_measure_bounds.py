@@ -40,13 +40,20 @@ async def test_measures_at_the_bound_are_summed_by_the_refresh(
     assert stats["avg_memory_used"] == MEASURE_MAX
 
 
-async def test_the_upgrade_forgets_values_above_the_bound(
+async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
     database_url: str, engine: AsyncEngine
 ) -> None:
     cfg = migrations.alembic_config(database_url)
     await asyncio.to_thread(command.downgrade, cfg, "0022")
     try:
         async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM analytics_refresh"))
+            await conn.execute(
+                text(
+                    "INSERT INTO analytics_refresh (id, refreshed_at, duration_ms, full_rebuild_at)"
+                    " VALUES (1, now(), 1.0, now())"
+                )
+            )
             for n, value in enumerate(("1e308", "Infinity", "NaN", "350.5", str(MEASURE_MAX))):
                 await conn.execute(
                     text(
@@ -64,3 +71,7 @@ async def test_the_upgrade_forgets_values_above_the_bound(
         )
         kept = {rid: value for rid, value in rows}
     assert kept == {"m-0": None, "m-1": None, "m-2": None, "m-3": 350.5, "m-4": MEASURE_MAX}
+    # The sums kept from such values are rebuilt: the next refresh is a full one.
+    async with engine.connect() as conn:
+        rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
+    assert rebuilt is None

@@ -155,3 +155,21 @@ async def test_nan_or_infinity_in_json_fields_is_refused_on_every_route(
         assert "NaN or Infinity" in detail, (path, detail)
     assert await count(engine, "feedback") == 0
     assert await count(engine, "interactions") == 0
+
+
+async def test_an_integer_longer_than_python_reads_is_an_unreadable_body(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    for path, body in _posts("metadata", {"x": "MARK"}, "long-integer"):
+        content = json.dumps(body).replace('"MARK"', "1" * 5000)
+        r = await client.post(path, content=content, headers=JSON)
+        assert r.status_code == 422, (path, r.text)
+        assert "integer of thousands of digits" in r.json()["detail"], (path, r.text)
+    assert await count(engine, "interactions") == 0
+
+
+async def test_true_and_1_are_not_the_same_exchange(client: httpx.AsyncClient) -> None:
+    body = exchange(request_id="flag", metadata={"x": True})
+    assert (await client.post("/v1/interactions", json=body)).status_code == 201
+    again = await client.post("/v1/interactions", json={**body, "metadata": {"x": 1}})
+    assert again.status_code == 409 and "metadata" in again.json()["detail"], again.text

@@ -144,6 +144,11 @@ def _json_body(body: bytes) -> Any:
         ) from e
     except (UnicodeDecodeError, RecursionError) as e:
         raise _unreadable(e) from e
+    except ValueError as e:  # an integer longer than Python reads, or another refusal
+        unreadable = unreadable_body(e)
+        if unreadable is None:
+            raise
+        raise unreadable from e
     # JSON may escape half of a UTF-16 pair ("\\ud800"), which `json.loads` keeps as a lone
     # surrogate: no character, so no UTF-8 to store or hash. Checked here, where only bodies
     # pydantic's own parser refused arrive, so the accepted path pays nothing for it.

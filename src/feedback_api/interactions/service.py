@@ -153,11 +153,13 @@ def _same(sent: Any, stored: Any) -> bool:
     """Whether a value as sent and as stored are the same, numbers in JSON (metadata,
     sources_used) by their value: jsonb keeps a number's decimal digits, so `1e23` sent
     (the nearest double) comes back as the integer 10**23."""
+    if isinstance(sent, bool) or isinstance(stored, bool):  # True == 1 to Python, not to JSON
+        return type(sent) is type(stored) and sent == stored
     if isinstance(sent, dict) and isinstance(stored, dict):
         return sent.keys() == stored.keys() and all(_same(v, stored[k]) for k, v in sent.items())
     if isinstance(sent, list) and isinstance(stored, list):
         return len(sent) == len(stored) and all(map(_same, sent, stored))
-    if isinstance(sent, float) and isinstance(stored, int | float) and not isinstance(stored, bool):
+    if isinstance(sent, float) and isinstance(stored, int | float):
         try:
             return sent == float(stored)
         except OverflowError:  # an integer beyond any double: not the double sent
