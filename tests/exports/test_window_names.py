@@ -39,3 +39,18 @@ async def test_a_time_outside_the_years_the_database_holds_is_refused_before_str
             assert r.status_code == 422, (path, r.text)
             [error] = r.json()["errors"]
             assert error["field"] == name and "years 1 to 9999" in error["message"], error
+
+
+async def test_the_finetuning_export_names_a_window_bound_outside_the_years_it_can_hold(
+    client: httpx.AsyncClient,
+) -> None:
+    for field, value in (
+        ("start_date", "0001-01-01T00:00:00+14:00"),
+        ("end_date", "9999-12-31T23:59:59-14:00"),
+        ("end_date", "9999-12-31"),
+    ):
+        r = await client.post("/v1/feedback/export/finetuning/summary", json={field: value})
+        assert r.status_code == 422, (field, value, r.text)
+        errors = r.json()["errors"]
+        assert errors and all(e["field"] == field for e in errors), r.text
+        assert "9999" in r.json()["detail"], r.text

@@ -4,19 +4,38 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from feedback_api.exports.repository import Format, LabelSource
-from feedback_api.kit.fields import Label
+from feedback_api.kit.fields import Label, instant_in_utc_years
 from feedback_api.kit.time import MAX_DAYS
 
 
 def _day_or_instant(value: Any) -> Any:
     # "2026-11-02" is a whole day; "2026-11-02T00:00:00Z" an instant. Pydantic alone would
-    # read both as midnight and lose the difference for an inclusive end_date.
-    if isinstance(value, str) and len(value.strip()) == 10:
-        return date.fromisoformat(value.strip())
-    return value
+    # read both as midnight and lose the difference for an inclusive end_date. Both are
+    # decided here: an instant pydantic's union refused (outside the years 1-9999 in UTC)
+    # would be read again as the day it starts with.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        # A day's window ends at the next midnight, which 9999-12-31 does not have.
+        if day == date.max:
+            raise ValueError("9999-12-31 is the last day there is: send a day up to 9999-12-30")
+        return day
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return value  # pydantic says what is wrong with it
+    return instant_in_utc_years(instant)
 
 
 DayOrInstant = Annotated[datetime | date, BeforeValidator(_day_or_instant)]

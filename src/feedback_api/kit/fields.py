@@ -91,7 +91,9 @@ def _json_storable(value: Any) -> Any:
     return value
 
 
-def _assume_utc(value: datetime) -> datetime:
+def instant_in_utc_years(value: datetime) -> datetime:
+    """`value`, UTC when it names no zone; ValueError when it falls outside the years
+    1-9999 in UTC."""
     value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     try:
         # The database compares and stores instants in UTC: one that falls outside the
@@ -159,7 +161,7 @@ NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
 # precision (a sum of two values near 1e308 overflows, and the refresh failed on it).
 MEASURE_MAX = 1e15
 NonNegativeFloat = Annotated[float, Field(ge=0, le=MEASURE_MAX, allow_inf_nan=False)]
-Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
+Timestamp = Annotated[datetime, AfterValidator(instant_in_utc_years)]
 # When a written exchange or vote happened (a filter's bound may lie anywhere: Timestamp).
 RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
 
