@@ -631,10 +631,13 @@ async def test_a_token_count_that_is_not_a_number_is_left_out(
         "gen_ai.output.messages": "4",
         "gen_ai.usage.input_tokens": 12,
         "gen_ai.usage.output_tokens": float("nan"),
+        "gen_ai.response.finish_reasons": ["stop", float("inf")],
     }
-    body = _export_body(_span("00000000000000d2", attributes)).replace(b"NaN", b'"NaN"')
+    body = _export_body(_span("00000000000000d2", attributes))
+    body = body.replace(b"NaN", b'"NaN"').replace(b"Infinity", b'"Infinity"')
     r = await otlp.post("/v1/traces", content=body, headers=JSON)
     assert r.status_code == 200, r.text
     [row] = await _rows(engine)
     assert row["metadata"]["otel"]["input_tokens"] == 12
     assert "output_tokens" not in row["metadata"]["otel"]
+    assert "finish_reasons" not in row["metadata"]["otel"]

@@ -52,19 +52,23 @@ def _not_a_number() -> ValueError:
     )
 
 
-def _json_without_nul(value: Any) -> Any:
-    """A JSON value with no NUL or lone surrogate in a text or key, no NaN or Infinity, and
-    nested at most JSON_MAX_DEPTH levels."""
+def storable_json(value: Any, *, texts: bool = True) -> Any:
+    """`value`, or ValueError when the database cannot store it as JSON: NaN or Infinity,
+    nesting deeper than JSON_MAX_DEPTH levels, or (`texts`) a text or key that
+    `storable_text` refuses. `texts=False` for the core-checked types, whose texts are known
+    to hold no NUL or lone surrogate."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            storable_text(item)
+            if texts:
+                storable_text(item)
         elif isinstance(item, dict):
             if depth == JSON_MAX_DEPTH:
                 raise _too_deep()
             for key, sub in item.items():
-                storable_text(str(key))
+                if texts:
+                    storable_text(str(key))
                 stack.append((sub, depth + 1))
         elif isinstance(item, list):
             if depth == JSON_MAX_DEPTH:
@@ -75,20 +79,8 @@ def _json_without_nul(value: Any) -> Any:
     return value
 
 
-def _json_storable(value: Any) -> Any:
-    """A JSON value with no NaN or Infinity, nested at most JSON_MAX_DEPTH levels (for the
-    core-checked types, whose texts are known to hold no NUL)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth == JSON_MAX_DEPTH:
-                raise _too_deep()
-            subs = item.values() if isinstance(item, dict) else item
-            stack.extend((sub, depth + 1) for sub in subs)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise _not_a_number()
-    return value
+def _core_storable_json(value: Any) -> Any:
+    return storable_json(value, texts=False)
 
 
 def instant_in_utc_years(value: datetime) -> datetime:
@@ -153,8 +145,8 @@ RequestId = Annotated[
     StringConstraints(min_length=1, max_length=REQUEST_ID_MAX),
     AfterValidator(storable_text),
 ]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
-JsonValue = Annotated[Any, AfterValidator(_json_without_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+JsonValue = Annotated[Any, AfterValidator(storable_json)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2_147_483_647)]
 # The largest measure a write may carry (memory_used): far above any real one, and small
 # enough that the analytics' sums of millions of them stay finite in PostgreSQL's double
@@ -186,8 +178,8 @@ CoreIdentifier = Annotated[
 CoreRequestId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REQUEST_ID_MAX)
 ]
-CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_json_storable)]
-CoreJsonValue = Annotated[Any, AfterValidator(_json_storable)]
+CoreJsonObject = Annotated[dict[str, Any], AfterValidator(_core_storable_json)]
+CoreJsonValue = Annotated[Any, AfterValidator(_core_storable_json)]
 
 # In JSON, NUL and U+001C-U+001F can only be written as escapes (control characters are
 # refused raw): "\u0000", "\u001c" and so on, hex digits in either case. Half of a UTF-16

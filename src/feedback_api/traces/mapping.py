@@ -23,13 +23,13 @@ What is read, in order of preference (docs/opentelemetry.md has the full table):
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from feedback_api.kit.fields import storable_json
 from feedback_api.traces.otlp import SpanRecord
 
 INFERENCE_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
@@ -216,6 +216,16 @@ def _first(chain: Iterable[Mapping[str, Any]], names: Sequence[str]) -> str | No
     return None
 
 
+def _storable(value: Any) -> bool:
+    """Whether an attribute's value can be stored as JSON (a double that is not a number,
+    NaN or Infinity, has no JSON to be stored as): one left out, not the whole span."""
+    try:
+        storable_json(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _metadata(span: SpanRecord, inputs: list[Message]) -> dict[str, Any]:
     attrs = span.attributes
     otel: dict[str, Any] = {"trace_id": hex_id(span.trace_id), "span_id": hex_id(span.span_id)}
@@ -228,8 +238,7 @@ def _metadata(span: SpanRecord, inputs: list[Message]) -> dict[str, Any]:
         ("finish_reasons", "gen_ai.response.finish_reasons"),
     ):
         value = attrs.get(name)
-        # A double that is not a number (NaN, Infinity) has no JSON to be stored as.
-        if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
+        if value is not None and _storable(value):
             otel[key] = value
     metadata: dict[str, Any] = {"otel": otel}
     instructions = [_parts_text(_decoded(attrs.get("gen_ai.system_instructions")))]
