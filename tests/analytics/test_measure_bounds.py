@@ -75,3 +75,24 @@ async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
     async with engine.connect() as conn:
         rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
     assert rebuilt is None
+
+
+async def test_the_upgrade_with_no_value_above_the_bound_costs_no_rebuild(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    cfg = migrations.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0022")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM analytics_refresh"))
+            await conn.execute(
+                text(
+                    "INSERT INTO analytics_refresh (id, refreshed_at, duration_ms, full_rebuild_at)"
+                    " VALUES (1, now(), 1.0, now())"
+                )
+            )
+    finally:
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+    async with engine.connect() as conn:
+        rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
+    assert rebuilt is not None
