@@ -40,9 +40,12 @@ async def test_measures_at_the_bound_are_summed_by_the_refresh(
     assert stats["avg_memory_used"] == MEASURE_MAX
 
 
-async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
-    database_url: str, engine: AsyncEngine
-) -> None:
+async def _upgrade_to_0023(
+    database_url: str, engine: AsyncEngine, memory_used: tuple[str, ...]
+) -> tuple[dict[str, float | None], bool]:
+    """At 0022, a refresh state whose last full rebuild is done and one exchange per value of
+    `memory_used` (m-0, m-1, ...); then upgraded: each exchange's memory_used, and whether the
+    next refresh is a full rebuild."""
     cfg = migrations.alembic_config(database_url)
     await asyncio.to_thread(command.downgrade, cfg, "0022")
     try:
@@ -54,7 +57,7 @@ async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
                     " VALUES (1, now(), 1.0, now())"
                 )
             )
-            for n, value in enumerate(("1e308", "Infinity", "NaN", "350.5", str(MEASURE_MAX))):
+            for n, value in enumerate(memory_used):
                 await conn.execute(
                     text(
                         "INSERT INTO interactions (id, request_id, query, response, model,"
@@ -66,33 +69,25 @@ async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
     finally:
         await asyncio.to_thread(command.upgrade, cfg, "head")
     async with engine.connect() as conn:
-        rows = await conn.execute(
-            text("SELECT request_id, memory_used FROM interactions ORDER BY request_id")
-        )
+        rows = await conn.execute(text("SELECT request_id, memory_used FROM interactions"))
         kept = {rid: value for rid, value in rows}
+        rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
+    return kept, rebuilt is None
+
+
+async def test_the_upgrade_forgets_values_above_the_bound_and_rebuilds_the_sums(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    values = ("1e308", "Infinity", "NaN", "350.5", str(MEASURE_MAX))
+    kept, rebuilt = await _upgrade_to_0023(database_url, engine, values)
     assert kept == {"m-0": None, "m-1": None, "m-2": None, "m-3": 350.5, "m-4": MEASURE_MAX}
     # The sums kept from such values are rebuilt: the next refresh is a full one.
-    async with engine.connect() as conn:
-        rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
-    assert rebuilt is None
+    assert rebuilt
 
 
 async def test_the_upgrade_with_no_value_above_the_bound_costs_no_rebuild(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    cfg = migrations.alembic_config(database_url)
-    await asyncio.to_thread(command.downgrade, cfg, "0022")
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DELETE FROM analytics_refresh"))
-            await conn.execute(
-                text(
-                    "INSERT INTO analytics_refresh (id, refreshed_at, duration_ms, full_rebuild_at)"
-                    " VALUES (1, now(), 1.0, now())"
-                )
-            )
-    finally:
-        await asyncio.to_thread(command.upgrade, cfg, "head")
-    async with engine.connect() as conn:
-        rebuilt = await conn.scalar(text("SELECT full_rebuild_at FROM analytics_refresh"))
-    assert rebuilt is not None
+    kept, rebuilt = await _upgrade_to_0023(database_url, engine, ("350.5", str(MEASURE_MAX)))
+    assert kept == {"m-0": 350.5, "m-1": MEASURE_MAX}
+    assert not rebuilt

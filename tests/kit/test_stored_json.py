@@ -27,13 +27,17 @@ def nested(depth: int) -> Any:
 
 
 def _posts(field: str, value: Any, request_id: str) -> list[tuple[str, dict[str, Any]]]:
-    interaction = exchange(request_id=request_id, **{field: value})
-    vote = {**interaction, "rating": 1}
+    """(path, body) of each route that writes exchanges, the field set to `value`; each body
+    an exchange of its own (`request_id`-0 to -3)."""
+
+    def item(n: int) -> dict[str, Any]:
+        return exchange(request_id=f"{request_id}-{n}", **{field: value})
+
     return [
-        ("/v1/feedback", vote),
-        ("/v1/feedback/batch", {"items": [vote]}),
-        ("/v1/interactions", interaction),
-        ("/v1/interactions/batch", {"items": [interaction]}),
+        ("/v1/feedback", {**item(0), "rating": 1}),
+        ("/v1/feedback/batch", {"items": [{**item(1), "rating": 1}]}),
+        ("/v1/interactions", item(2)),
+        ("/v1/interactions/batch", {"items": [item(3)]}),
     ]
 
 
@@ -72,11 +76,7 @@ async def test_json_at_the_limit_is_stored_and_read_back(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     metadata = {"x": nested(JSON_MAX_DEPTH - 1)}
-    for index, (path, body) in enumerate(_posts("metadata", metadata, "at-the-limit")):
-        if "request_id" in body:
-            body["request_id"] = f"at-the-limit-{index}"
-        else:
-            body["items"][0]["request_id"] = f"at-the-limit-{index}"
+    for path, body in _posts("metadata", metadata, "at-the-limit"):
         r = await client.post(path, json=body)
         assert r.status_code in (200, 201), r.text
     listed = (await client.get("/v1/feedback", params={"limit": 10})).json()
@@ -123,7 +123,6 @@ async def test_half_of_a_surrogate_pair_in_metadata_is_refused_on_every_route(
             assert "surrogate" in _refusal(r), path
     # A whole pair (an emoji, as JSON writers escape it) is a character like any other.
     for path, body in _posts("metadata", {"mood": "\U0001f600"}, "pair"):
-        (body["items"][0] if "items" in body else body)["request_id"] = f"pair-{path}"
         r = await client.post(path, content=json.dumps(body), headers=JSON)
         assert r.status_code in (200, 201), r.text
         assert "results" not in r.json() or r.json()["failed"] == 0, r.text
@@ -136,7 +135,6 @@ async def test_a_number_that_jsonb_writes_back_otherwise_is_the_same_exchange(
     # jsonb keeps 1e23's decimal digits: it reads back as the integer 10**23, not the double
     # sent. The same exchange sent again is no conflict, nor is the first time it is sent.
     for path, body in _posts("metadata", {"x": 1e23, "y": [1.5e300, 0.1]}, "big-number"):
-        (body["items"][0] if "items" in body else body)["request_id"] = f"big-{path}"
         for _ in range(2):
             r = await client.post(path, json=body)
             assert r.status_code in (200, 201), (path, r.text)

@@ -73,7 +73,7 @@ def _decided_on(selection: Selection, twin: Any) -> Any:
 def _decided(selection: Selection, item: Any) -> Any:
     """An item that brings its example into the window (`reviewed.entered`), tested as no
     index serves (as `_unindexed`)."""
-    return case((and_(*reviewed.entered(selection, item)), true()), else_=false())
+    return _opaque(and_(*reviewed.entered(selection, item)))
 
 
 def _twin_before(selection: Selection, has: Callable[[Selection, Any], Any]) -> Any:
@@ -135,4 +135,10 @@ def _unindexed(selection: Selection, vote: Any) -> Any:
     """The vote is in the window, as a test no index serves: a look-back finds an exchange's
     votes by its id. Were the window indexable, a plan made with no statistics yet (a bulk
     load since the last ANALYZE) could read the whole window's votes for each exchange."""
-    return case((in_window(selection, vote.created_at), true()), else_=false())
+    return _opaque(in_window(selection, vote.created_at))
+
+
+def _opaque(condition: ColumnElement[bool]) -> Any:
+    """`condition` as a CASE, which no index can serve: tested on the rows the look-back
+    reads, never used to choose them."""
+    return case((condition, true()), else_=false())

@@ -43,4 +43,4 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
         return task.result()
     with contextlib.suppress(asyncio.CancelledError):
         await task  # its cancellation has reached the database before the error is raised
-    raise ClientClosedRequest("The client closed the connection before the response started.")
+    raise ClientClosedRequest("the client closed the connection before the response started")
