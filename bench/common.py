@@ -289,6 +289,7 @@ def under_callgrind(script: str, *args: str) -> Path:
 
 
 STALE_STATEMENTS = (
+    "DELETE FROM review_queues",  # their items, slots and labels with them
     "DELETE FROM analytics_changes",
     "DELETE FROM feedback",
     "DELETE FROM interactions",
@@ -309,7 +310,7 @@ async def planned_empty(dsn: str, rows: int) -> float:
     await conn.close()
     await fill(dsn, 500, timeline=True)  # analyzed with rows, then emptied and analyzed
     conn = await asyncpg.connect(dsn)
-    for statement in (*STALE_STATEMENTS[1:], "ANALYZE interactions", "ANALYZE feedback"):
+    for statement in (*STALE_STATEMENTS[2:], "ANALYZE interactions", "ANALYZE feedback"):
         await conn.execute(statement)
     await conn.execute(TIMELINE_FILL, 1, rows, await conn.fetchval("SELECT now()"), 1, rows)
     planned = float(
