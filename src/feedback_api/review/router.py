@@ -82,8 +82,9 @@ async def get_rules(session: SessionDep, rules: IngestRulesDep) -> RuleService:
     return RuleService(RuleRepository(session), QueueWriter(session), label_sets)
 
 
-async def get_rule_reader(session: ReadSessionDep) -> RuleService:
-    return RuleService(RuleReader(session), QueueRepository(session))
+async def get_rule_reader(session: ReadSessionDep, rules: IngestRulesDep) -> RuleService:
+    label_sets = ReasonSets(ReasonSetReader(session), rules.reasons)
+    return RuleService(RuleReader(session), QueueRepository(session), label_sets)
 
 
 ReaderDep = Annotated[QueueReader, Depends(get_reader)]

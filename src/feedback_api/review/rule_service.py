@@ -45,12 +45,10 @@ def overlaps(rule: ReviewRule, values: dict[str, object]) -> bool:
 
 
 class RuleService:
-    def __init__(
-        self, rules: RuleReader, queues: QueueRepository, label_sets: ReasonSets | None = None
-    ) -> None:
+    def __init__(self, rules: RuleReader, queues: QueueRepository, label_sets: ReasonSets) -> None:
         self.rules = rules
         self.queues = queues
-        self.label_sets = label_sets  # checks a trigger's reason; only `create` needs them
+        self.label_sets = label_sets  # a trigger's reason is one of theirs
 
     async def _queue(self, queue_id: uuid.UUID, *, lock: bool = False) -> None:
         if lock and isinstance(self.queues, QueueWriter):
@@ -76,7 +74,6 @@ class RuleService:
         if payload.on_vote is not None:
             if payload.on_vote.reason is not None:
                 # A reason that no vote the rule looks at may carry: it would never fire.
-                assert self.label_sets is not None
                 await self.label_sets.check_filter(
                     "on_vote.reason", payload.project, payload.on_vote.reason
                 )
