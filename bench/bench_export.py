@@ -3,6 +3,7 @@
     python bench/bench_export.py [--quick] [--database-url URL [--no-fill]]
                                  [--formats weighted,csv,...] [--reviewed 0.01]
                                  [--popular 20000] [--twins 20000]
+    python bench/bench_export.py --stale ROWS [--limit 300] [--database-url URL]
 
 On one database with 1,000,000 votes in the window (--quick: 100,000), one vote per
 exchange, a share of the answers reviewed (--reviewed, default 1 %: one review queue, each
@@ -24,6 +25,10 @@ The server redacts (its default: the requests do not turn redaction off).
 pair export must read such a prompt's answers once, not once per vote. --twins N adds one
 question asked N times and answered the same way each time (one example of N votes): an
 SFT export must read that example's votes once, not once per vote.
+
+--stale ROWS measures only how long each export of ROWS votes takes when the tables'
+statistics say they are empty (analyzed while empty, then filled: common.planned_empty, made
+again before each export), up to --limit seconds each.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from sqlalchemy.dialects import postgresql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import asyncpg_dsn, database, fill, server
+from bench.common import asyncpg_dsn, autovacuum_back, database, fill, planned_empty, server
 from feedback_api.exports.repository import (
     FORMATS,
     PAIRED,
@@ -191,6 +196,21 @@ def server_rss(pid: int) -> int:
         return 0
 
 
+def export_request(base: str, kind: str, days: int) -> dict[str, Any]:
+    """httpx's arguments for an export of `kind` (a fine-tuning format or an offline file)."""
+    if kind in OFFLINE:
+        return {
+            "method": "GET",
+            "url": f"{base}/v1/exports/interactions",
+            "params": {"format": kind, "days": days},
+        }
+    return {
+        "method": "POST",
+        "url": f"{base}/v1/feedback/export/finetuning",
+        "json": {"days": days, "format": kind},
+    }
+
+
 def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int, float]:
     """(seconds to the first line, rows/s, rows received, peak RSS growth in bytes, the
     server's CPU seconds) of one export over HTTP. Rows: lines, or for Parquet the rows of
@@ -209,18 +229,7 @@ def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    if kind in OFFLINE:
-        request: dict[str, Any] = {
-            "method": "GET",
-            "url": f"{base}/v1/exports/interactions",
-            "params": {"format": kind, "days": days},
-        }
-    else:
-        request = {
-            "method": "POST",
-            "url": f"{base}/v1/feedback/export/finetuning",
-            "json": {"days": days, "format": kind},
-        }
+    request = export_request(base, kind, days)
     lines, first = 0, float("nan")
     parquet = bytearray() if kind == "parquet" else None
     started = time.perf_counter()
@@ -246,6 +255,52 @@ def export_rate(base: str, kind: str, days: int) -> tuple[float, float, int, int
     return first, lines / elapsed, lines, peak - baseline, cpu
 
 
+def timed_export(base: str, kind: str, days: int, limit: float) -> str:
+    """The seconds to the first line and to the end of one export over HTTP, as text; "> limit"
+    where it did not end within `limit` seconds."""
+    started = time.perf_counter()
+    first = float("nan")
+    try:
+        with httpx.stream(**export_request(base, kind, days), timeout=limit) as response:
+            response.raise_for_status()
+            for _chunk in response.iter_bytes():
+                if first != first:
+                    first = time.perf_counter() - started
+                if time.perf_counter() - started > limit:
+                    raise httpx.ReadTimeout("the export's limit")
+    except httpx.TimeoutException:
+        return f"{first:.2f} / > {limit:.0f}"
+    return f"{first:.2f} / {time.perf_counter() - started:.2f}"
+
+
+async def cancel_queries(dsn: str) -> None:
+    """Stop what an export left behind in PostgreSQL (a client that timed out)."""
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE state = 'active'"
+        " AND datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    await conn.close()
+
+
+def stale(url: str, rows: int, kinds: list[str], reviewed: float, limit: float) -> None:
+    """Each export of `rows` votes whose tables were analyzed while empty and filled right
+    after (common.planned_empty, the state made again before each)."""
+    dsn = asyncpg_dsn(url)
+    print(f"{'export':<12}{'first line / whole, s':>24}")
+    try:
+        with server(url, env={"FEEDBACK_REFRESH_ENABLED": "false"}) as base:
+            asyncio.run(warm_up(base))
+            for kind in kinds:
+                planned = asyncio.run(planned_empty(dsn, rows))
+                share = asyncio.run(review(dsn, reviewed)) if reviewed else 0
+                timed = timed_export(base, kind, 100, limit)
+                asyncio.run(cancel_queries(dsn))
+                print(f"{kind:<12}{timed:>24}   (planned for {planned:.0f}, {share} reviewed)")
+    finally:
+        asyncio.run(autovacuum_back(dsn))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 votes")
@@ -263,10 +318,23 @@ def main() -> None:
         action="store_true",
         help="with --database-url: measure its rows as they are (filled by an earlier run)",
     )
+    parser.add_argument(
+        "--stale",
+        type=int,
+        metavar="ROWS",
+        help="only: each export of ROWS votes written after the tables were analyzed empty"
+        " (every exchange deleted: use a database of its own)",
+    )
+    parser.add_argument(
+        "--limit", type=float, default=300, help="with --stale: seconds an export may take"
+    )
     args = parser.parse_args()
     if args.no_fill and not args.database_url:
         parser.error("--no-fill needs --database-url (a database filled before)")
     kinds = args.formats.split(",")
+    if args.stale:
+        stale(database(args.database_url), args.stale, kinds, args.reviewed, args.limit)
+        return
     rows = 100_000 if args.quick else 1_000_000
     url = database(args.database_url)
     dsn = asyncpg_dsn(url)

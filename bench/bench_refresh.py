@@ -35,14 +35,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bench.common import TIMELINE_FILL, asyncpg_dsn, database, fill
+from bench.common import asyncpg_dsn, autovacuum_back, database, fill, planned_empty
 from feedback_api.analytics.models import RefreshState
 from feedback_api.analytics.refresher import refresh_now
 from feedback_api.config import Settings, normalize_database_url
@@ -220,31 +218,11 @@ async def stale(url: str, rows: int) -> None:
     engine = create_engine(settings, url)
     dsn = asyncpg_dsn(url)
     try:
-        conn = await asyncpg.connect(dsn)
-        for table in ("interactions", "feedback"):
-            await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
-        await conn.execute("DELETE FROM analytics_changes")
-        await conn.execute("DELETE FROM feedback")
-        await conn.execute("DELETE FROM interactions")
-        await conn.close()
-        await fill(dsn, 500, timeline=True)  # analyzed with rows, then emptied and analyzed
-        conn = await asyncpg.connect(dsn)
-        await conn.execute("DELETE FROM feedback")
-        await conn.execute("DELETE FROM interactions")
-        await conn.execute("ANALYZE interactions")
-        await conn.execute("ANALYZE feedback")
-        await conn.execute(TIMELINE_FILL, 1, rows, await conn.fetchval("SELECT now()"), 1, rows)
-        planned = await conn.fetchval(
-            "SELECT reltuples FROM pg_class WHERE relname = 'interactions'"
-        )
-        await conn.close()
+        planned = await planned_empty(dsn, rows)
         print(f"{rows:,} exchanges written, statistics planning for {planned:.0f}", flush=True)
         print(f"full refresh: {await tick(engine, settings, full=True):.0f} ms", flush=True)
     finally:
-        conn = await asyncpg.connect(dsn)
-        for table in ("interactions", "feedback"):
-            await conn.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
-        await conn.close()
+        await autovacuum_back(dsn)
         await engine.dispose()
 
 

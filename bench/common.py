@@ -286,3 +286,41 @@ def under_callgrind(script: str, *args: str) -> Path:
         capture_output=True,
     )
     return out
+
+
+STALE_STATEMENTS = (
+    "DELETE FROM analytics_changes",
+    "DELETE FROM feedback",
+    "DELETE FROM interactions",
+)
+
+
+async def planned_empty(dsn: str, rows: int) -> float:
+    """`rows` exchanges with a vote each (TIMELINE_FILL) in tables whose statistics say they
+    are empty: every exchange and vote deleted, 500 written and analyzed, deleted and the
+    empty tables analyzed (as autovacuum does after a large delete), then `rows` written.
+    Autovacuum is kept off the two tables until `autovacuum_back`. What the statistics plan
+    for afterwards (0.0)."""
+    conn = await asyncpg.connect(dsn)
+    for table in ("interactions", "feedback"):
+        await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+    for statement in STALE_STATEMENTS:
+        await conn.execute(statement)
+    await conn.close()
+    await fill(dsn, 500, timeline=True)  # analyzed with rows, then emptied and analyzed
+    conn = await asyncpg.connect(dsn)
+    for statement in (*STALE_STATEMENTS[1:], "ANALYZE interactions", "ANALYZE feedback"):
+        await conn.execute(statement)
+    await conn.execute(TIMELINE_FILL, 1, rows, await conn.fetchval("SELECT now()"), 1, rows)
+    planned = float(
+        await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'interactions'")
+    )
+    await conn.close()
+    return planned
+
+
+async def autovacuum_back(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    for table in ("interactions", "feedback"):
+        await conn.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+    await conn.close()

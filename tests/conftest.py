@@ -212,6 +212,19 @@ async def _clean_tables(request: pytest.FixtureRequest, engine: AsyncEngine) -> 
 
 
 @pytest.fixture
+async def no_autovacuum(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Autovacuum kept off `interactions` and `feedback` meanwhile: its ANALYZE, at any
+    moment, would mend the statistics a test leaves stale on purpose."""
+    async with engine.begin() as conn:
+        for table in ("interactions", "feedback"):
+            await conn.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
+    yield
+    async with engine.begin() as conn:
+        for table in ("interactions", "feedback"):
+            await conn.execute(text(f"ALTER TABLE {table} RESET (autovacuum_enabled)"))
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     # The refresher is off unless a test turns it on: tests refresh when they mean to.
     return Settings(database_url=database_url, refresh_enabled=False, _env_file=None)  # type: ignore[call-arg]

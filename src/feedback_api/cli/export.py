@@ -74,6 +74,7 @@ def export_finetuning(
     from rich.progress import Progress
 
     from feedback_api.exports.repository import (
+        EXPORTED_FROM,
         FORMATS,
         LABEL_SOURCES,
         ExportRepository,
@@ -134,7 +135,10 @@ def export_finetuning(
             )  # fmt: skip
 
     written = run_with_session(
-        settings, work, statement_timeout=settings.export_statement_timeout_seconds
+        settings,
+        work,
+        statement_timeout=settings.export_statement_timeout_seconds,
+        fresh_statistics=EXPORTED_FROM,
     )
     s = written.summary
     typer.echo(f"window: {s.since.isoformat()} .. {s.until.isoformat()}")
@@ -172,7 +176,7 @@ def export_interactions(
     """Interactions with their latest vote, for offline analysis, personal data and secrets
     replaced by placeholders (unless --no-redact)."""
     from feedback_api.exports.offline import OfflineExport
-    from feedback_api.exports.repository import ExportRepository
+    from feedback_api.exports.repository import EXPORTED_FROM, ExportRepository
     from feedback_api.exports.service import StagedFiles, resolve_window
 
     if format not in OfflineExport.media_types:
@@ -194,6 +198,9 @@ def export_interactions(
         return size
 
     size = run_with_session(
-        settings, work, statement_timeout=settings.export_statement_timeout_seconds
+        settings,
+        work,
+        statement_timeout=settings.export_statement_timeout_seconds,
+        fresh_statistics=EXPORTED_FROM,
     )
     typer.echo(f"wrote {path} ({size} bytes)")

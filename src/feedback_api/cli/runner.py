@@ -5,7 +5,7 @@ work in one committed transaction with the errors a person can act on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
@@ -15,6 +15,7 @@ from feedback_api.exceptions import AppError
 from feedback_api.kit.driver_errors import is_database_unavailable
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -46,17 +47,24 @@ def run_with_session(
     work: Callable[[AsyncSession], Awaitable[T]],
     *,
     statement_timeout: float | None = None,
+    fresh_statistics: Sequence[Table] = (),
 ) -> T:
     """Run `work` in one committed transaction on the configured (or embedded) database,
-    each statement limited to `statement_timeout` seconds (default: the request limit)."""
+    each statement limited to `statement_timeout` seconds (default: the request limit);
+    first, in a transaction of its own, the statistics of `fresh_statistics` brought up to
+    date where they plan for none of a table's rows (kit.statistics)."""
     from feedback_api.kit.db import create_engine, create_sessionmaker
+    from feedback_api.kit.statistics import refresh_stale_apart
 
     url = database_url(settings)
 
     async def run() -> T:
         engine = create_engine(settings, url, statement_timeout=statement_timeout)
+        sessionmaker = create_sessionmaker(engine)
         try:
-            async with create_sessionmaker(engine)() as session, session.begin():
+            if fresh_statistics:
+                await refresh_stale_apart(sessionmaker, fresh_statistics)
+            async with sessionmaker() as session, session.begin():
                 return await work(session)
         finally:
             await engine.dispose()

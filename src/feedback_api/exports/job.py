@@ -12,9 +12,16 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
-from feedback_api.exports.repository import ExportRepository, ExportRunRepository, Selection, Shape
+from feedback_api.exports.repository import (
+    EXPORTED_FROM,
+    ExportRepository,
+    ExportRunRepository,
+    Selection,
+    Shape,
+)
 from feedback_api.exports.service import ExportService, iso_week_window, run_values
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
+from feedback_api.kit.statistics import refresh_stale_apart
 from feedback_api.kit.time import last_finished_week
 from feedback_api.observability import EXPORT_RUNS
 from feedback_api.privacy.redaction.dependencies import load_redactor
@@ -59,6 +66,9 @@ def weekly_export(
 ) -> PeriodicJob:
     async def tick() -> None:
         week = str(last_finished_week(datetime.now(UTC)))
+        # Apart from the export's transaction, which holds the leader's lock as long as the
+        # files take to write (decision 029).
+        await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
         for fmt in settings.export_formats:
 
             async def job(session: AsyncSession, fmt: str = fmt) -> bool:

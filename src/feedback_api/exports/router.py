@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from feedback_api.config import SettingsDep
 from feedback_api.exports.offline import OfflineExport
-from feedback_api.exports.repository import ExportRepository, Selection, Shape
+from feedback_api.exports.repository import EXPORTED_FROM, ExportRepository, Selection, Shape
 from feedback_api.exports.schemas import (
     ExportRunOut,
     ExportRuns,
@@ -21,10 +21,11 @@ from feedback_api.exports.service import (
     default_file_name,
     resolve_window,
 )
-from feedback_api.kit.db import ReadSessionDep, StreamSessionDep
+from feedback_api.kit.db import ReadSessionDep, SessionMakerDep, StreamSessionDep
 from feedback_api.kit.disconnect import unless_disconnected
 from feedback_api.kit.fields import Timestamp
 from feedback_api.kit.openapi import READ, WRITE, responses
+from feedback_api.kit.statistics import refresh_stale_apart
 from feedback_api.kit.time import MAX_DAYS
 from feedback_api.privacy.redaction.dependencies import (
     PrincipalDep,
@@ -72,12 +73,22 @@ async def _body_redactor(
     return await choose_redactor(body.redact, settings, principal, name='"redact": false')
 
 
+async def _fresh_statistics(sessionmaker: SessionMakerDep) -> None:
+    """Statistics that plan for none of a table's rows brought up to date before an export
+    reads it: on the primary, as the export may read a replica (decision 029)."""
+    await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
+
+
+FreshStatistics = Depends(_fresh_statistics)
+
+
 # Any: the type lives with Presidio, which is loaded only when a redactor is first built.
 BodyRedactor = Annotated[Any, Depends(_body_redactor)]
 
 
 @finetuning.post(
     "/finetuning",
+    dependencies=[FreshStatistics],
     response_class=StreamingResponse,
     responses={
         200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"},
@@ -112,6 +123,7 @@ async def export_finetuning(
 
 @finetuning.post(
     "/finetuning/summary",
+    dependencies=[FreshStatistics],
     response_model=ExportSummary,
     summary="What the same export would contain: counts per class and KTO weights",
     responses=responses(*WRITE, _403=REDACT_403),
@@ -131,6 +143,7 @@ async def export_summary(
 
 @exports.get(
     "/interactions",
+    dependencies=[FreshStatistics],
     response_class=StreamingResponse,
     summary="Interactions with their latest vote, for pandas, polars, DuckDB or a spreadsheet",
     responses=responses(*READ, _403=REDACT_403),

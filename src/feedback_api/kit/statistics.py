@@ -16,7 +16,10 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Table, func, literal, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_api.kit.driver_errors import sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ logger = logging.getLogger(__name__)
 # analyzed when it holds ten times as many as planned and at least this many.
 PLANNED_FEW = 1_000
 SAMPLE = 10_000
+# How long refresh_stale_apart waits for a table's lock.
+LOCK_WAIT = "100ms"
+LOCK_NOT_AVAILABLE = "55P03"
 
 # The rows the planner expects in a table: its statistics' density scaled by its current
 # size, as PostgreSQL's estimate does; NULL for a table never analyzed (or vacuumed to no
@@ -66,3 +72,26 @@ class TableStatistics:
             await self.session.execute(text(f"ANALYZE {name}"))
             analyzed.append(table.name)
         return analyzed
+
+
+async def refresh_stale_apart(
+    sessionmaker: async_sessionmaker[AsyncSession], tables: Sequence[Table]
+) -> list[str]:
+    """`refresh_stale` in a transaction of its own, committed at once, on the primary that
+    `sessionmaker` writes to: for readers that may run on a replica (where ANALYZE cannot
+    run) or for a long time (ANALYZE's lock is not held through them).
+
+    It waits at most LOCK_WAIT for a table's lock (another session's ALTER TABLE, VACUUM
+    FULL or ANALYZE): past that it checks nothing, and the reader waits for the lock itself,
+    where its own limits and cancellation apply."""
+    async with sessionmaker() as session:
+        await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        try:
+            analyzed = await TableStatistics(session).refresh_stale(tables)
+        except DBAPIError as exc:
+            if sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                raise
+            logger.info("statistics not checked: a table is locked (%s)", exc.orig)
+            return []
+        await session.commit()
+    return analyzed

@@ -1,0 +1,134 @@
+"""Every way to export first brings up to date the statistics that plan for none of a
+table's rows (a table analyzed while empty, then filled): with them, an export's joins may
+read a table once per row of another (decision 029)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from typer.testing import CliRunner
+
+from feedback_api.cli.commands import app as cli
+from feedback_api.config import Settings
+from feedback_api.exports.job import weekly_export
+from feedback_api.exports.repository import EXPORTED_FROM
+from feedback_api.kit.statistics import refresh_stale_apart
+from tests.helpers import plan_for_no_rows, planned_rows, write_exchanges
+
+ROWS = 2_000  # more than kit.statistics.PLANNED_FEW: enough to be analyzed
+FINETUNING = {"days": 2, "format": "kto", "label_source": "both", "redact": False}
+
+Export = Callable[[httpx.AsyncClient, AsyncEngine, Settings, Path], Awaitable[int]]
+
+
+async def _finetuning(client: httpx.AsyncClient, *_: object) -> int:
+    r = await client.post("/v1/feedback/export/finetuning", json=FINETUNING)
+    assert r.status_code == 200, r.text
+    return len(r.text.splitlines())
+
+
+async def _summary(client: httpx.AsyncClient, *_: object) -> int:
+    r = await client.post("/v1/feedback/export/finetuning/summary", json=FINETUNING)
+    assert r.status_code == 200, r.text
+    return int(r.json()["examples"])
+
+
+async def _interactions(client: httpx.AsyncClient, *_: object) -> int:
+    params = {"days": 2, "format": "jsonl", "redact": "false"}
+    r = await client.get("/v1/exports/interactions", params=params)
+    assert r.status_code == 200, r.text
+    return len(r.text.splitlines())
+
+
+def _lines(*paths: Path) -> list[int]:
+    return [len(path.read_text().splitlines()) for path in paths]
+
+
+def _weekly_lines(where: Path) -> list[int]:
+    return _lines(*where.glob("feedback-*-kto.jsonl"))
+
+
+async def _cli(args: list[str], written: Path) -> int:
+    # The CLI runs its own event loop: a thread of its own.
+    result = await asyncio.to_thread(CliRunner().invoke, cli, [*args, "--output", str(written)])
+    assert result.exit_code == 0, result.output
+    (lines,) = _lines(written)
+    return lines
+
+
+async def _cli_finetuning(_: object, __: object, ___: object, where: Path) -> int:
+    args = ["export", "finetuning", "--days", "2", "--format", "kto", "--no-redact"]
+    return await _cli(args, where / "kto.jsonl")
+
+
+async def _cli_interactions(_: object, __: object, ___: object, where: Path) -> int:
+    args = ["export", "interactions", "--days", "2", "--format", "jsonl", "--no-redact"]
+    return await _cli(args, where / "interactions.jsonl")
+
+
+async def _weekly_job(
+    _: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, where: Path
+) -> int:
+    configured = settings.model_copy(
+        update={"export_dir": where, "export_formats": ["kto"], "export_redact": False}
+    )
+    await weekly_export(async_sessionmaker(engine), configured).tick()
+    # Last week's file: which of the last 20 hours' exchanges it holds depends on the hour.
+    (lines,) = _weekly_lines(where)
+    assert lines <= ROWS
+    return ROWS
+
+
+@pytest.mark.usefixtures("no_autovacuum", "cli_env")
+@pytest.mark.parametrize(
+    "export",
+    [_finetuning, _summary, _interactions, _cli_finetuning, _cli_interactions, _weekly_job],
+    ids=lambda export: export.__name__.strip("_"),
+)
+async def test_an_export_analyzes_tables_whose_statistics_plan_for_none_of_their_rows(
+    export: Export,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    await plan_for_no_rows(engine)
+    await write_exchanges(engine, "new-", ROWS)
+    # One example or offline row per vote: each exchange has one vote and its own answer.
+    assert await export(client, engine, settings, tmp_path) == ROWS
+    for table in ("interactions", "feedback"):
+        assert await planned_rows(engine, table) == ROWS, table
+
+
+@pytest.mark.usefixtures("no_autovacuum")
+async def test_an_export_leaves_statistics_that_fit_alone(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await plan_for_no_rows(engine)
+    await write_exchanges(engine, "few-", 50)  # too few to matter
+    r = await client.post("/v1/feedback/export/finetuning", json=FINETUNING)
+    assert r.status_code == 200, r.text
+    assert len(r.text.splitlines()) == 50
+    assert await planned_rows(engine, "interactions") == 0
+
+
+@pytest.mark.usefixtures("no_autovacuum")
+async def test_the_check_does_not_wait_for_a_locked_table(engine: AsyncEngine) -> None:
+    await plan_for_no_rows(engine)
+    await write_exchanges(engine, "new-", ROWS)
+    async with engine.begin() as locker:
+        await locker.execute(text("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
+        # Its size cannot be read meanwhile: nothing checked, and the export waits (where a
+        # client that leaves cancels it: test_streaming.py).
+        assert await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM) == []
+    # Then whatever is still stale (an ANALYZE writes its figures whether or not its
+    # transaction commits).
+    assert "feedback" in await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM)
+    for table in ("interactions", "feedback"):
+        assert await planned_rows(engine, table) == ROWS, table
