@@ -133,7 +133,9 @@ def query_of(kind: str, since: datetime, until: datetime) -> tuple[str, list[str
         settings = []
     else:
         stmt = lines_query(Selection(since, until), Shape(format=kind), with_ids=False)  # type: ignore[arg-type]
-    sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    # SQLAlchemy leaves its dialects' constructors untyped.
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     if kind not in OFFLINE:
         # Streamed rows run without hash or merge joins (`ExportRepository._planner_off`);
         # pairs are streamed since migration 0019, grouped with the defaults before it; the

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -176,12 +177,10 @@ def main() -> None:
     for kind in args.formats.split(","):
         run: Callable[[], tuple[float, int]]
         if kind in OFFLINE:
-            run = lambda kind=kind: time_offline(kind, offline)  # noqa: E731
+            run = partial(time_offline, kind, offline)
         else:
-            shape = Shape(format=kind)  # type: ignore[arg-type]
-            run = lambda shape=shape: time_lines(  # noqa: E731
-                shape, pairs if shape.format in PAIRED else examples
-            )
+            shape = Shape(format=kind)
+            run = partial(time_lines, shape, pairs if shape.format in PAIRED else examples)
         results = [run() for _ in range(args.repeat)]
         best = min(seconds for seconds, _ in results)
         print(f"{kind:<12}{best / args.rows * 1e6:>9.2f}{results[0][1]:>14,}", flush=True)

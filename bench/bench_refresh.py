@@ -31,6 +31,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ _serial = 0
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, database_url=url, statement_timeout_seconds=3600)  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=url, statement_timeout_seconds=3600)
 
 
 async def tick(engine: AsyncEngine, settings: Settings, *, full: bool = False) -> float:
@@ -113,7 +114,9 @@ async def measure(engine: AsyncEngine, settings: Settings, rows: int) -> dict[st
     await tick(engine, settings)
     idle = [await tick(engine, settings) for _ in range(7)]
     figures["idle_ms"] = round(statistics.median(idle), 1)
-    kinds = [("new_1000_ms", lambda: new_answers(1000, rng))]
+    kinds: list[tuple[str, Callable[[], list[VoteEntry]]]] = [
+        ("new_1000_ms", lambda: new_answers(1000, rng))
+    ]
     if rows <= OLD_UP_TO:
         kinds.append(("old_1000_ms", lambda: old_answers(1000, rows, rng)))
     for name, entries in kinds:
@@ -160,6 +163,7 @@ async def lag_under_load(
                         func.extract("epoch", func.clock_timestamp() - RefreshState.refreshed_at)
                     )
                 )
+            assert lag is not None  # the row a refresh writes; measure() ran refreshes first
             lags.append(float(lag))
             await asyncio.sleep(0.5)
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_ingest.py", "bench_analytics.py", "bench_export.py")
+BENCHMARKS: tuple[str, ...] = ("bench_ingest.py", "bench_analytics.py", "bench_export.py")
 # The vote path's deterministic figure and its batch items' parts (valgrind; 5-10 minutes).
 BENCHMARKS += ("bench_vote_instructions.py", "bench_vote_batch.py", "bench_batch_instructions.py")
 

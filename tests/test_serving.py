@@ -72,6 +72,17 @@ async def test_connection_close_ends_after_the_whole_answer(served: LiveServer) 
     writer.close()
 
 
+async def test_a_path_with_a_double_slash_is_not_found(served: LiveServer) -> None:
+    # Sent as written: httpx would read `//v1/feedback` as a host `v1` and the path
+    # `/feedback` (the POST-only alias, so a 405) before anything reached the server.
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET //v1/feedback HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    status, headers, body = await _read_response(reader)
+    writer.close()
+    assert status == 404 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"detail": "Not Found", "code": "not_found", "errors": []}
+
+
 @pytest.mark.slow  # a large export over a real socket
 async def test_a_streamed_export_arrives_whole(served: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:

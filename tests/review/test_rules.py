@@ -133,6 +133,46 @@ async def test_rule_rules(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/v1/review/queues/{nobody}/rules")).status_code == 404
 
 
+async def test_a_trigger_on_a_reason_no_vote_can_carry_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    queue_id = await new_queue(client)
+    path = f"/v1/review/queues/{queue_id}/rules"
+    default = "incorrect, incomplete, unsafe, off_topic, too_long, other"
+    r = await client.post(path, json={"on_vote": {"is_helpful": False, "reason": "bogus"}})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("on_vote.reason: 'bogus' is not in the default label set")
+    assert detail.endswith(f"allowed: {default}")
+    r = await client.put("/v1/projects/demo/reasons", json={"reasons": ["slow", "hallucination"]})
+    assert r.status_code == 200, r.text
+    # A rule on one project: that project's label set.
+    r = await client.post(path, json={"on_vote": {"reason": "incorrect"}, "project": "demo"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == (
+        "on_vote.reason: 'incorrect' is not in the label set of project 'demo'; "
+        "allowed: slow, hallucination"
+    )
+    r = await client.post(path, json={"on_vote": {"reason": "slow"}, "project": "elsewhere"})
+    assert r.status_code == 422 and r.json()["detail"].endswith(f"allowed: {default}")
+    # A rule on every project: any project's labels may fire it.
+    r = await client.post(path, json={"on_vote": {"reason": "bogus"}})
+    assert r.status_code == 422 and r.json()["detail"].endswith(
+        f"allowed: {default}, hallucination, slow"
+    )
+    assert (await client.get(path)).json()["rules"] == []
+    for body in (
+        {"on_vote": {"reason": "slow"}, "project": "demo"},
+        {"on_vote": {"reason": "slow"}},
+        {"on_vote": {"reason": "other"}},
+    ):
+        r = await client.post(path, json=body)
+        assert r.status_code == 201, (body, r.text)
+    missing = "00000000-0000-0000-0000-000000000000"
+    r = await client.post(f"/v1/review/queues/{missing}/rules", json={"on_vote": {"reason": "x"}})
+    assert r.status_code == 404  # the queue before its rule
+
+
 async def test_triggers_queue_answers_of_matching_votes(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

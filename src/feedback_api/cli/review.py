@@ -168,6 +168,8 @@ def sample(
     since: Day = None,
 ) -> None:
     """Add a random sample rule; a --since in the past backfills, applied now."""
+    from feedback_api.reasons.repository import ReasonSetReader
+    from feedback_api.reasons.service import ReasonSets
     from feedback_api.review.job import apply_rules
     from feedback_api.review.repository import QueueWriter
     from feedback_api.review.rule_service import RuleService
@@ -183,9 +185,9 @@ def sample(
 
     async def work(session: AsyncSession) -> str:
         found = await _find(_service(session, settings.reasons), queue)
-        rule = await RuleService(RuleRepository(session), QueueWriter(session)).create(
-            found.id, payload
-        )
+        label_sets = ReasonSets(ReasonSetReader(session), settings.reasons)
+        rules = RuleService(RuleRepository(session), QueueWriter(session), label_sets)
+        rule = await rules.create(found.id, payload)
         return f"sample rule {rule.id}: {await apply_rules(session):,} answers queued now"
 
     typer.echo(run_with_session(settings, work))

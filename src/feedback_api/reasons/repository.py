@@ -20,6 +20,12 @@ class ReasonSetReader:
         reasons: list[str] | None = await self.session.scalar(stmt)
         return reasons
 
+    async def project_labels(self) -> list[str]:
+        """Every label of any project's own set, once each, in alphabetical order."""
+        label = func.unnest(ProjectReasons.reasons).label("label")
+        stmt = select(label).distinct().order_by(label)
+        return list((await self.session.execute(stmt)).scalars())
+
 
 class ReasonSetRepository(ReasonSetReader):
     def __init__(self, session: AsyncSession) -> None:

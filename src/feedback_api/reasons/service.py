@@ -10,14 +10,25 @@ from feedback_api.reasons.repository import ReasonSetReader, ReasonSetRepository
 from feedback_api.reasons.schemas import ReasonSetIn, ReasonSetOut
 
 
-def refusal(project: str | None, reasons: Sequence[str], allowed: Sequence[str]) -> InvalidInput:
-    """The 422 of a vote with a reason outside its project's label set."""
+def refusal(
+    project: str | None,
+    reasons: Sequence[str],
+    allowed: Sequence[str],
+    *,
+    field: str = "reasons",
+    where: str | None = None,
+) -> InvalidInput:
+    """The 422 of a vote with a reason outside its project's label set; `field` and `where`
+    name another field and the label sets its reasons were checked against."""
     unknown = [r for r in reasons if r not in allowed] or list(reasons)
-    where = f"project {project!r}" if project is not None else "votes without a project"
+    if where is None:
+        where = "the label set of " + (
+            f"project {project!r}" if project is not None else "votes without a project"
+        )
     many = len(unknown) > 1
     return InvalidInput(
-        f"reasons: {', '.join(repr(r) for r in unknown)} {'are' if many else 'is'} not in the "
-        f"label set of {where}; allowed: {', '.join(allowed)}"
+        f"{field}: {', '.join(repr(r) for r in unknown)} {'are' if many else 'is'} not in "
+        f"{where}; allowed: {', '.join(allowed)}"
     )
 
 
@@ -48,6 +59,21 @@ class ReasonSets:
         allowed = await self.allowed(project)
         if not set(reasons) <= set(allowed):
             raise refusal(project, reasons, allowed)
+
+    async def check_filter(self, field: str, project: str | None, reason: str) -> None:
+        """Raise InvalidInput unless a vote that a filter on `project` (None: on every
+        project) looks at may carry `reason`: on a label no such vote can carry, the filter
+        would never match."""
+        if project is not None:
+            allowed = await self.allowed(project)
+            if reason not in allowed:
+                raise refusal(project, [reason], allowed, field=field)
+        elif reason not in self.default:
+            # Votes on every project: the default set's labels and each project's own.
+            allowed = tuple(dict.fromkeys([*self.default, *await self.reader.project_labels()]))
+            if reason not in allowed:
+                where = "the default label set or any project's own"
+                raise refusal(None, [reason], allowed, field=field, where=where)
 
 
 class ReasonSetService(ReasonSets):

@@ -13,6 +13,8 @@ from feedback_api.dependencies import IngestRulesDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep, StatementSessionDep
 from feedback_api.kit.fields import SearchText
 from feedback_api.kit.openapi import KEYED, READ, WRITE, responses
+from feedback_api.reasons.repository import ReasonSetReader
+from feedback_api.reasons.service import ReasonSets
 from feedback_api.review.claims import ClaimRepository
 from feedback_api.review.labels import LabelRepository
 from feedback_api.review.leases import LeaseService
@@ -75,12 +77,14 @@ async def get_leases(session: StatementSessionDep, rules: IngestRulesDep) -> Lea
     return LeaseService(ClaimRepository(session), QueueRepository(session), rules.reasons)
 
 
-async def get_rules(session: SessionDep) -> RuleService:
-    return RuleService(RuleRepository(session), QueueWriter(session))
+async def get_rules(session: SessionDep, rules: IngestRulesDep) -> RuleService:
+    label_sets = ReasonSets(ReasonSetReader(session), rules.reasons)
+    return RuleService(RuleRepository(session), QueueWriter(session), label_sets)
 
 
-async def get_rule_reader(session: ReadSessionDep) -> RuleService:
-    return RuleService(RuleReader(session), QueueRepository(session))
+async def get_rule_reader(session: ReadSessionDep, rules: IngestRulesDep) -> RuleService:
+    label_sets = ReasonSets(ReasonSetReader(session), rules.reasons)
+    return RuleService(RuleReader(session), QueueRepository(session), label_sets)
 
 
 ReaderDep = Annotated[QueueReader, Depends(get_reader)]
@@ -169,7 +173,8 @@ async def add_items(queue_id: uuid.UUID, payload: ItemsAdd, service: ServiceDep)
 async def create_rule(queue_id: uuid.UUID, payload: RuleCreate, rules: RulesDep) -> RuleOut:
     """Answers join within one refresh interval of being logged (a `since` in the past
     backfills). A sampled item keeps the rule and its inclusion probability; a trigger's
-    items have none: they are no random sample."""
+    items have none: they are no random sample. A trigger's `reason` is a label of its
+    project's label set (without a project: of the default set or any project's), else 422."""
     return await rules.create(queue_id, payload)
 
 

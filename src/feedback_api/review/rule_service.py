@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from feedback_api.exceptions import Conflict, NotFound
+from feedback_api.reasons.service import ReasonSets
 from feedback_api.review.models import ReviewRule
 from feedback_api.review.repository import QueueRepository, QueueWriter
 from feedback_api.review.rules import RuleReader, RuleRepository
@@ -44,9 +45,10 @@ def overlaps(rule: ReviewRule, values: dict[str, object]) -> bool:
 
 
 class RuleService:
-    def __init__(self, rules: RuleReader, queues: QueueRepository) -> None:
+    def __init__(self, rules: RuleReader, queues: QueueRepository, label_sets: ReasonSets) -> None:
         self.rules = rules
         self.queues = queues
+        self.label_sets = label_sets  # a trigger's reason is one of theirs
 
     async def _queue(self, queue_id: uuid.UUID, *, lock: bool = False) -> None:
         if lock and isinstance(self.queues, QueueWriter):
@@ -70,6 +72,11 @@ class RuleService:
             **{name: getattr(payload, name) for name in FILTERS},
         }
         if payload.on_vote is not None:
+            if payload.on_vote.reason is not None:
+                # A reason that no vote the rule looks at may carry: it would never fire.
+                await self.label_sets.check_filter(
+                    "on_vote.reason", payload.project, payload.on_vote.reason
+                )
             values.update(
                 kind="trigger",
                 vote_is_helpful=payload.on_vote.is_helpful,
