@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +36,9 @@ from feedback_api.feedback.repository import VoteEntry, submit_votes
 from feedback_api.kit.db import create_engine
 
 _serial = 0
+# Each run's exchanges are new ones, also on a database an earlier run wrote to: a request id
+# met again would make the statement reuse the exchange and replace its vote (an update).
+_RUN = uuid.uuid4().hex[:12]
 
 
 def entries(count: int) -> list[VoteEntry]:
@@ -43,7 +47,7 @@ def entries(count: int) -> list[VoteEntry]:
     for _ in range(count):
         _serial += 1
         interaction = {
-            "request_id": f"stmt-{_serial}",
+            "request_id": f"stmt-{_RUN}-{_serial}",
             "query": "Write hello world",
             "response": "print(1)",
             "model": f"model-{_serial % 5}",

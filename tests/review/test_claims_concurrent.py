@@ -130,3 +130,23 @@ async def test_one_reviewer_claiming_in_many_tabs_at_once_gets_an_item_in_each(
         )  # fmt: skip
         assert Counter(a.status_code for a in answers) == {200: tabs}
         assert len({a.json()["item_id"] for a in answers}) == tabs
+
+
+async def test_a_claim_waits_for_a_slot_locked_for_an_instant_rather_than_finding_nothing(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # The only slot is locked by a statement under way (here a transaction that then
+    # changes nothing, as a claim refused on its item's re-check does): SKIP LOCKED passes
+    # it by, but it is still free, so the claim tries again instead of answering 204.
+    queue_id = await new_queue(client, reviewers_per_item=1)
+    await add(client, queue_id, await log_answers(client, 1))
+    async with engine.connect() as locker:
+        await locker.execute(text("SELECT 1 FROM review_slots FOR NO KEY UPDATE"))
+        claiming = asyncio.create_task(claim(client, queue_id, as_open("ann")))
+        await asyncio.sleep(0.1)
+        assert not claiming.done()
+        await locker.rollback()
+    lease = await claiming
+    assert lease is not None
+    # And once the slot is taken, a claim answers "nothing left" at once.
+    assert await claim(client, queue_id, as_open("bob")) is None

@@ -25,6 +25,7 @@ whose statement writes nothing wrote nothing (they run in autocommit: kit.db).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
@@ -93,21 +94,11 @@ def _seconds(value: Any) -> ColumnElement[Any]:
     return product
 
 
-def claim_statement() -> Any:
-    """Lease one slot of the queue's next item to the reviewer, or no row.
-
-    The next item: open, not labelled, declined or held by the reviewer (but their own slot
-    whose lease ran out is theirs again), with a slot free or whose lease ran out; items
-    with labels first, then oldest first; within an item a free slot before one whose
-    lease ran out (its holder may still submit until someone takes it).
-    """
-    pick = (
-        select(
-            _slots.c.item_id,
-            _slots.c.slot,
-            _slots.c.holder.label("previous"),
-            _queues.c.lease_seconds,
-        )
+def _claimable(*columns: Any) -> Any:
+    """The queue's slots the reviewer may claim (as `claim_statement` says), as the rows
+    are: `columns` of each, with no lock taken."""
+    return (
+        select(*columns)
         .join_from(_items, _slots, _slots.c.item_id == _items.c.id)
         .join(_queues, _queues.c.id == _items.c.queue_id)
         .where(
@@ -117,6 +108,24 @@ def claim_statement() -> Any:
             ~_slots.c.labelled,
             or_(_slots.c.holder.is_(None), _slots.c.leased_until < func.now()),
             or_(~(any_(_items.c.reviewers) == _REVIEWER), _slots.c.holder == _REVIEWER),
+        )
+    )
+
+
+def claim_statement() -> Any:
+    """Lease one slot of the queue's next item to the reviewer, or no row.
+
+    The next item: open, not labelled, declined or held by the reviewer (but their own slot
+    whose lease ran out is theirs again), with a slot free or whose lease ran out; items
+    with labels first, then oldest first; within an item a free slot before one whose
+    lease ran out (its holder may still submit until someone takes it).
+    """
+    pick = (
+        _claimable(
+            _slots.c.item_id,
+            _slots.c.slot,
+            _slots.c.holder.label("previous"),
+            _queues.c.lease_seconds,
         )
         .order_by(
             _items.c.labels.desc(),
@@ -193,6 +202,12 @@ CLAIM = frozen(claim_statement())
 # One reviewer claiming from 30 tabs at once can be refused once per tab: 5 attempts left 1
 # claim in 30 answered "nothing left" while items remained.
 CLAIM_ATTEMPTS = 64
+# Whether the queue holds a slot the reviewer may claim, as committed: a claim that found
+# none it could lock asks, and when every one left is locked by statements under way (other
+# claims, whose item's re-check may still refuse them and leave the slot free) it tries
+# again after CLAIM_PAUSE seconds instead of answering "nothing left".
+CLAIMABLE = frozen(select(_claimable(_ONE).exists()))
+CLAIM_PAUSE = 0.005
 
 
 def _current(*, reviewer: bool = True) -> list[ColumnElement[bool]]:
@@ -363,8 +378,10 @@ class ClaimRepository:
         for _ in range(CLAIM_ATTEMPTS):
             row = (await self.session.execute(CLAIM, params)).one_or_none()
             if row is None:
-                return None
-            if row.item_id is not None:
+                if not await self.session.scalar(CLAIMABLE, params):
+                    return None
+                await asyncio.sleep(CLAIM_PAUSE)  # every slot left is locked meanwhile
+            elif row.item_id is not None:
                 return assignment_id, token, row
         return None
 
