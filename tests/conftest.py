@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from feedback_api.app import create_app
-from feedback_api.config import Settings, normalize_database_url
+from feedback_api.config import Settings, get_settings, normalize_database_url
 from feedback_api.kit import migrations
 from feedback_api.kit.models import Base
 
@@ -209,6 +209,16 @@ async def _clean_tables(request: pytest.FixtureRequest, engine: AsyncEngine) -> 
     if "connection" in request.fixturenames and "make_client" not in request.fixturenames:
         return
     await _empty(engine)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> Iterator[Path]:
+    """The CLI on the test database, in a directory of its own (what it writes lands there)."""
+    monkeypatch.setenv("FEEDBACK_DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 @pytest.fixture

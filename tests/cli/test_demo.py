@@ -6,13 +6,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from feedback_api.cli import demo
 from feedback_api.cli.commands import app
-from feedback_api.config import Settings, get_settings
+from feedback_api.config import Settings
 from feedback_api.kit.db import create_sessionmaker
 from tests.helpers import count
 
@@ -90,14 +89,6 @@ async def test_load_goes_through_the_services_and_is_idempotent(
     await demo.load(sessionmaker, settings, 250, seed=5, anchor=ANCHOR)
     assert await count(engine, "interactions") == 250
     assert await count(engine, "feedback") == expected_votes
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
-    monkeypatch.setenv("FEEDBACK_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_cli_fills_and_refreshes(cli_env: None, database_url: str) -> None:

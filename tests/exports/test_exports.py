@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from typer.testing import CliRunner
 
 from feedback_api.cli.commands import app as cli
-from feedback_api.config import Settings, get_settings
+from feedback_api.config import Settings
 from feedback_api.exports.job import export_week
 from feedback_api.exports.service import kto_weights
 from feedback_api.kit.time import iso_week_of
@@ -236,15 +236,6 @@ async def test_date_window(client: httpx.AsyncClient, votes: Any) -> None:
     old_day = (NOW - timedelta(days=30)).date().isoformat()
     lines = await export(client, days=None, start_date=old_day, end_date=old_day)
     assert [line["messages"][-1]["content"] for line in lines] == ["old answer"]
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> Path:
-    monkeypatch.setenv("FEEDBACK_DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 async def test_cli_export_with_split_and_manifest(

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from feedback_api.analytics.stats import wilson_interval
 from feedback_api.cli.commands import app
-from feedback_api.config import get_settings
 from feedback_api.kit.time import Week, last_finished_week
 
 runner = CliRunner()
@@ -244,14 +243,6 @@ async def test_empty_week_and_bad_weeks(client: httpx.AsyncClient) -> None:
     wrong_format = await client.get("/v1/reports/weekly", params={"format": "pdf"})
     assert wrong_format.status_code == 422
     assert "format" in wrong_format.json()["detail"]
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
-    monkeypatch.setenv("FEEDBACK_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_cli_writes_each_format(

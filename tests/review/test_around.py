@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from feedback_api.cli.commands import app
 from feedback_api.cli.top import Snapshot, render
-from feedback_api.config import get_settings
 from tests.helpers import count
 from tests.review.helpers import add, as_open, claim, log_answers, new_queue, submit
 
@@ -73,14 +70,6 @@ async def test_metrics_gauge_top_and_weekly_report(client: httpx.AsyncClient) ->
     assert report["models"] == []  # the one labelled item awaits adjudication
     markdown = (await client.get("/v1/reports/weekly", params={"format": "md"})).text
     assert "## Review queues" in markdown and "Labels given: **2**" in markdown
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("FEEDBACK_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_cli_creates_lists_adds_and_samples(cli_env: None) -> None:
