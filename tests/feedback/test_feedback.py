@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -314,9 +316,27 @@ async def test_bad_list_parameters_are_422(
     assert (await client.get("/v1/feedback", params=params)).status_code == 422
 
 
-async def test_foreign_cursor_is_400(client: httpx.AsyncClient) -> None:
-    r = await client.get("/v1/feedback", params={"cursor": "definitely-not-ours"})
-    assert r.status_code == 400
+def _forged(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "definitely-not-ours",
+        # Well-formed, but not what a page ends with: an id of another type, an instant the
+        # database cannot compare (before the year 1 in UTC), too few parts.
+        _forged("2026-12-06T15:41:20+00:00", 5),
+        _forged("2026-12-06T15:41:20+00:00", ["a"]),
+        _forged("0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000005"),
+        _forged("2026-12-06T15:41:20+00:00"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/v1/feedback", "/v1/review/queues/{queue}/items"])
+async def test_foreign_cursor_is_400(client: httpx.AsyncClient, cursor: str, route: str) -> None:
+    queue = (await client.post("/v1/review/queues", json={"name": "cursors"})).json()["id"]
+    r = await client.get(route.format(queue=queue), params={"cursor": cursor})
+    assert r.status_code == 400, r.text
     assert "next_cursor" in r.json()["detail"]
 
 
