@@ -8,7 +8,7 @@ fresh embedded PostgreSQL, for groups of 1 vote and of 100 votes, each vote brin
 interaction with its context (as bench_ingest.py's votes do), one transaction per group.
 Prints the median wall time per group. Used to compare two checkouts alternately (run it
 with each checkout's src/ on PYTHONPATH), e.g. the cost of logging analytics changes in the
-vote statement: see docs/benchmarks.md, "bench_vote_group.py".
+vote statement: see docs/benchmarks/ingest.md, "bench_vote_group.py".
 
 `--cpu`: PostgreSQL's own cost of a vote by the size of its group, for groups of 1, 4, 8,
 16, 32 and 100 votes: the CPU time (user and system, from /proc) of the connection's

@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             opened.push_async_callback(job_engine.dispose)
             rules = IngestRules.from_settings(settings)
             # Group commit: single votes have one writer per process, batches two (measured
-            # both ways: docs/benchmarks.md). Larger groups cost PostgreSQL less per vote;
+            # both ways: docs/benchmarks/ingest.md). Larger groups cost PostgreSQL less per vote;
             # batches are large groups by themselves and gain from running side by side.
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
@@ -209,7 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Route matching tries routes in order: the vote routes, the busiest, come first.
     feedback.add_vote_routes(app.router)
     # FastAPI's own /openapi.json route, added by its `setup` once the URL is set: after
-    # the vote routes, which route matching then tries first (docs/benchmarks.md).
+    # the vote routes, which route matching then tries first (docs/benchmarks/ingest.md).
     app.openapi_url = OPENAPI_URL
     app.setup()
     app.include_router(health.router)

@@ -156,7 +156,7 @@ class AccessLog:
     The lines of the requests that end in one turn of the event loop are written together,
     at the end of that turn: one system call for all of them rather than one each. Where
     stderr is a pipe (a container's or a service manager's log), each write wakes the
-    reader: one line a write cost 4-5 % of the vote rate (docs/benchmarks.md). Outside an
+    reader: one line a write cost 4-5 % of the vote rate (docs/benchmarks/ingest.md). Outside an
     event loop (a line written from a thread) a line is written at once.
     """
 

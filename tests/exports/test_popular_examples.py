@@ -1,7 +1,7 @@
 """An answer logged many times (twins) and an exchange voted by many users: each example is
 written once, with all of its votes, by the first of them (`exports.canonical`: the twin
 before, the voter before, the anonymous voter last). What it costs at size is measured by
-`bench/bench_export.py --twins N` (docs/benchmarks.md), not here."""
+`bench/bench_export.py --twins N` (docs/benchmarks/exports.md), not here."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ async def rebuild_answer_hours(session: AsyncSession, hours: Collection[datetime
     else:
         # The votes of these hours' interactions only, each interaction's through the index
         # on feedback.interaction_id. Joined to all votes, the planner scans the whole vote
-        # table for the hour's few (measured: docs/benchmarks.md, bench_refresh.py).
+        # table for the hour's few (measured: docs/benchmarks/analytics.md, bench_refresh.py).
         cleared = cleared.where(AnswerHour.hour.in_(sorted(hours)))
         where = [in_hours(Interaction.created_at, hours)]
         votes = select(*tallies).where(Feedback.interaction_id == Interaction.id).lateral("v")

@@ -102,7 +102,7 @@ def _decode_voter(field: str) -> str | None:
 @lru_cache(maxsize=4)
 def _token_key(secret: str) -> bytes:
     # Derived once per secret, not once per vote: the derivation is an HMAC of its own, a
-    # third of a token check's time (bench/bench_tokens.py, docs/benchmarks.md).
+    # third of a token check's time (bench/bench_tokens.py, docs/benchmarks/ingest.md).
     return derive_key(secret, "feedback-token")
 
 

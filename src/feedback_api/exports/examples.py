@@ -1,7 +1,7 @@
 """The rows of every dataset, as SQL: examples (one per distinct system prompt, question
 and answer) labelled by their votes or their review consensus, corrections, and the pairs
 of `exports.pairs`; streamed with nothing sorted, so the first line leaves after one pass
-over the window and memory stays flat (docs/benchmarks.md). `exports.repository` runs
+over the window and memory stays flat (docs/benchmarks/exports.md). `exports.repository` runs
 them; `exports.lines` writes their lines."""
 
 from __future__ import annotations
@@ -397,7 +397,7 @@ def lines_query(
     the window. The pair formats stream prompt by prompt (`pairs.streamed_pairs`) when
     `early`; otherwise (a file written whole) they group the window by digests of a few
     dozen bytes first (`grouped_examples`, hashed, not sorted): no pair before one pass
-    over the window, but done about twice as soon at 1,000,000 votes (docs/benchmarks.md).
+    over the window, but done about twice as soon at 1,000,000 votes (docs/benchmarks/exports.md).
     The two write the same lines, in different orders.
     """
     fixes = corrections(selection, shape, paired=shape.format in PAIRED, with_ids=with_ids)

@@ -7,7 +7,7 @@ With these lines at the top, the first block knows every field's type.
 
 Each is the example of the earliest vote of the window (by cast time, then id) that shows
 its kind and whose example is written. Looking for it vote by vote costs a pass over the
-window when the kind is rare or absent there (docs/benchmarks.md, bench_first_lines), so
+window when the kind is rare or absent there (docs/benchmarks/exports.md, bench_first_lines), so
 where the rollups are kept it reads only the cast hours where the kind can be
 (docs/decisions/022-first-lines-from-the-vote-hours.md): those of `vote_hours` with an intent,
 a project or votes with reasons (`reasoned`) in the selection's segments, and those of the

@@ -157,7 +157,7 @@ async def csv_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator[byt
 
     Written here, not by `csv.writer`: CPython's writer looks up every character of every
     cell in the line terminator by a function call, a fifth of a CSV export's CPU
-    (docs/benchmarks.md). The cells are made a column at a time and joined in C; the bytes
+    (docs/benchmarks/exports.md). The cells are made a column at a time and joined in C; the bytes
     are `csv.writer`'s (tests/exports/test_lines.py)."""
     yield _CSV_HEADER.encode()
     async for rows in batches:
@@ -184,7 +184,7 @@ async def parquet_chunks(batches: AsyncIterator[Sequence[Any]]) -> AsyncIterator
             columns[i] = list(map(_json_or_none, columns[i]))
         arrays = [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)]
         # A row group a batch (5,000 rows): smaller groups measured no less memory, the
-        # growth of a first Parquet export being pyarrow's own loading (docs/benchmarks.md).
+        # growth of a first Parquet export being pyarrow's own loading (docs/benchmarks/exports.md).
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
         yield sink.take()
     writer.close()

@@ -1,5 +1,5 @@
 """Export SQL run: the rows of every dataset (built by `exports.examples`) streamed from a
-server-side cursor, so memory stays flat (docs/benchmarks.md); counts for the summary;
+server-side cursor, so memory stays flat (docs/benchmarks/exports.md); counts for the summary;
 the offline files' rows; the weekly job's runs. The lines are written by `exports.lines`."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ EXPORTED_FROM = tuple(
 
 
 # How long each of weighted's first lines may be looked for. Their queries follow indexes
-# and answer in well under a second (docs/benchmarks.md, bench_first_lines); right after a
+# and answer in well under a second (docs/benchmarks/exports.md, bench_first_lines); right after a
 # bulk load, with statistics of a table a fraction of its size, the planner can pick a plan
 # that reads the window once per vote. A kind not found in time gets no first line: every
 # line is still written, in the order the votes are read.
@@ -274,7 +274,7 @@ def utc_text(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     (`2026-12-06 03:04:05.123456+00:00`, no fraction at a whole second), whatever the
     session's time zone and date style. Made by PostgreSQL for a file written as text:
     asyncpg's `datetime` and its `str()` cost the server about 1.5 µs a value, `to_char`
-    PostgreSQL a quarter of that (docs/benchmarks.md, bench_export)."""
+    PostgreSQL a quarter of that (docs/benchmarks/exports.md, bench_export)."""
     utc = func.timezone("UTC", moment)
     whole = func.date_trunc("second", utc) == utc
     picture = case(

@@ -4,7 +4,7 @@ POST /v1/feedback is the busiest operation. Declared the usual way (a body model
 parameters, the API key's two security schemes), FastAPI parses the body's JSON to Python
 objects, validates those, and resolves six dependants for every request, with checks of
 each dependant's callable on every call: more CPU than the rest of the route
-(docs/benchmarks.md, "Votes at a million a week"). Here the route takes the `Request`, and
+(docs/benchmarks/ingest.md, "Votes at a million a week"). Here the route takes the `Request`, and
 the body goes from bytes to a model in one pydantic call (`model_validate_json`).
 
 Every refusal is the one FastAPI's own handling gives, in the same order: a body that is not

@@ -93,7 +93,7 @@ def _submit_votes() -> CompoundSelect[Any]:
     interaction's project label set (`project_reasons`, else `:default_reasons`) is not
     written: a row of its own answers it, with the allowed labels (`allowed_reasons`); so the
     label sets are read by this statement, not by a round trip per vote (its cost:
-    docs/benchmarks.md, "bench_vote_statement.py"). Rows are written
+    docs/benchmarks/ingest.md, "bench_vote_statement.py"). Rows are written
     in a fixed order (request_id; interaction, user), and a reused interaction is locked
     FOR NO KEY UPDATE only (REUSE_INTERACTION), so two concurrent groups touching the same
     rows wait for each other instead of deadlocking. One statement: atomic without BEGIN and COMMIT.

@@ -67,7 +67,7 @@ def add_vote_routes(app_router: APIRouter) -> None:
     before every other route: they are the busiest, and route matching tries routes in
     order. Added as the app's routes, not in a router of their own: FastAPI matches a
     request to an included router's route twice (the router, then its route), 58,000
-    instructions a vote (docs/benchmarks.md, "Votes at a million a week")."""
+    instructions a vote (docs/benchmarks/ingest.md, "Votes at a million a week")."""
     app_router.add_api_route(
         "/v1/feedback",
         submit_feedback,

@@ -152,7 +152,7 @@ class CoreCheckedFeedback(FeedbackCreate):
     """FeedbackCreate with its texts checked in pydantic's core alone (kit/fields.py): for a
     body whose JSON holds no NUL, U+001C-U+001F or surrogate escape (`python_checks_needed`;
     its JSON values' depth and numbers are still checked), the same votes
-    with the same values, for 12 fewer calls into Python a vote (docs/benchmarks.md). A
+    with the same values, for 12 fewer calls into Python a vote (docs/benchmarks/ingest.md). A
     field not named here keeps its rules. Its refusals are not worded as FeedbackCreate's:
     whatever it refuses is validated again with FeedbackCreate, whose errors are answered."""
 

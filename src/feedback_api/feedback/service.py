@@ -218,7 +218,7 @@ class VoteIntake:
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         # Apart: single votes gain from large groups (one writer), batches are large
-        # already and gain from running side by side (docs/benchmarks.md).
+        # already and gain from running side by side (docs/benchmarks/ingest.md).
         self.votes = votes
         self.batches = batches
         self.rules = rules

@@ -35,7 +35,7 @@ def view_columns(feedback: FromClause, interaction: FromClause) -> list[ColumnEl
 # that `is_helpful` stores as `rating` (+1 or -1) and the ids as text: what a batch's
 # statement returns, so that each row is its item's answer as it is serialized
 # (feedback/schemas.py). As text, an id is written as it is; the driver's own UUID type
-# costs pydantic's serializer more than a third of the answer (docs/benchmarks.md).
+# costs pydantic's serializer more than a third of the answer (docs/benchmarks/ingest.md).
 ANSWER_COLUMNS = (
     "id", "interaction_id", "request_id", "rating", "is_helpful", "stars", "reasons",
     "comment", "correction", "query", "response", "model", "intent", "project", "user_id",

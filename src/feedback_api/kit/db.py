@@ -148,7 +148,7 @@ def _plain(session: ReadSession) -> AsyncSession:
 async def stream_columns(session: ReadSession, statement: AnySelect) -> AsyncResult[Any]:
     """`stream` for a statement of columns (no entities), run by SQLAlchemy Core on the
     session's connection: the driver's rows without the ORM's loading step per row (a few
-    microseconds a row of an export: docs/benchmarks.md, bench_export)."""
+    microseconds a row of an export: docs/benchmarks/exports.md, bench_export)."""
     return await (await _plain(session).connection()).stream(statement)
 
 

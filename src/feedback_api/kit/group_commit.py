@@ -9,7 +9,7 @@ the transaction holding its rows commits.
 
 With no concurrency the group is one request and this costs one task switch; under load the
 groups grow by themselves (requests arrive while the previous group commits), which is what
-keeps throughput near PostgreSQL's own ceiling (docs/benchmarks.md).
+keeps throughput near PostgreSQL's own ceiling (docs/benchmarks/ingest.md).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class GroupCommit(Generic[T, R]):
         otherwise take that one request alone while the handlers of requests read in the same
         turn are still on their way to `write`. A turn costs microseconds; a smaller group
         costs a statement, its round trip and its commit: under load the groups are several
-        times larger this way (docs/benchmarks.md, "Votes at a million a week"). Alone, a
+        times larger this way (docs/benchmarks/ingest.md, "Votes at a million a week"). Alone, a
         request waits one turn.
         """
         try:

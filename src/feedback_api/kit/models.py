@@ -68,7 +68,7 @@ def new_id() -> uuid.UUID:
 def new_id_strings(count: int) -> list[str]:
     """`count` UUIDv7s in their canonical text form, `str(new_id())` each, from one read of
     the random source: a fresh id one at a time costs about 3 microseconds (a batch of
-    exchanges sent without request_id, docs/benchmarks.md)."""
+    exchanges sent without request_id, docs/benchmarks/ingest.md)."""
     hexes = (f"{value:032x}" for value in _uuid7s(count))
     return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
 

@@ -84,7 +84,8 @@ class UnknownQueryParameters:
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Not a coroutine function: without a query string the caller awaits the next
         # layer's coroutine itself, and no frame of ours stays in the request's await chain
-        # (a frame there costs every suspension of the request: measured, docs/benchmarks.md).
+        # (a frame there costs every suspension of the request: measured,
+        # docs/benchmarks/ingest.md).
         if scope["type"] != "http" or not scope["query_string"]:
             return self.app(scope, receive, send)
         return self._checked(scope, receive, send)

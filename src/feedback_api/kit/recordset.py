@@ -68,7 +68,7 @@ class JsonRows(UserDefinedType[list[dict[str, Any]]]):
     missing or None; "id" is text).
 
     Typed, the serializer writes each value by its field's type: a third of the
-    instructions `json.dumps` takes for the rows of a vote (docs/benchmarks.md). A value of
+    instructions `json.dumps` takes for the rows of a vote (docs/benchmarks/ingest.md). A value of
     another type is written as its own type (no warning), a float that is not a number as
     `json.dumps` writes it; rows it cannot write (a text with half of a UTF-16 pair) are
     written by `json.dumps`, as before. A key that names no column is left out, as

@@ -9,7 +9,7 @@ it treats every language (and code) alike.
 The words of a row are a stored generated column (`search_column`) with a GIN index: a
 search that walks the newest votes (for words most rows contain) then reads each row's
 words instead of parsing its texts again, which costs as much as the parse at insert time.
-docs/explorer.md says why words rather than substrings; docs/benchmarks.md has the figures.
+docs/explorer.md says why words rather than substrings; docs/benchmarks/search.md has the figures.
 """
 
 from __future__ import annotations

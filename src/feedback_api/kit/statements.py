@@ -27,7 +27,7 @@ def frozen(statement: Select[Any] | CompoundSelect[Any]) -> TextualSelect:
     SQLAlchemy finds a statement's compiled form by its cache key, a nested tuple of every
     element of the statement, which Python hashes anew on every execution (a tuple keeps no
     hash): for the vote statement, over 2,000 elements, that hash cost more instructions than
-    the rest of SQLAlchemy's execution (docs/benchmarks.md, "Votes at a million a week"). A
+    the rest of SQLAlchemy's execution (docs/benchmarks/ingest.md, "Votes at a million a week"). A
     text's cache key holds its string, whose hash Python keeps. For statements whose SQL is
     the same whatever their parameters (the vote's rows are JSON parameters; no IN list
     expanded per call). A parameter the statement gives a value (a constant of a CASE, an

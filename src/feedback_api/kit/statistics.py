@@ -6,8 +6,8 @@ empty, after its rows were deleted, keeps "no rows in N pages". The planner scal
 density by the table's current size, so however many rows are written afterwards it plans
 for none until the next ANALYZE, and a join planned as a nested loop over a table it
 believes empty reads that table once per row: a full analytics rebuild of 20,000 exchanges
-took 158 s, and 3.6 s with the ANALYZE done here first (docs/benchmarks.md, "Statistics that
-say a table is empty").
+took 158 s, and 3.6 s with the ANALYZE done here first (docs/benchmarks/analytics.md,
+"Statistics that say a table is empty").
 """
 
 from __future__ import annotations

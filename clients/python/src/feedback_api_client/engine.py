@@ -79,7 +79,7 @@ class ClientStats:
 # One queued item, as a plain tuple of strings, numbers and bytes: CPython's garbage
 # collector stops tracking such tuples, so a queue that grows during an outage adds nothing
 # to the full collections that pause every thread of the host (objects would: measured in
-# docs/benchmarks.md). What changes about an item is kept beside it, by its number.
+# docs/benchmarks/client.md). What changes about an item is kept beside it, by its number.
 #   (number, kind, key, request_id, alone, body, queued_at)
 # number: unique in this client, and its row in the spool; alone: a vote with a feedback
 # token (POST /v1/feedback, one request each); body: its JSON, encoded once when queued.
@@ -374,7 +374,7 @@ class Engine:
         """Write what callers queued to the spool, everything waiting in one transaction.
 
         Callers never touch the disk (a write can stall for many milliseconds on a busy
-        machine: docs/benchmarks.md); an item reaches the spool moments after its call. An
+        machine: docs/benchmarks/client.md); an item reaches the spool moments after its call. An
         item finished before it was written is not written; one finished while it was
         being written is deleted again.
         """
