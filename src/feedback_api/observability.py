@@ -149,7 +149,7 @@ class AccessLog:
     """The access log: one JSON line per request on stderr, in the shape of the other lines.
 
     Written here rather than through `logging`: a record, its handlers and a generic JSON
-    formatter cost 16% of a vote's instructions, this line 3% (callgrind, docs/benchmarks.md).
+    formatter cost six times this line's instructions (decisions/026, "Alternatives").
     Every value in it is one this service chose or checked (a route template, a token-only
     HTTP method, a request id of safe characters), so none needs JSON escaping.
 

@@ -53,7 +53,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request
-# for three assignments (docs/benchmarks.md).
+# for three assignments (docs/decisions/004-read-sessions.md).
 async def get_slice(model: Label = None, intent: Label = None, project: Label = None) -> Slice:
     return Slice(model, intent, project)
 

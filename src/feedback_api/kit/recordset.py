@@ -35,7 +35,7 @@ def json_recordset(name: str, columns: Iterable[Column[Any]]) -> TableValuedAlia
 
     One parameter whatever the number of rows, so the statement (and its prepared plan) is the
     same for every group, and encoding it is one call (`JsonRows`); an array parameter per
-    column is checked element by element in Python by asyncpg (docs/benchmarks.md).
+    column would have asyncpg check each element in Python.
     """
     columns = list(columns)
     fields = tuple((c.name, _python_type(c.type)) for c in columns)
