@@ -114,6 +114,20 @@ async def test_a_drop_opens_one_alert_one_delivery_and_resolves_with_one_more(
         assert await alerts(client, "all") == [resolved]
 
 
+@pytest.mark.slow  # weeks of votes and a webhook over a socket
+async def test_the_webhook_text_shows_a_clients_names_as_plain_text_on_one_line(
+    make_client: Callable[..., Any], votes: Votes, receiver: Receiver
+) -> None:
+    # A model named by a client: in Slack's format `<!channel>` would notify everyone.
+    name = "<!channel>\n& co"
+    await falling_model(votes, model=name)
+    async with make_client(alert_webhook_url=receiver.url, **FAST_DELIVERY) as client:
+        await tick(client)
+        (body,) = await receiver.wait_for(1)
+    assert body["text"].startswith("[feedback-api] Regression: model &lt;!channel&gt; &amp; co:")
+    assert body["alert"]["model"] == name  # the alert itself keeps the name as it is
+
+
 @pytest.mark.slow  # a hundred segments of votes
 async def test_a_hundred_stable_segments_open_none(
     settings: Settings, votes: Votes, engine: AsyncEngine, client: httpx.AsyncClient

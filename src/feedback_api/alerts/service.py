@@ -156,6 +156,14 @@ def segment_label(model: str, intent: str | None, project: str | None) -> str:
     return label
 
 
+def _chat_text(text: str) -> str:
+    """`text` (names a client chose) as plain text on one line in a chat message: its line
+    breaks and runs of spaces made one space, and `&`, `<` and `>` escaped as Slack's and
+    Mattermost's message formats ask, so that a model named `<!channel>` is shown, not a
+    mention of the whole channel."""
+    return " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
@@ -180,7 +188,7 @@ class AlertService:
 
     def summary(self, alert: AlertOut) -> str:
         """The one line a chat channel shows."""
-        segment = segment_label(alert.model, alert.intent, alert.project)
+        segment = _chat_text(segment_label(alert.model, alert.intent, alert.project))
         rates = (
             f"{_pct(alert.recent_rate)} positive over the last {self.rules.recent_days} days "
             f"({alert.recent_votes:,} votes) against {_pct(alert.baseline_rate)} over the "
