@@ -99,6 +99,22 @@ def instant_in_utc_years(value: datetime) -> datetime:
     return value
 
 
+# The first and the last instant of the years 1-9999: the database driver writes them as
+# PostgreSQL's -infinity and infinity, and reads those back as times without a zone, which
+# every comparison with a time with one then fails on.
+_ENDS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def _not_an_end(value: datetime) -> datetime:
+    if value in _ENDS:
+        raise ValueError(
+            f"{value.isoformat()} is the {'first' if value == _ENDS[0] else 'last'} instant "
+            "there is, which the database would keep as an infinity: send a time after the "
+            "first or before the last"
+        )
+    return value
+
+
 # The earliest moment a write may carry: older is a clock or a parser gone wrong (a year 1,
 # a Unix epoch 0), not a conversation with a language model.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -156,6 +172,8 @@ NonNegativeFloat = Annotated[float, Field(ge=0, le=MEASURE_MAX, allow_inf_nan=Fa
 Timestamp = Annotated[datetime, AfterValidator(instant_in_utc_years)]
 # When a written exchange or vote happened (a filter's bound may lie anywhere: Timestamp).
 RecordedAt = Annotated[Timestamp, AfterValidator(_not_before_2000)]
+# Any other instant a client sends that is stored (a review rule's start).
+StoredInstant = Annotated[Timestamp, AfterValidator(_not_an_end)]
 
 # For query and path parameters: bounded, and no NUL (PostgreSQL would refuse it).
 SearchText = Annotated[str, StringConstraints(max_length=255), AfterValidator(storable_text)]

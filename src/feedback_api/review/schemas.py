@@ -21,6 +21,7 @@ from feedback_api.kit.fields import (
     Label,
     LongText,
     RequestId,
+    StoredInstant,
     Timestamp,
     storable_text,
 )
@@ -157,7 +158,7 @@ class RuleCreate(BaseModel):
     model: Label | None = None
     intent: Label | None = None
     project: Label | None = None
-    since: Timestamp | None = Field(
+    since: StoredInstant | None = Field(
         default=None, description="Answers (or votes) from this time on; in the past it backfills."
     )
 
