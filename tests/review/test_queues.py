@@ -255,3 +255,18 @@ async def test_a_queue_name_or_instructions_with_nul_are_refused(
     queue_id = await new_queue(client)
     r = await client.patch(f"/v1/review/queues/{queue_id}", json={"instructions": "\u0000"})
     assert r.status_code == 422 and "NUL" in r.json()["errors"][0]["message"], r.text
+
+
+async def test_an_item_shows_its_answer_with_the_answers_own_id_and_time(
+    client: httpx.AsyncClient,
+) -> None:
+    (request_id,) = await log_answers(client, 1, created_at="2026-01-02T03:04:05Z")
+    queue_id = await new_queue(client)
+    await add(client, queue_id, [request_id])
+    (listed,) = (await client.get(f"/v1/review/queues/{queue_id}/items")).json()["items"]
+    item = (await client.get(f"/v1/review/items/{listed['id']}")).json()
+    answer = (await client.get(f"/v1/interactions/{item['interaction_id']}")).json()
+    assert item["id"] == listed["id"] and item["request_id"] == request_id
+    assert item["interaction"] == answer  # its id and created_at are the answer's, not the item's
+    assert item["interaction"]["id"] != item["id"]
+    assert item["interaction"]["created_at"].startswith("2026-01-02T03:04:05")

@@ -52,6 +52,10 @@ _queues = cast(Table, ReviewQueue.__table__)
 _interactions = cast(Table, Interaction.__table__)
 # What an item shows of its answer: the columns of GET /v1/interactions/{id}.
 INTERACTION_COLUMNS = written_columns(_interactions)
+# The answer's columns beside an item's own, named apart: both have an `id` and a
+# `created_at`.
+ANSWER_PREFIX = "answer_"
+_ANSWER_COLUMNS = [c.label(ANSWER_PREFIX + c.name) for c in INTERACTION_COLUMNS]
 
 
 # An item's rule and inclusion probability when it is not a random sample's.
@@ -170,9 +174,15 @@ class QueueRepository:
         )
 
     async def item(self, item_id: uuid.UUID) -> AnyRow | None:
-        """An item with its status and every column of its answer."""
+        """An item with its status and every column of its answer (named with
+        ANSWER_PREFIX)."""
         stmt = (
-            select(*_items.c, status_of(_items).label("status"), *INTERACTION_COLUMNS)
+            select(
+                *_items.c,
+                status_of(_items).label("status"),
+                _interactions.c.request_id,
+                *_ANSWER_COLUMNS,
+            )
             .join_from(_items, _interactions, _interactions.c.id == _items.c.interaction_id)
             .where(_items.c.id == item_id)
         )

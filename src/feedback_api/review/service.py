@@ -24,7 +24,12 @@ from feedback_api.review.agreement import (
 )
 from feedback_api.review.labels import LabelRepository, version_of
 from feedback_api.review.models import ReviewLabel, ReviewQueue
-from feedback_api.review.repository import INTERACTION_COLUMNS, QueueRepository, QueueWriter
+from feedback_api.review.repository import (
+    ANSWER_PREFIX,
+    INTERACTION_COLUMNS,
+    QueueRepository,
+    QueueWriter,
+)
 from feedback_api.review.schemas import (
     Agreement,
     Consensus,
@@ -50,9 +55,12 @@ STATUSES = ("pending", "in_review", "done", "needs_adjudication")
 _INTERACTION_FIELDS = [column.name for column in INTERACTION_COLUMNS]
 
 
-def interaction_of(row: AnyRow) -> InteractionOut:
+def interaction_of(row: AnyRow, prefix: str = "") -> InteractionOut:
+    """The answer of a row holding its columns, each named `prefix` + the column's name."""
     mapping = row._mapping
-    return InteractionOut.model_validate({name: mapping[name] for name in _INTERACTION_FIELDS})
+    return InteractionOut.model_validate(
+        {name: mapping[prefix + name] for name in _INTERACTION_FIELDS}
+    )
 
 
 def label_out(label: ReviewLabel | dict[str, Any]) -> LabelOut:
@@ -128,7 +136,7 @@ class QueueReader:
         return ItemDetail.model_validate(
             {
                 **_item_fields(row),
-                "interaction": interaction_of(row),
+                "interaction": interaction_of(row, ANSWER_PREFIX),
                 "labels": labels,
                 "consensus": consensus,
             }
