@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
 from rich.console import Console
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -34,6 +36,28 @@ async def test_erasing_a_user_removes_their_items_and_labels(
     assert await count(engine, "review_items") == 1
     # The reviewer's name stays on the label of the answer that remains.
     assert await count(engine, "review_labels", "reviewer = 'ann'") == 1
+
+
+async def test_erasing_a_user_waits_for_a_claim_on_their_answer_without_deadlock(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # A claim locks its slot, then writes its item. The erasure's delete cascades to the
+    # item first, then to its slots: it must take the slot before the item, as the claim
+    # does, or each waits for the other and PostgreSQL refuses one of them.
+    await log_answers(client, 1, user_id="gone")
+    queue_id = await new_queue(client)
+    await add(client, queue_id, ["req-00000"])
+    async with engine.connect() as claiming:
+        await claiming.execute(text("SELECT 1 FROM review_slots FOR NO KEY UPDATE"))
+        erasing = asyncio.create_task(client.delete("/v1/users/gone"))
+        await asyncio.sleep(0.3)  # the erasure is under way, waiting for the slot
+        assert not erasing.done()
+        # The claim writes its item: it does not wait for the erasure.
+        await claiming.execute(text("UPDATE review_items SET reviewers = reviewers"))
+        await claiming.commit()
+    erased = await erasing
+    assert erased.status_code == 200, erased.text
+    assert await count(engine, "review_items") == 0
 
 
 async def test_metrics_gauge_top_and_weekly_report(client: httpx.AsyncClient) -> None:

@@ -7,6 +7,7 @@ from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.feedback.models import Feedback
 from feedback_api.idempotency.models import IdempotencyKey
 from feedback_api.interactions.models import Interaction
+from feedback_api.review.repository import lock_places_of_answers
 
 
 class ErasureRepository:
@@ -48,6 +49,8 @@ class ErasureRepository:
             )
         )
         await self.session.execute(delete(Feedback).where(Feedback.user_id == user_id))
+        # Their answers' review places go with them: locked first, in a claim's order.
+        await lock_places_of_answers(self.session, Interaction.user_id == user_id)
         # Votes others cast on this user's interactions go with them (ON DELETE CASCADE).
         interactions = await self.session.execute(
             delete(Interaction).where(Interaction.user_id == user_id).returning(Interaction.id)

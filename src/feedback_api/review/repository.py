@@ -380,3 +380,30 @@ class QueueWriter(QueueRepository):
         )
         added, matched = (await self.writer.execute(insert_items(rows, found))).one()
         return int(matched), int(added)
+
+
+async def lock_places_of_answers(session: AsyncSession, answers: ColumnElement[bool]) -> None:
+    """Lock the review places of the interactions `answers` selects, for the rest of the
+    transaction: their slots, then their items, as a claim does (review/claims.py), each in
+    the order of its key. For a deletion of those interactions: it cascades to the items
+    first and their slots after, and against a claim holding one of those slots and waiting
+    for its item, PostgreSQL found a deadlock and refused one of the two."""
+    of_answers = (
+        select(_items.c.id)
+        .join(_interactions, _interactions.c.id == _items.c.interaction_id)
+        .where(answers)
+    )
+    slots = (
+        select(_slots.c.item_id)
+        .where(_slots.c.item_id.in_(of_answers))
+        .order_by(_slots.c.item_id, _slots.c.slot)
+        .with_for_update(of=_slots)
+    )
+    await session.execute(slots)
+    items = (
+        select(_items.c.id)
+        .where(_items.c.id.in_(of_answers))
+        .order_by(_items.c.id)
+        .with_for_update(of=_items)
+    )
+    await session.execute(items)
