@@ -270,3 +270,26 @@ async def test_an_item_shows_its_answer_with_the_answers_own_id_and_time(
     assert item["interaction"] == answer  # its id and created_at are the answer's, not the item's
     assert item["interaction"]["id"] != item["id"]
     assert item["interaction"]["created_at"].startswith("2026-01-02T03:04:05")
+
+
+async def test_an_admin_adjudicates_a_tie_or_overrules_a_consensus_not_an_open_item(
+    client: httpx.AsyncClient,
+) -> None:
+    (request_id,) = await log_answers(client, 1)
+    queue_id = await new_queue(client, reviewers_per_item=2)
+    await add(client, queue_id, [request_id])
+    lease = await claim(client, queue_id, as_open("ann"))
+    assert lease is not None
+    assert (await submit(client, lease, as_open("ann"), "correct")).status_code == 201
+    path = f"/v1/review/items/{lease['item_id']}/adjudicate"
+    early = await client.post(path, json={"verdict": "incorrect"}, headers=as_open("lead"))
+    assert early.status_code == 409 and "1 of its labels" in early.json()["detail"], early.text
+    lease = await claim(client, queue_id, as_open("ben"))
+    assert lease is not None
+    assert (await submit(client, lease, as_open("ben"), "correct")).status_code == 201
+    item = (await client.get(f"/v1/review/items/{lease['item_id']}")).json()
+    assert item["consensus"]["method"] == "unanimous"
+    overruled = await client.post(path, json={"verdict": "incorrect"}, headers=as_open("lead"))
+    assert overruled.status_code == 200, overruled.text
+    consensus = overruled.json()["consensus"]
+    assert (consensus["verdict"], consensus["method"]) == ("incorrect", "adjudicated")

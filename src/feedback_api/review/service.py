@@ -309,7 +309,8 @@ class QueueService(QueueReader):
         if item.state == "open":
             raise Conflict(
                 f"item {item_id} has {item.labels} of its labels so far; adjudicate it once "
-                "its reviewers disagree (status needs_adjudication)"
+                "they are all in: a tie (status needs_adjudication), or a consensus to overrule "
+                "(status done)"
             )
         queue = await self.queue(item.queue_id)
         await self._check_reasons(queue.project, payload.reasons)
