@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Request as HTTPRequest
@@ -33,9 +34,6 @@ from feedback_api.privacy.redaction.dependencies import (
     choose_redactor,
 )
 
-if TYPE_CHECKING:
-    from feedback_api.privacy.redaction.redactor import Redactor
-
 finetuning = APIRouter(prefix="/v1/feedback/export", tags=["exports"])
 exports = APIRouter(prefix="/v1/exports", tags=["exports"])
 
@@ -45,9 +43,20 @@ REDACT_403 = (
 )
 
 
-async def _selection_and_shape(  # async: no worker thread (see analytics.router.get_slice)
-    body: FinetuningExportRequest, settings: SettingsDep
-) -> tuple[Selection, Shape]:
+@dataclass(frozen=True)
+class _Asked:
+    """A fine-tuning export's body, read once: what to export, how, and the redactor (None:
+    not redacted)."""
+
+    selection: Selection
+    shape: Shape
+    # Any: the type lives with Presidio, which is loaded only when a redactor is first built.
+    redactor: Any
+
+
+async def _asked(  # async: no worker thread (see analytics.router.get_slice)
+    body: FinetuningExportRequest, settings: SettingsDep, principal: PrincipalDep
+) -> _Asked:
     since, until = resolve_window(body.days, body.start_date, body.end_date)
     shape = Shape(
         format=body.format,
@@ -61,16 +70,13 @@ async def _selection_and_shape(  # async: no worker thread (see analytics.router
         use_corrections=body.use_corrections,
         label_source=body.label_source,
     )
-    return Selection(since, until, body.model, body.intent, body.project), shape
+    selection = Selection(since, until, body.model, body.intent, body.project)
+    redactor = await choose_redactor(body.redact, settings, principal, name='"redact": false')
+    return _Asked(selection, shape, redactor)
 
 
-Request = Annotated[tuple[Selection, Shape], Depends(_selection_and_shape)]
-
-
-async def _body_redactor(
-    body: FinetuningExportRequest, settings: SettingsDep, principal: PrincipalDep
-) -> Redactor | None:
-    return await choose_redactor(body.redact, settings, principal, name='"redact": false')
+# One dependency reads the body: two would each report its errors, every one twice.
+Asked = Annotated[_Asked, Depends(_asked)]
 
 
 async def _fresh_statistics(sessionmaker: SessionMakerDep) -> None:
@@ -80,10 +86,6 @@ async def _fresh_statistics(sessionmaker: SessionMakerDep) -> None:
 
 
 FreshStatistics = Depends(_fresh_statistics)
-
-
-# Any: the type lives with Presidio, which is loaded only when a redactor is first built.
-BodyRedactor = Annotated[Any, Depends(_body_redactor)]
 
 
 @finetuning.post(
@@ -97,13 +99,13 @@ BodyRedactor = Annotated[Any, Depends(_body_redactor)]
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
 async def export_finetuning(
-    request: Request, session: StreamSessionDep, redactor: BodyRedactor, http: HTTPRequest
+    asked: Asked, session: StreamSessionDep, http: HTTPRequest
 ) -> StreamingResponse:
     """The votes of a window turned into training examples in the format asked for, as
     JSON Lines streamed straight from the database, personal data replaced by placeholders
     unless `redact` is false; the window is in the X-Export-Since and X-Export-Until
     headers, whether it was redacted in X-Export-Redacted."""
-    selection, shape = request
+    selection, shape, redactor = asked.selection, asked.shape, asked.redactor
     name = default_file_name(selection.since, shape.format)
     service = ExportService(ExportRepository(session), redactor)
     # Its first lines are read before the answer starts (an error is then a status): a
@@ -128,14 +130,12 @@ async def export_finetuning(
     summary="What the same export would contain: counts per class and KTO weights",
     responses=responses(*WRITE, _403=REDACT_403),
 )
-async def export_summary(
-    request: Request, session: StreamSessionDep, redactor: BodyRedactor
-) -> ExportSummary:
+async def export_summary(asked: Asked, session: StreamSessionDep) -> ExportSummary:
     """Counts of the examples the same body would export (positives, negatives, pairs,
     corrections, what is left out), KTO's class weights, and what redaction would replace
     (its lines are read and redacted for it, not sent: as long as the export itself)."""
-    selection, shape = request
-    service = ExportService(ExportRepository(session), redactor)
+    selection, shape = asked.selection, asked.shape
+    service = ExportService(ExportRepository(session), asked.redactor)
     summary = await service.summary(selection, shape)
     summary.redactions = await service.count_redactions(selection, shape)
     return summary
