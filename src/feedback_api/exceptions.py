@@ -104,6 +104,12 @@ def _length_message(err: dict[str, Any]) -> str | None:
     unit = "character" if isinstance(value, str) else "item"
     actual = ctx.get("actual_length", len(value))
     if err.get("type") in ("too_short", "string_too_short") and "min_length" in ctx:
+        if isinstance(value, str) and actual >= ctx["min_length"]:
+            # Long enough as sent: the rule counted it with its surrounding spaces stripped.
+            return (
+                f"should have at least {_plural(ctx['min_length'], unit)} besides the spaces "
+                f"around it, not {len(value.strip())}"
+            )
         return f"should have at least {_plural(ctx['min_length'], unit)}, not {actual}"
     if err.get("type") in ("too_long", "string_too_long") and "max_length" in ctx:
         return f"should have at most {_plural(ctx['max_length'], unit)}, not {actual}"

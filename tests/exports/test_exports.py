@@ -221,6 +221,7 @@ def test_kto_weights_keep_trls_ratio(up: int, down: int) -> None:
         ({"days": 7, "start_date": "2026-01-01"}, "either days"),
         ({"start_date": "2026-02-01", "end_date": "2026-01-01"}, "earlier"),
         ({"days": 0}, "days"),
+        ({"positive_weight": "NaN"}, "finite number"),
     ],
 )
 async def test_bad_export_requests(

@@ -114,6 +114,11 @@ async def test_lengths_are_counted_in_characters_for_text_and_items_for_lists(
     assert _error(r)["detail"] == "items: should have at least 1 item, not 0"
     r = await client.get("/v1/feedback", params={"model": "m" * 300})
     assert _error(r)["detail"] == "model: should have at most 255 characters, not 300"
+    # Counted after stripping where the rule says only its minimum: the count it saw.
+    r = await client.post("/v1/review/queues", json={"name": " "})
+    assert _error(r)["detail"] == (
+        "name: should have at least 1 character besides the spaces around it, not 0"
+    )
 
 
 def test_every_length_message_names_its_unit() -> None:

@@ -16,6 +16,8 @@ from feedback_api.review.rules import draw
 from tests.helpers import count, exchange
 from tests.review.helpers import add, new_queue
 
+JSON = {"Content-Type": "application/json"}
+
 
 async def _log(client: httpx.AsyncClient, prefix: str, n: int, **overrides: Any) -> list[str]:
     ids = []
@@ -131,6 +133,9 @@ async def test_rule_rules(client: httpx.AsyncClient) -> None:
     assert trigger.status_code == 201 and trigger.json()["kind"] == "trigger"
     nobody = "00000000-0000-0000-0000-000000000000"
     assert (await client.get(f"/v1/review/queues/{nobody}/rules")).status_code == 404
+    # Not a number is said as such, not as a number out of range.
+    r = await client.post(path, content=b'{"sample_rate": NaN}', headers=JSON)
+    assert r.status_code == 422 and "finite number" in r.json()["detail"], r.text
 
 
 async def test_a_trigger_on_a_reason_no_vote_can_carry_is_refused(

@@ -57,8 +57,13 @@ class FinetuningExportRequest(BaseModel):
     model: Label | None = None
     intent: Label | None = None
     project: Label | None = None
-    positive_weight: float | None = Field(default=None, gt=0, le=1000, description="weighted")
-    negative_weight: float | None = Field(default=None, ge=0, le=1000, description="weighted")
+    # allow_inf_nan=False: NaN is refused as not a number, not as out of range.
+    positive_weight: float | None = Field(
+        default=None, gt=0, le=1000, allow_inf_nan=False, description="weighted"
+    )
+    negative_weight: float | None = Field(
+        default=None, ge=0, le=1000, allow_inf_nan=False, description="weighted"
+    )
     include_negative: bool = Field(
         default=False, description="openai: keep thumbs-down answers with assistant weight 0."
     )

@@ -150,6 +150,7 @@ class RuleCreate(BaseModel):
         default=None,
         gt=0,
         le=1,
+        allow_inf_nan=False,  # NaN refused as not a number, not as out of range
         description="A random sample: each matching answer joins with this probability.",
     )
     on_vote: VoteTrigger | None = Field(
