@@ -145,6 +145,18 @@ async def test_submit_rules(client: httpx.AsyncClient, engine: AsyncEngine) -> N
     late = await submit(client, taken, as_open("ann"))
     assert late.status_code == 409 and "someone else" in late.json()["detail"]
     assert await count(engine, "review_labels") == 1
+    # A lease that ran out and that its reviewer took back by claiming again: the refusal
+    # names the assignment that holds the place now.
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE review_slots SET leased_until = now() - interval '1 s'"))
+    again = await claim(client, queue_id, as_open("ben"))
+    assert again is not None and again["item_id"] == other["item_id"]
+    stale = await submit(client, other, as_open("ben"))
+    assert stale.status_code == 409, stale.text
+    assert (
+        f"claimed its place again as assignment {again['assignment_id']}" in stale.json()["detail"]
+    )
+    assert (await submit(client, again, as_open("ben"))).status_code == 201
     missing = await client.post(
         f"/v1/review/assignments/{lease['lease_token']}/submit",
         json={"lease_token": lease["lease_token"], "verdict": "correct"},

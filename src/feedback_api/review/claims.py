@@ -386,13 +386,16 @@ class ClaimRepository:
         return None
 
     async def assignment(self, assignment_id: uuid.UUID) -> AnyRow | None:
-        """An assignment with its slot's current holder and its queue's settings."""
+        """An assignment with its queue's settings, whether it holds its slot (`current`),
+        and who holds the slot now by which assignment (`holder_now`, `assignment_now`)."""
         stmt = (
             select(
                 _assignments,
                 _items.c.queue_id,
                 _queues.c.project,
                 (_slots.c.assignment_id == _assignments.c.id).label("current"),
+                _slots.c.holder.label("holder_now"),
+                _slots.c.assignment_id.label("assignment_now"),
             )
             .join_from(_assignments, _items, _items.c.id == _assignments.c.item_id)
             .join(_queues, _queues.c.id == _items.c.queue_id)

@@ -81,6 +81,12 @@ class LeaseService:
             )
         if row.state in ("released", "declined"):
             return Conflict(f"assignment {assignment_id} was {row.state}; claim again to {what}")
+        if not row.current and row.holder_now == reviewer.name:
+            return Conflict(
+                f"the lease of assignment {assignment_id} ran out and you claimed its place "
+                f"again as assignment {row.assignment_now}; nothing was stored: send that "
+                "assignment and its lease_token"
+            )
         if not row.current:
             return Conflict(
                 f"the lease of assignment {assignment_id} ran out and someone else took its "
