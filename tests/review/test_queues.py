@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import count
+from tests.helpers import count, exchange
 from tests.review.helpers import (
     ADMIN,
     KEYS,
@@ -305,3 +305,19 @@ async def test_an_admin_adjudicates_a_tie_or_overrules_a_consensus_not_an_open_i
     assert overruled.status_code == 200, overruled.text
     consensus = overruled.json()["consensus"]
     assert (consensus["verdict"], consensus["method"]) == ("incorrect", "adjudicated")
+
+
+async def test_a_filter_searches_as_the_vote_list_does(client: httpx.AsyncClient) -> None:
+    for n, words in enumerate(("the printer jams", "a kettle boils")):
+        body = exchange(request_id=f"f-{n}", query=words, response=words, rating=1)
+        assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    queue_id = await new_queue(client)
+    path = f"/v1/review/queues/{queue_id}/items"
+    found = await client.post(path, json={"filter": {"q": "print"}, "limit": 10})
+    assert found.status_code == 200 and found.json()["added"] == 1, found.text
+    # No word in it: refused as GET /v1/feedback?q= refuses it, not a search for nothing.
+    for q in ("&|!", "x\u0000y"):
+        r = await client.post(path, json={"filter": {"q": q}, "limit": 10})
+        listed = await client.get("/v1/feedback", params={"q": q})
+        assert (r.status_code, listed.status_code) == (422, 422), (q, r.text)
+        assert r.json()["errors"][0]["field"] == "filter.q", r.text

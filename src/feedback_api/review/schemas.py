@@ -21,6 +21,7 @@ from feedback_api.kit.fields import (
     Label,
     LongText,
     RequestId,
+    SearchQuery,
     StoredInstant,
     Timestamp,
     storable_text,
@@ -103,10 +104,7 @@ class ItemFilter(BaseModel):
     reason: ReasonText | None = None
     since: Timestamp | None = None
     until: Timestamp | None = None
-    q: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
+    q: SearchQuery | None = None  # as GET /v1/feedback?q= reads it
 
 
 class ItemsAdd(BaseModel):
