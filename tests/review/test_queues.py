@@ -209,11 +209,16 @@ async def test_label_edit_keeps_history_and_recounts(keyed: httpx.AsyncClient) -
     assert (
         item["consensus"]["verdict"] == "incorrect" and item["consensus"]["method"] == "unanimous"
     )
-    history = (await keyed.get(f"/v1/review/labels/{label['id']}/history", headers=READ)).json()
+    history_path = f"/v1/review/labels/{label['id']}/history"
+    history = (await keyed.get(history_path, headers=READ)).json()
     assert [(v["version"], v["verdict"]) for v in history["versions"]] == [
         (1, "correct"),
         (2, "incorrect"),
     ]
+    # A reviewer reads their own label's history, never another's (blind queues).
+    assert (await keyed.get(history_path, headers=reviewer("alice"))).json() == history
+    r = await keyed.get(history_path, headers=reviewer("bob"))
+    assert r.status_code == 403 and "its own labels" in r.json()["detail"], r.text
     r = await keyed.put("/v1/review/labels/" + lease["item_id"], json=change, headers=ADMIN)
     assert r.status_code == 404
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from feedback_api.auth.keys import Scope, require
+from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.auth.reviewers import ReviewerDep
 from feedback_api.dependencies import IngestRulesDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep, StatementSessionDep
@@ -350,12 +350,22 @@ async def edit_label(
     "/labels/{label_id}/history",
     response_model=LabelHistory,
     summary="Every version of a label, oldest first",
-    description="Each version of the label with who wrote it and when, the current one last.",
-    responses=responses(*READ, _404="No review label has this id"),
-    dependencies=READ_OR_REVIEW,
+    description="Each version of the label with who wrote it and when, the current one last. "
+    "A review key reads its own labels' history only.",
+    responses=responses(
+        *READ,
+        _403="A review key asking for another reviewer's label",
+        _404="No review label has this id",
+    ),
 )
-async def label_history(label_id: uuid.UUID, reader: ReaderDep) -> LabelHistory:
-    return await reader.label_history(label_id)
+async def label_history(
+    label_id: uuid.UUID,
+    reader: ReaderDep,
+    principal: Annotated[Principal, require(Scope.READ, Scope.REVIEW)],
+) -> LabelHistory:
+    # A reviewer sees no one else's labels (blind queues): their own, as they wrote them.
+    own = principal.reviewer if principal.scope is Scope.REVIEW else None
+    return await reader.label_history(label_id, only_by=own)
 
 
 @router.get(

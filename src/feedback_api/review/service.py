@@ -163,10 +163,16 @@ class QueueReader:
         # A thousand resamples of a large queue: off the event loop.
         return await asyncio.to_thread(agreement_of, verdicts, declines, decided)
 
-    async def label_history(self, label_id: uuid.UUID) -> LabelHistory:
+    async def label_history(self, label_id: uuid.UUID, only_by: str | None = None) -> LabelHistory:
+        """Every version of a label; Forbidden unless it is `only_by`'s, when given."""
         label = await self.repository.label(label_id)
         if label is None:
             raise NotFound(f"no review label {label_id}")
+        if only_by is not None and label.reviewer != only_by:
+            raise Forbidden(
+                f"label {label_id} is another reviewer's; a review key reads its own labels' "
+                "history only"
+            )
         versions = [
             LabelVersion.model_validate(v, from_attributes=True)
             for v in await self.repository.label_versions(label_id)
