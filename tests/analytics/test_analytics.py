@@ -7,7 +7,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -284,6 +284,14 @@ async def test_stats_window_edges_are_since_inclusive_until_exclusive(
     data = (await client.get("/v1/feedback/stats", params=params)).json()
     assert data["total_feedback"] == 1 and data["unique_users"] == 1
     assert data["window"]["days"] == pytest.approx(1 / 24)
+    # The same window named in another zone: the same figures, its times in UTC.
+    zoned = {k: datetime.fromisoformat(v).astimezone(timezone(timedelta(hours=14))).isoformat()
+             for k, v in params.items()}  # fmt: skip
+    again = (await client.get("/v1/feedback/stats", params=zoned)).json()
+    assert again["total_feedback"] == 1
+    assert again["as_of"] == again["window"]["until"] == data["window"]["until"]
+    assert again["window"]["since"] == data["window"]["since"]
+    assert again["as_of"].endswith("Z") or again["as_of"].endswith("+00:00")
 
 
 @pytest.mark.parametrize(

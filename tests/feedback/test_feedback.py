@@ -308,7 +308,14 @@ async def test_list_filters_and_keyset_pagination(client: httpx.AsyncClient) -> 
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 1001}, {"since": "soon"}, {"is_helpful": "maybe"}]
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 1001},
+        {"since": "soon"},
+        {"is_helpful": "maybe"},
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    ],
 )
 async def test_bad_list_parameters_are_422(
     client: httpx.AsyncClient, params: dict[str, Any]

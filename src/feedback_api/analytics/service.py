@@ -159,7 +159,9 @@ class AnalyticsService:
                 raise InvalidInput("since must be earlier than until")
         row = await self.repository.live_stats(since, until, where)
         days_ = (until - since).total_seconds() / 86400
-        # Computed from the tables just now: as fresh as the request itself.
+        # Computed from the tables just now: as fresh as the request itself, as of the
+        # window's end (in UTC, as every time the service answers with).
+        since, until = since.astimezone(UTC), until.astimezone(UTC)
         return self._stats(until, Window(since=since, until=until, days=days_), where, row)
 
     @staticmethod

@@ -345,6 +345,8 @@ class FeedbackService:
 
     async def list(self, where: FeedbackFilter, limit: int, cursor: str | None) -> FeedbackPage:
         after = decode_cursor(cursor) if cursor else None
+        if where.since is not None and where.until is not None and where.since > where.until:
+            raise InvalidInput("since must not be later than until")
         if where.user_id is not None:
             where = replace(where, user_id=self.rules.pseudonym(where.user_id))
         rows = await self.feedback.list(where, limit + 1, after)
