@@ -18,12 +18,22 @@ from feedback_api.exceptions import (
 )
 from feedback_api.kit.driver_errors import (
     DATABASE_ERRORS,
+    PROGRAM_LIMIT_EXCEEDED,
     is_data_error,
     is_database_unavailable,
     sqlstate,
 )
 
 logger = logging.getLogger(__name__)
+
+# What reaches one of PostgreSQL's own size limits through a request's values: the search
+# words of a row (kit.search) are kept in at most 1 MB, which a text of a few hundred
+# thousand characters of distinct words exceeds.
+TOO_MANY_WORDS = (
+    "a value is past one of the database's limits: most likely a text with more distinct "
+    "words than the search index keeps (1 MB of them, a few hundred thousand characters); "
+    "shorten the question, answer, comment or correction"
+)
 
 
 def _json(
@@ -53,6 +63,8 @@ def database_error_response(exc: Exception) -> JSONResponse:
         return _json(503, "write_conflict", "a concurrent write got in the way; retry")
     if is_data_error(exc):
         return _json(422, "invalid_input", "a value is out of range for the database")
+    if sqlstate(exc) == PROGRAM_LIMIT_EXCEEDED:
+        return _json(422, "invalid_input", TOO_MANY_WORDS)
     if sqlstate(exc).startswith("23"):
         logger.warning("integrity error: %s", type(exc).__name__)
         return _json(409, "conflict", "the request conflicts with data already stored")

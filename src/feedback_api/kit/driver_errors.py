@@ -140,10 +140,17 @@ def is_data_error(exc: BaseException) -> bool:
     return isinstance(driver_exception(exc), pg.DataError) or sqlstate(exc).startswith("22")
 
 
+# SQLSTATE program_limit_exceeded: a value past one of PostgreSQL's own limits, such as
+# a text with more distinct words than a tsvector holds (1 MB of them).
+PROGRAM_LIMIT_EXCEEDED = "54000"
+
+
 def concerns_one_write(exc: BaseException) -> bool:
     """Whether `exc` may come from one write's own values or its race with another write
-    (a refused value, a constraint, a deadlock), rather than from the database as a whole."""
-    return sqlstate(exc)[:2] in ("22", "23", "40") or is_data_error(exc)
+    (a refused value, a value past a limit, a constraint, a deadlock), rather than from the
+    database as a whole."""
+    state = sqlstate(exc)
+    return state[:2] in ("22", "23", "40") or state == PROGRAM_LIMIT_EXCEEDED or is_data_error(exc)
 
 
 # What the database layer raises that is not a bug of ours: SQLAlchemy's errors, and ours for
