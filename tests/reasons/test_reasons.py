@@ -268,3 +268,11 @@ async def test_erasing_a_user_erases_their_corrections(
     assert (await client.delete("/v1/users/erin")).status_code == 200
     assert await count(engine, "feedback", "correction = 'secret fix'") == 0
     assert await count(engine, "feedback", "correction = 'kept'") == 1
+
+
+async def test_a_project_path_is_read_as_a_project_is_written(client: httpx.AsyncClient) -> None:
+    too_long = await client.put(f"/v1/projects/{'p' * 201}/reasons", json={"reasons": ["slow"]})
+    assert too_long.status_code == 422, too_long.text
+    spaced = await client.put("/v1/projects/%20acme%20/reasons", json={"reasons": ["slow"]})
+    assert spaced.status_code == 200, spaced.text
+    assert (await client.get("/v1/projects/acme/reasons")).json()["reasons"] == ["slow"]

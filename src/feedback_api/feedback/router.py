@@ -23,6 +23,7 @@ from feedback_api.feedback.service import FeedbackService, feedback_service
 from feedback_api.idempotency.http import run_once
 from feedback_api.kit.db import SessionDep
 from feedback_api.kit.fields import (
+    Identifier,
     RequestId,
     SearchQuery,
     SearchText,
@@ -156,7 +157,7 @@ async def list_feedback(
     model: SearchText | None = None,
     intent: SearchText | None = None,
     project: SearchText | None = None,
-    user_id: SearchText | None = None,
+    user_id: Identifier | None = None,  # as stored: surrounding spaces stripped
     is_helpful: bool | None = None,
     reason: Annotated[SearchText | None, Query(description="Votes that carry this reason.")] = None,
     since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,

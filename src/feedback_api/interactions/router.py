@@ -133,7 +133,7 @@ async def get_interaction(interaction_id: InteractionId, service: ServiceDep) ->
 
 
 @router.post(
-    "/{request_id}/token",
+    "/{request_id:path}/token",  # `:path`: a request_id may hold a slash (sent as %2F)
     response_model=FeedbackTokenOut,
     responses=responses(
         *KEYED,
@@ -146,7 +146,7 @@ async def get_interaction(interaction_id: InteractionId, service: ServiceDep) ->
     dependencies=[require(Scope.INGEST)],
 )
 async def issue_feedback_token(
-    request_id: Annotated[str, Path(min_length=1, max_length=128)], service: ServiceDep
+    request_id: Annotated[RequestId, Path()], service: ServiceDep
 ) -> FeedbackTokenOut:
     """Its votes count as the vote of the user the interaction was logged with (or of its
     one anonymous voter), whatever user_id the vote names."""

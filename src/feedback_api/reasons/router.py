@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path
 from feedback_api.auth.keys import Scope, require
 from feedback_api.dependencies import IngestRulesDep
 from feedback_api.kit.db import ReadSessionDep, SessionDep
-from feedback_api.kit.fields import SearchText
+from feedback_api.kit.fields import Label
 from feedback_api.kit.openapi import KEYED, READ, WRITE, responses
 from feedback_api.reasons.repository import ReasonSetReader, ReasonSetRepository
 from feedback_api.reasons.schemas import ReasonSetIn, ReasonSetOut
@@ -16,7 +16,8 @@ from feedback_api.reasons.service import ReasonSets, ReasonSetService
 router = APIRouter(prefix="/v1/projects", tags=["reasons"])
 
 # `path`: a project's name may hold a slash.
-ProjectPath = Annotated[SearchText, Path(min_length=1, max_length=200)]
+# Read as an exchange's `project` is written: 1-200 characters, surrounding spaces stripped.
+ProjectPath = Annotated[Label, Path()]
 
 
 @router.get(
