@@ -243,3 +243,42 @@ async def test_the_positive_ratio_is_drawn_over_its_votes_with_round_ticks(
     step = steps.pop()
     assert re.fullmatch(r"[125]0*", str(step)), ticks  # 1, 2, 5, 10, 20, 50, ...
     assert errors == []
+
+
+HOSTILE = '<a href="https://evil.example/x">click</a>'
+STYLED = '<span style="font-size:90px">big</span>'
+
+
+@pytest.mark.slow
+async def test_names_a_client_chose_are_text_on_every_chart(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    # Plotly reads a subset of HTML in trace names, ticks and hover text: a model, an
+    # intent, a reason or a question holding markup must show as the characters it is.
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        for n in range(12):
+            body = {
+                "request_id": f"hostile-{n}",
+                "query": f"{STYLED} question {n % 3}",
+                "response": "an answer",
+                "model": HOSTILE if n % 2 else STYLED,
+                "intent": STYLED,
+                "rating": -1 if n % 3 else 1,
+                "reasons": ["incorrect"] if n % 3 else [],
+            }
+            assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    await refresh(live_server.url)
+    page, errors = await _open(browser, live_server.url)
+    charts = page.locator("[data-chart] svg")
+    assert await charts.count() > 0
+    # No link and no styled text of a name anywhere in the charts' drawings.
+    assert await page.locator('[data-chart] a[href*="evil.example"]').count() == 0
+    styled = await page.evaluate(
+        "() => [...document.querySelectorAll('[data-chart] svg *')]"
+        ".filter((e) => (e.getAttribute('style') || '').includes('90px')).length"
+    )
+    assert styled == 0
+    legend = await page.locator('[data-chart="accuracy"] .legendtext').all_text_contents()
+    assert HOSTILE in legend and STYLED in legend, legend
+    assert not errors, errors
+    await page.context.close()

@@ -1,5 +1,6 @@
 // One colour per model on every chart. The same rule as feedback_api/dashboard/colours.py
 // (a browser test checks both give the same colours); the palette is model-colours.json.
+// And names as a chart shows them (`asText`).
 "use strict";
 
 (function () {
@@ -53,5 +54,12 @@
     return palette;
   }
 
-  window.modelColours = { assign, fnv1a, loadPalette };
+  // A name a client chose (a model, an intent, a reason, a question), as text on a chart:
+  // Plotly reads a subset of HTML in trace names, tick labels and hover text, so a model
+  // named `<a href=...>` would be a link on the page. Its entities are shown as characters.
+  function asText(name) {
+    return String(name).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  window.modelColours = { assign, asText, fnv1a, loadPalette };
 })();

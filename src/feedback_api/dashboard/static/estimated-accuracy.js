@@ -5,6 +5,7 @@
 "use strict";
 
 (function () {
+  const asText = (name) => window.modelColours.asText(name); // colours.js
   const NO_SAMPLE = "No reviewed random sample covers these answers (rules on the Review page)";
 
   function bars(kind, rows, colours) {
@@ -16,7 +17,7 @@
     return {
       type: "bar",
       name: estimated ? "estimated (reviewed sample + thumbs)" : "voted (thumbs only)",
-      x: rows.map((r) => r.model),
+      x: rows.map((r) => asText(r.model)),
       y: rows.map((r) => pct(value(r))),
       marker: {
         color: rows.map((r) => colours.get(r.model)),
@@ -53,7 +54,7 @@
     const box = page.chart("estimated-accuracy");
     box.dataset.reviewed = JSON.stringify(Object.fromEntries(rows.map((r) => [r.model, r.reviewed])));
     const ticks = rows.map(
-      (r) => `${r.model}<br>${r.reviewed.toLocaleString()} reviewed of ${r.answers.toLocaleString()}`
+      (r) => `${asText(r.model)}<br>${r.reviewed.toLocaleString()} reviewed of ${r.answers.toLocaleString()}`
     );
     const shown = rows.filter((r) => r.estimated_accuracy !== null || r.voted_accuracy !== null);
     await page.draw(
@@ -62,7 +63,7 @@
       {
         barmode: "group",
         hovermode: "closest",
-        xaxis: { tickvals: rows.map((r) => r.model), ticktext: ticks },
+        xaxis: { tickvals: rows.map((r) => asText(r.model)), ticktext: ticks },
         yaxis: { title: { text: "% of answers correct" }, range: [0, 100] },
         margin: { l: 50, r: 20, t: 10, b: 60 },
         legend: { orientation: "h", y: -0.3 },

@@ -4,6 +4,7 @@
 
 (function () {
   // The 97.5th percentile of the standard normal: 95 % intervals, as the API's (stats.py).
+  const asText = (name) => window.modelColours.asText(name); // colours.js
   const Z_95 = 1.959963984540054;
   // Below this median of votes per model and day, a day's interval is too wide to read
   // (about +-15 points at 80 %): the chart sums ISO weeks instead (docs/alerts.md).
@@ -99,7 +100,7 @@
       traces.push({ ...band, y: high });
       traces.push({ ...band, y: low, fill: "tonexty", fillcolor: bandFill(colour, picked.has(name)) });
       traces.push({
-        type: "scatter", mode: "lines+markers", x, y: rate, name, legendgroup: name,
+        type: "scatter", mode: "lines+markers", x, y: rate, name: asText(name), legendgroup: name,
         line: { color: colour }, customdata: votes.map((v, i) => [v, low[i], high[i]]),
         hovertemplate:
           `${bucket === "day" ? "%{x}" : "week of %{x}"}: %{y:.1f} % ` +

@@ -13,6 +13,7 @@
     legend: { orientation: "h", y: -0.18 },
     hovermode: "x unified",
   };
+  const asText = (name) => window.modelColours.asText(name); // colours.js
   const $ = (id) => document.getElementById(id);
 
   function chart(name) {
@@ -121,8 +122,8 @@
       [
         {
           type: "bar", orientation: "h", x: items.map((q) => q.count),
-          y: items.map((q, i) => `${items.length - i}. ${shorten(q.query, 48)}`),
-          text: items.map((q) => q.query), hovertemplate: "%{text}<br>%{x} times<extra></extra>",
+          y: items.map((q, i) => `${items.length - i}. ${asText(shorten(q.query, 48))}`),
+          text: items.map((q) => asText(q.query)), hovertemplate: "%{text}<br>%{x} times<extra></extra>",
           textposition: "none", marker: { color: "#4f7cff" },
         },
       ],
@@ -138,9 +139,9 @@
       const rows = items.filter((i) => i.model === model);
       return {
         type: "bar",
-        name: model,
+        name: asText(model),
         marker: { color: colours.get(model) },
-        x: rows.map((i) => i.intent || "(none)"),
+        x: rows.map((i) => asText(i.intent || "(none)")),
         y: rows.map((i) => 100 * i.accuracy),
         customdata: rows.map((i) => [i.total, 100 * i.accuracy_ci_low, 100 * i.accuracy_ci_high]),
         hovertemplate:
@@ -177,9 +178,9 @@
         .sort((a, b) => order.indexOf(a.reason) - order.indexOf(b.reason));
       return {
         type: "bar",
-        name: model,
+        name: asText(model),
         marker: { color: colours.get(model) },
-        x: rows.map((i) => i.reason),
+        x: rows.map((i) => asText(i.reason)),
         y: rows.map((i) => 100 * i.share_of_down_votes),
         customdata: rows.map((i) => i.down_votes),
         hovertemplate: "%{fullData.name} / %{x}: %{y:.1f} % of its down-votes (%{customdata})<extra></extra>",
@@ -190,7 +191,7 @@
       traces,
       {
         barmode: "group", hovermode: "closest",
-        xaxis: { categoryorder: "array", categoryarray: order },
+        xaxis: { categoryorder: "array", categoryarray: order.map(asText) },
         yaxis: { title: { text: "% of down-votes" }, rangemode: "tozero" },
       },
       items.length
