@@ -277,6 +277,8 @@ async def test_a_blind_queue_shows_no_votes_and_s_skips(
     )
     assert await page.get_attribute("#review", "data-waiting") == ""
     assert await page.is_visible("#review-waiting")
+    # The answer she labelled last is gone from the page, its form with it.
+    assert not await page.is_visible("#review-task")
     # Bob gets the answer alice skipped.
     bob = await reviewer("bob", f"#review/{queue_id}")
     await wait_for_answer(bob.page, None)
@@ -286,6 +288,22 @@ async def test_a_blind_queue_shows_no_votes_and_s_skips(
     [row] = [r for r in agreement["reviewers"] if r["reviewer"] == "alice"]
     assert row["labels"] == 1 and row["declined"] == 1
     assert alice.errors == [] and bob.errors == []
+
+
+async def test_a_closed_queue_says_so_and_stops_looking(
+    admin: httpx.AsyncClient,
+    reviewer: Callable[[str, str], Awaitable[Watched]],
+) -> None:
+    queue_id = await make_queue(admin, "closed", 2, "closed early")
+    r = await admin.patch(f"/v1/review/queues/{queue_id}", json={"closed": True})
+    assert r.status_code == 200, r.text
+    alice = await reviewer("alice", f"#review/{queue_id}")
+    page = alice.page
+    assert await wait_for_answer(page, None) is None  # empty, and not waiting
+    assert await page.is_visible("#review-closed")
+    assert not await page.is_visible("#review-waiting")
+    assert not await page.is_visible("#review-task")
+    assert alice.errors == []
 
 
 async def test_without_keys_the_page_asks_for_a_reviewer_name(

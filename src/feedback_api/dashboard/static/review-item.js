@@ -105,6 +105,8 @@
             "ones are queued."),
           el("p", { id: "review-waiting", class: "muted", hidden: true },
             `Answers other reviewers hold may still come to you: looking again every ${lookAgainSeconds} s.`),
+          el("p", { id: "review-closed", class: "muted", hidden: true },
+            "This queue is closed: it hands nothing out until an admin opens it again."),
           el("button", { type: "button", id: "review-again" }, "Look again")),
         el("div", { id: "review-task", class: "review-task", hidden: true },
           el("article", { id: "review-item", class: "card", tabindex: "-1", "aria-labelledby": "review-item-title" },

@@ -66,7 +66,9 @@
   // first): the page looks again while the queue has any, and the tab is in front.
   function waitForMore() {
     const p = progressOf(queue);
-    const waiting = p.pending + p.in_review > 0;
+    // A closed queue hands nothing out: nothing to look again for until it is opened.
+    const waiting = !queue.closed && p.pending + p.in_review > 0;
+    $("review-closed").hidden = !queue.closed;
     const section = $("review");
     // Said together with the state: "empty" without "waiting" means nothing can come.
     if (waiting) section.dataset.waiting = "";
