@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,7 +34,7 @@ app.add_typer(db_app, name="db")
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes (default: one per core).")
     ] = os.cpu_count() or 1,
@@ -100,12 +102,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _known_revision(revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision it does not know (or cannot reach) as a usage error."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise typer.BadParameter(f"{revision}: {exc}", param_hint="REVISION") from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the schema (default: to the latest revision)."""
     from feedback_api.kit import migrations
 
-    migrations.upgrade(database_url(settings_or_exit()), revision)
+    with _known_revision(revision):
+        migrations.upgrade(database_url(settings_or_exit()), revision)
     typer.echo(f"schema upgraded to {revision}")
 
 
@@ -116,7 +130,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")
 
     from feedback_api.kit import migrations
 
-    command.downgrade(migrations.alembic_config(database_url(settings_or_exit())), revision)
+    with _known_revision(revision):
+        command.downgrade(migrations.alembic_config(database_url(settings_or_exit())), revision)
     typer.echo(f"schema downgraded to {revision}")
 
 
@@ -171,7 +186,8 @@ def report_weekly(
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="md, html or json.")] = "md",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout."),
     ] = None,
 ) -> None:
     """Per model: volume, accuracy with interval, change vs last week, worst intents, p50/p95."""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from feedback_api.cli.redaction import REDACT_HELP, cli_redactor
-from feedback_api.cli.runner import run_with_session, settings_or_exit
+from feedback_api.cli.runner import positive_weight as positive
+from feedback_api.cli.runner import run_with_session, settings_or_exit, weight
 from feedback_api.exceptions import AppError
 
 if TYPE_CHECKING:
@@ -42,13 +43,21 @@ def export_finetuning(
     ] = "weighted",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Default: feedback-<ISO week>-<format>.jsonl"),
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="Default: feedback-<ISO week>-<format>.jsonl"
+        ),
     ] = None,
     model: Annotated[str | None, typer.Option()] = None,
     intent: Annotated[str | None, typer.Option()] = None,
     project: Annotated[str | None, typer.Option()] = None,
-    positive_weight: Annotated[float | None, typer.Option(help="weighted: thumbs up.")] = None,
-    negative_weight: Annotated[float | None, typer.Option(help="weighted: thumbs down.")] = None,
+    positive_weight: Annotated[
+        float | None,
+        typer.Option(callback=positive, help="weighted: thumbs up, above 0."),
+    ] = None,
+    negative_weight: Annotated[
+        float | None,
+        typer.Option(callback=weight, help="weighted: thumbs down, 0 or more."),
+    ] = None,
     include_negative: Annotated[
         bool, typer.Option(help="openai: keep thumbs-down answers with weight 0.")
     ] = False,
@@ -170,7 +179,7 @@ def export_interactions(
     days: Annotated[int | None, typer.Option(min=1)] = None,
     since: Annotated[datetime | None, typer.Option(help="ISO 8601, inclusive.")] = None,
     until: Annotated[datetime | None, typer.Option(help="ISO 8601, exclusive.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False)] = None,
     redact: Annotated[bool, typer.Option(help=REDACT_HELP)] = True,
 ) -> None:
     """Interactions with their latest vote, for offline analysis, personal data and secrets

@@ -75,7 +75,13 @@ def _line(queue: QueueOut) -> str:
 def queues(
     create: Annotated[str | None, typer.Option(help="Create a queue of this name first.")] = None,
     instructions: Annotated[
-        Path | None, typer.Option(help="A markdown file of instructions for the new queue.")
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A markdown file of instructions for the new queue.",
+        ),
     ] = None,
     reviewers_per_item: Annotated[int, typer.Option(min=1, max=5)] = 1,
     lease_seconds: Annotated[int, typer.Option(min=30, max=86_400)] = 900,
