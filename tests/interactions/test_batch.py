@@ -166,3 +166,18 @@ async def test_a_batch_is_one_statement(make_client: Any) -> None:
     assert len(inserts) == 1, statements
     assert "INSERT INTO analytics_changes" in inserts[0]
     assert "json_to_recordset" in inserts[0] and "ON CONFLICT" in inserts[0]
+
+
+async def test_a_batch_with_an_idempotency_key_is_refused_and_stores_nothing(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # The key would not be kept for a batch: a retry with it would write again whatever has
+    # no request_id. Refused, with what makes a batch safe to send again.
+    headers = {"Idempotency-Key": "batch-1"}
+    for path, item in (
+        ("/v1/interactions/batch", exchange()),
+        ("/v1/feedback/batch", exchange(rating=1)),
+    ):
+        r = await client.post(path, json={"items": [item]}, headers=headers)
+        assert r.status_code == 422 and "request_id" in r.json()["detail"], (path, r.text)
+    assert await count(engine, "interactions") == 0

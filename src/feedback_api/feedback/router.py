@@ -20,7 +20,7 @@ from feedback_api.feedback.schemas import (
     feedback_json,
 )
 from feedback_api.feedback.service import FeedbackService, feedback_service
-from feedback_api.idempotency.http import run_once
+from feedback_api.idempotency.http import refuse_on_batch, run_once
 from feedback_api.kit.db import SessionDep
 from feedback_api.kit.fields import (
     Identifier,
@@ -134,6 +134,7 @@ async def submit_batch(
     intake: VoteIntakeDep,
     principal: Annotated[Principal, require(Scope.INGEST)],
 ) -> Response:
+    refuse_on_batch(request.headers)
     # The body as read already: whether its items' texts may be checked in pydantic's core.
     core_checked = not python_checks_needed(await request.body())
     outcomes = await intake.submit_batch(payload.items, principal, core_checked=core_checked)

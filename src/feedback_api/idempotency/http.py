@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Header
@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.exceptions import InvalidInput
 from feedback_api.idempotency.repository import Idempotency
 
 JSON = "application/json"
@@ -21,6 +22,18 @@ IdempotencyKeyHeader = Annotated[
         description="Retry with the same key: the first answer returns, nothing is written twice.",
     ),
 ]
+
+
+def refuse_on_batch(headers: Mapping[str, str]) -> None:
+    """InvalidInput when a batch comes with an Idempotency-Key: its answer is not kept under
+    a key (a batch's items are retried by their own request_ids), so a retry with the key
+    would silently write what has no request_id a second time."""
+    if "idempotency-key" in headers:
+        raise InvalidInput(
+            "Idempotency-Key is read on single writes only: a batch is safe to send again "
+            "when each item has a request_id (an exchange's is its key; a vote's is its "
+            "request_id and user_id). Leave the header out and give every item a request_id"
+        )
 
 
 async def run_once(

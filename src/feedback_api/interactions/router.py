@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import Response
 
 from feedback_api.auth.keys import Principal, Scope, require
 from feedback_api.dependencies import IngestRulesDep
 from feedback_api.exceptions import AppError
-from feedback_api.idempotency.http import IdempotencyKeyHeader, run_once
+from feedback_api.idempotency.http import IdempotencyKeyHeader, refuse_on_batch, run_once
 from feedback_api.interactions.repository import InteractionRepository
 from feedback_api.interactions.schemas import (
     FeedbackTokenOut,
@@ -78,10 +78,11 @@ async def log_interaction(
     dependencies=[require(Scope.INGEST)],
     responses=responses(*WRITE),
 )
-async def log_batch(payload: InteractionBatch, service: ServiceDep) -> Response:
+async def log_batch(payload: InteractionBatch, service: ServiceDep, request: Request) -> Response:
     """Each item is a body of POST /v1/interactions, validated on its own; the valid ones are
     written by one statement and committed together. An item's request_id is its idempotency
     key: sent again (a retry after a timeout), the exchange is `200` already stored."""
+    refuse_on_batch(request.headers)
     results: list[dict[str, Any]] = []
     for index, outcome in enumerate(await service.log_batch(payload.items)):
         if isinstance(outcome, AppError):
