@@ -143,6 +143,9 @@ def _message(err: dict[str, Any], body: Any) -> tuple[str, str]:
     if tuple(loc) == ("body",) and isinstance(err.get("input"), bytes | bytearray):
         # The framework reads a body as JSON only when the header says it is.
         return "body", f"the body was not read as JSON: send it with the header {JSON_HEADER}"
+    if err.get("type") == "model_type":
+        # pydantic names the model class ("...or instance of FeedbackCreate"): say what to send.
+        return _location(loc), "should be a JSON object of the item's fields"
     msg = _length_message(err) or str(err.get("msg", "invalid value"))
     return _location(loc), msg.removeprefix("Value error, ")
 

@@ -181,3 +181,13 @@ async def test_a_batch_with_an_idempotency_key_is_refused_and_stores_nothing(
         r = await client.post(path, json={"items": [item]}, headers=headers)
         assert r.status_code == 422 and "request_id" in r.json()["detail"], (path, r.text)
     assert await count(engine, "interactions") == 0
+
+
+async def test_an_item_that_is_not_an_object_is_said_so_in_plain_words(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/v1/interactions/batch", "/v1/feedback/batch"):
+        r = await client.post(path, json={"items": [exchange(rating=1), 42]})
+        assert r.status_code in (200, 422), r.text
+        text = r.text
+        assert "JSON object" in text and "Create" not in text, (path, text)
