@@ -199,6 +199,13 @@ async def test_every_chart_is_drawn_and_filters_change_it(
     since = (today - timedelta(days=6)).isoformat()
     await watched.after_load(lambda: page.fill("#since", since))
     assert (await watched.points())["daily-volume"] == 7
+    # From after To: the same seven days, the fields put in order.
+    until = await page.input_value("#until")
+    await watched.after_load(lambda: page.fill("#since", until))
+    await watched.after_load(lambda: page.fill("#until", since))
+    assert (await page.input_value("#since"), await page.input_value("#until")) == (since, until)
+    assert (await watched.points())["daily-volume"] == 7
+    assert f"since={since}" in page.url and f"until={until}" in page.url
 
     # One model's reasons: one bar per reason it was voted down for.
     reasons = (await watched.points())["reasons"]

@@ -27,9 +27,12 @@
   }
 
   function readFilters() {
-    const until = $("until").value || isoDay(new Date());
+    let until = $("until").value || isoDay(new Date());
     let since = $("since").value || addDays(until, -29);
-    if (since > until) since = until;
+    // From after To: the days between them, and the fields say so.
+    if (since > until) [since, until] = [until, since];
+    $("since").value = since;
+    $("until").value = until;
     const filters = { since, until };
     for (const name of DIMENSIONS) filters[name] = $(name).value || null;
     return filters;
