@@ -282,3 +282,38 @@ async def test_names_a_client_chose_are_text_on_every_chart(
     assert HOSTILE in legend and STYLED in legend, legend
     assert not errors, errors
     await page.context.close()
+
+
+@pytest.mark.slow
+async def test_long_names_never_widen_the_page_or_the_report(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    # The longest names the API takes, with no space to break at.
+    model, intent, comment = "m" * 200, "i" * 200, "c" * 3_000
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        for n in range(3):
+            body = {
+                "request_id": f"long-{n}",
+                "query": "q" * 2_000,
+                "response": "an answer",
+                "model": model,
+                "intent": intent,
+                "rating": -1,
+                "comment": comment,
+            }
+            assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    await refresh(live_server.url)
+    page, errors = await _open(browser, live_server.url)
+    # The page's width against the window's, and what sticks out (for the failure's message).
+    width = """() => [document.documentElement.scrollWidth, window.innerWidth,
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+          || e.scrollWidth > e.clientWidth + 1)
+        .slice(0, 5).map((e) => e.tagName + '#' + e.id + '.' + e.className)]"""
+    scrolled, viewport, wide = await page.evaluate(width)
+    assert scrolled <= viewport, (scrolled, viewport, wide)
+    await page.goto(live_server.url + "/v1/reports/weekly?format=html")
+    scrolled, viewport, wide = await page.evaluate(width)
+    assert scrolled <= viewport, (scrolled, viewport, wide)
+    assert not errors, errors
+    await page.context.close()

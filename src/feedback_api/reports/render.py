@@ -268,11 +268,13 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f
 margin:0;background:#f5f6f8}
 main{max-width:980px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+h1,h2{overflow-wrap:anywhere}
 .muted{color:#667085}.cards{display:flex;gap:12px;margin:16px 0;flex-wrap:wrap}
 .card{background:#fff;border:1px solid #e4e7ec;border-radius:8px;padding:12px 16px;min-width:150px}
 .card b{display:block;font-size:20px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #e4e7ec}
-th,td{padding:6px 10px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top}
+th,td{padding:6px 10px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#fafbfc;font-weight:600}td.num{text-align:right;white-space:nowrap}
 .sig-up{color:#067647;font-weight:600}.sig-down{color:#b42318;font-weight:600}
 .chart{background:#fff;border:1px solid #e4e7ec;border-radius:8px;padding:8px;margin:8px 0}
