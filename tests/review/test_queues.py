@@ -326,3 +326,14 @@ async def test_a_filter_searches_as_the_vote_list_does(client: httpx.AsyncClient
         listed = await client.get("/v1/feedback", params={"q": q})
         assert (r.status_code, listed.status_code) == (422, 422), (q, r.text)
         assert r.json()["errors"][0]["field"] == "filter.q", r.text
+
+
+async def test_a_filter_on_a_reason_no_vote_can_carry_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    queue_id = await new_queue(client)
+    path = f"/v1/review/queues/{queue_id}/items"
+    r = await client.post(path, json={"filter": {"reason": "bogus"}, "limit": 10})
+    assert r.status_code == 422 and "filter.reason" in r.json()["detail"], r.text
+    ok = await client.post(path, json={"filter": {"reason": "incorrect"}, "limit": 10})
+    assert ok.status_code == 200, ok.text

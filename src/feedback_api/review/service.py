@@ -276,6 +276,11 @@ class QueueService(QueueReader):
             unknown = [r for r in wanted if r not in known]
             return ItemsAdded(added=added, already_queued=len(known) - added, unknown=unknown)
         assert payload.filter is not None  # the schema asks for one of the two
+        if payload.filter.reason is not None:
+            # A reason no vote it looks at may carry: it would add nothing, whatever the votes.
+            await self.reasons.check_filter(
+                "filter.reason", payload.filter.project, payload.filter.reason
+            )
         found, added = await self.writer.add_by_filter(queue_id, payload.filter, payload.limit)
         return ItemsAdded(added=added, already_queued=found - added, unknown=[])
 
