@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -88,6 +89,12 @@ async def test_metrics_gauge_top_and_weekly_report(client: httpx.AsyncClient) ->
     cells = [cell for cell in line.split() if cell != "│"]
     # pending, in review, done, to adjudicate, alpha (one item, two verdicts: 0)
     assert cells[:6] == ["facts", "2", "0", "0", "1", "0.00"]
+    # At 80 columns a long queue name is cut, never the figures' headers.
+    long = {**queues[0], "name": "q" * 60, "agreement": agreement}
+    narrow = Console(width=80, record=True)
+    narrow.print(render(replace(snapshot, review=[long]), "http://test", 80))
+    text = narrow.export_text()
+    assert all(h in text for h in ("Pending", "In review", "Done", "To adjudicate", "Alpha"))
 
     report = (await client.get("/v1/reports/weekly")).json()["review"]
     assert report["labels"] == 2 and report["krippendorff_alpha"] == 0.0

@@ -252,14 +252,16 @@ def _review_lines(queues: list[dict[str, Any]]) -> RenderableType:
     if not queues:
         return Text.from_markup("[dim]Review queues: none open[/]")
     table = Table(title="Open review queues", title_justify="left", show_edge=False)
-    table.add_column("Queue", no_wrap=True, overflow="ellipsis", max_width=40)
+    # The figures keep their headers whole at 80 columns: the queue's name is what is cut
+    # (a column rich may narrow; each name one line, with an ellipsis).
+    table.add_column("Queue", overflow="ellipsis", max_width=40)
     for header in ("Pending", "In review", "Done", "To adjudicate", "Alpha"):
-        table.add_column(header, justify="right", no_wrap=True)
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for queue in queues:
         items = queue["progress"]["items"]
         alpha = queue["agreement"].get("krippendorff_alpha")
         table.add_row(
-            Text(queue["name"]),
+            Text(queue["name"], no_wrap=True, overflow="ellipsis"),
             f"{items['pending']:,}",
             f"{items['in_review']:,}",
             f"{items['done']:,}",
