@@ -27,8 +27,8 @@ KEYS = {
 INJECTION = '<img src=x onerror="window.__pwned = 1"><b>bold</b>'
 INSTRUCTIONS = (
     "# How to judge\n\nMark an answer **correct** only when every fact in it is right.\n\n"
-    "- Check the `sources` first\n- Then the [style guide](https://example.com/guide)\n\n"
-    + INJECTION
+    "- Check the `sources` first\n- Then the [style guide](https://example.com/guide)\n"
+    "- And [our notes](notes.md)\n\n" + INJECTION
 )
 ANSWERS = 5
 STATE = "() => document.getElementById('review').dataset.state"
@@ -197,6 +197,8 @@ async def test_two_reviewers_work_one_queue_until_it_is_empty(
     assert await page.locator("#review-instructions strong").count() == 1
     link = page.locator("#review-instructions a")
     assert await link.get_attribute("href") == "https://example.com/guide"
+    # A relative link would point into this service: it stays text.
+    assert "[our notes](notes.md)" in (await page.text_content("#review-instructions") or "")
     assert 850 <= int(await page.get_attribute("#review-lease", "data-lease-left") or 0) <= 900
     assert await page.locator("#review [data-reason]").count() >= 1
 

@@ -33,7 +33,8 @@
 
   function safeHref(target) {
     try {
-      const url = new URL(target, window.location.href);
+      // Absolute only: a relative target would point into this service, where it is no page.
+      const url = new URL(target);
       return SAFE_PROTOCOLS.has(url.protocol) ? url.href : null;
     } catch {
       return null;
