@@ -95,6 +95,12 @@ async def test_metrics_gauge_top_and_weekly_report(client: httpx.AsyncClient) ->
     narrow.print(render(replace(snapshot, review=[long]), "http://test", 80))
     text = narrow.export_text()
     assert all(h in text for h in ("Pending", "In review", "Done", "To adjudicate", "Alpha"))
+    # A name's control and format characters never reach the terminal.
+    odd = {**queues[0], "name": "left\u202eright\x1b[2Jend", "agreement": agreement}
+    plain = Console(width=120, record=True)
+    plain.print(render(replace(snapshot, review=[odd]), "http://test", 120))
+    shown = plain.export_text()
+    assert "leftright[2Jend" in shown and "\u202e" not in shown and "\x1b" not in shown
 
     report = (await client.get("/v1/reports/weekly")).json()["review"]
     assert report["labels"] == 2 and report["krippendorff_alpha"] == 0.0

@@ -7,6 +7,7 @@ deployment the caller can reach, with the same API key.
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -194,7 +195,7 @@ def _accuracy_table(
     table.add_column("", no_wrap=True, width=bar_width)
     for index, (item, name) in enumerate(zip(items, names, strict=True)):
         bar = _bar(item["accuracy"], item["accuracy_ci_low"], item["accuracy_ci_high"], bar_width)
-        table.add_row(Text(name), *(cells[index] for _, cells in columns), bar)
+        table.add_row(_name(name), *(cells[index] for _, cells in columns), bar)
     return table
 
 
@@ -208,6 +209,13 @@ def _estimated_note(body: dict[str, Any]) -> RenderableType:
         "reviewed",
         style="dim",
     )
+
+
+def _name(name: str, **style: Any) -> Text:
+    """A name a client chose, as plain text on the terminal: its control and format
+    characters (a right-to-left override, an escape) left out, so a row stays a row."""
+    shown = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
+    return Text(shown, **style)
 
 
 def _segment(alert: dict[str, Any]) -> str:
@@ -243,7 +251,7 @@ def _alerts_table(body: dict[str, Any], width: int) -> RenderableType:
     table.add_column(f"{baseline} d before", justify="right", no_wrap=True)
     table.add_column("Since (UTC)", justify="right", no_wrap=True)
     for alert, *cells in zip(items, recent_cells, baseline_cells, since, strict=True):
-        table.add_row(Text(_segment(alert)), *cells)
+        table.add_row(_name(_segment(alert)), *cells)
     return table
 
 
@@ -261,7 +269,7 @@ def _review_lines(queues: list[dict[str, Any]]) -> RenderableType:
         items = queue["progress"]["items"]
         alpha = queue["agreement"].get("krippendorff_alpha")
         table.add_row(
-            Text(queue["name"], no_wrap=True, overflow="ellipsis"),
+            _name(queue["name"], no_wrap=True, overflow="ellipsis"),
             f"{items['pending']:,}",
             f"{items['in_review']:,}",
             f"{items['done']:,}",
