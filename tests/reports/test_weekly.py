@@ -213,7 +213,10 @@ async def test_markdown_and_html(
     html = page.text
     # Self-contained: inline CSS and SVG, nothing fetched from anywhere.
     assert "<style>" in html and html.count("<svg") == 2
-    assert not re.search(r"""(src|href)\s*=|@import|url\(""", html)
+    assert not re.search(r"""(src|href)\s*=\s*"(?!data:)|@import|url\(""", html)
+    # ... and it may load or run nothing: a browser does not even ask for an icon.
+    assert '<link rel="icon" href="data:,">' in html
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
     # Text from users is escaped, never markup.
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'class="sig-up"' in html  # alpha's significant rise is highlighted

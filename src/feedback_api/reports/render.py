@@ -381,6 +381,8 @@ def render_html(report: WeeklyReport) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Model performance {report.week}</title>",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # No icon to fetch: the page is whole in itself (a browser asks for /favicon.ico).
+        '<link rel="icon" href="data:,">',
         f"<style>{_CSS}</style></head><body><main>",
         f"<h1>Model performance, week {_e(report.week)}</h1>",
         f'<div class="muted">{_e(_period(report))}. Generated '
