@@ -41,7 +41,7 @@ class Week:
         return cls(year, number)
 
     def __str__(self) -> str:
-        return f"{self.year}-W{self.number:02d}"
+        return f"{self.year:04d}-W{self.number:02d}"  # ISO 8601: a four-digit year
 
 
 def parse_week(raw: str) -> Week:
