@@ -337,3 +337,11 @@ async def test_a_filter_on_a_reason_no_vote_can_carry_is_refused(
     assert r.status_code == 422 and "filter.reason" in r.json()["detail"], r.text
     ok = await client.post(path, json={"filter": {"reason": "incorrect"}, "limit": 10})
     assert ok.status_code == 200, ok.text
+    # A label the project's set has dropped since stays on the votes cast under it.
+    assert (await client.put("/v1/projects/acme/reasons", json={"reasons": ["legacy"]})).is_success
+    body = exchange(request_id="old-label", project="acme", rating=-1, reasons=["legacy"])
+    assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    assert (await client.put("/v1/projects/acme/reasons", json={"reasons": ["newer"]})).is_success
+    legacy = {"filter": {"reason": "legacy", "project": "acme"}, "limit": 10}
+    found = await client.post(path, json=legacy)
+    assert found.status_code == 200 and found.json()["added"] == 1, found.text

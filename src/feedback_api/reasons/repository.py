@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_api.feedback.models import Feedback
 from feedback_api.kit.db import ReadSession
 from feedback_api.reasons.models import ProjectReasons
 
@@ -19,6 +20,12 @@ class ReasonSetReader:
         stmt = select(ProjectReasons.reasons).where(ProjectReasons.project == project)
         reasons: list[str] | None = await self.session.scalar(stmt)
         return reasons
+
+    async def carried(self, reason: str) -> bool:
+        """Whether a stored vote carries `reason` (one read of the reasons' GIN index): a
+        label set changed since keeps its old labels on the votes cast under it."""
+        stmt = select(exists().where(Feedback.reasons.contains([reason])))
+        return bool(await self.session.scalar(stmt))
 
     async def project_labels(self) -> list[str]:
         """Every label of any project's own set, once each, in alphabetical order."""

@@ -63,17 +63,20 @@ class ReasonSets:
     async def check_filter(self, field: str, project: str | None, reason: str) -> None:
         """Raise InvalidInput unless a vote that a filter on `project` (None: on every
         project) looks at may carry `reason`: on a label no such vote can carry, the filter
-        would never match."""
+        would never match. A label some stored vote carries passes too: a set changed since
+        keeps its old labels on the votes cast under it."""
+        where = None
         if project is not None:
             allowed = await self.allowed(project)
-            if reason not in allowed:
-                raise refusal(project, [reason], allowed, field=field)
-        elif reason not in self.default:
+        elif reason in self.default:
+            return
+        else:
             # Votes on every project: the default set's labels and each project's own.
             allowed = tuple(dict.fromkeys([*self.default, *await self.reader.project_labels()]))
-            if reason not in allowed:
-                where = "the default label set or any project's own"
-                raise refusal(None, [reason], allowed, field=field, where=where)
+            where = "the default label set or any project's own"
+        if reason in allowed or await self.reader.carried(reason):
+            return
+        raise refusal(project, [reason], allowed, field=field, where=where)
 
 
 class ReasonSetService(ReasonSets):
