@@ -124,11 +124,24 @@ async def test_the_check_does_not_wait_for_a_locked_table(engine: AsyncEngine) -
     await write_exchanges(engine, "new-", ROWS)
     async with engine.begin() as locker:
         await locker.execute(text("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
-        # Its size cannot be read meanwhile: nothing checked, and the export waits (where a
-        # client that leaves cancels it: test_streaming.py).
-        assert await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM) == []
-    # Then whatever is still stale (an ANALYZE writes its figures whether or not its
-    # transaction commits).
-    assert "feedback" in await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM)
+        # Its size cannot be read meanwhile: not checked, and the export waits (where a
+        # client that leaves cancels it: test_streaming.py); the other tables are.
+        analyzed = await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM)
+        assert analyzed == ["interactions"]
+    assert await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM) == ["feedback"]
     for table in ("interactions", "feedback"):
         assert await planned_rows(engine, table) == ROWS, table
+
+
+@pytest.mark.usefixtures("no_autovacuum")
+async def test_a_refused_export_checks_nothing(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await plan_for_no_rows(engine)
+    await write_exchanges(engine, "new-", ROWS)
+    bad_body = await client.post("/v1/feedback/export/finetuning", json={"days": 0})
+    bad_query = await client.get("/v1/exports/interactions", params={"days": 0})
+    bad_format = await client.get("/v1/exports/interactions", params={"format": "xls"})
+    assert {r.status_code for r in (bad_body, bad_query, bad_format)} == {422}
+    # Not analyzed: a refused request costs the primary nothing.
+    assert await planned_rows(engine, "interactions") == 0

@@ -7,6 +7,7 @@ writer of the same week impossible even if two replicas raced past the check.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,11 +30,20 @@ from feedback_api.privacy.redaction.dependencies import load_redactor
 logger = logging.getLogger(__name__)
 
 
-async def export_week(session: AsyncSession, settings: Settings, fmt: str, week: str) -> bool:
-    """Write `week`'s dataset in `fmt` unless it was written already; True if written."""
+async def export_week(
+    session: AsyncSession,
+    settings: Settings,
+    fmt: str,
+    week: str,
+    before: Callable[[], Awaitable[object]] | None = None,
+) -> bool:
+    """Write `week`'s dataset in `fmt` unless it was written already; True if written.
+    `before`: run once the week is found due, before the export reads anything."""
     repository = ExportRepository(session)
     if await repository.scheduled_run_exists(week, fmt):
         return False
+    if before is not None:
+        await before()
     since, until = iso_week_window(week)
     shape = Shape(
         format=fmt,  # type: ignore[arg-type]
@@ -66,13 +76,16 @@ def weekly_export(
 ) -> PeriodicJob:
     async def tick() -> None:
         week = str(last_finished_week(datetime.now(UTC)))
-        # Apart from the export's transaction, which holds the leader's lock as long as the
-        # files take to write (decision 029).
-        await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
+
+        async def fresh_statistics() -> None:
+            # Apart from the export's transaction, which holds the leader's lock as long as
+            # the files take to write (decision 029).
+            await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
+
         for fmt in settings.export_formats:
 
             async def job(session: AsyncSession, fmt: str = fmt) -> bool:
-                return await export_week(session, settings, fmt, week)
+                return await export_week(session, settings, fmt, week, fresh_statistics)
 
             await run_as_leader(sessionmaker, f"weekly-export:{fmt}", job)
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Request as HTTPRequest
 from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import SettingsDep
 from feedback_api.exports.offline import OfflineExport
@@ -79,18 +81,45 @@ async def _asked(  # async: no worker thread (see analytics.router.get_slice)
 Asked = Annotated[_Asked, Depends(_asked)]
 
 
-async def _fresh_statistics(sessionmaker: SessionMakerDep) -> None:
+async def _checked(asked: Asked, sessionmaker: SessionMakerDep) -> _Asked:
+    """A valid fine-tuning export's request, once the statistics of the tables it reads
+    are up to date (`fresh_statistics`)."""
+    await fresh_statistics(sessionmaker)
+    return asked
+
+
+async def fresh_statistics(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """Statistics that plan for none of a table's rows brought up to date before an export
-    reads it: on the primary, as the export may read a replica (decision 029)."""
+    reads it: on the primary, as the export may read a replica (decision 029). Only for a
+    request found valid: a refused one would cost the primary a connection for nothing."""
     await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
 
 
-FreshStatistics = Depends(_fresh_statistics)
+Checked = Annotated[_Asked, Depends(_checked)]
+
+
+@dataclass(frozen=True)
+class _Offline:
+    format: Literal["csv", "jsonl", "parquet"]
+    start: datetime
+    end: datetime
+
+
+async def _offline(
+    sessionmaker: SessionMakerDep,
+    format: Literal["csv", "jsonl", "parquet"] = "csv",
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
+    since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+) -> _Offline:
+    """An offline export's file and window, once valid and its tables' statistics fresh."""
+    start, end = resolve_window(days, since, until, names=("days", "since", "until"))
+    await fresh_statistics(sessionmaker)
+    return _Offline(format, start, end)
 
 
 @finetuning.post(
     "/finetuning",
-    dependencies=[FreshStatistics],
     response_class=StreamingResponse,
     responses={
         200: {"content": {JSONL: {}}, "description": "The dataset, one example a line"},
@@ -99,7 +128,7 @@ FreshStatistics = Depends(_fresh_statistics)
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
 async def export_finetuning(
-    asked: Asked, session: StreamSessionDep, http: HTTPRequest
+    asked: Checked, session: StreamSessionDep, http: HTTPRequest
 ) -> StreamingResponse:
     """The votes of a window turned into training examples in the format asked for, as
     JSON Lines streamed straight from the database, personal data replaced by placeholders
@@ -125,12 +154,11 @@ async def export_finetuning(
 
 @finetuning.post(
     "/finetuning/summary",
-    dependencies=[FreshStatistics],
     response_model=ExportSummary,
     summary="What the same export would contain: counts per class and KTO weights",
     responses=responses(*WRITE, _403=REDACT_403),
 )
-async def export_summary(asked: Asked, session: StreamSessionDep) -> ExportSummary:
+async def export_summary(asked: Checked, session: StreamSessionDep) -> ExportSummary:
     """Counts of the examples the same body would export (positives, negatives, pairs,
     corrections, what is left out), KTO's class weights, and what redaction would replace
     (its lines are read and redacted for it, not sent: as long as the export itself)."""
@@ -143,23 +171,19 @@ async def export_summary(asked: Asked, session: StreamSessionDep) -> ExportSumma
 
 @exports.get(
     "/interactions",
-    dependencies=[FreshStatistics],
     response_class=StreamingResponse,
     summary="Interactions with their latest vote, for pandas, polars, DuckDB or a spreadsheet",
     responses=responses(*READ, _403=REDACT_403),
 )
 async def export_interactions(
     session: StreamSessionDep,
-    redactor: QueryRedactorDep,
-    format: Literal["csv", "jsonl", "parquet"] = "csv",
-    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
-    since: Annotated[Timestamp | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[Timestamp | None, Query(description="ISO 8601, exclusive")] = None,
+    redactor: QueryRedactorDep,  # first: a refused key costs the primary nothing
+    asked: Annotated[_Offline, Depends(_offline)],
 ) -> StreamingResponse:
     """Every exchange of a window with its context and its latest vote, one row each, in
     CSV, JSON Lines or Parquet, streamed from the database; personal data in its texts,
     tools, sources and metadata replaced by placeholders unless `redact` is false."""
-    start, end = resolve_window(days, since, until, names=("days", "since", "until"))
+    format, start, end = asked.format, asked.start, asked.end
     offline = OfflineExport(ExportRepository(session), redactor)
     name = f"interactions-{start:%Y%m%d}-{end:%Y%m%d}.{format}"
     return StreamingResponse(

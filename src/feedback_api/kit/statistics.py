@@ -77,21 +77,25 @@ class TableStatistics:
 async def refresh_stale_apart(
     sessionmaker: async_sessionmaker[AsyncSession], tables: Sequence[Table]
 ) -> list[str]:
-    """`refresh_stale` in a transaction of its own, committed at once, on the primary that
-    `sessionmaker` writes to: for readers that may run on a replica (where ANALYZE cannot
-    run) or for a long time (ANALYZE's lock is not held through them).
+    """`refresh_stale` for each of `tables` in a transaction of its own, committed at once,
+    on the primary that `sessionmaker` writes to: for readers that may run on a replica
+    (where ANALYZE cannot run) or for a long time (ANALYZE's lock is not held through them).
 
-    It waits at most LOCK_WAIT for a table's lock (another session's ALTER TABLE, VACUUM
-    FULL or ANALYZE): past that it checks nothing, and the reader waits for the lock itself,
-    where its own limits and cancellation apply."""
+    Each waits at most LOCK_WAIT for its table's lock (another session's ALTER TABLE,
+    VACUUM FULL or ANALYZE): past that the table is not checked, and the reader waits for
+    the lock itself, where its own limits and cancellation apply. One transaction a table:
+    a table given up on leaves the ones analyzed before it analyzed."""
+    analyzed = []
     async with sessionmaker() as session:
-        await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
-        try:
-            analyzed = await TableStatistics(session).refresh_stale(tables)
-        except DBAPIError as exc:
-            if sqlstate(exc) != LOCK_NOT_AVAILABLE:
-                raise
-            logger.info("statistics not checked: a table is locked (%s)", exc.orig)
-            return []
-        await session.commit()
+        for table in tables:
+            await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+            try:
+                analyzed += await TableStatistics(session).refresh_stale([table])
+            except DBAPIError as exc:
+                if sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                    raise
+                logger.info("statistics of %s not checked: it is locked (%s)", table.name, exc.orig)
+                await session.rollback()
+                continue
+            await session.commit()
     return analyzed
