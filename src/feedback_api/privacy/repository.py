@@ -16,6 +16,15 @@ class ErasureRepository:
 
     async def erase(self, user_id: str) -> tuple[int, int]:
         """Delete the user's votes and the interactions they had; (interactions, votes)."""
+        # Their exchanges locked first, in one order: no review item can join one of them
+        # meanwhile (adding one takes a lock on its exchange), so the places locked below
+        # are all there will be.
+        await self.session.execute(
+            select(Interaction.id)
+            .where(Interaction.user_id == user_id)
+            .order_by(Interaction.id)
+            .with_for_update()
+        )
         own_votes = await self.session.scalar(
             select(func.count())
             .select_from(Feedback)
