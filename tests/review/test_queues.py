@@ -157,6 +157,8 @@ async def test_submit_rules(client: httpx.AsyncClient, engine: AsyncEngine) -> N
         f"claimed its place again as assignment {again['assignment_id']}" in stale.json()["detail"]
     )
     assert (await submit(client, again, as_open("ben"))).status_code == 201
+    labelled = await submit(client, other, as_open("ben"))
+    assert labelled.status_code == 409 and "you labelled its place since" in labelled.text
     missing = await client.post(
         f"/v1/review/assignments/{lease['lease_token']}/submit",
         json={"lease_token": lease["lease_token"], "verdict": "correct"},

@@ -387,7 +387,8 @@ class ClaimRepository:
 
     async def assignment(self, assignment_id: uuid.UUID) -> AnyRow | None:
         """An assignment with its queue's settings, whether it holds its slot (`current`),
-        and who holds the slot now by which assignment (`holder_now`, `assignment_now`)."""
+        and who holds the slot now by which assignment (`holder_now`, `assignment_now`,
+        `labelled_now`: that assignment's label is in)."""
         stmt = (
             select(
                 _assignments,
@@ -396,6 +397,7 @@ class ClaimRepository:
                 (_slots.c.assignment_id == _assignments.c.id).label("current"),
                 _slots.c.holder.label("holder_now"),
                 _slots.c.assignment_id.label("assignment_now"),
+                _slots.c.labelled.label("labelled_now"),
             )
             .join_from(_assignments, _items, _items.c.id == _assignments.c.item_id)
             .join(_queues, _queues.c.id == _items.c.queue_id)

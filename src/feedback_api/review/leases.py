@@ -82,10 +82,15 @@ class LeaseService:
         if row.state in ("released", "declined"):
             return Conflict(f"assignment {assignment_id} was {row.state}; claim again to {what}")
         if not row.current and row.holder_now == reviewer.name:
+            # Their own place again, by a later claim: say which assignment holds it.
             return Conflict(
-                f"the lease of assignment {assignment_id} ran out and you claimed its place "
-                f"again as assignment {row.assignment_now}; nothing was stored: send that "
-                "assignment and its lease_token"
+                f"the lease of assignment {assignment_id} ran out and you labelled its place "
+                f"since, as assignment {row.assignment_now}; nothing was stored: claim the "
+                "next item"
+                if row.labelled_now
+                else f"the lease of assignment {assignment_id} ran out and you claimed its "
+                f"place again as assignment {row.assignment_now}; nothing was stored: send "
+                "that assignment and its lease_token"
             )
         if not row.current:
             return Conflict(
