@@ -44,3 +44,11 @@ async def test_a_request_id_with_a_slash_gets_a_feedback_token(make_client: Any)
         assert r.json()["request_id"] == "chat/42"
         unknown = await client.post("/v1/interactions/chat%2F43/token")
         assert unknown.status_code == 404, unknown.text
+
+
+async def test_an_erasure_that_finds_nothing_says_so(client: httpx.AsyncClient) -> None:
+    body = exchange(request_id="kept-1", user_id="alice", rating=1)
+    assert (await client.post("/v1/feedback", json=body)).status_code == 201
+    r = await client.delete("/v1/users/alice/")  # the trailing slash is part of the id
+    assert r.status_code == 200, r.text
+    assert r.json()["interactions_deleted"] == 0 and "nothing is stored" in r.json()["note"]

@@ -15,4 +15,12 @@ class ErasureService:
         # Stored ids may be pseudonyms: look them up the way they were written.
         stored = self.rules.pseudonym(user_id) or user_id
         interactions, votes = await self.repository.erase(stored)
+        if not interactions and not votes:
+            # Likely a user_id other than the one sent with their writes: say so, not only 0.
+            return Erasure(
+                interactions_deleted=0,
+                feedback_deleted=0,
+                note=f"nothing is stored under user_id {user_id!r}: send the id the writes "
+                "sent (a slash as %2F; a trailing slash is part of it)",
+            )
         return Erasure(interactions_deleted=interactions, feedback_deleted=votes)
