@@ -172,11 +172,21 @@ def describe_validation_errors(
     return message, errors
 
 
+# The first two bytes of a gzip stream (RFC 1952): a body sent compressed.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def unreadable_body(cause: BaseException | None) -> InvalidInput | None:
     """The answer to a body the JSON decoder gave up on before any syntax error: bytes that
     are not UTF-8, nesting deeper than Python recurses, or an integer longer than Python
     reads. None for any other cause."""
     if isinstance(cause, UnicodeDecodeError):
+        if bytes(cause.object[:2]) == GZIP_MAGIC:
+            return _unreadable(
+                "the body is gzip-compressed: send JSON uncompressed, without "
+                "Content-Encoding (only POST /v1/traces reads compressed bodies)",
+                "body_compressed",
+            )
         byte = cause.object[cause.start : cause.start + 1].hex()
         return _unreadable(
             f"the body is not valid UTF-8 (byte 0x{byte} at offset {cause.start}): "

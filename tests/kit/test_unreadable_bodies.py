@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -76,6 +77,11 @@ async def test_a_json_body_without_the_json_header_says_to_send_the_header(
             b'{"query": "caf\xe9"}',
             "the body is not valid UTF-8 (byte 0xe9 at offset 14)",
             "utf8_invalid",
+        ),
+        (
+            gzip.compress(b'{"query": "q", "response": "a", "model": "m", "rating": 1}'),
+            "the body is gzip-compressed: send JSON uncompressed",
+            "body_compressed",
         ),
         (b"[" * 5000 + b"]" * 5000, "nest too deeply", "json_too_deep"),
         (
