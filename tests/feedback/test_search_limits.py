@@ -48,3 +48,33 @@ async def test_a_vote_with_too_many_words_fails_alone_in_its_group(
     statuses = {b["request_id"]: a.status_code for b, a in zip(bodies, answers, strict=True)}
     assert statuses == {**{f"fine-{n}": 201 for n in range(20)}, "wordy-0": 422, "wordy-1": 422}
     assert await count(engine, "feedback") == 20
+
+
+async def test_a_batch_refuses_such_an_item_alone_and_stores_the_others(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    text = wordy()
+    # (One such text a batch: two would be over the body's limit of 1 MiB.)
+    for wordy_vote, fields in (
+        (exchange(request_id="b-wordy-0", response=text, rating=1), "query, response"),
+        (exchange(request_id="b-wordy-1", rating=-1, correction=text), "comment, correction"),
+    ):
+        fine = [exchange(request_id=f"b-fine-{fields[0]}-{n}", rating=1) for n in range(2)]
+        r = await client.post("/v1/feedback/batch", json={"items": [fine[0], wordy_vote, fine[1]]})
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == [201, 422, 201], results
+        assert fields in results[1]["error"] and TOO_MANY in results[1]["error"]
+    exchanges = [exchange(request_id="i-fine"), exchange(request_id="i-wordy", query=text)]
+    r = await client.post("/v1/interactions/batch", json={"items": exchanges})
+    assert [x["status"] for x in r.json()["results"]] == [201, 422], r.text
+    assert await count(engine, "feedback") == 4 and await count(engine, "interactions") == 5
+
+
+async def test_a_long_text_whose_words_fit_is_stored(client: httpx.AsyncClient) -> None:
+    # Long, but few distinct words: asked of the database, and kept.
+    long = "the same few words again " * 12_000  # 300,000 characters
+    r = await client.post(
+        "/v1/feedback/batch", json={"items": [exchange(request_id="long", response=long, rating=1)]}
+    )
+    assert r.json()["results"][0]["status"] == 201, r.text

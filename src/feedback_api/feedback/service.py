@@ -47,6 +47,7 @@ from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
 from feedback_api.kit.models import new_id_strings
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
+from feedback_api.kit.search import TOO_MANY_WORDS, WORDS_ALWAYS_FIT, may_overflow
 from feedback_api.reasons.repository import ReasonSetReader
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 from feedback_api.reasons.service import ReasonSets, refusal
@@ -226,6 +227,42 @@ class VoteIntake:
         # from before voters were signed in.
         self.sessions = sessions
 
+    async def _words_fit(
+        self, accepted: list[tuple[int, VoteEntry]], outcomes: list[Any]
+    ) -> list[tuple[int, VoteEntry]]:
+        """The entries whose texts' search words fit; the others get their refusal in
+        `outcomes`: written with the rest, one of them would fail the whole batch. Only a
+        long text is asked of the database (kit.search); the scan for one is inline, 0.1 µs
+        an item."""
+        fit = WORDS_ALWAYS_FIT
+        long = [
+            (index, entry)
+            for index, entry in accepted
+            if (
+                entry.interaction is not None
+                and len(entry.interaction.get("query") or "")
+                + len(entry.interaction.get("response") or "")
+                > fit
+            )
+            or len(entry.vote.get("comment") or "") + len(entry.vote.get("correction") or "") > fit
+        ]
+        if not long:
+            return accepted
+        refused: set[int] = set()
+        async with self.sessions() as session:
+            repository = InteractionRepository(session)
+            for index, entry in long:
+                exchange, vote = entry.interaction or {}, entry.vote
+                for fields, texts in (
+                    ("query, response", (exchange.get("query"), exchange.get("response"))),
+                    ("comment, correction", (vote.get("comment"), vote.get("correction"))),
+                ):
+                    if may_overflow(*texts) and not await repository.words_fit(*texts):
+                        outcomes[index] = InvalidInput(f"{fields}: {TOO_MANY_WORDS}")
+                        refused.add(index)
+                        break
+        return [(index, entry) for index, entry in accepted if index not in refused]
+
     async def _bind_legacy(self, grants: Sequence[TokenGrant]) -> dict[str, TokenGrant]:
         async with self.sessions() as session:
             return await bind_legacy(grants, InteractionRepository(session))
@@ -292,6 +329,7 @@ class VoteIntake:
                 accepted.append((index, vote_entry(payload, self.rules, grant)))
             except AppError as exc:
                 outcomes[index] = exc
+        accepted = await self._words_fit(accepted, outcomes)
         written = await self.batches.write([entry for _, entry in accepted])
         for (index, entry), outcome in zip(accepted, written, strict=True):
             if isinstance(outcome, RefusedReasons):

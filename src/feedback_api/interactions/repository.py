@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_api.analytics.changes import change_row, log_changes, utc_hour
 from feedback_api.interactions.models import REUSE_INTERACTION, Interaction
+from feedback_api.kit import search
 from feedback_api.kit.models import (
     attribute_names,
     new_id_texts,
@@ -65,6 +66,10 @@ INSERT_MANY = _insert_many()
 class InteractionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def words_fit(self, *texts: str | None) -> bool:
+        """Whether the search words of one row's `texts` fit (kit.search.words_fit)."""
+        return await search.words_fit(self.session, *texts)
 
     async def users_of(self, request_ids: Sequence[str]) -> dict[str, str | None]:
         """request_id -> the user_id stored with it, for those of `request_ids` logged."""

@@ -29,6 +29,7 @@ from feedback_api.interactions.schemas import (
     InteractionOut,
 )
 from feedback_api.kit.models import attribute_names, new_id
+from feedback_api.kit.search import TOO_MANY_WORDS, WORDS_ALWAYS_FIT
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 
 if TYPE_CHECKING:
@@ -248,6 +249,11 @@ class InteractionService:
                 check_not_in_future(payload.created_at, self.rules.max_future_skew_seconds)
             except AppError as exc:
                 outcomes[index] = exc
+                continue
+            long = len(payload.query or "") + len(payload.response or "") > WORDS_ALWAYS_FIT
+            if long and not await self.repository.words_fit(payload.query, payload.response):
+                # Refused alone: written with the others, it would fail them all.
+                outcomes[index] = InvalidInput(f"query, response: {TOO_MANY_WORDS}")
                 continue
             values = interaction_values(payload, payload.request_id, payload.created_at, self.rules)
             sent.append((index, values))

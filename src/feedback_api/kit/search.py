@@ -18,9 +18,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Computed, Index, Text, bindparam, func, text
+from sqlalchemy import ColumnElement, Computed, Index, Text, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+
+from feedback_api.kit.driver_errors import PROGRAM_LIMIT_EXCEEDED, sqlstate
 
 CONFIG = "simple"
 # The words of a search: runs of letters and digits (the `simple` parser splits at `_`, `.`,
@@ -80,3 +84,38 @@ def share(typed: str, common: Sequence[str], shares: Sequence[float]) -> float:
             )
         )
     return min(min(found, default=0.0), 1.0)
+
+
+# PostgreSQL keeps at most 1 MB of a row's search words (a tsvector's lexemes and their
+# positions). A word takes at most 4.5 bytes of it per character of text (a one-character
+# word of three UTF-8 bytes, its position and a separator), so texts of fewer characters
+# than this always fit, and longer ones are checked before they are written.
+WORDS_ALWAYS_FIT = 230_000
+
+
+# What a text whose words do not fit is answered with (after the names of its fields).
+TOO_MANY_WORDS = (
+    "more distinct words than the search index keeps (1 MB of them, a few hundred thousand "
+    "characters): shorten it"
+)
+
+
+def may_overflow(*texts: str | None) -> bool:
+    """Whether the search words of `texts` (one row's) might not fit in a tsvector."""
+    return sum(len(t) for t in texts if t) > WORDS_ALWAYS_FIT
+
+
+async def words_fit(session: AsyncSession, *texts: str | None) -> bool:
+    """Whether PostgreSQL keeps the search words of `texts`, as the row's generated column
+    (`document`) would compute them: asked of the database, in a savepoint of the session's
+    transaction (so a refusal leaves it usable). For texts `may_overflow` names only."""
+    joined = " ".join(t or "" for t in texts)
+    words = func.to_tsvector(text(f"'{CONFIG}'::regconfig"), bindparam("joined", joined, Text))
+    try:
+        async with session.begin_nested():
+            await session.execute(select(func.length(words)))
+    except DBAPIError as exc:
+        if sqlstate(exc) != PROGRAM_LIMIT_EXCEEDED:
+            raise
+        return False
+    return True
