@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -641,3 +643,27 @@ async def test_a_token_count_that_is_not_a_number_is_left_out(
     assert row["metadata"]["otel"]["input_tokens"] == 12
     assert "output_tokens" not in row["metadata"]["otel"]
     assert "finish_reasons" not in row["metadata"]["otel"]
+
+
+async def test_a_span_whose_search_words_would_not_fit_is_rejected_alone(
+    otlp: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # ~700,000 characters of distinct words: more than PostgreSQL's tsvector keeps.
+    made = ("".join(w) for w in itertools.product(string.ascii_lowercase, repeat=4))
+    wordy = " ".join(itertools.islice(made, 140_000))
+    long_answer = {
+        **STRUCTURED_CHAT,
+        "gen_ai.output.messages": [
+            {"role": "assistant", "parts": [{"type": "text", "content": wordy}]}
+        ],
+    }
+    body = _export_body(
+        _span("0000000000000020", STRUCTURED_CHAT),
+        _span("0000000000000021", long_answer),
+    )
+    r = await otlp.post("/v1/traces", content=body, headers=JSON)
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert partial["rejectedSpans"] == "1"
+    assert "more distinct words than the search index keeps" in partial["errorMessage"]
+    assert [row["request_id"] for row in await _rows(engine)] == [f"{TRACE}-0000000000000020"]
