@@ -135,6 +135,14 @@ def _json_message(err: dict[str, Any], body: Any) -> str:
     return f"the body is not valid JSON: {reason}"
 
 
+# A text holding half of a UTF-16 pair: pydantic's words for it ("unable to parse raw data
+# as a unicode string") say nothing a client can act on.
+HALF_SURROGATE = (
+    "Text must be valid Unicode: it holds half of a UTF-16 surrogate pair "
+    "(\\ud800-\\udfff) without its other half"
+)
+
+
 def _message(err: dict[str, Any], body: Any) -> tuple[str, str]:
     """(field, message) of one of pydantic's errors, as a person reads it."""
     loc = err.get("loc", ())
@@ -143,6 +151,8 @@ def _message(err: dict[str, Any], body: Any) -> tuple[str, str]:
     if tuple(loc) == ("body",) and isinstance(err.get("input"), bytes | bytearray):
         # The framework reads a body as JSON only when the header says it is.
         return "body", f"the body was not read as JSON: send it with the header {JSON_HEADER}"
+    if err.get("type") == "string_unicode":
+        return _location(loc), HALF_SURROGATE
     if err.get("type") == "model_type":
         # pydantic names the model class ("...or instance of FeedbackCreate"): say what to send.
         return _location(loc), "should be a JSON object of the item's fields"

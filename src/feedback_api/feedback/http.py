@@ -30,7 +30,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from feedback_api.auth.keys import Principal, authenticate
 from feedback_api.auth.tokens import TOKEN_MAX_LENGTH
-from feedback_api.exceptions import unreadable_body
+from feedback_api.exceptions import HALF_SURROGATE, unreadable_body
 from feedback_api.feedback.schemas import CoreCheckedFeedback, FeedbackCreate
 from feedback_api.kit.fields import python_checks_needed
 
@@ -156,8 +156,7 @@ def _json_body(body: bytes) -> Any:
         {
             "type": "string_unicode",
             "loc": ("body", *where),
-            "msg": "Text must be valid Unicode: it holds half of a UTF-16 surrogate pair "
-            "(\\ud800-\\udfff) without its other half",
+            "msg": HALF_SURROGATE,
             "input": None,
         }
         for where in _lone_surrogates(parsed, ())
