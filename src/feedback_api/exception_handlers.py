@@ -16,6 +16,7 @@ from feedback_api.exceptions import (
     error_body,
     unreadable_body,
 )
+from feedback_api.kit import search
 from feedback_api.kit.driver_errors import (
     DATABASE_ERRORS,
     PROGRAM_LIMIT_EXCEEDED,
@@ -26,13 +27,11 @@ from feedback_api.kit.driver_errors import (
 
 logger = logging.getLogger(__name__)
 
-# What reaches one of PostgreSQL's own size limits through a request's values: the search
-# words of a row (kit.search) are kept in at most 1 MB, which a text of a few hundred
-# thousand characters of distinct words exceeds.
-TOO_MANY_WORDS = (
-    "a value is past one of the database's limits: most likely a text with more distinct "
-    "words than the search index keeps (1 MB of them, a few hundred thousand characters); "
-    "shorten the question, answer, comment or correction"
+# What reaches one of PostgreSQL's own size limits through a request's values: most likely
+# a row's search words (kit.search), which a batch checks item by item beforehand.
+PAST_A_LIMIT = (
+    "a value is past one of the database's limits: most likely a question, answer, comment "
+    f"or correction with {search.TOO_MANY_WORDS}"
 )
 
 
@@ -64,7 +63,7 @@ def database_error_response(exc: Exception) -> JSONResponse:
     if is_data_error(exc):
         return _json(422, "invalid_input", "a value is out of range for the database")
     if sqlstate(exc) == PROGRAM_LIMIT_EXCEEDED:
-        return _json(422, "invalid_input", TOO_MANY_WORDS)
+        return _json(422, "invalid_input", PAST_A_LIMIT)
     if sqlstate(exc).startswith("23"):
         logger.warning("integrity error: %s", type(exc).__name__)
         return _json(409, "conflict", "the request conflicts with data already stored")

@@ -24,6 +24,14 @@ from tests.helpers import plan_for_no_rows, planned_rows, write_exchanges
 ROWS = 2_000  # more than kit.statistics.PLANNED_FEW: enough to be analyzed
 FINETUNING = {"days": 2, "format": "kto", "label_source": "both", "redact": False}
 
+
+@pytest.fixture
+async def stale(no_autovacuum: None, engine: AsyncEngine) -> None:
+    """ROWS exchanges with a vote each, in tables whose statistics say they are empty."""
+    await plan_for_no_rows(engine)
+    await write_exchanges(engine, "new-", ROWS)
+
+
 Export = Callable[[httpx.AsyncClient, AsyncEngine, Settings, Path], Awaitable[int]]
 
 
@@ -85,7 +93,7 @@ async def _weekly_job(
     return ROWS
 
 
-@pytest.mark.usefixtures("no_autovacuum", "cli_env")
+@pytest.mark.usefixtures("stale", "cli_env")
 @pytest.mark.parametrize(
     "export",
     [_finetuning, _summary, _interactions, _cli_finetuning, _cli_interactions, _weekly_job],
@@ -98,8 +106,6 @@ async def test_an_export_analyzes_tables_whose_statistics_plan_for_none_of_their
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    await plan_for_no_rows(engine)
-    await write_exchanges(engine, "new-", ROWS)
     # One example or offline row per vote: each exchange has one vote and its own answer.
     assert await export(client, engine, settings, tmp_path) == ROWS
     for table in ("interactions", "feedback"):
@@ -118,10 +124,8 @@ async def test_an_export_leaves_statistics_that_fit_alone(
     assert await planned_rows(engine, "interactions") == 0
 
 
-@pytest.mark.usefixtures("no_autovacuum")
+@pytest.mark.usefixtures("stale")
 async def test_the_check_does_not_wait_for_a_locked_table(engine: AsyncEngine) -> None:
-    await plan_for_no_rows(engine)
-    await write_exchanges(engine, "new-", ROWS)
     async with engine.begin() as locker:
         await locker.execute(text("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
         # Its size cannot be read meanwhile: not checked, and the export waits (where a
@@ -133,12 +137,10 @@ async def test_the_check_does_not_wait_for_a_locked_table(engine: AsyncEngine) -
         assert await planned_rows(engine, table) == ROWS, table
 
 
-@pytest.mark.usefixtures("no_autovacuum")
+@pytest.mark.usefixtures("stale")
 async def test_a_refused_export_checks_nothing(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    await plan_for_no_rows(engine)
-    await write_exchanges(engine, "new-", ROWS)
     bad_body = await client.post("/v1/feedback/export/finetuning", json={"days": 0})
     bad_query = await client.get("/v1/exports/interactions", params={"days": 0})
     bad_format = await client.get("/v1/exports/interactions", params={"format": "xls"})

@@ -47,7 +47,7 @@ from feedback_api.kit.driver_errors import concerns_one_write
 from feedback_api.kit.group_commit import GroupCommit
 from feedback_api.kit.models import new_id_strings
 from feedback_api.kit.pagination import decode_cursor, encode_cursor
-from feedback_api.kit.search import TOO_MANY_WORDS, WORDS_ALWAYS_FIT, may_overflow
+from feedback_api.kit.search import TOO_MANY_WORDS, may_overflow
 from feedback_api.reasons.repository import ReasonSetReader
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 from feedback_api.reasons.service import ReasonSets, refusal
@@ -232,19 +232,15 @@ class VoteIntake:
     ) -> list[tuple[int, VoteEntry]]:
         """The entries whose texts' search words fit; the others get their refusal in
         `outcomes`: written with the rest, one of them would fail the whole batch. Only a
-        long text is asked of the database (kit.search); the scan for one is inline, 0.1 µs
-        an item."""
-        fit = WORDS_ALWAYS_FIT
+        long text is asked of the database (kit.search)."""
         long = [
             (index, entry)
             for index, entry in accepted
             if (
                 entry.interaction is not None
-                and len(entry.interaction.get("query") or "")
-                + len(entry.interaction.get("response") or "")
-                > fit
+                and may_overflow(entry.interaction.get("query"), entry.interaction.get("response"))
             )
-            or len(entry.vote.get("comment") or "") + len(entry.vote.get("correction") or "") > fit
+            or may_overflow(entry.vote.get("comment"), entry.vote.get("correction"))
         ]
         if not long:
             return accepted

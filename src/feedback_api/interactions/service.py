@@ -29,7 +29,7 @@ from feedback_api.interactions.schemas import (
     InteractionOut,
 )
 from feedback_api.kit.models import attribute_names, new_id
-from feedback_api.kit.search import TOO_MANY_WORDS, WORDS_ALWAYS_FIT
+from feedback_api.kit.search import TOO_MANY_WORDS, may_overflow
 from feedback_api.reasons.schemas import DEFAULT_REASONS
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ class InteractionService:
             except AppError as exc:
                 outcomes[index] = exc
                 continue
-            long = len(payload.query or "") + len(payload.response or "") > WORDS_ALWAYS_FIT
+            long = may_overflow(payload.query, payload.response)
             if long and not await self.repository.words_fit(payload.query, payload.response):
                 # Refused alone: written with the others, it would fail them all.
                 outcomes[index] = InvalidInput(f"query, response: {TOO_MANY_WORDS}")
