@@ -28,7 +28,7 @@ from feedback_api.exception_handlers import install_error_handlers
 from feedback_api.exports import router as exports
 from feedback_api.exports.job import weekly_export
 from feedback_api.feedback import router as feedback
-from feedback_api.feedback.service import VoteIntake, vote_group
+from feedback_api.feedback.service import VOTE_GROUP_GROWS_FOR, VoteIntake, vote_group
 from feedback_api.health import router as health
 from feedback_api.idempotency.job import idempotency_cleanup
 from feedback_api.interactions.router import router as interactions_router
@@ -140,8 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
                 # Single votes: the writer lets the loop turn while more votes come in
-                # (up to 4 turns), for larger groups.
-                vote_group(engine, writers=1, default_reasons=rules.reasons, gather_turns=4),
+                # (up to 4 turns), then under load waits up to 1 ms for as many votes as
+                # its previous group held: larger groups (decisions/030).
+                vote_group(
+                    engine,
+                    writers=1,
+                    default_reasons=rules.reasons,
+                    gather_turns=4,
+                    grow_for=VOTE_GROUP_GROWS_FOR,
+                ),
                 vote_group(engine, writers=2, default_reasons=rules.reasons),
                 rules,
                 sessionmaker,

@@ -163,6 +163,60 @@ async def test_an_empty_write_writes_nothing(engine: AsyncEngine) -> None:
     assert recorder.groups == []
 
 
+def growing(engine: AsyncEngine, recorder: Recorder, grow_for: float) -> GroupCommit[str, str]:
+    return Tracked(engine, recorder, retry_alone=everything, writers=1, grow_for=grow_for)
+
+
+async def test_under_load_a_group_waits_to_grow_to_the_previous_one_s_size(
+    engine: AsyncEngine,
+) -> None:
+    recorder = Recorder(delay=0)
+    group = growing(engine, recorder, grow_for=5)
+    await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))  # a group of three
+    started = asyncio.get_running_loop().time()
+    alone = asyncio.create_task(group.write(["a"]))
+    await asyncio.sleep(0.05)
+    assert not alone.done()  # waiting for two more
+    rest = await asyncio.gather(group.write(["b"]), group.write(["c"]))
+    assert [list(await alone), *map(list, rest)] == [["A"], ["B"], ["C"]]
+    assert recorder.groups == [["v0", "v1", "v2"], ["a", "b", "c"]]
+    # Written as soon as three were waiting, not at the end of the wait.
+    assert asyncio.get_running_loop().time() - started < 2
+
+
+async def test_a_group_waits_to_grow_no_longer_than_it_may(engine: AsyncEngine) -> None:
+    recorder = Recorder(delay=0)
+    group = growing(engine, recorder, grow_for=0.2)
+    await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))
+    started = asyncio.get_running_loop().time()
+    assert list(await asyncio.wait_for(group.write(["a"]), 2)) == ["A"]
+    assert asyncio.get_running_loop().time() - started >= 0.2
+    assert recorder.groups[-1] == ["a"]
+
+
+async def test_without_load_a_vote_never_waits_for_others(engine: AsyncEngine) -> None:
+    recorder = Recorder(delay=0)
+    group = growing(engine, recorder, grow_for=5)
+    started = asyncio.get_running_loop().time()
+    for name in ("a", "b", "c"):  # one after another: every group holds one
+        assert list(await group.write([name])) == [name.upper()]
+    assert asyncio.get_running_loop().time() - started < 2
+    assert recorder.groups == [["a"], ["b"], ["c"]]
+
+
+async def test_a_writer_cancelled_while_its_group_grows_leaves_nobody_waiting(
+    engine: AsyncEngine,
+) -> None:
+    group = growing(engine, Recorder(delay=0), grow_for=5)
+    await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))
+    alone = asyncio.create_task(group.write(["a"]))
+    await asyncio.sleep(0.05)  # the writer waits for two more
+    for task in list(group._running):
+        task.cancel()  # the event loop shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(alone, 1)
+
+
 async def test_concurrent_votes_commit_together(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 
 VoteGroup = GroupCommit[VoteEntry, VoteResult]
 
+# How long, under load, a single votes' group may wait to grow to its predecessor's size:
+# about what the previous group's clients take to send their next votes (decisions/030).
+VOTE_GROUP_GROWS_FOR = 0.001
+
 
 def vote_group(
     engine: AsyncEngine,
@@ -64,12 +68,13 @@ def vote_group(
     writers: int,
     default_reasons: Sequence[str] = DEFAULT_REASONS,
     gather_turns: int = 0,
+    grow_for: float = 0.0,
 ) -> VoteGroup:
     """Votes from concurrent requests, written together by the one vote statement.
 
     `writers` at a time, each on a connection of `engine` in autocommit: the statement is
     atomic by itself. It checks the votes' reasons against their projects' label sets (or
-    `default_reasons`) as it writes them. `gather_turns`: see `GroupCommit`.
+    `default_reasons`) as it writes them. `gather_turns`, `grow_for`: see `GroupCommit`.
     """
     return GroupCommit(
         autocommit(engine),
@@ -77,6 +82,7 @@ def vote_group(
         retry_alone=concerns_one_write,
         writers=writers,
         gather_turns=gather_turns,
+        grow_for=grow_for,
     )
 
 

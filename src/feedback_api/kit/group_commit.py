@@ -56,6 +56,7 @@ class GroupCommit(Generic[T, R]):
         max_items: int = 1000,
         writers: int = 1,
         gather_turns: int = 0,
+        grow_for: float = 0.0,
     ) -> None:
         self._engine = engine
         self._write = write
@@ -66,6 +67,11 @@ class GroupCommit(Generic[T, R]):
         # in, and the group grows (see `_gather`). None by default: a writer takes what is
         # waiting when it starts.
         self._gather_turns = gather_turns
+        # Then, when the previous group held several requests (under load), the writer waits
+        # up to `grow_for` seconds for as many to be waiting again (see `_gather`).
+        self._grow_for = grow_for
+        self._previous = 0  # requests in the group taken last
+        self._grown: tuple[int, asyncio.Future[None]] | None = None  # (size, when reached)
         # More than one writer sends a group while the previous one commits, overlapping
         # PostgreSQL's commit latency with our own work, at the price of smaller groups.
         self._writers = writers
@@ -81,6 +87,9 @@ class GroupCommit(Generic[T, R]):
             return []
         future: asyncio.Future[Sequence[R]] = asyncio.get_running_loop().create_future()
         self._waiting.append((items, future))
+        grown = self._grown
+        if grown is not None and len(self._waiting) >= grown[0] and not grown[1].done():
+            grown[1].set_result(None)
         if len(self._running) < self._writers:
             self._running.add(asyncio.create_task(self._drain()))
         # A caller that goes away cancels its own future only; the shared write goes on, and
@@ -91,7 +100,7 @@ class GroupCommit(Generic[T, R]):
         writer = self._idle.pop() if self._idle else _Writer(self._engine, self._write)
         try:
             while self._waiting:
-                if self._gather_turns:
+                if self._gather_turns or self._grow_for:
                     await self._gather()
                 size, count = 0, 0
                 for items, _ in self._waiting:
@@ -100,6 +109,7 @@ class GroupCommit(Generic[T, R]):
                     size += len(items)
                     count += 1
                 group = self._waiting[:count]
+                self._previous = count
                 del self._waiting[:count]
                 await self._commit(writer, group)
         finally:
@@ -113,7 +123,8 @@ class GroupCommit(Generic[T, R]):
 
     async def _gather(self) -> None:
         """Let the event loop turn before a group is taken, as long as each turn brings more
-        items (at most `gather_turns` turns).
+        items (at most `gather_turns` turns); then, if the previous group held several
+        requests and fewer are waiting, wait up to `grow_for` seconds for as many.
 
         A request that arrives while no group is being written starts a writer, which would
         otherwise take that one request alone while the handlers of requests read in the same
@@ -121,13 +132,31 @@ class GroupCommit(Generic[T, R]):
         costs a statement, its round trip and its commit: under load the groups are several
         times larger this way (docs/benchmarks/ingest.md, "Votes at a million a week"). Alone, a
         request waits one turn.
+
+        The turns alone leave groups at about half the clients under a steady load: while a
+        group commits the others' requests gather, and the group's own clients send their
+        next ones only once answered, after the next group has left. Waiting for the previous
+        group's size lets those join: fewer, larger groups, each vote cheaper for PostgreSQL
+        and for us (decisions/030). A group of one (no load) is never waited for, and a
+        wait ends as soon as the size is reached.
         """
         try:
             for _ in range(self._gather_turns):
                 before = len(self._waiting)
                 await asyncio.sleep(0)
                 if len(self._waiting) == before:
-                    return
+                    break
+            wanted = self._previous
+            if self._grow_for and wanted > 1 and len(self._waiting) < wanted:
+                loop = asyncio.get_running_loop()
+                reached: asyncio.Future[None] = loop.create_future()
+                self._grown = (wanted, reached)
+                timer = loop.call_later(self._grow_for, _settle, reached)
+                try:
+                    await reached
+                finally:
+                    timer.cancel()
+                    self._grown = None
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
             stranded, self._waiting = self._waiting, []
             for _, future in stranded:
@@ -209,6 +238,11 @@ async def _closed(connection: AsyncConnection) -> bool:
     driver = (await connection.get_raw_connection()).driver_connection
     is_closed = getattr(driver, "is_closed", None)
     return bool(is_closed()) if callable(is_closed) else False
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _fail(future: asyncio.Future[R], exc: BaseException) -> None:
