@@ -308,6 +308,28 @@ async def test_a_closed_queue_says_so_and_stops_looking(
     assert alice.errors == []
 
 
+async def test_a_queue_closed_while_a_reviewer_works_says_so_after_the_answer(
+    admin: httpx.AsyncClient,
+    reviewer: Callable[[str, str], Awaitable[Watched]],
+) -> None:
+    queue_id = await make_queue(admin, "closed later", 2, "closed while working")
+    alice = await reviewer("alice", f"#review/{queue_id}")
+    page = alice.page
+    first = await wait_for_answer(page, None)
+    assert first is not None
+    r = await admin.patch(f"/v1/review/queues/{queue_id}", json={"closed": True})
+    assert r.status_code == 200, r.text
+    await page.keyboard.press("1")
+    await page.keyboard.press("Enter")
+    # The label is kept; the next claim is refused (409) and the page says why.
+    assert await wait_for_answer(page, first) is None
+    assert await page.is_visible("#review-closed")
+    assert not await page.is_visible("#review-waiting")
+    queue = (await admin.get(f"/v1/review/queues/{queue_id}")).json()
+    assert queue["progress"]["labels"] == {"alice": 1}
+    assert len(alice.errors) == 1 and "409" in alice.errors[0]  # the browser's own line
+
+
 async def test_without_keys_the_page_asks_for_a_reviewer_name(
     browser: Browser, database_url: str
 ) -> None:

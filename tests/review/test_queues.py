@@ -54,7 +54,13 @@ async def test_queue_lifecycle_and_progress(client: httpx.AsyncClient) -> None:
     r = await client.patch(f"/v1/review/queues/{queue_id}", json={"closed": True})
     assert r.status_code == 200 and r.json()["closed"] is True
     closed = await client.post(f"/v1/review/queues/{queue_id}/claim", headers=as_open("ann"))
-    assert closed.status_code == 204
+    # Not 204 ("nothing left, look again"): closed says to stop until it is reopened.
+    assert closed.status_code == 409, closed.text
+    assert "'answers' is closed" in closed.json()["detail"]
+    assert '{"closed": false}' in closed.json()["detail"]
+    r = await client.patch(f"/v1/review/queues/{queue_id}", json={"closed": False})
+    assert r.status_code == 200 and r.json()["closed"] is False
+    assert await claim(client, queue_id, as_open("ann")) is not None  # the two answers left
     listed = (await client.get("/v1/review/queues")).json()["queues"]
     assert [q["name"] for q in listed] == ["answers"]
 

@@ -29,11 +29,18 @@ class LeaseService:
 
     async def claim(self, queue_id: uuid.UUID, reviewer: Reviewer) -> tuple[Claim, bool] | None:
         """The next item for the reviewer and whether the queue is blind; None: nothing
-        left for them (or the queue is closed)."""
+        left for them. A closed queue is a Conflict: "nothing left" would tell a client to
+        look again later, and a closed queue hands nothing out until it is reopened."""
         claimed = await self.claims.claim(queue_id, reviewer.name)
         if claimed is None:
-            if await self.queues.get(queue_id) is None:
+            queue = await self.queues.get(queue_id)
+            if queue is None:
                 raise NotFound(f"no review queue {queue_id}; GET /v1/review/queues lists them")
+            if queue.closed:
+                raise Conflict(
+                    f"review queue {queue.name!r} is closed and hands out no answers; "
+                    f'PATCH /v1/review/queues/{queue_id} with {{"closed": false}} reopens it'
+                )
             return None
         assignment_id, token, row = claimed
         interaction = interaction_of(row)

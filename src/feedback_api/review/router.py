@@ -241,12 +241,16 @@ async def agreement(queue_id: uuid.UUID, reader: ReaderDep) -> Agreement:
     "/queues/{queue_id}/claim",
     response_model=Claim,
     responses={
-        204: {"description": "Nothing is left for this reviewer, or the queue is closed"},
+        204: {
+            "description": "Nothing is left for this reviewer (others may still give "
+            "answers back or need this reviewer's label later: look again)"
+        },
         **responses(
             *KEYED,
             422,
             503,
             _404=NO_QUEUE,
+            _409="The queue is closed: it hands out nothing until it is reopened",
             _422="No valid X-Reviewer header without API keys, or a query parameter this "
             "operation does not take",
         ),

@@ -96,7 +96,17 @@
     const started = Date.now();
     const id = queue.id;
     const asked = visit;
-    const claim = await call(`/v1/review/queues/${encodeURIComponent(id)}/claim`, { method: "POST" });
+    // A queue known to be closed is looked at again rather than asked for an answer: a
+    // claim on it is refused (409) until it is reopened.
+    if (queue && queue.closed) await loadQueue(id);
+    let claim = null;
+    if (!(queue && queue.closed)) {
+      try {
+        claim = await call(`/v1/review/queues/${encodeURIComponent(id)}/claim`, { method: "POST" });
+      } catch (error) {
+        if (error.status !== 409) throw error; // closed since it was loaded: said below
+      }
+    }
     if (asked !== visit) {
       giveBack(claim, false); // the reviewer left the queue meanwhile
       return;
