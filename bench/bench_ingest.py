@@ -22,6 +22,8 @@ database (vacuumed and analyzed, bench.common.settle):
            fixed 201), served as `feedback-api serve` serves, with as many workers: what ratio
            to the ceiling FastAPI's own request handling leaves on this machine;
   growth   the ingest rate again with 1,000,000 rows already stored (--quick: 100,000).
+  exchanges POST /v1/interactions (what a chat backend sends for every exchange), wrk, 32
+           connections, each request a new request_id, with the server's CPU per request.
 
 `--workers-sweep 1,2,3,4` adds POST /v1/feedback and the floor app at each of those numbers of
 worker processes (`feedback-api serve --workers N`), each against the ceiling measured again
@@ -113,11 +115,31 @@ def wrk(base: str, seconds: float, connections: int = 32) -> tuple[float, int]:
     return rate, failures
 
 
-def wrk_counted(base: str, seconds: float, connections: int = 32) -> tuple[float, int, int]:
-    """As `wrk`, and the number of requests answered."""
+# POST /v1/interactions: each request a request_id of its own (a request_id sent again is
+# answered as stored, and would measure a read): the run's second, the thread, the count.
+EXCHANGE = {key: value for key, value in BODY.items() if key != "rating"}
+EXCHANGES = (
+    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    # `setup` runs once per thread, in wrk's main state: each thread gets a number of its own.
+    "local threads = 0\nfunction setup(thread)\n  threads = threads + 1\n"
+    "  thread:set('thread', threads)\nend\n"
+    "local sent = 0\nlocal run = tostring(os.time())\n"
+    "function request()\n  sent = sent + 1\n"
+    "  local id = run .. '-' .. tostring(thread) .. '-' .. tostring(sent)\n"
+    f"  local body = [[{json.dumps({**EXCHANGE, 'request_id': '@ID@'})}]]\n"
+    "  return wrk.format(nil, nil, nil, (body:gsub('@ID@', id)))\nend\n"
+)
+
+
+def wrk_counted(
+    base: str, seconds: float, connections: int = 32, *, exchanges: bool = False
+) -> tuple[float, int, int]:
+    """As `wrk`, and the number of requests answered; `exchanges`: POST /v1/interactions."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        EXCHANGES
+        if exchanges
+        else 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         f"wrk.body = [[{json.dumps(BODY)}]]\n"
     )
     out = subprocess.run(
@@ -128,7 +150,7 @@ def wrk_counted(base: str, seconds: float, connections: int = 32) -> tuple[float
             f"-d{max(1, round(seconds))}s",
             "-s",
             str(script),
-            f"{base}/v1/feedback",
+            f"{base}/v1/interactions" if exchanges else f"{base}/v1/feedback",
         ],
         capture_output=True,
         text=True,
@@ -280,6 +302,10 @@ def main() -> None:
         items = batch * (time.monotonic() - started)
         batch_cpu = (cpu_seconds(group=group) - batch_cpu) / items * 1e6
         batch_database = (cpu_seconds(**ours) - batch_database) / items * 1e6
+        logged_cpu, logged_database = cpu_seconds(group=group), cpu_seconds(**ours)
+        logged, logged_failures, logged_answered = wrk_counted(base, seconds, exchanges=True)
+        logged_cpu = (cpu_seconds(group=group) - logged_cpu) / logged_answered * 1000
+        logged_database = (cpu_seconds(**ours) - logged_database) / logged_answered * 1000
     asyncio.run(settle(dsn))
     with server(url, env={**quiet, "FEEDBACK_ACCESS_LOG": "false"}) as base:
         wrk(base, 1)
@@ -342,6 +368,11 @@ def main() -> None:
     print(f"{'POST /v1/feedback/batch (items/s)':<44}{batch:>14,.0f}")
     print(f"{'  server CPU per item (us)':<44}{batch_cpu:>14.1f}")
     print(f"{'  PostgreSQL CPU per item (us)':<44}{batch_database:>14.1f}")
+    exchanges = f"{'POST /v1/interactions, wrk 32 conns (req/s)':<44}{logged:>14,.0f}"
+    print(f"{exchanges}{logged / raw:>9.2f}x")
+    print(f"{'  non-2xx responses':<44}{logged_failures:>14}")
+    print(f"{'  server CPU per request (ms)':<44}{logged_cpu:>14.3f}")
+    print(f"{'  PostgreSQL CPU per request (ms)':<44}{logged_database:>14.3f}")
     print(f"{'raw ceiling with rows stored (rows/s)':<44}{raw_full:>14,.0f}{raw_full / raw:>9.2f}x")
     print(
         f"{'POST /v1/feedback with rows stored (req/s)':<44}{api_full:>14,.0f}"

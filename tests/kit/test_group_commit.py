@@ -15,7 +15,7 @@ from feedback_api.config import Settings
 from feedback_api.feedback.repository import VoteEntry, write_votes
 from feedback_api.feedback.service import vote_group
 from feedback_api.kit.db import autocommit
-from feedback_api.kit.group_commit import GroupCommit
+from feedback_api.kit.group_commit import PAUSE, GroupCommit
 from tests.helpers import count, exchange
 
 
@@ -163,8 +163,23 @@ async def test_an_empty_write_writes_nothing(engine: AsyncEngine) -> None:
     assert recorder.groups == []
 
 
-def growing(engine: AsyncEngine, recorder: Recorder, grow_for: float) -> GroupCommit[str, str]:
-    return Tracked(engine, recorder, retry_alone=everything, writers=1, grow_for=grow_for)
+def growing(
+    engine: AsyncEngine, recorder: Recorder, grow_for: float, max_items: int = 1000
+) -> GroupCommit[str, str]:
+    """The single votes' settings (app.py): loop turns first, then the wait to grow."""
+    return Tracked(
+        engine,
+        recorder,
+        retry_alone=everything,
+        writers=1,
+        gather_turns=4,
+        grow_for=grow_for,
+        max_items=max_items,
+    )
+
+
+def seconds() -> float:
+    return asyncio.get_running_loop().time()
 
 
 async def test_under_load_a_group_waits_to_grow_to_the_previous_one_s_size(
@@ -173,7 +188,7 @@ async def test_under_load_a_group_waits_to_grow_to_the_previous_one_s_size(
     recorder = Recorder(delay=0)
     group = growing(engine, recorder, grow_for=5)
     await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))  # a group of three
-    started = asyncio.get_running_loop().time()
+    started = seconds()
     alone = asyncio.create_task(group.write(["a"]))
     await asyncio.sleep(0.05)
     assert not alone.done()  # waiting for two more
@@ -181,27 +196,58 @@ async def test_under_load_a_group_waits_to_grow_to_the_previous_one_s_size(
     assert [list(await alone), *map(list, rest)] == [["A"], ["B"], ["C"]]
     assert recorder.groups == [["v0", "v1", "v2"], ["a", "b", "c"]]
     # Written as soon as three were waiting, not at the end of the wait.
-    assert asyncio.get_running_loop().time() - started < 2
+    assert seconds() - started < 2
 
 
 async def test_a_group_waits_to_grow_no_longer_than_it_may(engine: AsyncEngine) -> None:
     recorder = Recorder(delay=0)
     group = growing(engine, recorder, grow_for=0.2)
     await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))
-    started = asyncio.get_running_loop().time()
+    started = seconds()
     assert list(await asyncio.wait_for(group.write(["a"]), 2)) == ["A"]
-    assert asyncio.get_running_loop().time() - started >= 0.2
+    assert seconds() - started >= 0.2
     assert recorder.groups[-1] == ["a"]
 
 
 async def test_without_load_a_vote_never_waits_for_others(engine: AsyncEngine) -> None:
     recorder = Recorder(delay=0)
     group = growing(engine, recorder, grow_for=5)
-    started = asyncio.get_running_loop().time()
+    started = seconds()
     for name in ("a", "b", "c"):  # one after another: every group holds one
         assert list(await group.write([name])) == [name.upper()]
-    assert asyncio.get_running_loop().time() - started < 2
-    assert recorder.groups == [["a"], ["b"], ["c"]]
+    # Two together are what chance makes at a low rate: no reason to wait for two again.
+    await asyncio.gather(group.write(["d"]), group.write(["e"]))
+    assert list(await group.write(["f"])) == ["F"]
+    assert seconds() - started < 2
+    assert recorder.groups == [["a"], ["b"], ["c"], ["d", "e"], ["f"]]
+
+
+async def test_after_a_pause_a_vote_does_not_wait_for_the_last_group_s_size(
+    engine: AsyncEngine,
+) -> None:
+    recorder = Recorder(delay=0)
+    group = growing(engine, recorder, grow_for=5)
+    await asyncio.gather(*(group.write([f"v{i}"]) for i in range(3)))
+    await asyncio.sleep(PAUSE * 3)  # the load is gone
+    started = seconds()
+    assert list(await group.write(["a"])) == ["A"]
+    assert seconds() - started < 2
+
+
+async def test_a_group_cut_at_max_items_is_no_size_to_wait_for(engine: AsyncEngine) -> None:
+    recorder = Recorder(delay=0.01)
+    group = growing(engine, recorder, grow_for=5, max_items=3)
+    started = seconds()
+    results = await asyncio.gather(*(group.write([f"v{i}"]) for i in range(5)))
+    assert [list(r) for r in results] == [[f"V{i}"] for i in range(5)]
+    # The two left behind were written next, at once: a backlog is not waited for.
+    assert recorder.groups == [["v0", "v1", "v2"], ["v3", "v4"]]
+    assert seconds() - started < 2
+
+
+async def test_growing_groups_need_a_single_writer(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="single writer"):
+        GroupCommit(engine, Recorder(), retry_alone=everything, writers=2, grow_for=0.001)
 
 
 async def test_a_writer_cancelled_while_its_group_grows_leaves_nobody_waiting(
@@ -215,6 +261,7 @@ async def test_a_writer_cancelled_while_its_group_grows_leaves_nobody_waiting(
         task.cancel()  # the event loop shutting down
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(alone, 1)
+    assert group._grown is None and group._waiting == []
 
 
 async def test_concurrent_votes_commit_together(
@@ -322,7 +369,7 @@ async def test_a_statement_timeout_is_answered_at_once_not_one_by_one(
         try:
             async with blocker.transaction():
                 await blocker.execute("LOCK TABLE feedback IN EXCLUSIVE MODE")
-                started = asyncio.get_running_loop().time()
+                started = seconds()
                 answers = await asyncio.gather(
                     *(
                         client.post(

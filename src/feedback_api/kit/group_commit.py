@@ -8,8 +8,9 @@ only then answers each request. A 2xx still means committed: no request is answe
 the transaction holding its rows commits.
 
 With no concurrency the group is one request and this costs one task switch; under load the
-groups grow by themselves (requests arrive while the previous group commits), which is what
-keeps throughput near PostgreSQL's own ceiling (docs/benchmarks/ingest.md).
+groups grow by themselves (requests arrive while the previous group commits), and a writer
+may wait a little for more right after a group of several (`grow_for`): that is what keeps
+throughput near PostgreSQL's own ceiling (docs/benchmarks/ingest.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -28,6 +30,12 @@ R = TypeVar("R")
 logger = logging.getLogger(__name__)
 
 Write = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+
+# A group is waited for to grow (`grow_for`) only after one of at least LOADED requests that
+# committed less than PAUSE seconds ago: under load. Two requests together are what chance
+# makes at a low rate; a writer idle for PAUSE has no clients coming back to wait for.
+LOADED = 3
+PAUSE = 0.02
 
 
 class GroupCommit(Generic[T, R]):
@@ -67,10 +75,13 @@ class GroupCommit(Generic[T, R]):
         # in, and the group grows (see `_gather`). None by default: a writer takes what is
         # waiting when it starts.
         self._gather_turns = gather_turns
-        # Then, when the previous group held several requests (under load), the writer waits
-        # up to `grow_for` seconds for as many to be waiting again (see `_gather`).
+        # Then, when the previous group held several requests and committed just now (under
+        # load), the writer waits up to `grow_for` seconds for as many (see `_gather`).
+        if grow_for and writers != 1:
+            raise ValueError("grow_for needs a single writer: the groups' sizes are its own")
         self._grow_for = grow_for
-        self._previous = 0  # requests in the group taken last
+        self._previous = 0  # requests in the group taken last (0: it left others waiting)
+        self._committed_at = -math.inf  # when that group's write returned (the loop's clock)
         self._grown: tuple[int, asyncio.Future[None]] | None = None  # (size, when reached)
         # More than one writer sends a group while the previous one commits, overlapping
         # PostgreSQL's commit latency with our own work, at the price of smaller groups.
@@ -109,9 +120,11 @@ class GroupCommit(Generic[T, R]):
                     size += len(items)
                     count += 1
                 group = self._waiting[:count]
-                self._previous = count
                 del self._waiting[:count]
+                # A group that left requests waiting (max_items) is no size to wait for.
+                self._previous = 0 if self._waiting else count
                 await self._commit(writer, group)
+                self._committed_at = asyncio.get_running_loop().time()
         finally:
             # Here, with no await between the last look at `_waiting` and this: a write that
             # arrives now sees a free writer and starts one. (A done-callback would run a loop
@@ -124,7 +137,8 @@ class GroupCommit(Generic[T, R]):
     async def _gather(self) -> None:
         """Let the event loop turn before a group is taken, as long as each turn brings more
         items (at most `gather_turns` turns); then, if the previous group held several
-        requests and fewer are waiting, wait up to `grow_for` seconds for as many.
+        requests, committed less than `grow_for` ago, and fewer are waiting now, wait up to
+        `grow_for` seconds for as many.
 
         A request that arrives while no group is being written starts a writer, which would
         otherwise take that one request alone while the handlers of requests read in the same
@@ -137,8 +151,9 @@ class GroupCommit(Generic[T, R]):
         group commits the others' requests gather, and the group's own clients send their
         next ones only once answered, after the next group has left. Waiting for the previous
         group's size lets those join: fewer, larger groups, each vote cheaper for PostgreSQL
-        and for us (decisions/030). A group of one (no load) is never waited for, and a
-        wait ends as soon as the size is reached.
+        and for us (decisions/030). A wait ends as soon as the size is reached. A group of
+        one is never waited for, nor one after a pause: a request that comes longer than
+        `grow_for` after the last commit starts a group at once, whatever that one held.
         """
         try:
             for _ in range(self._gather_turns):
@@ -147,8 +162,9 @@ class GroupCommit(Generic[T, R]):
                 if len(self._waiting) == before:
                     break
             wanted = self._previous
-            if self._grow_for and wanted > 1 and len(self._waiting) < wanted:
-                loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
+            busy = loop.time() - self._committed_at <= PAUSE
+            if self._grow_for and wanted >= LOADED and busy and len(self._waiting) < wanted:
                 reached: asyncio.Future[None] = loop.create_future()
                 self._grown = (wanted, reached)
                 timer = loop.call_later(self._grow_for, _settle, reached)

@@ -98,9 +98,12 @@
     const asked = visit;
     // A queue known to be closed is looked at again rather than asked for an answer: a
     // claim on it is refused (409) until it is reopened.
-    if (queue && queue.closed) await loadQueue(id);
+    if (queue.closed) {
+      await loadQueue(id);
+      if (asked !== visit) return; // the reviewer left the queue meanwhile
+    }
     let claim = null;
-    if (!(queue && queue.closed)) {
+    if (!queue.closed) {
       try {
         claim = await call(`/v1/review/queues/${encodeURIComponent(id)}/claim`, { method: "POST" });
       } catch (error) {
