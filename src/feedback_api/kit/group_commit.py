@@ -75,8 +75,8 @@ class GroupCommit(Generic[T, R]):
         # in, and the group grows (see `_gather`). None by default: a writer takes what is
         # waiting when it starts.
         self._gather_turns = gather_turns
-        # Then, when the previous group held several requests and committed just now (under
-        # load), the writer waits up to `grow_for` seconds for as many (see `_gather`).
+        # Then, when the previous group held several requests and committed within PAUSE
+        # (under load), the writer waits up to `grow_for` seconds for as many (`_gather`).
         if grow_for and writers != 1:
             raise ValueError("grow_for needs a single writer: the groups' sizes are its own")
         self._grow_for = grow_for
@@ -136,9 +136,9 @@ class GroupCommit(Generic[T, R]):
 
     async def _gather(self) -> None:
         """Let the event loop turn before a group is taken, as long as each turn brings more
-        items (at most `gather_turns` turns); then, if the previous group held several
-        requests, committed less than `grow_for` ago, and fewer are waiting now, wait up to
-        `grow_for` seconds for as many.
+        items (at most `gather_turns` turns); then, if the previous group held LOADED
+        requests or more, committed less than PAUSE ago, and fewer are waiting now, wait up
+        to `grow_for` seconds for as many.
 
         A request that arrives while no group is being written starts a writer, which would
         otherwise take that one request alone while the handlers of requests read in the same
@@ -152,8 +152,8 @@ class GroupCommit(Generic[T, R]):
         next ones only once answered, after the next group has left. Waiting for the previous
         group's size lets those join: fewer, larger groups, each vote cheaper for PostgreSQL
         and for us (decisions/030). A wait ends as soon as the size is reached. A group of
-        one is never waited for, nor one after a pause: a request that comes longer than
-        `grow_for` after the last commit starts a group at once, whatever that one held.
+        one or two is never waited for, nor one after a pause: a request that comes more
+        than PAUSE after the last commit starts a group at once, whatever that one held.
         """
         try:
             for _ in range(self._gather_turns):
