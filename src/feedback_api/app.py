@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessionmaker = create_sessionmaker(engine)
             intake = VoteIntake(
                 # Single votes: the writer lets the loop turn while more votes come in
-                # (up to 4 turns), then under load waits up to 1 ms for as many votes as
+                # (up to 4 turns), then under load waits 1 ms or so for as many votes as
                 # its previous group held: larger groups (decisions/030).
                 vote_group(
                     engine,
