@@ -288,18 +288,17 @@ def under_callgrind(script: str, *args: str) -> Path:
     return out
 
 
-STALE_STATEMENTS = (
-    "DELETE FROM review_queues",  # their items, slots and labels with them
-    "DELETE FROM analytics_changes",
-    "DELETE FROM feedback",
-    "DELETE FROM interactions",
-)
+# The votes and exchanges deleted, and what refers to them (the change log, review queues
+# with their items, slots and labels).
+EMPTIED = ("DELETE FROM feedback", "DELETE FROM interactions")
+STALE_STATEMENTS = ("DELETE FROM review_queues", "DELETE FROM analytics_changes", *EMPTIED)
 
 
 async def planned_empty(dsn: str, rows: int) -> float:
     """`rows` exchanges with a vote each (TIMELINE_FILL) in tables whose statistics say they
-    are empty: every exchange and vote deleted, 500 written and analyzed, deleted and the
-    empty tables analyzed (as autovacuum does after a large delete), then `rows` written.
+    are empty: every exchange and vote deleted (STALE_STATEMENTS), 500 written and analyzed,
+    deleted and the empty tables analyzed (as autovacuum does after a large delete), then
+    `rows` written.
     Autovacuum is kept off the two tables until `autovacuum_back`. What the statistics plan
     for afterwards (0.0)."""
     conn = await asyncpg.connect(dsn)
@@ -310,7 +309,7 @@ async def planned_empty(dsn: str, rows: int) -> float:
     await conn.close()
     await fill(dsn, 500, timeline=True)  # analyzed with rows, then emptied and analyzed
     conn = await asyncpg.connect(dsn)
-    for statement in (*STALE_STATEMENTS[2:], "ANALYZE interactions", "ANALYZE feedback"):
+    for statement in (*EMPTIED, "ANALYZE interactions", "ANALYZE feedback"):
         await conn.execute(statement)
     await conn.execute(TIMELINE_FILL, 1, rows, await conn.fetchval("SELECT now()"), 1, rows)
     planned = float(

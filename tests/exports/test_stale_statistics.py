@@ -18,6 +18,7 @@ from feedback_api.cli.commands import app as cli
 from feedback_api.config import Settings
 from feedback_api.exports.job import weekly_export
 from feedback_api.exports.repository import EXPORTED_FROM
+from feedback_api.kit.db import create_engine, create_sessionmaker
 from feedback_api.kit.statistics import refresh_stale_apart
 from tests.helpers import plan_for_no_rows, planned_rows, write_exchanges
 
@@ -32,7 +33,8 @@ async def stale(no_autovacuum: None, engine: AsyncEngine) -> None:
     await write_exchanges(engine, "new-", ROWS)
 
 
-Export = Callable[[httpx.AsyncClient, AsyncEngine, Settings, Path], Awaitable[int]]
+# The lines or rows written; None where that depends on the hour (the weekly job's file).
+Export = Callable[[httpx.AsyncClient, AsyncEngine, Settings, Path], Awaitable[int | None]]
 
 
 async def _finetuning(client: httpx.AsyncClient, *_: object) -> int:
@@ -82,15 +84,14 @@ async def _cli_interactions(_: object, __: object, ___: object, where: Path) -> 
 
 async def _weekly_job(
     _: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, where: Path
-) -> int:
+) -> None:
     configured = settings.model_copy(
         update={"export_dir": where, "export_formats": ["kto"], "export_redact": False}
     )
     await weekly_export(async_sessionmaker(engine), configured).tick()
     # Last week's file: which of the last 20 hours' exchanges it holds depends on the hour.
-    (lines,) = _weekly_lines(where)
+    (lines,) = _weekly_lines(where)  # the file was written
     assert lines <= ROWS
-    return ROWS
 
 
 @pytest.mark.usefixtures("stale", "cli_env")
@@ -107,7 +108,8 @@ async def test_an_export_analyzes_tables_whose_statistics_plan_for_none_of_their
     tmp_path: Path,
 ) -> None:
     # One example or offline row per vote: each exchange has one vote and its own answer.
-    assert await export(client, engine, settings, tmp_path) == ROWS
+    written = await export(client, engine, settings, tmp_path)
+    assert written in (ROWS, None)
     for table in ("interactions", "feedback"):
         assert await planned_rows(engine, table) == ROWS, table
 
@@ -135,6 +137,19 @@ async def test_the_check_does_not_wait_for_a_locked_table(engine: AsyncEngine) -
     assert await refresh_stale_apart(async_sessionmaker(engine), EXPORTED_FROM) == ["feedback"]
     for table in ("interactions", "feedback"):
         assert await planned_rows(engine, table) == ROWS, table
+
+
+async def test_a_primary_that_cannot_be_reached_leaves_the_check_to_the_reader(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The export may read a replica: the planner's aid failing on the primary is no reason
+    # to refuse it (the reader answers 503 itself if it cannot read either).
+    dead = create_engine(settings, "postgresql+asyncpg://nobody:x@127.0.0.1:1/none")
+    try:
+        assert await refresh_stale_apart(create_sessionmaker(dead), EXPORTED_FROM) == []
+    finally:
+        await dead.dispose()
+    assert "the primary did not answer" in caplog.text
 
 
 @pytest.mark.usefixtures("stale")

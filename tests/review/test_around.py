@@ -93,8 +93,8 @@ async def test_metrics_gauge_top_and_weekly_report(client: httpx.AsyncClient) ->
     long = {**queues[0], "name": "q" * 60, "agreement": agreement}
     narrow = Console(width=80, record=True)
     narrow.print(render(replace(snapshot, review=[long]), "http://test", 80))
-    text = narrow.export_text()
-    assert all(h in text for h in ("Pending", "In review", "Done", "To adjudicate", "Alpha"))
+    shown = narrow.export_text()
+    assert all(h in shown for h in ("Pending", "In review", "Done", "To adjudicate", "Alpha"))
     # A name's control and format characters never reach the terminal.
     odd = {**queues[0], "name": "left\u202eright\x1b[2Jend", "agreement": agreement}
     plain = Console(width=120, record=True)

@@ -160,8 +160,7 @@ class AnalyticsService:
         row = await self.repository.live_stats(since, until, where)
         days_ = (until - since).total_seconds() / 86400
         # Computed from the tables just now: as fresh as the request itself, as of the
-        # window's end (in UTC, as every time the service answers with).
-        since, until = since.astimezone(UTC), until.astimezone(UTC)
+        # window's end (since and until are in UTC: kit.fields.Timestamp).
         return self._stats(until, Window(since=since, until=until, days=days_), where, row)
 
     @staticmethod

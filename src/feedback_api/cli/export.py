@@ -3,6 +3,7 @@ files (whole or not at all)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,14 +11,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from feedback_api.cli.redaction import REDACT_HELP, cli_redactor
-from feedback_api.cli.runner import positive_weight as positive
-from feedback_api.cli.runner import run_with_session, settings_or_exit, weight
+from feedback_api.cli.runner import run_with_session, settings_or_exit
 from feedback_api.exceptions import AppError
+from feedback_api.exports import WEIGHT_MAX
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 export_app = typer.Typer(help="Export datasets to local files.", no_args_is_help=True)
+
+
+def weight(value: float | None) -> float | None:
+    """An export weight: a finite number from 0 to WEIGHT_MAX (click's ranges let NaN
+    through, which would be written into a file as invalid JSON)."""
+    if value is not None and not (math.isfinite(value) and 0 <= value <= WEIGHT_MAX):
+        raise typer.BadParameter(f"{value} is not a number from 0 to {WEIGHT_MAX:g}")
+    return value
+
+
+def positive(value: float | None) -> float | None:
+    """`weight`, above 0."""
+    if weight(value) == 0:
+        raise typer.BadParameter(f"{value} is not above 0")
+    return value
 
 
 # Where a weight lives in these files, TRL's SFTTrainer does not look (README, formats).

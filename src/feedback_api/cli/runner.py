@@ -5,7 +5,6 @@ work in one committed transaction with the errors a person can act on."""
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -20,24 +19,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
-
-
-WEIGHT_MAX = 1000.0  # as the API's export body bounds a weight
-
-
-def weight(value: float | None) -> float | None:
-    """An export weight: a finite number from 0 to WEIGHT_MAX (click's ranges let NaN
-    through, which would be written into a file as invalid JSON)."""
-    if value is not None and not (math.isfinite(value) and 0 <= value <= WEIGHT_MAX):
-        raise typer.BadParameter(f"{value} is not a number from 0 to {WEIGHT_MAX:g}")
-    return value
-
-
-def positive_weight(value: float | None) -> float | None:
-    """`weight`, above 0."""
-    if weight(value) == 0:
-        raise typer.BadParameter(f"{value} is not above 0")
-    return value
 
 
 def settings_or_exit() -> Settings:

@@ -14,15 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import Settings
 from feedback_api.exports.repository import (
-    EXPORTED_FROM,
     ExportRepository,
     ExportRunRepository,
     Selection,
     Shape,
+    refresh_exported_statistics,
 )
 from feedback_api.exports.service import ExportService, iso_week_window, run_values
 from feedback_api.kit.jobs import PeriodicJob, run_as_leader
-from feedback_api.kit.statistics import refresh_stale_apart
 from feedback_api.kit.time import last_finished_week
 from feedback_api.observability import EXPORT_RUNS
 from feedback_api.privacy.redaction.dependencies import load_redactor
@@ -77,10 +76,14 @@ def weekly_export(
     async def tick() -> None:
         week = str(last_finished_week(datetime.now(UTC)))
 
+        refreshed = False
+
         async def fresh_statistics() -> None:
-            # Apart from the export's transaction, which holds the leader's lock as long as
-            # the files take to write (decision 029).
-            await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
+            # Once a tick, whatever the number of formats due (decision 029).
+            nonlocal refreshed
+            if not refreshed:
+                refreshed = True
+                await refresh_exported_statistics(sessionmaker)
 
         for fmt in settings.export_formats:
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import join
 
 from feedback_api.analytics.models import RefreshState
@@ -56,6 +56,7 @@ from feedback_api.interactions.models import Interaction
 from feedback_api.kit.db import ReadSession, first_row_within, stream_columns
 from feedback_api.kit.models import AnyRow
 from feedback_api.kit.statements import as_driver_returns
+from feedback_api.kit.statistics import refresh_stale_apart
 from feedback_api.review.models import ReviewItem, ReviewLabel
 
 # What the rest of the service takes from here (defined by `selection`, `examples`, `pairs`).
@@ -70,6 +71,13 @@ __all__ = [
 EXPORTED_FROM = tuple(
     cast(Table, model.__table__) for model in (Interaction, Feedback, ReviewItem, ReviewLabel)
 )
+
+
+async def refresh_exported_statistics(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Statistics of EXPORTED_FROM that plan for none of a table's rows brought up to date,
+    on the primary `sessionmaker` writes to, apart from the export's own transaction: the
+    export may read a replica, or hold its transaction as long as its files take."""
+    await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
 
 
 # How long each of weighted's first lines may be looked for. Their queries follow indexes

@@ -8,11 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi import Request as HTTPRequest
 from fastapi.responses import FileResponse, StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_api.config import SettingsDep
 from feedback_api.exports.offline import OfflineExport
-from feedback_api.exports.repository import EXPORTED_FROM, ExportRepository, Selection, Shape
+from feedback_api.exports.repository import (
+    ExportRepository,
+    Selection,
+    Shape,
+    refresh_exported_statistics,
+)
 from feedback_api.exports.schemas import (
     ExportRunOut,
     ExportRuns,
@@ -28,7 +32,6 @@ from feedback_api.kit.db import ReadSessionDep, SessionMakerDep, StreamSessionDe
 from feedback_api.kit.disconnect import unless_disconnected
 from feedback_api.kit.fields import Timestamp
 from feedback_api.kit.openapi import READ, WRITE, responses
-from feedback_api.kit.statistics import refresh_stale_apart
 from feedback_api.kit.time import MAX_DAYS
 from feedback_api.privacy.redaction.dependencies import (
     PrincipalDep,
@@ -57,8 +60,14 @@ class _Asked:
 
 
 async def _asked(  # async: no worker thread (see analytics.router.get_slice)
-    body: FinetuningExportRequest, settings: SettingsDep, principal: PrincipalDep
+    body: FinetuningExportRequest,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    sessionmaker: SessionMakerDep,
 ) -> _Asked:
+    """A valid fine-tuning export's request, once the statistics of the tables it reads are
+    up to date (decision 029): only then, as a refused request would cost the primary a
+    connection for nothing."""
     since, until = resolve_window(body.days, body.start_date, body.end_date)
     shape = Shape(
         format=body.format,
@@ -74,28 +83,12 @@ async def _asked(  # async: no worker thread (see analytics.router.get_slice)
     )
     selection = Selection(since, until, body.model, body.intent, body.project)
     redactor = await choose_redactor(body.redact, settings, principal, name='"redact": false')
+    await refresh_exported_statistics(sessionmaker)
     return _Asked(selection, shape, redactor)
 
 
 # One dependency reads the body: two would each report its errors, every one twice.
 Asked = Annotated[_Asked, Depends(_asked)]
-
-
-async def _checked(asked: Asked, sessionmaker: SessionMakerDep) -> _Asked:
-    """A valid fine-tuning export's request, once the statistics of the tables it reads
-    are up to date (`fresh_statistics`)."""
-    await fresh_statistics(sessionmaker)
-    return asked
-
-
-async def fresh_statistics(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Statistics that plan for none of a table's rows brought up to date before an export
-    reads it: on the primary, as the export may read a replica (decision 029). Only for a
-    request found valid: a refused one would cost the primary a connection for nothing."""
-    await refresh_stale_apart(sessionmaker, EXPORTED_FROM)
-
-
-Checked = Annotated[_Asked, Depends(_checked)]
 
 
 @dataclass(frozen=True)
@@ -114,7 +107,7 @@ async def _offline(
 ) -> _Offline:
     """An offline export's file and window, once valid and its tables' statistics fresh."""
     start, end = resolve_window(days, since, until, names=("days", "since", "until"))
-    await fresh_statistics(sessionmaker)
+    await refresh_exported_statistics(sessionmaker)
     return _Offline(format, start, end)
 
 
@@ -128,7 +121,7 @@ async def _offline(
     summary="Stream a fine-tuning dataset (weighted, openai, kto, dpo, openai-dpo)",
 )
 async def export_finetuning(
-    asked: Checked, session: StreamSessionDep, http: HTTPRequest
+    asked: Asked, session: StreamSessionDep, http: HTTPRequest
 ) -> StreamingResponse:
     """The votes of a window turned into training examples in the format asked for, as
     JSON Lines streamed straight from the database, personal data replaced by placeholders
@@ -158,7 +151,7 @@ async def export_finetuning(
     summary="What the same export would contain: counts per class and KTO weights",
     responses=responses(*WRITE, _403=REDACT_403),
 )
-async def export_summary(asked: Checked, session: StreamSessionDep) -> ExportSummary:
+async def export_summary(asked: Asked, session: StreamSessionDep) -> ExportSummary:
     """Counts of the examples the same body would export (positives, negatives, pairs,
     corrections, what is left out), KTO's class weights, and what redaction would replace
     (its lines are read and redacted for it, not sent: as long as the export itself)."""

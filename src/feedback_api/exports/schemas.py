@@ -12,6 +12,7 @@ from pydantic import (
     field_validator,
 )
 
+from feedback_api.exports import WEIGHT_MAX
 from feedback_api.exports.repository import Format, LabelSource
 from feedback_api.kit.fields import Label, instant_in_utc_years
 from feedback_api.kit.time import MAX_DAYS
@@ -59,10 +60,10 @@ class FinetuningExportRequest(BaseModel):
     project: Label | None = None
     # allow_inf_nan=False: NaN is refused as not a number, not as out of range.
     positive_weight: float | None = Field(
-        default=None, gt=0, le=1000, allow_inf_nan=False, description="weighted"
+        default=None, gt=0, le=WEIGHT_MAX, allow_inf_nan=False, description="weighted"
     )
     negative_weight: float | None = Field(
-        default=None, ge=0, le=1000, allow_inf_nan=False, description="weighted"
+        default=None, ge=0, le=WEIGHT_MAX, allow_inf_nan=False, description="weighted"
     )
     include_negative: bool = Field(
         default=False, description="openai: keep thumbs-down answers with assistant weight 0."

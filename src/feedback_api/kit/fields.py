@@ -84,19 +84,18 @@ def _core_storable_json(value: Any) -> Any:
 
 
 def instant_in_utc_years(value: datetime) -> datetime:
-    """`value`, UTC when it names no zone; ValueError when it falls outside the years
-    1-9999 in UTC."""
+    """`value` in UTC (taken as UTC when it names no zone), as every time the service
+    answers with; ValueError when it falls outside the years 1-9999 in UTC."""
     value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     try:
         # The database compares and stores instants in UTC: one that falls outside the
         # years 1-9999 there (0001-01-01T00:00+14:00) cannot be sent to it.
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError(
             f"{value.isoformat()} falls outside the years 1 to 9999 once converted to UTC, "
             "which the database cannot hold: send a time within them"
         ) from None
-    return value
 
 
 # The first and the last instant of the years 1-9999: the database driver writes them as

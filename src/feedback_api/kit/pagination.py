@@ -7,7 +7,7 @@ import binascii
 import uuid
 from datetime import datetime
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from feedback_api.exceptions import BadRequest
 from feedback_api.kit.fields import Timestamp
@@ -27,7 +27,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return _CURSOR.validate_json(raw)
-    except (binascii.Error, ValueError, ValidationError):
+    except (binascii.Error, ValueError):  # pydantic's ValidationError is a ValueError
         raise BadRequest(
             "cursor is not one this API returned; pass next_cursor from the previous page"
         ) from None

@@ -19,7 +19,8 @@ from sqlalchemy import Table, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_api.kit.driver_errors import sqlstate
+from feedback_api.kit.db import QUERY_CANCELED
+from feedback_api.kit.driver_errors import is_database_unavailable, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +85,29 @@ async def refresh_stale_apart(
     Each waits at most LOCK_WAIT for its table's lock (another session's ALTER TABLE,
     VACUUM FULL or ANALYZE): past that the table is not checked, and the reader waits for
     the lock itself, where its own limits and cancellation apply. One transaction a table:
-    a table given up on leaves the ones analyzed before it analyzed."""
-    analyzed = []
-    async with sessionmaker() as session:
-        for table in tables:
-            await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
-            try:
-                analyzed += await TableStatistics(session).refresh_stale([table])
-            except DBAPIError as exc:
-                if sqlstate(exc) != LOCK_NOT_AVAILABLE:
-                    raise
-                logger.info("statistics of %s not checked: it is locked (%s)", table.name, exc.orig)
-                await session.rollback()
-                continue
-            await session.commit()
+    a table given up on leaves the ones analyzed before it analyzed.
+
+    A primary that cannot be reached, or a check cut by its statement timeout, is logged
+    and the rest left unchecked: the reader may run elsewhere (a replica), and answers for
+    itself if it cannot."""
+    analyzed: list[str] = []
+    try:
+        async with sessionmaker() as session:
+            for table in tables:
+                await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+                try:
+                    analyzed += await TableStatistics(session).refresh_stale([table])
+                except DBAPIError as exc:
+                    if sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                        raise
+                    logger.info(
+                        "statistics of %s not checked: it is locked (%s)", table.name, exc.orig
+                    )
+                    await session.rollback()
+                    continue
+                await session.commit()
+    except Exception as exc:
+        if not (is_database_unavailable(exc) or sqlstate(exc) == QUERY_CANCELED):
+            raise
+        logger.warning("statistics not checked: the primary did not answer (%s)", exc)
     return analyzed

@@ -61,10 +61,10 @@ class ReasonSets:
             raise refusal(project, reasons, allowed)
 
     async def check_filter(self, field: str, project: str | None, reason: str) -> None:
-        """Raise InvalidInput unless a vote that a filter on `project` (None: on every
-        project) looks at may carry `reason`: on a label no such vote can carry, the filter
-        would never match. A label some stored vote carries passes too: a set changed since
-        keeps its old labels on the votes cast under it."""
+        """Raise InvalidInput unless `reason` is a label of the set a filter on `project`
+        (None: on every project) looks at, or one some stored vote carries (of any project:
+        a set changed since keeps its old labels on the votes cast under it). On any other
+        label the filter would never match."""
         where = None
         if project is not None:
             allowed = await self.allowed(project)

@@ -98,7 +98,8 @@
     const asked = visit;
     // A queue known to be closed is looked at again rather than asked for an answer: a
     // claim on it is refused (409) until it is reopened.
-    if (queue.closed) {
+    const knownClosed = queue.closed;
+    if (knownClosed) {
       await loadQueue(id);
       if (asked !== visit) return; // the reviewer left the queue meanwhile
     }
@@ -117,7 +118,7 @@
     if (!claim) {
       $("review-task").hidden = true;
       $("review-empty").hidden = false;
-      await loadQueue(id);
+      if (!(knownClosed && queue.closed)) await loadQueue(id); // else loaded just now
       if (asked === visit) waitForMore();
       return;
     }
